@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { HearthError, isValidUsername } from '@hearth/protocol';
+import { Context, createSiteConfig, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, siteExists, startSite, type RunningSite } from '@hearth/server';
+import { CliError } from '../errors.js';
+import { Prompter } from '../prompt.js';
+
+export function checkUsername(name: string): string | null {
+  return isValidUsername(name) ? null : 'use 1 to 32 of a-z, 0-9 and _';
+}
+
+export function checkPassword(pw: string): string | null {
+  return pw.length >= MIN_PASSWORD_LENGTH ? null : `use at least ${MIN_PASSWORD_LENGTH} characters`;
+}
+
+function checkUrl(dev: boolean) {
+  return (url: string): string | null => {
+    try {
+      normalizeSiteUrl(url, dev);
+      return null;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+}
+
+export interface InitOptions {
+  data?: string;
+  url?: string;
+  user?: string;
+  password?: string;
+  displayName?: string;
+  dev?: boolean;
+}
+
+/** Creates a site; asks on the terminal for whatever flags are missing. */
+export async function initSite(options: InitOptions, prompter = new Prompter()): Promise<{ dataDir: string; url: string; user: string }> {
+  try {
+    const dataDir = path.resolve(options.data ?? (await prompter.ask('Data folder', { flag: '--data', defaultValue: './data' })));
+    if (siteExists(dataDir)) throw new CliError(`${dataDir} already holds a site; use "hearth user add" to add a user, or choose another folder`);
+    const dev = Boolean(options.dev);
+    const url = options.url ?? (await prompter.ask('Public URL of the site', { flag: '--url', defaultValue: 'http://127.0.0.1:4000', validate: checkUrl(dev) }));
+    const urlProblem = checkUrl(dev)(url);
+    if (urlProblem) throw new CliError(urlProblem, 2);
+    const user = options.user ?? (await prompter.ask('Your username', { flag: '--user', validate: checkUsername }));
+    if (checkUsername(user)) throw new CliError(`--user: ${checkUsername(user)}`, 2);
+    const password = options.password ?? (await prompter.ask('Password', { flag: '--password', secret: true, validate: checkPassword }));
+    if (checkPassword(password)) throw new CliError(`--password: ${checkPassword(password)}`, 2);
+    const config = createSiteConfig(dataDir, { url, dev });
+    const ctx = await Context.open({ config, logLevel: 'warn' });
+    try {
+      await createUser(ctx.db, { username: user, password, displayName: options.displayName }, Date.now());
+    } finally {
+      await ctx.close();
+    }
+    return { dataDir, url: config.origin, user };
+  } finally {
+    prompter.close();
+  }
+}
+
+export async function addUser(options: { data: string; user: string; password: string; displayName?: string }): Promise<void> {
+  if (checkUsername(options.user)) throw new CliError(`--user: ${checkUsername(options.user)}`, 2);
+  if (checkPassword(options.password)) throw new CliError(`--password: ${checkPassword(options.password)}`, 2);
+  const config = loadSiteConfig(path.resolve(options.data));
+  const ctx = await Context.open({ config, logLevel: 'warn' });
+  try {
+    if (await findUser(ctx.db, options.user)) throw new CliError(`user ${options.user} already exists on this site`);
+    await createUser(ctx.db, { username: options.user, password: options.password, displayName: options.displayName }, Date.now());
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function runSite(options: { data: string; host?: string; logLevel?: string }): Promise<RunningSite> {
+  try {
+    return await startSite({ dataDir: path.resolve(options.data), listenHost: options.host, logLevel: options.logLevel });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new CliError(`the port is already in use: is another site running? (${(error as Error).message})`);
+    if (code === 'EACCES') throw new CliError(`not allowed to listen there: ports below 1024 need privileges (${(error as Error).message})`);
+    if (error instanceof HearthError) throw new CliError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,155 @@
+import { Command, CommanderError } from 'commander';
+import { HearthError } from '@hearth/protocol';
+import { runDemo } from './commands/demo.js';
+import { addUser, initSite, runSite } from './commands/site.js';
+import { login, loadProfile } from './device-profile.js';
+import { listDms, sendDm } from './dm.js';
+import { CliError } from './errors.js';
+
+function onShutdown(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping...\n`);
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+export function buildProgram(out: (line: string) => void = (l) => console.log(l)): Command {
+  const program = new Command('hearth')
+    .description('Hearth: your own website that talks to other people\'s websites.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create a site in a data folder (asks for what is missing when run on a terminal)')
+    .option('--data <dir>', 'data folder for the site')
+    .option('--url <url>', 'public URL of the site, e.g. https://example.com or http://127.0.0.1:4000')
+    .option('--user <name>', 'the first user (you)')
+    .option('--password <pw>', 'password of the first user')
+    .option('--display-name <name>', 'display name of the first user')
+    .option('--dev', 'development site: plain http and private addresses allowed')
+    .action(async (opts: { data?: string; url?: string; user?: string; password?: string; displayName?: string; dev?: boolean }) => {
+      const site = await initSite(opts);
+      out(`Created a site at ${site.url} in ${site.dataDir} with user ${site.user}.`);
+      out(`Start it with: hearth start --data ${site.dataDir}`);
+    });
+
+  program
+    .command('start')
+    .description('serve a site from its data folder')
+    .requiredOption('--data <dir>', 'data folder created by "hearth init"')
+    .option('--host <address>', 'interface to listen on (default: loopback for dev sites, all interfaces otherwise)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+    .action(async (opts: { data: string; host?: string; logLevel?: string }) => {
+      const running = await runSite(opts);
+      out(`Hearth is serving ${running.url}`);
+      onShutdown(running.close);
+      await new Promise<void>(() => {});
+    });
+
+  const user = program.command('user').description('manage the users of a site');
+  user
+    .command('add')
+    .description('add a user to a site (several people may share one backend)')
+    .requiredOption('--data <dir>', 'data folder of the site')
+    .requiredOption('--user <name>', 'username: 1 to 32 of a-z, 0-9 and _')
+    .requiredOption('--password <pw>', 'password, at least 8 characters')
+    .option('--display-name <name>', 'display name')
+    .action(async (opts: { data: string; user: string; password: string; displayName?: string }) => {
+      await addUser(opts);
+      out(`Added user ${opts.user}.`);
+    });
+
+  program
+    .command('demo')
+    .description('run three sites on loopback (alice, bob, carol) that follow each other')
+    .option('--data <dir>', 'where the demo sites keep their data', './demo-data')
+    .option('--base-port <port>', 'first of three ports', '4001')
+    .option('--exit', 'set up, print, and exit instead of serving')
+    .action(async (opts: { data: string; basePort: string; exit?: boolean }) => {
+      const basePort = Number(opts.basePort);
+      if (!Number.isInteger(basePort) || basePort < 1 || basePort > 65533) throw new CliError('--base-port must be a port number', 2);
+      const sites = await runDemo({ data: opts.data, basePort, log: out });
+      const closeAll = async () => {
+        for (const site of sites) await site.close();
+      };
+      if (opts.exit) {
+        for (const site of sites) await site.ctx.outbox.drained();
+        await closeAll();
+        return;
+      }
+      onShutdown(closeAll);
+      await new Promise<void>(() => {});
+    });
+
+  program
+    .command('login')
+    .description('log in and make a profile folder one of your devices (with its own keys) for direct messages')
+    .requiredOption('--profile <dir>', 'profile folder of this device')
+    .requiredOption('--site <url>', 'URL of your site')
+    .requiredOption('--user <name>', 'your username')
+    .requiredOption('--password <pw>', 'your password')
+    .action(async (opts: { profile: string; site: string; user: string; password: string }) => {
+      const profile = await login({ dir: opts.profile, site: opts.site, username: opts.user, password: opts.password });
+      out(`Logged in as ${profile.address}; this device is ${profile.device.id}.`);
+    });
+
+  const dm = program.command('dm').description('end-to-end encrypted direct messages');
+  dm.command('send')
+    .description('send a direct message')
+    .requiredOption('--profile <dir>', 'profile folder of this device')
+    .argument('<address>', 'recipient, like bob@example.com')
+    .argument('<text>', 'the message')
+    .action(async (address: string, text: string, opts: { profile: string }) => {
+      const profile = loadProfile(opts.profile);
+      const sent = await sendDm(opts.profile, profile, address, text);
+      out(`Sent ${sent.id}, encrypted to ${sent.devices} device(s).`);
+    });
+  dm.command('list')
+    .description('print the decrypted conversation(s)')
+    .requiredOption('--profile <dir>', 'profile folder of this device')
+    .option('--with <address>', 'only the conversation with this person')
+    .option('--json', 'print JSON')
+    .action(async (opts: { profile: string; with?: string; json?: boolean }) => {
+      const profile = loadProfile(opts.profile);
+      const result = await listDms(opts.profile, profile, opts.with);
+      if (opts.json) {
+        out(JSON.stringify(result, null, 2));
+        return;
+      }
+      if (result.messages.length === 0) out('No messages.');
+      for (const m of result.messages) out(`${m.sentAt}  ${m.from} -> ${m.to}: ${m.text}`);
+      for (const r of result.rejected) process.stderr.write(`warning: message ${r.id} from ${r.peer} was not shown: ${r.reason}\n`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Library code never calls process.exit. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliError) {
+      process.stderr.write(`hearth: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof HearthError) {
+      process.stderr.write(`hearth: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

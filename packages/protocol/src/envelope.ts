@@ -1,0 +1,124 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { assertHost, assertPort, assertUsername, type Address } from './address.js';
+import { canonicalize } from './canonical-json.js';
+import { fromBase64url, toBase64url, utf8 } from './encoding.js';
+import { EnvelopeError } from './errors.js';
+import { parseLimitedJson, utf8Length } from './json-limits.js';
+import { nobleVerify, type Signer, type VerifyFn } from './keys.js';
+import { LIMITS } from './limits.js';
+import { isEnvelopeType, MESSAGE_SCHEMAS, type EnvelopeType, type MessageData } from './messages.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export interface Envelope<T extends EnvelopeType = EnvelopeType> {
+  v: number;
+  id: string;
+  type: T;
+  from: Address;
+  to: Address;
+  ts: string;
+  data: MessageData[T];
+  sig: string;
+}
+
+export type UnsignedEnvelope<T extends EnvelopeType = EnvelopeType> = Omit<Envelope<T>, 'sig'>;
+
+const AddressSchema = z.strictObject({
+  host: z.string().max(253),
+  port: z.number().int(),
+  username: z.string().max(32),
+});
+
+const EnvelopeShape = z.strictObject({
+  v: z.number().int(),
+  id: z.uuid({ version: 'v7' }),
+  type: z.string().max(64),
+  from: AddressSchema,
+  to: AddressSchema,
+  ts: z.iso.datetime({ offset: false }),
+  data: z.record(z.string(), z.unknown()),
+  sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'sig is a 64-byte Ed25519 signature in base64url'),
+});
+
+export function newEnvelopeId(): string {
+  return uuidv7();
+}
+
+/** The bytes the signature covers: RFC 8785 canonical JSON of every field but `sig`. */
+export function signingBytes(envelope: UnsignedEnvelope | Envelope): Uint8Array {
+  const { sig: _sig, ...rest } = envelope as Envelope;
+  return utf8(canonicalize(rest));
+}
+
+export function createEnvelope<T extends EnvelopeType>(
+  fields: { type: T; from: Address; to: Address; data: MessageData[T]; id?: string; ts?: string },
+  signer: Signer,
+): Envelope<T> {
+  const unsigned: UnsignedEnvelope<T> = {
+    v: PROTOCOL_VERSION,
+    id: fields.id ?? newEnvelopeId(),
+    type: fields.type,
+    from: { host: fields.from.host, port: fields.from.port, username: fields.from.username },
+    to: { host: fields.to.host, port: fields.to.port, username: fields.to.username },
+    ts: fields.ts ?? new Date().toISOString(),
+    data: fields.data,
+  };
+  const sig = toBase64url(signer.sign(signingBytes(unsigned)));
+  const envelope = { ...unsigned, sig } as Envelope<T>;
+  const size = utf8Length(JSON.stringify(envelope));
+  if (size > LIMITS.envelopeBytes) throw new EnvelopeError('too_large', `envelope is ${size} bytes; the limit is ${LIMITS.envelopeBytes}`, 413);
+  return envelope;
+}
+
+/** Parses raw JSON text of one envelope, enforcing size and depth before parsing. */
+export function parseEnvelopeText(text: string): Envelope {
+  return validateEnvelope(parseLimitedJson(text, { maxBytes: LIMITS.envelopeBytes, maxDepth: LIMITS.envelopeDepth }));
+}
+
+/**
+ * Checks shape, version, type and the type's data schema. It does not check the
+ * signature: that needs the sender's key, which the caller looks up (verifyEnvelopeSignature).
+ */
+export function validateEnvelope(value: unknown): Envelope {
+  const shape = EnvelopeShape.safeParse(value);
+  if (!shape.success) {
+    throw new EnvelopeError('invalid_envelope', `envelope is malformed: ${describeIssues(shape.error)}`);
+  }
+  const env = shape.data;
+  if (env.v !== PROTOCOL_VERSION) {
+    throw new EnvelopeError('unsupported_version', `protocol version ${env.v} is not supported; this site speaks ${PROTOCOL_VERSION}`);
+  }
+  if (!isEnvelopeType(env.type)) throw new EnvelopeError('unknown_type', `envelope type "${env.type.slice(0, 64)}" is not known`);
+  try {
+    for (const a of [env.from, env.to]) {
+      assertUsername(a.username);
+      assertHost(a.host);
+      assertPort(a.port);
+    }
+  } catch (error) {
+    throw new EnvelopeError('invalid_address', `envelope address: ${(error as Error).message}`);
+  }
+  const data = MESSAGE_SCHEMAS[env.type].safeParse(env.data);
+  if (!data.success) {
+    throw new EnvelopeError('invalid_data', `"${env.type}" data is malformed: ${describeIssues(data.error)}`);
+  }
+  return { ...env, type: env.type, data: data.data } as Envelope;
+}
+
+export function verifyEnvelopeSignature(envelope: Envelope, publicKey: string, verify: VerifyFn = nobleVerify): boolean {
+  let signature: Uint8Array;
+  try {
+    signature = fromBase64url(envelope.sig);
+  } catch {
+    return false;
+  }
+  return verify(signingBytes(envelope), signature, publicKey);
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,68 @@
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { CryptoError } from './errors.js';
+import { fromBase64url, toBase64url } from './encoding.js';
+
+/**
+ * Ed25519 signing behind two tiny interfaces, so the server can plug node:crypto in on its
+ * hot path (10-25x faster than pure JS) while the browser uses @noble. Same wire format:
+ * raw 32-byte public keys and 64-byte signatures, base64url.
+ */
+export interface Signer {
+  readonly publicKey: string;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export type VerifyFn = (message: Uint8Array, signature: Uint8Array, publicKey: string) => boolean;
+
+export interface SigningKeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+export function generateSigningKeyPair(): SigningKeyPair {
+  const secret = ed25519.utils.randomSecretKey();
+  return { secretKey: toBase64url(secret), publicKey: toBase64url(ed25519.getPublicKey(secret)) };
+}
+
+export function signingPublicKey(secretKey: string): string {
+  return toBase64url(ed25519.getPublicKey(decodeKey(secretKey, 'secret key')));
+}
+
+export function nobleSigner(keys: SigningKeyPair): Signer {
+  const secret = decodeKey(keys.secretKey, 'secret key');
+  return { publicKey: keys.publicKey, sign: (message) => ed25519.sign(message, secret) };
+}
+
+export const nobleVerify: VerifyFn = (message, signature, publicKey) => {
+  try {
+    if (signature.length !== 64) return false;
+    return ed25519.verify(signature, message, decodeKey(publicKey, 'public key'));
+  } catch {
+    return false;
+  }
+};
+
+export interface AgreementKeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+export function generateAgreementKeyPair(): AgreementKeyPair {
+  const secret = x25519.utils.randomSecretKey();
+  return { secretKey: toBase64url(secret), publicKey: toBase64url(x25519.getPublicKey(secret)) };
+}
+
+export function decodeKey(text: string, what: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64url(text);
+  } catch {
+    throw new CryptoError('invalid_key', `${what} is not base64url`);
+  }
+  if (bytes.length !== 32) throw new CryptoError('invalid_key', `${what} must be 32 bytes`);
+  return bytes;
+}
+
+export function isKeyText(text: unknown): text is string {
+  return typeof text === 'string' && /^[A-Za-z0-9_-]{43}$/.test(text);
+}

@@ -1,0 +1,15 @@
+/** Limits every implementation enforces; PROTOCOL.md lists them. */
+export const LIMITS = {
+  /** One envelope, as UTF-8 JSON. Large enough for a DM to 50 devices. */
+  envelopeBytes: 64 * 1024,
+  /** Nesting of an envelope's JSON; the deepest legitimate message nests 5 levels. */
+  envelopeDepth: 16,
+  postChars: 5000,
+  commentChars: 2000,
+  dmChars: 5000,
+  displayNameChars: 100,
+  bioChars: 1000,
+  urlChars: 2000,
+  /** Devices one DM may be encrypted to (recipient's plus sender's own). */
+  dmRecipients: 50,
+} as const;

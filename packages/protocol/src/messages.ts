@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+
+/**
+ * One schema per envelope type: the single source of truth for what `data` may hold.
+ * Code imports TYPES instead of typing message-type strings.
+ */
+export const TYPES = {
+  follow: 'follow',
+  unfollow: 'unfollow',
+  postCreate: 'post.create',
+  postDelete: 'post.delete',
+  commentCreate: 'comment.create',
+  commentDelete: 'comment.delete',
+  likeCreate: 'like.create',
+  likeDelete: 'like.delete',
+  dm: 'dm',
+} as const;
+
+export type EnvelopeType = (typeof TYPES)[keyof typeof TYPES];
+
+const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'ids are 1-64 of A-Z a-z 0-9 _ -');
+const isoTime = z.iso.datetime({ offset: false });
+const b64 = (max: number) => z.string().regex(/^[A-Za-z0-9_-]*$/, 'base64url').max(max);
+const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
+
+export const PostSchema = z.strictObject({
+  id,
+  text: z.string().min(1).max(LIMITS.postChars),
+  createdAt: isoTime,
+});
+
+export const CommentSchema = z.strictObject({
+  id,
+  text: z.string().min(1).max(LIMITS.commentChars),
+  createdAt: isoTime,
+});
+
+/** A DM body encrypted once, with its key wrapped for each recipient device (see e2e.ts). */
+export const DmCiphertextSchema = z.strictObject({
+  alg: z.literal('x25519-hkdf-sha256-xchacha20poly1305'),
+  ephemeralKey: key,
+  nonce: b64(32),
+  ciphertext: b64(Math.ceil(((LIMITS.dmChars * 4 + 4096) * 4) / 3)),
+  recipients: z
+    .array(z.strictObject({ device: id, nonce: b64(32), wrappedKey: b64(64) }))
+    .min(1)
+    .max(LIMITS.dmRecipients),
+});
+
+export const MESSAGE_SCHEMAS = {
+  [TYPES.follow]: z.strictObject({}),
+  [TYPES.unfollow]: z.strictObject({}),
+  [TYPES.postCreate]: z.strictObject({ post: PostSchema }),
+  [TYPES.postDelete]: z.strictObject({ post: z.strictObject({ id }) }),
+  [TYPES.commentCreate]: z.strictObject({ post: z.strictObject({ id }), comment: CommentSchema }),
+  [TYPES.commentDelete]: z.strictObject({ post: z.strictObject({ id }), comment: z.strictObject({ id }) }),
+  [TYPES.likeCreate]: z.strictObject({ post: z.strictObject({ id }) }),
+  [TYPES.likeDelete]: z.strictObject({ post: z.strictObject({ id }) }),
+  [TYPES.dm]: z.strictObject({ message: DmCiphertextSchema }),
+} as const satisfies Record<EnvelopeType, z.ZodType>;
+
+export type MessageData = { [T in EnvelopeType]: z.infer<(typeof MESSAGE_SCHEMAS)[T]> };
+export type DmCiphertext = z.infer<typeof DmCiphertextSchema>;
+export type PostData = z.infer<typeof PostSchema>;
+export type CommentData = z.infer<typeof CommentSchema>;
+
+export function isEnvelopeType(type: string): type is EnvelopeType {
+  return Object.prototype.hasOwnProperty.call(MESSAGE_SCHEMAS, type);
+}

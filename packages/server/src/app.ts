@@ -1,0 +1,64 @@
+import websocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { EnvelopeError, parseLimitedJson } from '@hearth/protocol';
+import type { Context } from './context.js';
+import { errorBody } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { dmRoutes } from './routes/dms.js';
+import { federationRoutes } from './routes/federation.js';
+import { followRoutes } from './routes/follows.js';
+import { postRoutes } from './routes/posts.js';
+import { socialRoutes } from './routes/social.js';
+import { userRoutes } from './routes/users.js';
+import { wellKnownRoutes } from './routes/well-known.js';
+
+/** API bodies are small; nesting beyond this is an attack, not a request. */
+const API_JSON_DEPTH = 32;
+
+/**
+ * Builds the Fastify app for one site. It never listens: `hearth start` (or a test) does.
+ */
+export async function buildApp(ctx: Context): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 256 * 1024,
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+
+  // Our own JSON parser: a depth check before JSON.parse, and errors in our format.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    try {
+      const text = body as string;
+      (request as { rawJson?: string }).rawJson = text;
+      done(null, text.length === 0 ? {} : parseLimitedJson(text, { maxBytes: 256 * 1024, maxDepth: API_JSON_DEPTH }));
+    } catch (error) {
+      done(error as EnvelopeError, undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = errorBody(error);
+    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    if (status === 429 && (error as { retryAfterMs?: number }).retryAfterMs) {
+      reply.header('retry-after', Math.ceil((error as unknown as { retryAfterMs: number }).retryAfterMs / 1000));
+    }
+    void reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: 'not_found', message: `${request.method} ${request.url.split('?')[0]} does not exist` } });
+  });
+
+  await app.register(websocket, { options: { maxPayload: 128 * 1024 } });
+  app.get('/healthz', async () => ({ ok: true }));
+  await app.register(wellKnownRoutes(ctx));
+  await app.register(authRoutes(ctx));
+  await app.register(userRoutes(ctx));
+  await app.register(postRoutes(ctx));
+  await app.register(followRoutes(ctx));
+  await app.register(socialRoutes(ctx));
+  await app.register(dmRoutes(ctx));
+  await app.register(federationRoutes(ctx));
+  return app;
+}

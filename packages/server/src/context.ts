@@ -1,0 +1,131 @@
+import { formatAddress, HearthError, parseHostPort, type Signer, type SiteName } from '@hearth/protocol';
+import pino, { type Logger } from 'pino';
+import { LoginLimiter } from './auth/login-limiter.js';
+import { nodeSigner, nodeVerify } from './crypto/node-signing.js';
+import { Directory } from './federation/directory.js';
+import { Inbox } from './federation/inbox.js';
+import { LinkManager } from './federation/link-manager.js';
+import type { AckResult } from './federation/link.js';
+import { Puller } from './federation/puller.js';
+import { HttpClient } from './net/http-client.js';
+import { OutboxWorker } from './outbox/worker.js';
+import { CommitBatcher } from './storage/commit-batcher.js';
+import { migrateToLatest, openSqlite, type Db } from './storage/db.js';
+import { findUser } from './storage/users.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './storage/schema.js';
+import type { SiteConfig } from './site-config.js';
+
+export interface ContextOptions {
+  config: SiteConfig;
+  logger?: Logger;
+  logLevel?: string;
+  /** Injected for tests; defaults to Date.now. */
+  now?: () => number;
+}
+
+/**
+ * The composition root: builds every long-lived part of a site from its configuration, in
+ * one place, and closes them in reverse order. Nothing else constructs these parts.
+ */
+export class Context {
+  readonly config: SiteConfig;
+  readonly site: SiteName;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly now: () => number;
+  readonly http: HttpClient;
+  readonly directory: Directory;
+  readonly batcher: CommitBatcher;
+  readonly inbox: Inbox;
+  readonly links: LinkManager;
+  readonly outbox: OutboxWorker;
+  readonly puller: Puller;
+  readonly loginLimiter = new LoginLimiter();
+  readonly serverSigner: Signer;
+  readonly verify = nodeVerify;
+  private readonly signers = new Map<string, Signer>();
+
+  private constructor(options: ContextOptions) {
+    this.config = options.config;
+    this.site = options.config.site;
+    this.now = options.now ?? Date.now;
+    this.log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { site: formatAddress({ username: 'site', ...this.site }).slice(5) } });
+    this.db = openSqlite({ file: options.config.dbFile });
+    const allowInsecure = options.config.dev;
+    this.http = new HttpClient({ allowInsecure, userAgent: `Hearth/0.1 (+${options.config.origin})` });
+    this.serverSigner = nodeSigner(options.config.serverKey);
+    this.directory = new Directory({ db: this.db, http: this.http, site: this.site, serverPublicKey: this.serverSigner.publicKey, allowInsecure, now: this.now });
+    this.batcher = new CommitBatcher(this.db);
+    this.inbox = new Inbox({ db: this.db, batcher: this.batcher, directory: this.directory, site: this.site, verify: this.verify, log: this.log, now: this.now });
+    this.links = new LinkManager({
+      site: this.site,
+      serverSigner: this.serverSigner,
+      directory: this.directory,
+      verify: this.verify,
+      allowInsecure,
+      log: this.log,
+      onEnvelope: (env, link) => this.receiveOverLink(env, link.peer),
+      onLinkUp: (peer) => {
+        void this.outbox.expedite(peer).catch((error: unknown) => this.log.error({ err: error }, 'outbox expedite failed'));
+        this.puller.pullSite(peer);
+      },
+    });
+    this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now });
+    this.puller = new Puller({ db: this.db, http: this.http, directory: this.directory, log: this.log, now: this.now });
+  }
+
+  static async open(options: ContextOptions): Promise<Context> {
+    const ctx = new Context(options);
+    await migrateToLatest(ctx.db);
+    return ctx;
+  }
+
+  /** Starts background work: outbox delivery, links to the sites we follow or are followed by, pulls. */
+  async startBackground(): Promise<void> {
+    this.outbox.start();
+    this.puller.start();
+    const rows = await this.db.selectFrom('following').select('target').union(this.db.selectFrom('followers').select('follower as target')).execute();
+    for (const { target } of rows) {
+      const at = target.indexOf('@');
+      this.links.want(parseHostPort(target.slice(at + 1)));
+    }
+  }
+
+  /**
+   * The site key of a local user. Pass the open transaction when inside one: SQLite has a
+   * single connection, and a query on `db` would wait for the transaction forever.
+   */
+  async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
+    let signer = this.signers.get(username);
+    if (!signer) {
+      const user = await findUser(executor, username);
+      if (!user) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
+      signer = nodeSigner({ publicKey: user.site_public_key, secretKey: user.site_secret_key });
+      this.signers.set(username, signer);
+    }
+    return signer;
+  }
+
+  private async receiveOverLink(env: unknown, peer: SiteName): Promise<AckResult> {
+    try {
+      const result = await this.inbox.receive(env, { peer });
+      return result.status === 'accepted' ? { ok: true } : { ok: false, code: 'duplicate_envelope', message: 'already received', retryable: false };
+    } catch (error) {
+      if (error instanceof HearthError) return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500 };
+      this.log.error({ err: error }, 'inbox failed');
+      return { ok: false, code: 'internal', message: 'internal error', retryable: true };
+    }
+  }
+
+  /** Stops background work, lets in-flight acks and commits land, then closes the database. */
+  async close(): Promise<void> {
+    this.outbox.stop();
+    this.links.close();
+    await this.puller.stop();
+    await this.outbox.settled();
+    await this.batcher.idle();
+    this.http.close();
+    await this.db.destroy();
+  }
+}

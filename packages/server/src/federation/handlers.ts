@@ -1,0 +1,90 @@
+import { formatAddress, TYPES, type Envelope, type EnvelopeType } from '@hearth/protocol';
+import type { Kysely } from 'kysely';
+import { ApiError } from '../errors.js';
+import { addNotification } from '../storage/notifications.js';
+import type { Database } from '../storage/schema.js';
+
+/**
+ * One handler per envelope type. Each runs inside the inbox transaction that also records the
+ * envelope id, so an envelope's effects and its "seen" mark commit together or not at all.
+ * Handlers check before they write, and throw an ApiError (never retryable) for envelopes that
+ * make no sense here, such as a comment on a post that does not exist.
+ */
+export type Handler<T extends EnvelopeType = EnvelopeType> = (trx: Kysely<Database>, env: Envelope<T>, now: number) => Promise<void>;
+
+const unknownPost = (id: string) => new ApiError('unknown_post', `post ${id} does not exist on this site`, { status: 404 });
+
+async function ownPost(trx: Kysely<Database>, postId: string, author: string): Promise<boolean> {
+  const row = await trx.selectFrom('posts').select('id').where('id', '=', postId).where('author', '=', author).executeTakeFirst();
+  return row !== undefined;
+}
+
+export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
+  [TYPES.follow]: async (trx, env, now) => {
+    const follower = formatAddress(env.from);
+    const result = await trx
+      .insertInto('followers')
+      .values({ username: env.to.username, follower, created_at: now })
+      .onConflict((oc) => oc.columns(['username', 'follower']).doNothing())
+      .executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) await addNotification(trx, env.to.username, 'follower', { from: follower }, now);
+  },
+  [TYPES.unfollow]: async (trx, env) => {
+    await trx.deleteFrom('followers').where('username', '=', env.to.username).where('follower', '=', formatAddress(env.from)).execute();
+  },
+  [TYPES.postCreate]: async (trx, env, now) => {
+    const author = formatAddress(env.from);
+    // Only keep posts that someone here asked for: nobody can fill this site's disk by pushing.
+    const follower = await trx.selectFrom('following').select('username').where('target', '=', author).executeTakeFirst();
+    if (!follower) return;
+    const post = env.data.post;
+    await trx
+      .insertInto('remote_posts')
+      .values({ author, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now })
+      .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: post.text }))
+      .execute();
+  },
+  [TYPES.postDelete]: async (trx, env) => {
+    await trx.deleteFrom('remote_posts').where('author', '=', formatAddress(env.from)).where('id', '=', env.data.post.id).execute();
+  },
+  [TYPES.commentCreate]: async (trx, env, now) => {
+    const postId = env.data.post.id;
+    if (!(await ownPost(trx, postId, env.to.username))) throw unknownPost(postId);
+    const author = formatAddress(env.from);
+    const existing = await trx.selectFrom('comments').select(['author']).where('id', '=', env.data.comment.id).executeTakeFirst();
+    if (existing) {
+      if (existing.author !== author) throw new ApiError('id_taken', 'a comment with this id already exists', { status: 409 });
+      return;
+    }
+    const { comment } = env.data;
+    await trx.insertInto('comments').values({ id: comment.id, post_id: postId, author, text: comment.text, created_at: Date.parse(comment.createdAt) }).execute();
+    await addNotification(trx, env.to.username, 'comment', { from: author, post: postId, comment: comment.id }, now);
+  },
+  [TYPES.commentDelete]: async (trx, env) => {
+    await trx.deleteFrom('comments').where('id', '=', env.data.comment.id).where('post_id', '=', env.data.post.id).where('author', '=', formatAddress(env.from)).execute();
+  },
+  [TYPES.likeCreate]: async (trx, env, now) => {
+    const postId = env.data.post.id;
+    if (!(await ownPost(trx, postId, env.to.username))) throw unknownPost(postId);
+    const author = formatAddress(env.from);
+    const result = await trx
+      .insertInto('likes')
+      .values({ post_id: postId, author, created_at: now })
+      .onConflict((oc) => oc.columns(['post_id', 'author']).doNothing())
+      .executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) await addNotification(trx, env.to.username, 'like', { from: author, post: postId }, now);
+  },
+  [TYPES.likeDelete]: async (trx, env) => {
+    await trx.deleteFrom('likes').where('post_id', '=', env.data.post.id).where('author', '=', formatAddress(env.from)).execute();
+  },
+  [TYPES.dm]: async (trx, env, now) => {
+    const peer = formatAddress(env.from);
+    // The backend keeps ciphertext only; it cannot read or check what is inside.
+    await trx
+      .insertInto('dm_messages')
+      .values({ username: env.to.username, envelope_id: env.id, direction: 'in', peer, ciphertext: JSON.stringify(env.data.message), created_at: now })
+      .onConflict((oc) => oc.columns(['username', 'envelope_id']).doNothing())
+      .execute();
+    await addNotification(trx, env.to.username, 'message', { from: peer }, now);
+  },
+};

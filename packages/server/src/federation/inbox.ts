@@ -1,0 +1,124 @@
+import {
+  EnvelopeError,
+  formatAddress,
+  formatSite,
+  HearthError,
+  parseEnvelopeText,
+  sameSite,
+  validateEnvelope,
+  verifyEnvelopeSignature,
+  type Envelope,
+  type SiteName,
+  type VerifyFn,
+} from '@hearth/protocol';
+import type { Logger } from 'pino';
+import type { Db } from '../storage/db.js';
+import type { CommitBatcher } from '../storage/commit-batcher.js';
+import type { Directory } from './directory.js';
+import { HANDLERS, type Handler } from './handlers.js';
+
+export type InboxResult = { status: 'accepted' | 'duplicate'; id: string };
+
+export interface Arrival {
+  /** The authenticated peer site of the link it came over; absent for HTTP POST. */
+  peer?: SiteName;
+  /** Delivered by this site to itself (a local user's envelope to another local user). */
+  local?: boolean;
+}
+
+/**
+ * Every inbound envelope passes here, in the order DESIGN.md gives: size and shape, version,
+ * `to` is local, the sender's signature, the link peer, then dedupe by id and the type's
+ * handler in one transaction. Nothing is stored until every check has passed.
+ */
+export class Inbox {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      batcher: CommitBatcher;
+      directory: Directory;
+      site: SiteName;
+      verify: VerifyFn;
+      log: Logger;
+      now: () => number;
+    },
+  ) {}
+
+  async receiveText(text: string, arrival: Arrival): Promise<InboxResult> {
+    return this.receiveChecked(this.logged(() => parseEnvelopeText(text), arrival), arrival);
+  }
+
+  async receive(value: unknown, arrival: Arrival): Promise<InboxResult> {
+    return this.receiveChecked(this.logged(() => validateEnvelope(value), arrival), arrival);
+  }
+
+  private logged<T>(parse: () => T, arrival: Arrival): T {
+    try {
+      return parse();
+    } catch (error) {
+      this.deps.log.warn({ code: (error as HearthError).code, peer: arrival.peer && formatSite(arrival.peer) }, 'envelope refused');
+      throw error;
+    }
+  }
+
+  private async receiveChecked(env: Envelope, arrival: Arrival): Promise<InboxResult> {
+    try {
+      await this.check(env, arrival);
+      return await this.deps.batcher.submit(async (trx) => {
+        const seen = await trx
+          .insertInto('inbox_seen')
+          .values({ envelope_id: env.id, received_at: this.deps.now() })
+          .onConflict((oc) => oc.column('envelope_id').doNothing())
+          .executeTakeFirst();
+        if (Number(seen.numInsertedOrUpdatedRows ?? 0) === 0) return { status: 'duplicate' as const, id: env.id };
+        await (HANDLERS[env.type] as Handler)(trx, env, this.deps.now());
+        return { status: 'accepted' as const, id: env.id };
+      });
+    } catch (error) {
+      const code = error instanceof HearthError ? error.code : 'internal';
+      this.deps.log.warn({ code, id: env.id, type: env.type, from: formatAddress(env.from) }, 'envelope refused');
+      throw error;
+    }
+  }
+
+  private async check(env: Envelope, arrival: Arrival): Promise<void> {
+    if (!sameSite(env.to, this.deps.site)) {
+      throw new EnvelopeError('not_local', `this site is ${formatSite(this.deps.site)}, not ${formatSite(env.to)}`, 404);
+    }
+    const recipient = await this.deps.db.selectFrom('users').select('username').where('username', '=', env.to.username).executeTakeFirst();
+    if (!recipient) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
+    if (arrival.peer && !sameSite(arrival.peer, env.from)) {
+      throw new EnvelopeError('forged_from', `envelope claims to come from ${formatSite(env.from)} but arrived on the link of ${formatSite(arrival.peer)}`, 403);
+    }
+    if (arrival.local && !sameSite(env.from, this.deps.site)) {
+      throw new EnvelopeError('forged_from', 'a local delivery must come from this site', 403);
+    }
+    const blocked = await this.deps.db
+      .selectFrom('blocks')
+      .select('address')
+      .where('username', '=', env.to.username)
+      .where('address', '=', formatAddress(env.from))
+      .executeTakeFirst();
+    if (blocked) throw new EnvelopeError('blocked', `${formatAddress(env.to)} does not accept messages from ${formatAddress(env.from)}`, 403);
+    await this.checkSignature(env);
+  }
+
+  private async checkSignature(env: Envelope): Promise<void> {
+    let key: string;
+    try {
+      key = await this.deps.directory.siteKeyOf(env.from);
+    } catch (error) {
+      if (error instanceof HearthError && error.code === 'unknown_user') {
+        throw new EnvelopeError('unknown_sender', `the sender ${formatAddress(env.from)} does not exist on its site`, 401);
+      }
+      throw error;
+    }
+    if (verifyEnvelopeSignature(env, key, this.deps.verify)) return;
+    // The sender may have rotated its key: fetch it once more before refusing.
+    if (!this.deps.directory.isLocal(env.from)) {
+      const fresh = await this.deps.directory.siteKeyOf(env.from, { refresh: true });
+      if (fresh !== key && verifyEnvelopeSignature(env, fresh, this.deps.verify)) return;
+    }
+    throw new EnvelopeError('bad_signature', `the signature does not match the site key of ${formatAddress(env.from)}`, 401);
+  }
+}

@@ -1,0 +1,121 @@
+import { EventEmitter } from 'node:events';
+import { formatSite, HearthError, LinkFrameSchema, type Envelope, type LinkFrame, type SiteName } from '@hearth/protocol';
+import type WebSocket from 'ws';
+
+export interface AckResult {
+  ok: boolean;
+  code?: string;
+  message?: string;
+  retryable?: boolean;
+}
+
+export class LinkClosedError extends HearthError {
+  constructor(peer: SiteName) {
+    super('link_closed', `the link to ${formatSite(peer)} closed before the envelope was acknowledged`, { status: 503, retryable: true });
+  }
+}
+
+const MAX_FRAME_BYTES = 80 * 1024;
+
+/**
+ * One authenticated WebSocket between two sites, after the handshake. Either side sends
+ * envelopes over it and each is acknowledged by id; `send` resolves with that ack. Frames
+ * are small JSON objects (see @hearth/protocol link.ts); anything else closes the link.
+ */
+export class Link extends EventEmitter {
+  private readonly pending = new Map<string, (ack: AckResult) => void>();
+  private closed = false;
+  private alive = true;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    readonly peer: SiteName,
+    readonly direction: 'in' | 'out',
+    private readonly socket: WebSocket,
+    private readonly onEnvelope: (env: unknown, link: Link) => Promise<AckResult>,
+  ) {
+    super();
+    socket.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    socket.on('close', () => this.shutdown());
+    socket.on('error', () => this.shutdown());
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    // A link that stops answering pings is dead even if TCP has not noticed yet.
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) return this.close();
+      this.alive = false;
+      socket.ping();
+    }, 30_000);
+    this.heartbeat.unref();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  send(env: Envelope | unknown, id: string): Promise<AckResult> {
+    if (this.closed) return Promise.reject(new LinkClosedError(this.peer));
+    return new Promise<AckResult>((resolve, reject) => {
+      this.pending.set(id, resolve);
+      this.socket.send(JSON.stringify({ t: 'env', env }), (error) => {
+        if (error && this.pending.delete(id)) reject(new LinkClosedError(this.peer));
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.terminate();
+    this.shutdown();
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary || data.length > MAX_FRAME_BYTES) return this.protocolError('frame_invalid', 'frames are JSON text under 80 KiB');
+    let frame: LinkFrame;
+    try {
+      const parsed = LinkFrameSchema.safeParse(JSON.parse(data.toString('utf8')));
+      if (!parsed.success) return this.protocolError('frame_invalid', 'unknown or malformed frame');
+      frame = parsed.data;
+    } catch {
+      return this.protocolError('frame_invalid', 'frame is not JSON');
+    }
+    if (frame.t === 'ack') {
+      const resolve = this.pending.get(frame.id);
+      if (resolve) {
+        this.pending.delete(frame.id);
+        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable });
+      }
+    } else if (frame.t === 'env') {
+      const id = typeof (frame.env as { id?: unknown })?.id === 'string' ? String((frame.env as { id: string }).id).slice(0, 64) : '';
+      this.onEnvelope(frame.env, this).then(
+        (ack) => this.reply({ t: 'ack', id, ...ack }),
+        () => this.reply({ t: 'ack', id, ok: false, code: 'internal', message: 'internal error', retryable: true }),
+      );
+    } else if (frame.t === 'error') {
+      this.close();
+    }
+  }
+
+  private reply(frame: LinkFrame): void {
+    if (!this.closed) this.socket.send(JSON.stringify(frame));
+  }
+
+  private protocolError(code: string, message: string): void {
+    this.reply({ t: 'error', code, message });
+    this.close();
+  }
+
+  private shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const resolve of waiting) resolve({ ok: false, code: 'link_closed', message: 'link closed before ack', retryable: true });
+    this.emit('close');
+  }
+}

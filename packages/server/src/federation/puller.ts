@@ -1,0 +1,103 @@
+import { formatAddress, parseAddress, PostSchema, sameSite, type Address, type SiteName } from '@hearth/protocol';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { HttpClient } from '../net/http-client.js';
+import type { Db } from '../storage/db.js';
+import type { Directory } from './directory.js';
+
+const PostsPage = z.object({
+  items: z.array(PostSchema.extend({ author: z.string() }).loose()).max(200),
+  next: z.string().nullable().optional(),
+});
+
+/**
+ * Following is a GET: the follower's site pulls the author's public posts, newest first,
+ * with the ETag of the last answer and a `since` cursor, so an unchanged author costs a 304.
+ * Pulls run when a follow starts, when a link to the author's site comes up (catch-up after
+ * either side was down), and every 10 minutes as a safety net for missed pushes.
+ */
+export class Puller {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: { db: Db; http: HttpClient; directory: Directory; log: Logger; now: () => number }) {}
+
+  start(): void {
+    void this.pullAll();
+    this.timer = setInterval(() => void this.pullAll(), 10 * 60_000);
+    this.timer.unref();
+  }
+
+  private stopped = false;
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Pull every followed author on one site. */
+  pullSite(site: SiteName): void {
+    void this.targets().then((targets) => {
+      for (const target of targets) if (sameSite(target, site)) void this.pull(target);
+    });
+  }
+
+  async pullAll(): Promise<void> {
+    await Promise.all((await this.targets()).map((t) => this.pull(t)));
+  }
+
+  /** Pulls one author; concurrent calls for the same author share one pull. */
+  pull(author: Address): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const key = formatAddress(author);
+    let pending = this.running.get(key);
+    if (!pending) {
+      pending = this.pullOnce(author)
+        .catch((error: unknown) => this.deps.log.debug({ author: key, err: (error as Error).message }, 'pull failed; will retry later'))
+        .finally(() => this.running.delete(key));
+      this.running.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async targets(): Promise<Address[]> {
+    const rows = await this.deps.db.selectFrom('following').select('target').distinct().execute();
+    return rows.map((r) => parseAddress(r.target)).filter((a) => !this.deps.directory.isLocal(a));
+  }
+
+  private async pullOnce(author: Address): Promise<void> {
+    if (this.deps.directory.isLocal(author)) return;
+    const key = formatAddress(author);
+    const state = await this.deps.db.selectFrom('following').select(['etag']).where('target', '=', key).where('etag', 'is not', null).executeTakeFirst();
+    const latest = await this.deps.db.selectFrom('remote_posts').select((eb) => eb.fn.max('created_at').as('at')).where('author', '=', key).executeTakeFirst();
+    const since = latest?.at ? new Date(Number(latest.at)).toISOString() : undefined;
+    let url = `${this.deps.directory.origin(author)}/api/users/${author.username}/posts?limit=100${since ? `&since=${encodeURIComponent(since)}` : ''}`;
+    let etag: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const res = await this.deps.http.request({ url, headers: page === 0 && state?.etag ? { 'if-none-match': state.etag } : {}, maxBytes: 2 * 1024 * 1024 });
+      if (res.status === 304) break;
+      if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+      if (page === 0 && typeof res.headers.etag === 'string') etag = res.headers.etag;
+      const body = PostsPage.parse(JSON.parse(res.text));
+      const now = this.deps.now();
+      const items = body.items.filter((item) => item.author === key);
+      if (items.length > 0) {
+        await this.deps.db.transaction().execute(async (trx) => {
+          for (const item of items) {
+            await trx
+              .insertInto('remote_posts')
+              .values({ author: key, id: item.id, text: item.text, created_at: Date.parse(item.createdAt), received_at: now })
+              .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: item.text }))
+              .execute();
+          }
+        });
+      }
+      if (!body.next) break;
+      url = `${this.deps.directory.origin(author)}/api/users/${author.username}/posts?limit=100&before=${encodeURIComponent(body.next)}${since ? `&since=${encodeURIComponent(since)}` : ''}`;
+    }
+    const update: { last_pulled_at: number; etag?: string } = { last_pulled_at: this.deps.now() };
+    if (etag) update.etag = etag;
+    await this.deps.db.updateTable('following').set(update).where('target', '=', key).execute();
+  }
+}

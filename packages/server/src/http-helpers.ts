@@ -1,0 +1,40 @@
+import { HearthError, parseAddress, type Address } from '@hearth/protocol';
+import type { FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { Context } from './context.js';
+import { sha256Hex } from './crypto/node-signing.js';
+import { badRequest, unauthorized } from './errors.js';
+
+/** Validates a request body (or query) against its schema; the first problems become the message. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what = 'request body'): z.infer<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const detail = result.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || what}: ${issue.message}`)
+    .join('; ');
+  throw badRequest('invalid_request', `${what} is not valid: ${detail}`);
+}
+
+export function parseAddressInput(text: unknown): Address {
+  if (typeof text !== 'string') throw badRequest('invalid_address', 'address must be a string like name@host');
+  return parseAddress(text);
+}
+
+/** The username behind the Bearer token, or a 401. */
+export async function requireUser(ctx: Context, request: FastifyRequest): Promise<string> {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(header) : null;
+  if (!match) throw unauthorized();
+  const session = await ctx.db
+    .selectFrom('sessions')
+    .select(['username', 'expires_at'])
+    .where('token_hash', '=', sha256Hex(match[1]!))
+    .executeTakeFirst();
+  if (!session || Number(session.expires_at) < ctx.now()) throw unauthorized('the session has expired or does not exist: log in again');
+  return session.username;
+}
+
+export function isHearthError(error: unknown): error is HearthError {
+  return error instanceof HearthError;
+}

@@ -1,0 +1,26 @@
+import { formatAddress, type Envelope } from '@hearth/protocol';
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+
+/**
+ * Writes an envelope to the outbox. Call it with the transaction of the action that caused
+ * it (a post, a follow...), so the action and its delivery commit together: a crash can never
+ * leave a post without its pushes, or a push without its post.
+ */
+export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number): Promise<void> {
+  await trx
+    .insertInto('outbox')
+    .values({
+      envelope_id: env.id,
+      sender: formatAddress(env.from),
+      dest_host: env.to.host,
+      dest_port: env.to.port,
+      body: JSON.stringify(env),
+      attempts: 0,
+      next_attempt_at: now,
+      created_at: now,
+      status: 'pending',
+      last_error: null,
+    })
+    .execute();
+}

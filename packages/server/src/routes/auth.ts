@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { FastifyPluginAsync } from 'fastify';
+import { HearthError } from '@hearth/protocol';
+import type { Context } from '../context.js';
+import { verifyPassword } from '../auth/passwords.js';
+import { randomToken, sha256Hex } from '../crypto/node-signing.js';
+import { ApiError } from '../errors.js';
+import { parseInput, requireUser } from '../http-helpers.js';
+import { findUser, publicProfile } from '../storage/users.js';
+
+const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+const Login = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
+
+/** A valid hash to verify against when the user does not exist, so timing does not reveal usernames. */
+let decoyHash: Promise<string> | undefined;
+
+export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  app.post('/api/auth/login', async (request, reply) => {
+    const { username, password } = parseInput(Login, request.body);
+    const keys = [`ip:${request.ip}`, `user:${username.toLowerCase()}`];
+    const wait = ctx.loginLimiter.retryAfter(keys, ctx.now());
+    if (wait > 0) {
+      const error = new ApiError('rate_limited', `too many failed logins: try again in ${Math.ceil(wait / 1000)} s`, { status: 429 });
+      (error as unknown as { retryAfterMs: number }).retryAfterMs = wait;
+      throw error;
+    }
+    const user = await findUser(ctx.db, username.toLowerCase());
+    decoyHash ??= import('../auth/passwords.js').then((m) => m.hashPassword('decoy password for timing'));
+    const ok = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await decoyHash, password), false);
+    if (!user || !ok) {
+      ctx.loginLimiter.recordFailure(keys, ctx.now());
+      throw new ApiError('invalid_credentials', 'wrong username or password', { status: 401 });
+    }
+    const token = randomToken();
+    const now = ctx.now();
+    await ctx.db.insertInto('sessions').values({ token_hash: sha256Hex(token), username: user.username, created_at: now, expires_at: now + SESSION_TTL_MS }).execute();
+    void reply.status(200);
+    return { token, username: user.username, expiresAt: new Date(now + SESSION_TTL_MS).toISOString() };
+  });
+
+  app.post('/api/auth/logout', async (request, reply) => {
+    await requireUser(ctx, request);
+    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+    await ctx.db.deleteFrom('sessions').where('token_hash', '=', sha256Hex(token)).execute();
+    return reply.status(204).send();
+  });
+
+  app.get('/api/me', async (request) => {
+    const username = await requireUser(ctx, request);
+    const user = await findUser(ctx.db, username);
+    if (!user) throw new HearthError('unauthorized', 'user no longer exists', { status: 401 });
+    return publicProfile(ctx.db, ctx.site, user);
+  });
+};

@@ -1,0 +1,53 @@
+import { LIMITS, newEnvelopeId, parseAddress, TYPES } from '@hearth/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { forbidden, notFound } from '../errors.js';
+import { parseInput, requireUser } from '../http-helpers.js';
+import { queueEnvelope } from '../outbox/send.js';
+import { localAddressText } from '../storage/users.js';
+
+const NewPost = z.strictObject({
+  text: z
+    .string()
+    .trim()
+    .min(1, 'a post needs some text')
+    .max(LIMITS.postChars, `a post may be at most ${LIMITS.postChars} characters`),
+});
+
+export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  /** A new post, and in the same transaction a push to every follower's site. */
+  app.post('/api/posts', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const { text } = parseInput(NewPost, request.body);
+    const now = ctx.now();
+    const post = { id: newEnvelopeId(), text, createdAt: new Date(now).toISOString() };
+    await ctx.db.transaction().execute(async (trx) => {
+      await trx.insertInto('posts').values({ id: post.id, author: username, text, created_at: now }).execute();
+      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
+      for (const { follower } of followers) {
+        await queueEnvelope(ctx, trx, { type: TYPES.postCreate, from: username, to: parseAddress(follower), data: { post } });
+      }
+    });
+    ctx.outbox.wake();
+    void reply.status(201);
+    return { ...post, author: localAddressText(ctx.site, username), url: `${ctx.config.origin}/@${username}/${post.id}`, likeCount: 0, commentCount: 0 };
+  });
+
+  app.delete('/api/posts/:id', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const id = (request.params as { id: string }).id;
+    const post = await ctx.db.selectFrom('posts').select(['author']).where('id', '=', id).executeTakeFirst();
+    if (!post) throw notFound(`post ${id.slice(0, 64)}`);
+    if (post.author !== username) throw forbidden('this post belongs to another user');
+    await ctx.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('posts').where('id', '=', id).execute();
+      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
+      for (const { follower } of followers) {
+        await queueEnvelope(ctx, trx, { type: TYPES.postDelete, from: username, to: parseAddress(follower), data: { post: { id } } });
+      }
+    });
+    ctx.outbox.wake();
+    return reply.status(204).send();
+  });
+};

@@ -1,0 +1,98 @@
+import crypto from 'node:crypto';
+import { LIMITS } from '@hearth/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { badRequest, notFound } from '../errors.js';
+import { parseInput, requireUser } from '../http-helpers.js';
+import { decodeCursor, encodeCursor, olderThan, postCounts } from '../storage/posts.js';
+import { findUser, localAddressText, publicProfile } from '../storage/users.js';
+
+const ProfileUpdate = z.strictObject({
+  displayName: z.string().trim().min(1).max(LIMITS.displayNameChars).optional(),
+  bio: z.string().max(LIMITS.bioChars).optional(),
+  avatarUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ }).max(LIMITS.urlChars)]).optional(),
+});
+
+const PostsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  before: z.string().max(100).optional(),
+  since: z.iso.datetime({ offset: false }).optional(),
+});
+
+export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  const userOr404 = async (name: string) => {
+    const user = /^[a-z0-9_]{1,32}$/.test(name) ? await findUser(ctx.db, name) : undefined;
+    if (!user) throw notFound(`user ${name.slice(0, 40)}`);
+    return user;
+  };
+
+  app.get('/api/users/:name', async (request, reply) => {
+    const user = await userOr404((request.params as { name: string }).name);
+    void reply.header('access-control-allow-origin', '*').header('cache-control', 'no-cache');
+    return publicProfile(ctx.db, ctx.site, user);
+  });
+
+  app.patch('/api/me/profile', async (request) => {
+    const username = await requireUser(ctx, request);
+    const update = parseInput(ProfileUpdate, request.body);
+    const set: Record<string, string> = {};
+    if (update.displayName !== undefined) set.display_name = update.displayName;
+    if (update.bio !== undefined) set.bio = update.bio;
+    if (update.avatarUrl !== undefined) set.avatar_url = update.avatarUrl;
+    if (Object.keys(set).length > 0) await ctx.db.updateTable('users').set(set).where('username', '=', username).execute();
+    return publicProfile(ctx.db, ctx.site, (await findUser(ctx.db, username))!);
+  });
+
+  /** Public posts, newest first; this is what a follower's site pulls (with ETag and `since`). */
+  app.get('/api/users/:name/posts', async (request, reply) => {
+    const user = await userOr404((request.params as { name: string }).name);
+    const query = parseInput(PostsQuery, request.query, 'query');
+    let q = ctx.db.selectFrom('posts').select(['id', 'text', 'created_at']).where('author', '=', user.username);
+    if (query.before) {
+      const cursor = decodeCursor(query.before);
+      if (!cursor) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
+      q = q.where(olderThan(cursor));
+    }
+    if (query.since) q = q.where('created_at', '>', Date.parse(query.since));
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+    const author = localAddressText(ctx.site, user.username);
+    const counts = await postCounts(ctx.db, rows.map((r) => r.id));
+    const items = rows.map((r) => ({
+      id: r.id,
+      text: r.text,
+      author,
+      createdAt: new Date(Number(r.created_at)).toISOString(),
+      url: `${ctx.config.origin}/@${user.username}/${r.id}`,
+      likeCount: counts.get(r.id)!.likes,
+      commentCount: counts.get(r.id)!.comments,
+    }));
+    const last = rows[rows.length - 1];
+    const body = { items, next: rows.length === query.limit && last ? encodeCursor(Number(last.created_at), last.id) : null };
+    const etag = `W/"${crypto.createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
+    void reply.header('etag', etag).header('cache-control', 'no-cache').header('access-control-allow-origin', '*');
+    if (request.headers['if-none-match'] === etag) return reply.status(304).send();
+    return body;
+  });
+
+  app.get('/api/users/:name/posts/:id', async (request, reply) => {
+    const params = request.params as { name: string; id: string };
+    const user = await userOr404(params.name);
+    const post = await ctx.db.selectFrom('posts').selectAll().where('id', '=', params.id).where('author', '=', user.username).executeTakeFirst();
+    if (!post) throw notFound(`post ${params.id.slice(0, 64)}`);
+    const comments = await ctx.db.selectFrom('comments').selectAll().where('post_id', '=', post.id).orderBy('created_at').orderBy('id').execute();
+    const likes = await ctx.db.selectFrom('likes').select('author').where('post_id', '=', post.id).orderBy('created_at').execute();
+    void reply.header('access-control-allow-origin', '*').header('cache-control', 'no-cache');
+    return {
+      id: post.id,
+      text: post.text,
+      author: localAddressText(ctx.site, user.username),
+      createdAt: new Date(Number(post.created_at)).toISOString(),
+      url: `${ctx.config.origin}/@${user.username}/${post.id}`,
+      likeCount: likes.length,
+      likes: likes.map((l) => l.author),
+      commentCount: comments.length,
+      comments: comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: new Date(Number(c.created_at)).toISOString() })),
+    };
+  });
+};

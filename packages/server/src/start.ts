@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { readEnv } from './config.js';
+import { Context } from './context.js';
+import { loadSiteConfig } from './site-config.js';
+
+export interface RunningSite {
+  ctx: Context;
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens a site's data folder, listens on its URL's port, and starts background delivery. */
+export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string }): Promise<RunningSite> {
+  const env = readEnv();
+  const config = loadSiteConfig(options.dataDir);
+  const ctx = await Context.open({ config, logLevel: options.logLevel ?? env.logLevel });
+  const app = await buildApp(ctx);
+  // A dev site on loopback listens on loopback only; a public site on every interface.
+  const host = options.listenHost ?? env.listenHost ?? (config.dev ? config.site.host.replace(/^\[|\]$/g, '') : '0.0.0.0');
+  try {
+    await app.listen({ port: config.site.port, host: host === 'localhost' ? '127.0.0.1' : host });
+  } catch (error) {
+    await ctx.close();
+    throw error;
+  }
+  await ctx.startBackground();
+  return {
+    ctx,
+    app,
+    url: config.origin,
+    close: async () => {
+      await app.close();
+      await ctx.close();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Page cursors are "<createdAtMs>_<id>": posts are ordered newest first by (created_at, id),
+ * so a cursor stays valid while posts are added or removed around it.
+ */
+export function encodeCursor(createdAt: number, id: string): string {
+  return `${createdAt}_${id}`;
+}
+
+export function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  const match = /^(\d{1,16})_([A-Za-z0-9_-]{1,64})$/.exec(cursor);
+  return match ? { createdAt: Number(match[1]), id: match[2]! } : null;
+}
+
+export interface PostRow {
+  id: string;
+  author: string;
+  text: string;
+  created_at: number;
+}
+
+export async function postCounts(db: Kysely<Database>, ids: string[]): Promise<Map<string, { likes: number; comments: number }>> {
+  const counts = new Map(ids.map((id) => [id, { likes: 0, comments: 0 }]));
+  if (ids.length === 0) return counts;
+  const likes = await db.selectFrom('likes').select(['post_id', (eb) => eb.fn.countAll<number>().as('n')]).where('post_id', 'in', ids).groupBy('post_id').execute();
+  const comments = await db.selectFrom('comments').select(['post_id', (eb) => eb.fn.countAll<number>().as('n')]).where('post_id', 'in', ids).groupBy('post_id').execute();
+  for (const row of likes) counts.get(row.post_id)!.likes = Number(row.n);
+  for (const row of comments) counts.get(row.post_id)!.comments = Number(row.n);
+  return counts;
+}
+
+/** `WHERE (created_at, id) < cursor`, for any table with those two columns. */
+export function olderThan<T extends 'posts' | 'remote_posts'>(cursor: { createdAt: number; id: string }) {
+  return (eb: ExpressionBuilder<Database, T>) => {
+    const e = eb as unknown as ExpressionBuilder<Database, 'posts'>;
+    return e.or([e('created_at', '<', cursor.createdAt), e.and([e('created_at', '=', cursor.createdAt), e('id', '<', cursor.id)])]);
+  };
+}

@@ -1,0 +1,143 @@
+import type { Generated } from 'kysely';
+
+/** Table types for kysely. Times are epoch milliseconds (integers) so SQLite and PostgreSQL agree. */
+export interface UsersTable {
+  username: string;
+  display_name: string;
+  bio: string;
+  avatar_url: string;
+  password_hash: string;
+  site_secret_key: string;
+  site_public_key: string;
+  identity_key: string | null;
+  key_backup: string | null;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  username: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface DevicesTable {
+  id: string;
+  username: string;
+  name: string;
+  sign_key: string;
+  dh_key: string;
+  cert: string;
+  created_at: number;
+}
+
+export interface PostsTable {
+  id: string;
+  author: string;
+  text: string;
+  created_at: number;
+}
+
+export interface RemotePostsTable {
+  author: string;
+  id: string;
+  text: string;
+  created_at: number;
+  received_at: number;
+}
+
+export interface FollowingTable {
+  username: string;
+  target: string;
+  created_at: number;
+  etag: string | null;
+  last_pulled_at: number | null;
+}
+
+export interface FollowersTable {
+  username: string;
+  follower: string;
+  created_at: number;
+}
+
+export interface CommentsTable {
+  id: string;
+  post_id: string;
+  author: string;
+  text: string;
+  created_at: number;
+}
+
+export interface LikesTable {
+  post_id: string;
+  author: string;
+  created_at: number;
+}
+
+export interface BlocksTable {
+  username: string;
+  address: string;
+  created_at: number;
+}
+
+export interface DmMessagesTable {
+  seq: Generated<number>;
+  username: string;
+  envelope_id: string;
+  direction: 'in' | 'out';
+  peer: string;
+  ciphertext: string;
+  created_at: number;
+}
+
+export interface OutboxTable {
+  seq: Generated<number>;
+  envelope_id: string;
+  sender: string;
+  dest_host: string;
+  dest_port: number;
+  body: string;
+  attempts: number;
+  next_attempt_at: number;
+  created_at: number;
+  status: 'pending' | 'failed';
+  last_error: string | null;
+}
+
+export interface InboxSeenTable {
+  envelope_id: string;
+  received_at: number;
+}
+
+export interface RemoteKeysTable {
+  subject: string;
+  public_key: string;
+  fetched_at: number;
+}
+
+export interface NotificationsTable {
+  seq: Generated<number>;
+  username: string;
+  kind: string;
+  data: string;
+  created_at: number;
+  read_at: number | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  devices: DevicesTable;
+  posts: PostsTable;
+  remote_posts: RemotePostsTable;
+  following: FollowingTable;
+  followers: FollowersTable;
+  comments: CommentsTable;
+  likes: LikesTable;
+  blocks: BlocksTable;
+  dm_messages: DmMessagesTable;
+  outbox: OutboxTable;
+  inbox_seen: InboxSeenTable;
+  remote_keys: RemoteKeysTable;
+  notifications: NotificationsTable;
+}
