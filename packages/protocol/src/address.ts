@@ -57,6 +57,7 @@ export function assertPort(port: number): number {
 export function parseAddress(input: string): Address {
   if (typeof input !== 'string') throw new AddressError('address must be a string');
   const text = input.trim().replace(/^@/, '').toLowerCase();
+  if (text.length === 0) throw new AddressError('address is empty: it must look like name@host or name@host:port');
   if (text.length > 300) throw new AddressError('address is too long');
   if (!/^[\x21-\x7e]+$/.test(text)) throw new AddressError(`address "${printable(input)}" has characters outside ASCII or spaces`);
   const at = text.indexOf('@');

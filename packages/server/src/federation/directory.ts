@@ -97,3 +97,16 @@ export class Directory {
     return pending;
   }
 }
+
+/**
+ * Turns a failure to reach another person's site into an API error a person can act on:
+ * no such user (404), an address this site may not contact (400), or unreachable (502).
+ */
+export function remoteLookupError(error: unknown, address: Address): HearthError {
+  const who = formatAddress(address);
+  if (error instanceof HearthError) {
+    if (error.code === 'unknown_user') return new HearthError('not_found', `user ${who} was not found`, { status: 404 });
+    if (error.code === 'forbidden_address' || error.code === 'insecure_url') return new HearthError(error.code, `${who}: ${error.message}`, { status: 400 });
+  }
+  return new HearthError('unreachable', `could not reach ${who}'s site: ${(error as Error).message}`, { status: 502 });
+}

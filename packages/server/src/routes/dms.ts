@@ -1,11 +1,12 @@
-import { DmCiphertextSchema, formatAddress, HearthError, TYPES, verifyDeviceCertificate } from '@hearth/protocol';
+import { DmCiphertextSchema, formatAddress, TYPES, verifyDeviceCertificate } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
 import { ApiError, conflict, notFound } from '../errors.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
-import { findUser, listDevices, localAddressText, publicProfile } from '../storage/users.js';
+import { remoteLookupError } from '../federation/directory.js';
+import { findUser, localAddressText, publicProfile } from '../storage/users.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
 const NewDevice = z.strictObject({
@@ -98,12 +99,9 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       if (!user) throw notFound(`user ${formatAddress(address)}`);
       return publicProfile(ctx.db, ctx.site, user);
     }
-    try {
-      return await ctx.directory.profileOf(address);
-    } catch (error) {
-      if (error instanceof HearthError && error.code === 'unknown_user') throw notFound(`user ${formatAddress(address)}`);
-      throw new ApiError('unreachable', `could not reach ${formatAddress(address)}'s site: ${(error as Error).message}`, { status: 502 });
-    }
+    return ctx.directory.profileOf(address).catch((error: unknown) => {
+      throw remoteLookupError(error, address);
+    });
   });
 
   /**
@@ -152,5 +150,4 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     };
   });
 
-  void listDevices;
 };

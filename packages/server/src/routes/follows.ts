@@ -1,8 +1,9 @@
-import { formatAddress, formatSite, HearthError, sameAddress, TYPES } from '@hearth/protocol';
+import { formatAddress, formatSite, sameAddress, TYPES } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { ApiError, badRequest, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
+import { remoteLookupError } from '../federation/directory.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { decodeCursor, encodeCursor, olderThan } from '../storage/posts.js';
@@ -20,12 +21,9 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     if (ctx.directory.isLocal(target)) {
       if (!(await findUser(ctx.db, target.username))) throw notFound(`user ${formatAddress(target)}`);
     } else {
-      try {
-        await ctx.directory.profileOf(target);
-      } catch (error) {
-        if (error instanceof HearthError && error.code === 'unknown_user') throw notFound(`user ${formatAddress(target)}`);
-        throw new ApiError('unreachable', `could not reach ${formatAddress(target)}'s site: ${(error as Error).message}`, { status: 502 });
-      }
+      await ctx.directory.profileOf(target).catch((error: unknown) => {
+        throw remoteLookupError(error, target);
+      });
     }
     const text = formatAddress(target);
     const created = await ctx.db.transaction().execute(async (trx) => {
@@ -34,9 +32,10 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         .values({ username, target: text, created_at: ctx.now(), etag: null, last_pulled_at: null })
         .onConflict((oc) => oc.columns(['username', 'target']).doNothing())
         .executeTakeFirst();
-      if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      // Sent again on a repeated follow too: the other side may have dropped us (a block, a
+      // lost database), and a follow is idempotent there.
       await queueEnvelope(ctx, trx, { type: TYPES.follow, from: username, to: target, data: {} });
-      return true;
+      return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
     });
     ctx.outbox.wake();
     ctx.links.want(target);

@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalize, CanonicalJsonError } from './canonical-json.js';
+
+const vectors = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../test-vectors/canonical-json.json'), 'utf8')) as {
+  cases: Array<{ name: string; input: string; canonical: string }>;
+};
+
+describe('canonical JSON (RFC 8785)', () => {
+  it.each(vectors.cases)('$name', ({ input, canonical }) => {
+    expect(canonicalize(JSON.parse(input))).toBe(canonical);
+  });
+
+  it('is a fixed point: canonicalizing canonical JSON changes nothing', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const once = canonicalize(value);
+        expect(canonicalize(JSON.parse(once))).toBe(once);
+      }),
+    );
+  });
+
+  it('ignores key order and preserves the value', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+        const reversed = Object.fromEntries(Object.entries(object).reverse());
+        expect(canonicalize(reversed)).toBe(canonicalize(object));
+        expect(JSON.parse(canonicalize(object))).toEqual(JSON.parse(JSON.stringify(object)));
+      }),
+    );
+  });
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['undefined member', { a: undefined }],
+    ['a function', () => 1],
+    ['a Date', new Date(0)],
+    ['a lone surrogate', '\ud800'],
+    ['a bigint', 1n],
+  ])('refuses %s', (_name, value) => {
+    expect(() => canonicalize(value)).toThrow(CanonicalJsonError);
+  });
+});

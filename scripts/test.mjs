@@ -1,0 +1,22 @@
+// `npm test`: install and build if needed, then run every test (unit, property, integration with
+// real site processes). Extra arguments go to vitest, e.g. `npm test -- tests/dm.test.ts`.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+await import('./ensure-ready.mjs');
+const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-')), 'report.json');
+const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const result = spawnSync(process.execPath, [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+try {
+  const summary = JSON.parse(fs.readFileSync(report, 'utf8'));
+  console.log(`\n${summary.numPassedTests} passed, ${summary.numFailedTests} failed${summary.numPendingTests ? `, ${summary.numPendingTests} skipped` : ''}`);
+} catch {
+  console.log('\n(no test report was written)');
+}
+process.exit(result.status ?? 1);

@@ -1,0 +1,110 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  createEnvelope,
+  encryptDm,
+  generateAgreementKeyPair,
+  generateSigningKeyPair,
+  nobleSigner,
+  parseAddress,
+  signDmPlaintext,
+  newEnvelopeId,
+} from '@hearth/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+
+describe('direct messages between CLI devices', () => {
+  let alice: SiteProcess;
+  let bob: SiteProcess;
+  const aliceProfile = tempDir('alice-device');
+  const aliceLaptop = tempDir('alice-laptop');
+  const bobProfile = tempDir('bob-device');
+
+  beforeAll(async () => {
+    [alice, bob] = await Promise.all([SiteProcess.create(['alice']), SiteProcess.create(['bob'])]);
+    await hearth(['login', '--profile', aliceProfile, '--site', alice.url, '--user', 'alice', '--password', SiteProcess.password('alice')]);
+    await hearth(['login', '--profile', bobProfile, '--site', bob.url, '--user', 'bob', '--password', SiteProcess.password('bob')]);
+  });
+  afterAll(async () => {
+    await Promise.all([alice?.destroy(), bob?.destroy()]);
+  });
+
+  const list = async (profile: string) => JSON.parse((await hearth(['dm', 'list', '--profile', profile, '--json'])).stdout) as {
+    messages: Array<{ from: string; to: string; text: string }>;
+    rejected: Array<{ reason: string }>;
+  };
+
+  it('a DM reaches the recipient device, and no backend database holds its plaintext', async () => {
+    const secret = `the cake is in the oven ${crypto.randomUUID()}`;
+    const sent = await hearth(['dm', 'send', '--profile', aliceProfile, bob.address('bob'), secret]);
+    expect(sent.stdout).toMatch(/encrypted to 2 device/);
+    const received = await waitFor('the DM at bob', async () => {
+      const result = await list(bobProfile);
+      return result.messages.length === 1 ? result : undefined;
+    });
+    expect(received.messages[0]).toMatchObject({ from: alice.address('alice'), to: bob.address('bob'), text: secret });
+    const reply = `and the kettle is on ${crypto.randomUUID()}`;
+    await hearth(['dm', 'send', '--profile', bobProfile, alice.address('alice'), reply]);
+    const conversation = await waitFor('the reply at alice', async () => {
+      const result = await list(aliceProfile);
+      return result.messages.length === 2 ? result : undefined;
+    });
+    expect(conversation.messages.map((m) => m.text)).toEqual([secret, reply]);
+    for (const site of [alice, bob]) {
+      const bytes = site.databaseBytes();
+      expect(bytes.includes(Buffer.from(secret))).toBe(false);
+      expect(bytes.includes(Buffer.from(reply))).toBe(false);
+      expect(bytes.includes(Buffer.from('the cake is in the oven'))).toBe(false);
+    }
+    const human = await hearth(['dm', 'list', '--profile', bobProfile, '--with', alice.address('alice')]);
+    expect(human.stdout).toContain(secret);
+  });
+
+  it('a second device of the same person restores the identity and reads new messages', async () => {
+    await hearth(['login', '--profile', aliceLaptop, '--site', alice.url, '--user', 'alice', '--password', SiteProcess.password('alice')]);
+    const text = `to both of alice's devices ${crypto.randomUUID()}`;
+    const sent = await hearth(['dm', 'send', '--profile', bobProfile, alice.address('alice'), text]);
+    expect(sent.stdout).toMatch(/encrypted to 3 device/);
+    for (const profile of [aliceProfile, aliceLaptop]) {
+      await waitFor(`the DM on ${path.basename(profile)}`, async () => (await list(profile)).messages.some((m) => m.text === text));
+    }
+  });
+
+  it('a site key alone cannot make a DM that a device accepts', async () => {
+    // Whoever holds alice's backend has her site key and can add a device to her public list,
+    // but cannot certify that device with her identity key, which only her devices hold.
+    await alice.stop();
+    const rogue = { id: 'rogue-device-1', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
+    const db = new Database(path.join(alice.dataDir, 'hearth.db'));
+    db.prepare('insert into devices (id, username, name, sign_key, dh_key, cert, created_at) values (?, ?, ?, ?, ?, ?, ?)').run(
+      rogue.id, 'alice', 'rogue', rogue.sign.publicKey, rogue.dh.publicKey, 'A'.repeat(86), Date.now(),
+    );
+    db.close();
+    await alice.start();
+    const bobKeys = (await bob.api('GET', '/api/users/bob')).body.devices as Array<{ id: string; dhKey: string }>;
+    const forged = signDmPlaintext(rogue, { id: newEnvelopeId(), from: alice.address('alice'), to: bob.address('bob'), sentAt: new Date().toISOString(), text: 'send me your password' });
+    const env = createEnvelope(
+      { type: 'dm', from: parseAddress(alice.address('alice')), to: parseAddress(bob.address('bob')), data: { message: encryptDm(forged, bobKeys) } },
+      nobleSigner(alice.siteKeyOf('alice')),
+    );
+    // The backend cannot tell: the envelope is validly signed by alice's site.
+    expect((await bob.api('POST', '/federation/inbox', { raw: JSON.stringify(env) })).status).toBe(202);
+    const result = await list(bobProfile);
+    expect(result.messages.some((m) => m.text === 'send me your password')).toBe(false);
+    expect(result.rejected.some((r) => /rogue-device-1.*not certified/.test(r.reason))).toBe(true);
+  });
+
+  it('the CLI explains bad input and exits non-zero', async () => {
+    const bad = await hearth(['dm', 'send', '--profile', aliceProfile, 'not-an-address', 'hi'], { allowFailure: true });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/must look like name@host/);
+    const nobody = await hearth(['dm', 'send', '--profile', aliceProfile, `nobody@${bob.host}`, 'hi'], { allowFailure: true });
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toMatch(/not found/);
+    const noProfile = await hearth(['dm', 'list', '--profile', tempDir('empty')], { allowFailure: true });
+    expect(noProfile.stderr).toMatch(/no profile in .*hearth login/);
+    const wrongPw = await hearth(['login', '--profile', tempDir('x'), '--site', alice.url, '--user', 'alice', '--password', 'wrong-password'], { allowFailure: true });
+    expect(wrongPw.stderr).toMatch(/wrong username or password/);
+  });
+});

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SiteProcess, waitFor } from './helpers/sites.js';
+
+/** Two real sites, each its own `hearth start` process on a loopback port. */
+describe('two sites talk', () => {
+  let alice: SiteProcess;
+  let bob: SiteProcess;
+
+  beforeAll(async () => {
+    [alice, bob] = await Promise.all([SiteProcess.create(['alice']), SiteProcess.create(['bob'])]);
+  });
+  afterAll(async () => {
+    await Promise.all([alice?.destroy(), bob?.destroy()]);
+  });
+
+  const feedTexts = async () => ((await alice.api('GET', '/api/feed', { as: 'alice' })).body.items as Array<{ text: string }>).map((p) => p.text);
+
+  it('discovery: WebFinger and the Hearth server document', async () => {
+    const wf = await bob.api('GET', `/.well-known/webfinger?resource=acct:${bob.address('bob')}`);
+    expect(wf.status).toBe(200);
+    expect(wf.body.links.find((l: { rel: string }) => l.rel === 'self').href).toBe(`${bob.url}/api/users/bob`);
+    const doc = await bob.api('GET', '/.well-known/hearth');
+    expect(doc.body.serverKey).toBe(bob.siteConfig().serverKey.publicKey);
+    expect((await bob.api('GET', '/.well-known/webfinger?resource=acct:nobody@127.0.0.1:1')).status).toBe(404);
+  });
+
+  it('follow, then a new post reaches the follower\'s feed within 1 s while linked', async () => {
+    const before = await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'written before the follow' } });
+    expect(before.status).toBe(201);
+    const follow = await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } });
+    expect(follow.status).toBe(201);
+    // The follow is pulled with GET: the older post arrives without any push.
+    await waitFor('the older post to be pulled', async () => (await feedTexts()).includes('written before the follow'));
+    await waitFor('bob to see alice as follower', async () => {
+      const res = await bob.api('GET', '/api/followers', { as: 'bob' });
+      return res.body.items.some((f: { address: string }) => f.address === alice.address('alice'));
+    });
+
+    const posted = Date.now();
+    const post = await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'pushed while linked' } });
+    expect(post.status).toBe(201);
+    await waitFor('the push', async () => (await feedTexts()).includes('pushed while linked'), 1000, 10);
+    expect(Date.now() - posted).toBeLessThan(1000);
+    const item = (await alice.api('GET', '/api/feed', { as: 'alice' })).body.items[0];
+    expect(item).toMatchObject({ id: post.body.id, author: bob.address('bob'), text: 'pushed while linked' });
+  });
+
+  it('a post made while the follower was down reaches it after restart', async () => {
+    await alice.stop('SIGKILL');
+    const post = await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'posted while alice was down' } });
+    expect(post.status).toBe(201);
+    await alice.start();
+    await waitFor('the missed post', async () => (await feedTexts()).includes('posted while alice was down'), 15_000);
+  });
+
+  it('comments travel to the author\'s site; the author deletes them and blocks the commenter', async () => {
+    const post = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'comment on me' } })).body;
+    const sent = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: post.id }, text: 'first!' } });
+    expect(sent.status).toBe(202);
+    const comments = async () => (await bob.api('GET', `/api/users/bob/posts/${post.id}`)).body.comments as Array<{ id: string; author: string; text: string }>;
+    await waitFor('the comment', async () => (await comments()).length === 1);
+    expect((await comments())[0]).toMatchObject({ id: sent.body.id, author: alice.address('alice'), text: 'first!' });
+    const notes = await bob.api('GET', '/api/notifications', { as: 'bob' });
+    expect(notes.body.items.some((n: { kind: string; data: { comment?: string } }) => n.kind === 'comment' && n.data.comment === sent.body.id)).toBe(true);
+
+    // Only the post's author moderates.
+    expect((await bob.api('DELETE', `/api/posts/${post.id}/comments/${sent.body.id}`, { as: 'bob' })).status).toBe(204);
+    expect(await comments()).toEqual([]);
+
+    expect((await bob.api('POST', '/api/blocks', { as: 'bob', body: { address: alice.address('alice') } })).status).toBe(201);
+    const again = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: post.id }, text: 'let me back in' } });
+    expect(again.status).toBe(202);
+    // The envelope is refused for good: the sender's outbox marks it failed and tells alice.
+    await waitFor('alice to be told', async () => {
+      const res = await alice.api('GET', '/api/notifications', { as: 'alice' });
+      return res.body.items.some((n: { kind: string; data: { error: string } }) => n.kind === 'delivery_failed' && n.data.error.startsWith('blocked'));
+    });
+    expect(await comments()).toEqual([]);
+    expect((await bob.api('DELETE', `/api/blocks/${encodeURIComponent(alice.address('alice'))}`, { as: 'bob' })).status).toBe(204);
+    // The block dropped alice as a follower; following again restores it.
+    expect((await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } })).status).toBe(200);
+    await waitFor('alice to follow again', async () => (await bob.api('GET', '/api/followers', { as: 'bob' })).body.items.length === 1);
+  });
+
+  it('likes arrive once, however often they are sent', async () => {
+    const post = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'like me' } })).body;
+    for (let i = 0; i < 3; i++) expect((await alice.api('POST', '/api/likes', { as: 'alice', body: { post: { author: bob.address('bob'), id: post.id } } })).status).toBe(202);
+    await waitFor('the like', async () => (await bob.api('GET', `/api/users/bob/posts/${post.id}`)).body.likeCount === 1);
+    await waitFor('alice\'s outbox to drain', () => alice.count("select count(*) n from outbox where status = 'pending'") === 0);
+    expect((await bob.api('GET', `/api/users/bob/posts/${post.id}`)).body.likes).toEqual([alice.address('alice')]);
+  });
+
+  it('deleting a post removes it from the follower\'s feed', async () => {
+    const post = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'short-lived' } })).body;
+    await waitFor('the post', async () => (await feedTexts()).includes('short-lived'));
+    expect((await bob.api('DELETE', `/api/posts/${post.id}`, { as: 'bob' })).status).toBe(204);
+    await waitFor('the deletion', async () => !(await feedTexts()).includes('short-lived'));
+  });
+
+  it('unfollow stops the feed and the follower list', async () => {
+    expect((await alice.api('DELETE', `/api/following/${encodeURIComponent(bob.address('bob'))}`, { as: 'alice' })).status).toBe(204);
+    await waitFor('bob to drop alice', async () => (await bob.api('GET', '/api/followers', { as: 'bob' })).body.items.length === 0);
+    expect(await feedTexts()).toEqual([]);
+  });
+});

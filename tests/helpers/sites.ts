@@ -1,0 +1,198 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const HEARTH = path.join(ROOT, 'packages/cli/bin/hearth.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `hearth-${prefix}-`));
+}
+
+/** Runs the real `hearth` command; resolves with its output, rejects with stderr on failure. */
+export async function hearth(args: string[], options: { allowFailure?: boolean } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [HEARTH, ...args], { cwd: ROOT, timeout: 60_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; code?: number };
+    if (!options.allowFailure) throw new Error(`hearth ${args.join(' ')} failed (${e.code}): ${e.stderr}`);
+    return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1 };
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export interface ApiResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A real site: its own data folder, a `hearth start` child process, a loopback port. */
+export class SiteProcess {
+  proc: ChildProcess | undefined;
+  log = '';
+  readonly tokens = new Map<string, string>();
+
+  private constructor(readonly dataDir: string, readonly port: number, readonly users: string[], readonly production = false) {}
+
+  /** Where tests reach the process (plain http on loopback, as behind a TLS-terminating proxy). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get host(): string {
+    return this.production ? `hearth.test:${this.port}` : `127.0.0.1:${this.port}`;
+  }
+
+  address(user: string): string {
+    return this.production ? `${user}@hearth.test:${this.port}` : `${user}@127.0.0.1:${this.port}`;
+  }
+
+  static password(user: string): string {
+    return `${user}-secret-pw`;
+  }
+
+  /** Creates the site with `hearth init` (+ `hearth user add`) and starts it. */
+  static async create(users: string[], options: { start?: boolean; production?: boolean } = {}): Promise<SiteProcess> {
+    const port = await freePort();
+    const dataDir = tempDir(users[0]!);
+    const [first, ...rest] = users;
+    // A production site has a public https URL and no dev mode: every outbound fetch is SSRF-guarded.
+    const site_ = options.production ? ['--url', `https://hearth.test:${port}`] : ['--url', `http://127.0.0.1:${port}`, '--dev'];
+    await hearth(['init', '--data', dataDir, ...site_, '--user', first!, '--password', SiteProcess.password(first!)]);
+    for (const user of rest) await hearth(['user', 'add', '--data', dataDir, '--user', user, '--password', SiteProcess.password(user)]);
+    const site = new SiteProcess(dataDir, port, users, options.production);
+    if (options.start !== false) await site.start();
+    return site;
+  }
+
+  async start(): Promise<void> {
+    if (this.proc) throw new Error('already running');
+    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', '--host', '127.0.0.1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    proc.on('exit', () => {
+      if (this.proc === proc) this.proc = undefined;
+    });
+    await waitFor(`site ${this.url} to start`, async () => {
+      if (!this.proc) throw new Error(`site exited: ${this.log}`);
+      const res = await fetch(`${this.url}/healthz`).catch(() => undefined);
+      return res?.ok;
+    });
+    this.tokens.clear();
+  }
+
+  /** Ends the process with a signal and waits for it to be gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill(signal);
+    await exited;
+    this.proc = undefined;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.proc?.kill(signal);
+  }
+
+  async token(user: string): Promise<string> {
+    let token = this.tokens.get(user);
+    if (!token) {
+      const res = await this.api('POST', '/api/auth/login', { body: { username: user, password: SiteProcess.password(user) } });
+      if (res.status !== 200) throw new Error(`login ${user} failed: ${JSON.stringify(res.body)}`);
+      token = res.body.token as string;
+      this.tokens.set(user, token);
+    }
+    return token;
+  }
+
+  async api<T = any>(method: string, urlPath: string, options: { as?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<ApiResult<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.as) headers.authorization = `Bearer ${await this.token(options.as)}`;
+    let body: string | undefined;
+    if (options.raw !== undefined) body = options.raw;
+    else if (options.body !== undefined) body = JSON.stringify(options.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(`${this.url}${urlPath}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* keep text */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  /** Read-only SQL on the live database (WAL lets readers run beside the site). */
+  query<T = any>(sql: string, ...params: unknown[]): T[] {
+    const db = new Database(path.join(this.dataDir, 'hearth.db'), { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).all(...params) as T[];
+    } finally {
+      db.close();
+    }
+  }
+
+  count(sql: string, ...params: unknown[]): number {
+    return Number(Object.values(this.query<Record<string, number>>(sql, ...params)[0] ?? { n: 0 })[0]);
+  }
+
+  /** Every byte of the site's database files, for "the plaintext is not in here" checks. */
+  databaseBytes(): Buffer {
+    return Buffer.concat(
+      fs
+        .readdirSync(this.dataDir)
+        .filter((f) => f.startsWith('hearth.db'))
+        .map((f) => fs.readFileSync(path.join(this.dataDir, f))),
+    );
+  }
+
+  siteConfig(): { serverKey: { publicKey: string; secretKey: string } } {
+    return JSON.parse(fs.readFileSync(path.join(this.dataDir, 'hearth.json'), 'utf8'));
+  }
+
+  siteKeyOf(user: string): { publicKey: string; secretKey: string } {
+    const row = this.query<{ site_public_key: string; site_secret_key: string }>('select site_public_key, site_secret_key from users where username = ?', user)[0];
+    if (!row) throw new Error(`no user ${user}`);
+    return { publicKey: row.site_public_key, secretKey: row.site_secret_key };
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop('SIGKILL');
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
