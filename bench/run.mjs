@@ -1,0 +1,196 @@
+// `npm run bench`: durable delivery between two real site processes, beside two baselines
+// measured in the same run on the same machine: (a) raw `ws` messages per second with the same
+// payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core.
+// Also the idle RSS of one site process. The last line printed is one JSON object.
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { WebSocket } from 'ws';
+import { createEnvelope, generateSigningKeyPair, newEnvelopeId } from '@hearth/protocol';
+
+const root = path.resolve(import.meta.dirname, '..');
+const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
+const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 100);
+const POSTS = Number(process.env.BENCH_POSTS ?? 200);
+const log = (line) => process.stdout.write(`${line}\n`);
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(probe, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error('bench timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// (b) bare Ed25519 sign + verify, one core, for about a second.
+function signVerifyRate() {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
+  const message = Buffer.from('x'.repeat(700));
+  let n = 0;
+  const started = process.hrtime.bigint();
+  while (process.hrtime.bigint() - started < 1_000_000_000n) {
+    for (let i = 0; i < 100; i++) {
+      const sig = crypto.sign(null, message, privateKey);
+      if (!crypto.verify(null, message, publicKey, sig)) throw new Error('verify failed');
+    }
+    n += 100;
+  }
+  return n / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+// A real envelope of the kind the delivery benchmark sends, to size the raw ws payload.
+function samplePayload() {
+  const keys = generateSigningKeyPair();
+  const env = createEnvelope(
+    { type: 'post.create', from: { username: 'alice', host: '127.0.0.1', port: 4001 }, to: { username: 'u1', host: '127.0.0.1', port: 4002 }, data: { post: { id: newEnvelopeId(), text: 'benchmark post '.repeat(4), createdAt: new Date().toISOString() } } },
+    { publicKey: keys.publicKey, sign: () => new Uint8Array(64) },
+  );
+  return JSON.stringify({ t: 'env', env });
+}
+
+// (a) raw ws: a server in a child process acks every message by id; the client keeps 1,000 in flight.
+async function rawWsRate(payload, total) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'ws-ack-server.mjs'), String(port)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((resolve) => child.once('message', resolve));
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+  await new Promise((resolve) => ws.once('open', resolve));
+  const base = JSON.parse(payload);
+  let sent = 0;
+  let acked = 0;
+  const started = performance.now();
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (sent < total && sent - acked < 1000) {
+        base.env.id = String(sent++);
+        ws.send(JSON.stringify(base));
+      }
+    };
+    ws.on('message', () => {
+      acked++;
+      if (acked === total) resolve();
+      else pump();
+    });
+    pump();
+  });
+  const rate = total / ((performance.now() - started) / 1000);
+  ws.close();
+  child.kill();
+  return rate;
+}
+
+function hearthCli(args) {
+  execFileSync(process.execPath, [HEARTH, ...args], { cwd: root, stdio: 'pipe' });
+}
+
+function startSite(dataDir) {
+  const proc = spawn(process.execPath, [HEARTH, 'start', '--data', dataDir, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  return proc;
+}
+
+async function waitHealthy(url) {
+  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok);
+}
+
+function rssMB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+async function deliveryRate() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-'));
+  const [portA, portB] = [await freePort(), await freePort()];
+  const dirA = path.join(work, 'a');
+  const dirB = path.join(work, 'b');
+  hearthCli(['init', '--data', dirA, '--url', `http://127.0.0.1:${portA}`, '--user', 'alice', '--password', 'bench-password', '--dev']);
+  hearthCli(['init', '--data', dirB, '--url', `http://127.0.0.1:${portB}`, '--user', 'u0', '--password', 'bench-password', '--dev']);
+  // Seed FOLLOWERS users on B who follow alice (directly in the databases: this is setup, not what is measured).
+  const now = Date.now();
+  const dbB = new Database(path.join(dirB, 'hearth.db'));
+  const passwordHash = dbB.prepare("select password_hash from users where username = 'u0'").get().password_hash;
+  const insertUser = dbB.prepare('insert or ignore into users (username, display_name, bio, avatar_url, password_hash, site_secret_key, site_public_key, created_at) values (?, ?, ?, ?, ?, ?, ?, ?)');
+  const insertFollowing = dbB.prepare('insert into following (username, target, created_at) values (?, ?, ?)');
+  dbB.transaction(() => {
+    for (let i = 0; i < FOLLOWERS; i++) {
+      const k = generateSigningKeyPair();
+      insertUser.run(`u${i}`, `u${i}`, '', '', passwordHash, k.secretKey, k.publicKey, now);
+      insertFollowing.run(`u${i}`, `alice@127.0.0.1:${portA}`, now);
+    }
+  })();
+  dbB.close();
+  const dbA = new Database(path.join(dirA, 'hearth.db'));
+  const insertFollower = dbA.prepare('insert into followers (username, follower, created_at) values (?, ?, ?)');
+  dbA.transaction(() => {
+    for (let i = 0; i < FOLLOWERS; i++) insertFollower.run('alice', `u${i}@127.0.0.1:${portB}`, now);
+  })();
+  dbA.close();
+
+  const procB = startSite(dirB);
+  const procA = startSite(dirA);
+  const urlA = `http://127.0.0.1:${portA}`;
+  await Promise.all([waitHealthy(urlA), waitHealthy(`http://127.0.0.1:${portB}`)]);
+  await new Promise((r) => setTimeout(r, 1500)); // let both settle before reading idle memory
+  const idleRss = rssMB(procA.pid);
+  const token = (await (await fetch(`${urlA}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'bench-password' }) })).json()).token;
+  const post = (text) => fetch(`${urlA}/api/posts`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+  // Warm-up: the link comes up and keys are fetched and cached.
+  await post('warm-up');
+  const seen = new Database(path.join(dirB, 'hearth.db'), { readonly: true });
+  const pending = new Database(path.join(dirA, 'hearth.db'), { readonly: true });
+  const countSeen = () => seen.prepare('select count(*) n from inbox_seen').get().n;
+  const countPending = () => pending.prepare('select count(*) n from outbox').get().n;
+  await waitFor(() => countSeen() === FOLLOWERS && countPending() === 0);
+
+  const total = FOLLOWERS * POSTS;
+  const started = performance.now();
+  for (let i = 0; i < POSTS; i++) {
+    const res = await post(`benchmark post ${i} `.repeat(4));
+    if (res.status !== 201) throw new Error(`post failed: ${res.status}`);
+  }
+  await waitFor(() => countSeen() === FOLLOWERS + total && countPending() === 0);
+  const seconds = (performance.now() - started) / 1000;
+  const peakRss = rssMB(procA.pid);
+  seen.close();
+  pending.close();
+  procA.kill('SIGTERM');
+  procB.kill('SIGTERM');
+  await Promise.all([procA, procB].map((p) => new Promise((r) => p.once('exit', r))));
+  fs.rmSync(work, { recursive: true, force: true });
+  return { rate: total / seconds, total, seconds, idleRss, peakRss };
+}
+
+log(`Hearth bench on ${os.cpus().length} cores, Node ${process.version}`);
+const signVerify = signVerifyRate();
+log(`(b) bare Ed25519 sign+verify, one core:      ${signVerify.toFixed(0)} /s`);
+const payload = samplePayload();
+const rawWs = await rawWsRate(payload, 100_000);
+log(`(a) raw ws, ${payload.length}-byte frames, acked:   ${rawWs.toFixed(0)} msg/s`);
+const delivery = await deliveryRate();
+log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
+log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
+log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
+const result = {
+  envelopesPerSec: Math.round(delivery.rate),
+  signVerifyPerSec: Math.round(signVerify),
+  rawWsMsgsPerSec: Math.round(rawWs),
+  ratioToSignVerify: Number((delivery.rate / signVerify).toFixed(3)),
+  ratioToRawWs: Number((delivery.rate / rawWs).toFixed(4)),
+  idleRssMB: Number(delivery.idleRss.toFixed(1)),
+  rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),
+  envelopes: delivery.total,
+};
+console.log(JSON.stringify(result));
