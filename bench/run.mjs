@@ -97,9 +97,11 @@ function hearthCli(args) {
   execFileSync(process.execPath, [HEARTH, ...args], { cwd: root, stdio: 'pipe' });
 }
 
+// BENCH_PROFILE=DIR writes a CPU profile of each site process there.
+const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+
 function startSite(dataDir) {
-  const proc = spawn(process.execPath, [HEARTH, 'start', '--data', dataDir, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  return proc;
+  return spawn(process.execPath, [...profile, HEARTH, 'start', '--data', dataDir, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 async function waitHealthy(url) {

@@ -12,6 +12,7 @@ import { OutboxWorker } from './outbox/worker.js';
 import { CommitBatcher } from './storage/commit-batcher.js';
 import { migrateToLatest, openSqlite, type Db } from './storage/db.js';
 import { findUser } from './storage/users.js';
+import { LocalUserCache } from './storage/local-users.js';
 import type { Kysely } from 'kysely';
 import type { Database } from './storage/schema.js';
 import type { SiteConfig } from './site-config.js';
@@ -38,6 +39,7 @@ export class Context {
   readonly directory: Directory;
   readonly batcher: CommitBatcher;
   readonly inbox: Inbox;
+  readonly users: LocalUserCache;
   readonly links: LinkManager;
   readonly outbox: OutboxWorker;
   readonly puller: Puller;
@@ -57,7 +59,8 @@ export class Context {
     this.serverSigner = nodeSigner(options.config.serverKey);
     this.directory = new Directory({ db: this.db, http: this.http, site: this.site, serverPublicKey: this.serverSigner.publicKey, allowInsecure, now: this.now });
     this.batcher = new CommitBatcher(this.db);
-    this.inbox = new Inbox({ db: this.db, batcher: this.batcher, directory: this.directory, site: this.site, verify: this.verify, log: this.log, now: this.now });
+    this.users = new LocalUserCache(this.db);
+    this.inbox = new Inbox({ users: this.users, batcher: this.batcher, directory: this.directory, site: this.site, verify: this.verify, log: this.log, now: this.now });
     this.links = new LinkManager({
       site: this.site,
       serverSigner: this.serverSigner,

@@ -12,7 +12,7 @@ import {
   type VerifyFn,
 } from '@hearth/protocol';
 import type { Logger } from 'pino';
-import type { Db } from '../storage/db.js';
+import type { LocalUserCache } from '../storage/local-users.js';
 import type { CommitBatcher } from '../storage/commit-batcher.js';
 import type { Directory } from './directory.js';
 import { HANDLERS, type Handler } from './handlers.js';
@@ -34,8 +34,8 @@ export interface Arrival {
 export class Inbox {
   constructor(
     private readonly deps: {
-      db: Db;
       batcher: CommitBatcher;
+      users: LocalUserCache;
       directory: Directory;
       site: SiteName;
       verify: VerifyFn;
@@ -85,21 +85,14 @@ export class Inbox {
     if (!sameSite(env.to, this.deps.site)) {
       throw new EnvelopeError('not_local', `this site is ${formatSite(this.deps.site)}, not ${formatSite(env.to)}`, 404);
     }
-    const recipient = await this.deps.db.selectFrom('users').select('username').where('username', '=', env.to.username).executeTakeFirst();
-    if (!recipient) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
+    if (!(await this.deps.users.exists(env.to.username))) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
     if (arrival.peer && !sameSite(arrival.peer, env.from)) {
       throw new EnvelopeError('forged_from', `envelope claims to come from ${formatSite(env.from)} but arrived on the link of ${formatSite(arrival.peer)}`, 403);
     }
     if (arrival.local && !sameSite(env.from, this.deps.site)) {
       throw new EnvelopeError('forged_from', 'a local delivery must come from this site', 403);
     }
-    const blocked = await this.deps.db
-      .selectFrom('blocks')
-      .select('address')
-      .where('username', '=', env.to.username)
-      .where('address', '=', formatAddress(env.from))
-      .executeTakeFirst();
-    if (blocked) throw new EnvelopeError('blocked', `${formatAddress(env.to)} does not accept messages from ${formatAddress(env.from)}`, 403);
+    if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) throw new EnvelopeError('blocked', `${formatAddress(env.to)} does not accept messages from ${formatAddress(env.from)}`, 403);
     await this.checkSignature(env);
   }
 

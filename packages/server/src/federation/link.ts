@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { formatSite, HearthError, LinkFrameSchema, type Envelope, type LinkFrame, type SiteName } from '@hearth/protocol';
+import { formatSite, HearthError, jsonDepth, LIMITS, LinkFrameSchema, type LinkFrame, type SiteName } from '@hearth/protocol';
 import type WebSocket from 'ws';
 
 export interface AckResult {
@@ -58,11 +58,12 @@ export class Link extends EventEmitter {
     return this.pending.size;
   }
 
-  send(env: Envelope | unknown, id: string): Promise<AckResult> {
+  /** Sends one envelope given as its JSON text (as stored in the outbox: no re-serialising). */
+  send(envelopeJson: string, id: string): Promise<AckResult> {
     if (this.closed) return Promise.reject(new LinkClosedError(this.peer));
     return new Promise<AckResult>((resolve, reject) => {
       this.pending.set(id, resolve);
-      this.socket.send(JSON.stringify({ t: 'env', env }), (error) => {
+      this.socket.send(`{"t":"env","env":${envelopeJson}}`, (error) => {
         if (error && this.pending.delete(id)) reject(new LinkClosedError(this.peer));
       });
     });
@@ -75,9 +76,12 @@ export class Link extends EventEmitter {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary || data.length > MAX_FRAME_BYTES) return this.protocolError('frame_invalid', 'frames are JSON text under 80 KiB');
+    const text = data.toString('utf8');
+    // The frame adds one level around the envelope; deeper text is refused before parsing.
+    if (jsonDepth(text) > LIMITS.envelopeDepth + 1) return this.protocolError('too_deep', `JSON nests deeper than ${LIMITS.envelopeDepth} levels`);
     let frame: LinkFrame;
     try {
-      const parsed = LinkFrameSchema.safeParse(JSON.parse(data.toString('utf8')));
+      const parsed = LinkFrameSchema.safeParse(JSON.parse(text));
       if (!parsed.success) return this.protocolError('frame_invalid', 'unknown or malformed frame');
       frame = parsed.data;
     } catch {

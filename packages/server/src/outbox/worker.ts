@@ -107,23 +107,43 @@ export class OutboxWorker {
     while (this.active.size > 0) await Promise.allSettled([...this.active]);
   }
 
+  /**
+   * Rows are taken in seq order. Everything up to `highWater` has been handed to a delivery
+   * already: such rows are either in flight, gone (delivered), or rescheduled with attempts > 0.
+   * So a cycle reads only new rows past the mark plus due retries, never the rows in flight.
+   */
+  private highWater = 0;
+
   private async cycle(): Promise<void> {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const now = this.deps.now();
     const budget = this.maxInFlight - this.inFlight.size;
     if (budget > 0) {
-      const rows = (await this.deps.db
+      const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'body', 'attempts', 'created_at'] as const;
+      const fresh = (await this.deps.db
         .selectFrom('outbox')
-        .select(['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'body', 'attempts', 'created_at'])
+        .select(columns)
+        .where('seq', '>', this.highWater)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
         .orderBy('seq')
-        .limit(budget + this.inFlight.size)
+        .limit(budget)
         .execute()) as Row[];
-      const fresh = rows.filter((row) => !this.inFlight.has(Number(row.seq))).slice(0, budget);
+      const retries = (await this.deps.db
+        .selectFrom('outbox')
+        .select(columns)
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where('seq', '<=', this.highWater)
+        .where('attempts', '>', 0)
+        .orderBy('next_attempt_at')
+        .limit(budget)
+        .execute()) as Row[];
+      const rows = [...retries.filter((row) => !this.inFlight.has(Number(row.seq))), ...fresh].slice(0, budget);
       const byDest = new Map<string, Row[]>();
-      for (const row of fresh) {
+      for (const row of rows) {
         row.seq = Number(row.seq);
+        this.highWater = Math.max(this.highWater, row.seq);
         this.inFlight.add(row.seq);
         const key = `${row.dest_host}:${row.dest_port}`;
         const list = byDest.get(key);
@@ -137,7 +157,11 @@ export class OutboxWorker {
             (outcomes) => this.record(outcomes),
             (error: unknown) => this.record(rows.map((row) => ({ row, ack: failure(error) }))),
           )
-          .catch((error: unknown) => this.deps.log.error({ err: error }, 'recording deliveries failed; they will be retried'));
+          .catch((error: unknown) => {
+            // The outcome was not written; start the next sweep from the beginning so these rows are seen again.
+            this.highWater = 0;
+            this.deps.log.error({ err: error }, 'recording deliveries failed; they will be retried');
+          });
         this.active.add(delivery);
         void delivery.finally(() => this.active.delete(delivery));
       }
@@ -165,7 +189,7 @@ export class OutboxWorker {
     }
     const link = await this.deps.links.ensure(dest);
     if (link) {
-      return Promise.all(rows.map(async (row) => ({ row, ack: await link.send(JSON.parse(row.body), row.envelope_id).catch(failure) })));
+      return Promise.all(rows.map(async (row) => ({ row, ack: await link.send(row.body, row.envelope_id).catch(failure) })));
     }
     // No link: fall back to HTTPS POST, a few at a time.
     const outcomes: Outcome[] = [];

@@ -71,6 +71,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       await trx.insertInto('blocks').values({ username, address, created_at: ctx.now() }).onConflict((oc) => oc.columns(['username', 'address']).doNothing()).execute();
       await trx.deleteFrom('followers').where('username', '=', username).where('follower', '=', address).execute();
     });
+    ctx.users.blocksChanged(username);
     void reply.status(201);
     return { address, blocked: true };
   });
@@ -85,6 +86,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const username = await requireUser(ctx, request);
     const address = formatAddress(parseAddressInput(decodeURIComponent((request.params as { address: string }).address)));
     const result = await ctx.db.deleteFrom('blocks').where('username', '=', username).where('address', '=', address).executeTakeFirst();
+    ctx.users.blocksChanged(username);
     if (Number(result.numDeletedRows) === 0) throw notFound(`${address} in your blocked list`);
     return reply.status(204).send();
   });

@@ -1,0 +1,35 @@
+import type { Db } from './db.js';
+
+/**
+ * Answers the inbox's two per-envelope questions from memory: does this local user exist, and
+ * has this user blocked that address. Users are never removed while a site runs, so a "yes" is
+ * remembered and a "no" asked again (a user added by `hearth user add` from another process is
+ * seen at once). Blocks change only through this process's API, which calls `blocksChanged`.
+ */
+export class LocalUserCache {
+  private readonly known = new Set<string>();
+  private readonly blocks = new Map<string, Set<string>>();
+
+  constructor(private readonly db: Db) {}
+
+  async exists(username: string): Promise<boolean> {
+    if (this.known.has(username)) return true;
+    const row = await this.db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst();
+    if (row) this.known.add(username);
+    return row !== undefined;
+  }
+
+  async hasBlocked(username: string, address: string): Promise<boolean> {
+    let set = this.blocks.get(username);
+    if (!set) {
+      const rows = await this.db.selectFrom('blocks').select('address').where('username', '=', username).execute();
+      set = new Set(rows.map((r) => r.address));
+      this.blocks.set(username, set);
+    }
+    return set.has(address);
+  }
+
+  blocksChanged(username: string): void {
+    this.blocks.delete(username);
+  }
+}

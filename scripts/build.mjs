@@ -1,0 +1,25 @@
+// `npm run build`: type-check and compile every package (tsc -b, incremental), then bundle the
+// `hearth` command into one file. The bundle is what `hearth start` runs: one file loads faster
+// and keeps ~10 MB less resident than hundreds of ES modules, which matters on a small VPS.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const root = path.resolve(import.meta.dirname, '..');
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/protocol', 'packages/server', 'packages/cli'], { cwd: root, stdio: 'inherit' });
+await build({
+  entryPoints: [path.join(root, 'packages/cli/dist/main.js')],
+  outfile: path.join(root, 'packages/cli/dist/hearth.bundle.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'linked',
+  // Native addons stay outside the bundle.
+  external: ['better-sqlite3', '@node-rs/argon2'],
+  // CommonJS dependencies inside an ES module bundle need a `require`.
+  banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
