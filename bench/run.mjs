@@ -11,6 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { createEnvelope, generateSigningKeyPair, newEnvelopeId } from '@hearth/protocol';
+import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
@@ -101,7 +102,12 @@ function hearthCli(args) {
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 
 function startSite(dataDir) {
-  return spawn(process.execPath, [...profile, HEARTH, 'start', '--data', dataDir, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Started as `npm start` starts a site (scripts/runtime.mjs).
+  return spawn(process.execPath, [...NODE_FLAGS, ...profile, HEARTH, 'start', '--data', dataDir, '--log-level', 'warn'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...NODE_ENV },
+  });
 }
 
 async function waitHealthy(url) {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import {
   createEnvelope,
   fromBase64url,
@@ -233,6 +234,24 @@ describe('bad input is refused and changes nothing', () => {
       const env = createEnvelope({ type: 'follow', from: parseAddress(alice.address('alice')), to: parseAddress(prod.address('erin')), data: {} }, nobleSigner(alice.siteKeyOf('alice')));
       expectError(await prod.api('POST', '/federation/inbox', { raw: JSON.stringify(env) }), 400, 'forbidden_address');
       expect(prod.count('select count(*) n from followers') + prod.count('select count(*) n from following')).toBe(0);
+    } finally {
+      await prod.destroy();
+    }
+  });
+
+  it('a production site rate-limits each client, also behind its local reverse proxy', async () => {
+    const prod = await SiteProcess.create(['erin'], { production: true, start: false });
+    try {
+      const file = `${prod.dataDir}/hearth.json`;
+      fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), requestsPerMinute: 5 }));
+      await prod.start();
+      const asClient = (ip: string) => prod.api('GET', '/api/users/erin', { headers: { 'x-forwarded-for': ip } });
+      for (let i = 0; i < 5; i++) expect((await asClient('203.0.113.7')).status).toBe(200);
+      const limited = await asClient('203.0.113.7');
+      expectError(limited, 429, 'rate_limited');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another client behind the same proxy has its own allowance.
+      expect((await asClient('198.51.100.9')).status).toBe(200);
     } finally {
       await prod.destroy();
     }

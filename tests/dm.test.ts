@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import {
   createEnvelope,
   encryptDm,
@@ -13,6 +12,7 @@ import {
 } from '@hearth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { openDatabase } from './helpers/sqlite.js';
 
 describe('direct messages between CLI devices', () => {
   let alice: SiteProcess;
@@ -76,8 +76,8 @@ describe('direct messages between CLI devices', () => {
     // but cannot certify that device with her identity key, which only her devices hold.
     await alice.stop();
     const rogue = { id: 'rogue-device-1', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
-    const db = new Database(path.join(alice.dataDir, 'hearth.db'));
-    db.prepare('insert into devices (id, username, name, sign_key, dh_key, cert, created_at) values (?, ?, ?, ?, ?, ?, ?)').run(
+    const db = openDatabase(path.join(alice.dataDir, 'hearth.db'));
+    db.run('insert into devices (id, username, name, sign_key, dh_key, cert, created_at) values (?, ?, ?, ?, ?, ?, ?)',
       rogue.id, 'alice', 'rogue', rogue.sign.publicKey, rogue.dh.publicKey, 'A'.repeat(86), Date.now(),
     );
     db.close();

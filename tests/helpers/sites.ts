@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
+import { openDatabase, type TestDb } from './sqlite.js';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -157,14 +157,12 @@ export class SiteProcess {
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
 
-  /** Read-only SQL on the live database (WAL lets readers run beside the site). */
+  private reader: TestDb | undefined;
+
+  /** Read-only SQL on the live database (WAL lets a reader run beside the site). */
   query<T = any>(sql: string, ...params: unknown[]): T[] {
-    const db = new Database(path.join(this.dataDir, 'hearth.db'), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
+    this.reader ??= openDatabase(path.join(this.dataDir, 'hearth.db'), { readonly: true });
+    return this.reader.all<T>(sql, ...params);
   }
 
   count(sql: string, ...params: unknown[]): number {
@@ -193,6 +191,7 @@ export class SiteProcess {
 
   async destroy(): Promise<void> {
     await this.stop('SIGKILL');
+    this.reader?.close();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

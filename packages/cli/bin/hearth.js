@@ -1,8 +1,6 @@
-#!/usr/bin/env node
-// A small young generation (1 MB semi-spaces instead of 16) keeps an idle site's memory low;
-// it must be set before the heap grows, so it comes first.
-import v8 from 'node:v8';
-v8.setFlagsFromString('--max-semi-space-size=1');
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
+// The shebang's settings keep an idle site small (see scripts/runtime.mjs); they apply when this
+// file runs as a command (npx hearth, a global install), not under `node bin/hearth.js`.
 
 // The bundle (npm run build) when present; the compiled modules otherwise.
 const { main } = await import('../dist/hearth.bundle.mjs').catch((error) => {

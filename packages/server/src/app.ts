@@ -2,7 +2,8 @@ import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { EnvelopeError, parseLimitedJson } from '@hearth/protocol';
 import type { Context } from './context.js';
-import { errorBody } from './errors.js';
+import { ApiError, errorBody } from './errors.js';
+import rateLimit from '@fastify/rate-limit';
 import { authRoutes } from './routes/auth.js';
 import { dmRoutes } from './routes/dms.js';
 import { federationRoutes } from './routes/federation.js';
@@ -11,6 +12,12 @@ import { postRoutes } from './routes/posts.js';
 import { socialRoutes } from './routes/social.js';
 import { userRoutes } from './routes/users.js';
 import { wellKnownRoutes } from './routes/well-known.js';
+
+export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
+
+function isLoopbackIp(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
 
 /** API bodies are small; nesting beyond this is an attack, not a request. */
 const API_JSON_DEPTH = 32;
@@ -23,7 +30,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
-    trustProxy: false,
+    // A public site sits behind a TLS-terminating proxy on the same machine: trust its
+    // X-Forwarded-For (and nobody else's), so limits apply to the real client address.
+    trustProxy: ctx.config.dev ? false : ['127.0.0.1', '::1'],
     return503OnClosing: true,
   });
 
@@ -50,6 +59,17 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     void reply.status(404).send({ error: { code: 'not_found', message: `${request.method} ${request.url.split('?')[0]} does not exist` } });
   });
 
+  await app.register(rateLimit, {
+    max: (request) => (request.url.startsWith('/federation/inbox') ? 4 : 1) * (ctx.config.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE),
+    timeWindow: 60_000,
+    // On a dev site the loopback clients are its tester; nothing else can reach it.
+    allowList: (request) => ctx.config.dev && isLoopbackIp(request.ip),
+    errorResponseBuilder: (_request, context) => {
+      const error = new ApiError('rate_limited', `too many requests: try again in ${Math.ceil(context.ttl / 1000)} s`, { status: 429 });
+      (error as unknown as { retryAfterMs: number }).retryAfterMs = context.ttl;
+      return error;
+    },
+  });
   await app.register(websocket, { options: { maxPayload: 128 * 1024 } });
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(wellKnownRoutes(ctx));

@@ -13,6 +13,8 @@ export interface SiteConfigFile {
   dev: boolean;
   serverKey: SigningKeyPair;
   createdAt: string;
+  /** Requests per minute per client address on the HTTP API (the inbox gets four times this). */
+  requestsPerMinute?: number;
 }
 
 export interface SiteConfig extends SiteConfigFile {

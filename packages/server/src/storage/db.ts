@@ -27,19 +27,32 @@ export interface OpenSqliteOptions {
  */
 export function openSqlite(options: OpenSqliteOptions): Db {
   const sqlite = new SQLite(options.file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  keepAlive(sqlite);
+  // exec, not pragma(): pragma() makes a throwaway Statement (see keepAlive).
+  sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 /**
- * Kysely's SQLite driver prepares every statement anew; compiling SQL is a third of the cost of
- * a small query. The app issues a few hundred distinct statements, so a bounded cache of
- * prepared statements (kysely only runs them with all()/run(), never concurrently) removes it.
+ * better-sqlite3 12 on Node 24 aborts the process (`Assertion failed: (env) != nullptr` in
+ * RemoveEnvironmentCleanupHook) when the garbage collector finalizes one of its objects; the
+ * upstream report was closed without a fix, and version 13, which has one, crashes on Node 20.
+ * So no Database or Statement may ever become garbage: databases are held here for the life of
+ * the process (a site opens one), and statements by the cache below.
  */
-function withStatementCache(sqlite: SQLite.Database, max = 500): SQLite.Database {
+const keptAlive: object[] = [];
+export function keepAlive<T extends object>(value: T): T {
+  keptAlive.push(value);
+  return value;
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; compiling SQL is a third of the cost of
+ * a small query. The cache keeps each distinct statement prepared (kysely runs them with all()
+ * or run(), never concurrently). It is never evicted, for the reason above: the distinct SQL
+ * texts are bounded by the code (IN lists are chunked), a few thousand at most.
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
   return new Proxy(sqlite, {
     get(target, prop) {
@@ -48,7 +61,6 @@ function withStatementCache(sqlite: SQLite.Database, max = 500): SQLite.Database
           let statement = cache.get(sql);
           if (!statement) {
             statement = target.prepare(sql);
-            if (cache.size >= max) cache.delete(cache.keys().next().value!);
             cache.set(sql, statement);
           }
           return statement;
