@@ -162,6 +162,9 @@ async function deliveryRate() {
   const countSeen = () => seen.prepare('select count(*) n from inbox_seen').get().n;
   const countPending = () => pending.prepare('select count(*) n from outbox').get().n;
   await waitFor(() => countSeen() === FOLLOWERS && countPending() === 0);
+  // What is measured is the link path; make sure that is the path in use.
+  const status = await (await fetch(`${urlA}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json();
+  if (!status.links.some((l) => l.peer === `127.0.0.1:${portB}`)) throw new Error(`no link between the sites: ${JSON.stringify(status)}`);
 
   const total = FOLLOWERS * POSTS;
   const started = performance.now();

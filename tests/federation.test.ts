@@ -15,6 +15,17 @@ describe('two sites talk', () => {
 
   const feedTexts = async () => ((await alice.api('GET', '/api/feed', { as: 'alice' })).body.items as Array<{ text: string }>).map((p) => p.text);
 
+  it('profile: edit, validation, and the public document', async () => {
+    const res = await alice.api('PATCH', '/api/me/profile', { as: 'alice', body: { displayName: 'Alice L.', bio: 'Tea and riddles', avatarUrl: 'https://img.example/a.png' } });
+    expect(res.status).toBe(200);
+    const profile = (await alice.api('GET', '/api/users/alice')).body;
+    expect(profile).toMatchObject({ displayName: 'Alice L.', bio: 'Tea and riddles', avatarUrl: 'https://img.example/a.png', address: alice.address('alice') });
+    expect((await alice.api('PATCH', '/api/me/profile', { as: 'alice', body: { avatarUrl: 'javascript:alert(1)' } })).status).toBe(400);
+    expect((await alice.api('PATCH', '/api/me/profile', { as: 'alice', body: { bio: 'x'.repeat(1001) } })).status).toBe(400);
+    expect((await alice.api('GET', '/api/users/alice')).body.avatarUrl).toBe('https://img.example/a.png');
+    expect((await alice.api('GET', '/api/users/nobody')).status).toBe(404);
+  });
+
   it('discovery: WebFinger and the Hearth server document', async () => {
     const wf = await bob.api('GET', `/.well-known/webfinger?resource=acct:${bob.address('bob')}`);
     expect(wf.status).toBe(200);
@@ -36,6 +47,11 @@ describe('two sites talk', () => {
       return res.body.items.some((f: { address: string }) => f.address === alice.address('alice'));
     });
 
+    // The sites keep a link: the push below travels over it, not by HTTP POST.
+    await waitFor('a link between the sites', async () => {
+      const status = await bob.api('GET', '/api/status', { as: 'bob' });
+      return status.body.links.some((l: { peer: string }) => l.peer === alice.host);
+    });
     const posted = Date.now();
     const post = await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'pushed while linked' } });
     expect(post.status).toBe(201);

@@ -55,14 +55,16 @@ export class LinkManager {
     return best;
   }
 
-  count(): number {
-    let n = 0;
-    for (const set of this.links.values()) n += set.size;
-    return n;
+  /** The open links, for the owner's status page. */
+  list(): Array<{ peer: string; direction: 'in' | 'out'; inFlight: number }> {
+    const out: Array<{ peer: string; direction: 'in' | 'out'; inFlight: number }> = [];
+    for (const [peer, set] of this.links) for (const link of set) if (link.isOpen) out.push({ peer, direction: link.direction, inFlight: link.inFlight });
+    return out.sort((a, b) => a.peer.localeCompare(b.peer));
   }
 
   /** Keep a link to this site up, redialling with backoff when it drops. */
-  want(site: SiteName): void {
+  want(target: SiteName): void {
+    const site = siteOnly(target);
     if (sameSite(site, this.deps.site) || this.closing) return;
     const key = formatSite(site);
     if (!this.wanted.has(key)) {
@@ -72,7 +74,8 @@ export class LinkManager {
   }
 
   /** A link to this site: an open one, or a fresh dial (null when the site cannot be reached now). */
-  async ensure(site: SiteName): Promise<Link | null> {
+  async ensure(target: SiteName): Promise<Link | null> {
+    const site = siteOnly(target);
     const open = this.get(site);
     if (open) return open;
     const key = formatSite(site);
@@ -237,6 +240,11 @@ export class LinkManager {
     for (const set of this.links.values()) for (const link of set) link.close();
     this.links.clear();
   }
+}
+
+/** Callers may pass an address (it has a username too); links and handshakes name sites only. */
+function siteOnly(site: SiteName): SiteName {
+  return { host: site.host, port: site.port };
 }
 
 function parseFrame(data: WebSocket.RawData): LinkFrame | null {

@@ -6,7 +6,7 @@ import { verifyPassword } from '../auth/passwords.js';
 import { randomToken, sha256Hex } from '../crypto/node-signing.js';
 import { ApiError } from '../errors.js';
 import { parseInput, requireUser } from '../http-helpers.js';
-import { findUser, publicProfile } from '../storage/users.js';
+import { findUser, localAddressText, publicProfile } from '../storage/users.js';
 
 const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 const Login = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
@@ -43,6 +43,20 @@ export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
     await ctx.db.deleteFrom('sessions').where('token_hash', '=', sha256Hex(token)).execute();
     return reply.status(204).send();
+  });
+
+  /** How my site is doing: its links to other sites, and my envelopes still queued or failed. */
+  app.get('/api/status', async (request) => {
+    const username = await requireUser(ctx, request);
+    const sender = localAddressText(ctx.site, username);
+    const counts = await ctx.db
+      .selectFrom('outbox')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sender', '=', sender)
+      .groupBy('status')
+      .execute();
+    const count = (status: string) => Number(counts.find((c) => c.status === status)?.n ?? 0);
+    return { site: ctx.config.origin, links: ctx.links.list(), outbox: { pending: count('pending'), failed: count('failed') } };
   });
 
   app.get('/api/me', async (request) => {
