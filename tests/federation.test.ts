@@ -69,6 +69,19 @@ describe('two sites talk', () => {
     await waitFor('the missed post', async () => (await feedTexts()).includes('posted while alice was down'), 15_000);
   });
 
+  it('when the author\'s site restarts, the sites link again and pushes flow again', async () => {
+    await bob.stop('SIGKILL');
+    await bob.start();
+    // Either side may dial: alice redials with backoff, bob dials his followers' sites at start.
+    await waitFor('a link again', async () => {
+      const status = await alice.api('GET', '/api/status', { as: 'alice' });
+      return status.body.links.some((l: { peer: string }) => l.peer === bob.host);
+    }, 30_000);
+    const post = await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'after my restart' } });
+    expect(post.status).toBe(201);
+    await waitFor('the push after the restart', async () => (await feedTexts()).includes('after my restart'), 1000, 10);
+  });
+
   it('comments travel to the author\'s site; the author deletes them and blocks the commenter', async () => {
     const post = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'comment on me' } })).body;
     const sent = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: post.id }, text: 'first!' } });
