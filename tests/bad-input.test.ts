@@ -148,6 +148,17 @@ describe('bad input is refused and changes nothing', () => {
     expect(state()).toEqual(before);
   });
 
+  it('stale or future-dated envelopes', async () => {
+    const before = state();
+    const at = (ms: number) => createEnvelope(
+      { type: 'comment.create', from: parseAddress(alice.address('alice')), to: parseAddress(bob.address('bob')), ts: new Date(ms).toISOString(), data: { post: { id: postId }, comment: { id: crypto.randomUUID(), text: 'time travel', createdAt: new Date().toISOString() } } },
+      nobleSigner(alice.siteKeyOf('alice')),
+    );
+    expectError(await send(at(Date.now() + 60 * 60_000)), 400, 'clock_skew');
+    expectError(await send(at(Date.now() - 15 * 24 * 60 * 60_000)), 400, 'expired');
+    expect(state()).toEqual(before);
+  });
+
   it('unknown type', async () => {
     const before = state();
     const env = comment('x');

@@ -75,3 +75,14 @@ describe('envelopes', () => {
     expect(() => parseEnvelopeText('{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')).toThrow(expect.objectContaining({ code: 'invalid_envelope' }));
   });
 });
+
+describe('freshness', () => {
+  const now = Date.parse('2026-11-25T12:00:00.000Z');
+  it('accepts small skew and week-old retries, refuses the far future and the very old', async () => {
+    const { checkFreshness } = await import('./envelope.js');
+    expect(checkFreshness('2026-11-25T12:09:00.000Z', now)).toBeNull();
+    expect(checkFreshness('2026-11-18T12:00:00.000Z', now)).toBeNull();
+    expect(checkFreshness('2026-11-25T12:11:00.000Z', now)?.code).toBe('clock_skew');
+    expect(checkFreshness('2026-11-10T11:59:00.000Z', now)?.code).toBe('expired');
+  });
+});

@@ -122,3 +122,19 @@ function describeIssues(error: z.ZodError): string {
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
     .join('; ');
 }
+
+/** How far an envelope's `ts` may be from the receiver's clock (PROTOCOL.md §4). */
+export const FRESHNESS = {
+  /** Clocks disagree a little; more than this ahead is a broken or lying sender. */
+  maxFutureMs: 10 * 60 * 1000,
+  /** Senders retry for 7 days; anything older than twice that is refused, so ids need only be remembered that long. */
+  maxAgeMs: 14 * 24 * 60 * 60 * 1000,
+} as const;
+
+/** null when `ts` is acceptable at `now`, else the reason. */
+export function checkFreshness(ts: string, now: number): { code: 'clock_skew' | 'expired'; message: string } | null {
+  const at = Date.parse(ts);
+  if (at - now > FRESHNESS.maxFutureMs) return { code: 'clock_skew', message: `envelope time ${ts} is more than 10 minutes ahead of this site's clock` };
+  if (now - at > FRESHNESS.maxAgeMs) return { code: 'expired', message: `envelope time ${ts} is more than 14 days old` };
+  return null;
+}

@@ -47,6 +47,7 @@ export class Context {
   readonly serverSigner: Signer;
   readonly verify = nodeVerify;
   private readonly signers = new Map<string, Signer>();
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   private constructor(options: ContextOptions) {
     this.config = options.config;
@@ -88,6 +89,10 @@ export class Context {
   async startBackground(): Promise<void> {
     this.outbox.start();
     this.puller.start();
+    const prune = () => void this.inbox.pruneSeen().catch((error: unknown) => this.log.error({ err: error }, 'pruning seen envelope ids failed'));
+    prune();
+    this.pruneTimer = setInterval(prune, 24 * 60 * 60 * 1000);
+    this.pruneTimer.unref();
     const rows = await this.db.selectFrom('following').select('target').union(this.db.selectFrom('followers').select('follower as target')).execute();
     for (const { target } of rows) {
       const at = target.indexOf('@');
@@ -123,6 +128,7 @@ export class Context {
 
   /** Stops background work, lets in-flight acks and commits land, then closes the database. */
   async close(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.outbox.stop();
     this.links.close();
     await this.puller.stop();

@@ -1,5 +1,7 @@
 import {
+  checkFreshness,
   EnvelopeError,
+  FRESHNESS,
   formatAddress,
   formatSite,
   HearthError,
@@ -31,6 +33,9 @@ export interface Arrival {
  * `to` is local, the sender's signature, the link peer, then dedupe by id and the type's
  * handler in one transaction. Nothing is stored until every check has passed.
  */
+/** Seen ids are kept a day longer than the oldest envelope accepted (FRESHNESS.maxAgeMs). */
+export const SEEN_RETENTION_MS = FRESHNESS.maxAgeMs + 24 * 60 * 60 * 1000;
+
 export class Inbox {
   constructor(
     private readonly deps: {
@@ -43,6 +48,12 @@ export class Inbox {
       now: () => number;
     },
   ) {}
+
+  /** Forgets envelope ids too old to be accepted again anyway; runs daily. */
+  async pruneSeen(): Promise<number> {
+    const result = await this.deps.batcher.submit((trx) => trx.deleteFrom('inbox_seen').where('received_at', '<', this.deps.now() - SEEN_RETENTION_MS).executeTakeFirst());
+    return Number(result.numDeletedRows);
+  }
 
   async receiveText(text: string, arrival: Arrival): Promise<InboxResult> {
     return this.receiveChecked(this.logged(() => parseEnvelopeText(text), arrival), arrival);
@@ -82,6 +93,8 @@ export class Inbox {
   }
 
   private async check(env: Envelope, arrival: Arrival): Promise<void> {
+    const stale = checkFreshness(env.ts, this.deps.now());
+    if (stale) throw new EnvelopeError(stale.code, stale.message);
     if (!sameSite(env.to, this.deps.site)) {
       throw new EnvelopeError('not_local', `this site is ${formatSite(this.deps.site)}, not ${formatSite(env.to)}`, 404);
     }
