@@ -28,17 +28,23 @@ async function freePort() {
   });
 }
 
-async function waitFor(probe, timeoutMs = 120_000) {
+// Polls every 50 ms: often enough for runs of seconds, rarely enough not to steal CPU from the sites.
+async function waitFor(probe, timeoutMs = 120_000, intervalMs = 50) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe()) return;
     if (Date.now() > deadline) throw new Error('bench timed out');
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
-// (b) bare Ed25519 sign + verify, one core, for about a second.
+// (b) bare Ed25519 sign + verify, one core: the best of three one-second samples, since a shared
+// VM's speed wanders by 15% from second to second and the best sample is the machine's real rate.
 function signVerifyRate() {
+  return Math.max(signVerifySample(), signVerifySample(), signVerifySample());
+}
+
+function signVerifySample() {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
   const message = Buffer.from('x'.repeat(700));
   let n = 0;

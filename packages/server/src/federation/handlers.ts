@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { ApiError } from '../errors.js';
 import { addNotification } from '../storage/notifications.js';
 import type { Database } from '../storage/schema.js';
+import type { LocalUserCache } from '../storage/local-users.js';
 
 /**
  * One handler per envelope type. Each runs inside the inbox transaction that also records the
@@ -10,7 +11,12 @@ import type { Database } from '../storage/schema.js';
  * Handlers check before they write, and throw an ApiError (never retryable) for envelopes that
  * make no sense here, such as a comment on a post that does not exist.
  */
-export type Handler<T extends EnvelopeType = EnvelopeType> = (trx: Kysely<Database>, env: Envelope<T>, now: number) => Promise<void>;
+export interface HandlerContext {
+  /** In-memory answers to per-envelope lookups (see LocalUserCache). */
+  users: LocalUserCache;
+}
+
+export type Handler<T extends EnvelopeType = EnvelopeType> = (trx: Kysely<Database>, env: Envelope<T>, now: number, hc: HandlerContext) => Promise<void>;
 
 const unknownPost = (id: string) => new ApiError('unknown_post', `post ${id} does not exist on this site`, { status: 404 });
 
@@ -32,11 +38,10 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
   [TYPES.unfollow]: async (trx, env) => {
     await trx.deleteFrom('followers').where('username', '=', env.to.username).where('follower', '=', formatAddress(env.from)).execute();
   },
-  [TYPES.postCreate]: async (trx, env, now) => {
+  [TYPES.postCreate]: async (trx, env, now, hc) => {
     const author = formatAddress(env.from);
     // Only keep posts that someone here asked for: nobody can fill this site's disk by pushing.
-    const follower = await trx.selectFrom('following').select('username').where('target', '=', author).executeTakeFirst();
-    if (!follower) return;
+    if (!(await hc.users.isFollowed(author, trx))) return;
     const post = env.data.post;
     await trx
       .insertInto('remote_posts')

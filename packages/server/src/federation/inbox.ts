@@ -82,7 +82,7 @@ export class Inbox {
           .onConflict((oc) => oc.column('envelope_id').doNothing())
           .executeTakeFirst();
         if (Number(seen.numInsertedOrUpdatedRows ?? 0) === 0) return { status: 'duplicate' as const, id: env.id };
-        await (HANDLERS[env.type] as Handler)(trx, env, this.deps.now());
+        await (HANDLERS[env.type] as Handler)(trx, env, this.deps.now(), { users: this.deps.users });
         return { status: 'accepted' as const, id: env.id };
       });
     } catch (error) {

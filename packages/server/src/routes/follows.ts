@@ -37,6 +37,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       await queueEnvelope(ctx, trx, { type: TYPES.follow, from: username, to: target, data: {} });
       return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
     });
+    ctx.users.followingChanged();
     ctx.outbox.wake();
     ctx.links.want(target);
     void ctx.puller.pull(target);
@@ -62,6 +63,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       if (!others) await trx.deleteFrom('remote_posts').where('author', '=', text).execute();
       return true;
     });
+    ctx.users.followingChanged();
     if (!removed) throw notFound(`${text} in your following list`);
     ctx.outbox.wake();
     return reply.status(204).send();

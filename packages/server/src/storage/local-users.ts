@@ -1,14 +1,19 @@
-import type { Db } from './db.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
 
 /**
  * Answers the inbox's two per-envelope questions from memory: does this local user exist, and
  * has this user blocked that address. Users are never removed while a site runs, so a "yes" is
  * remembered and a "no" asked again (a user added by `hearth user add` from another process is
- * seen at once). Blocks change only through this process's API, which calls `blocksChanged`.
+ * seen at once). Blocks and follows change only through this process's API, which calls
+ * `blocksChanged` / `followingChanged`.
  */
 export class LocalUserCache {
   private readonly known = new Set<string>();
   private readonly blocks = new Map<string, Set<string>>();
+  private followed: Set<string> | undefined;
 
   constructor(private readonly db: Db) {}
 
@@ -31,5 +36,19 @@ export class LocalUserCache {
 
   blocksChanged(username: string): void {
     this.blocks.delete(username);
+  }
+
+  /** Whether anyone here follows this address (pushed posts are kept only then). */
+  async isFollowed(address: string, db: Db = this.db): Promise<boolean> {
+    if (!this.followed) {
+      const rows = await db.selectFrom('following').select('target').distinct().execute();
+      this.followed = new Set(rows.map((r) => r.target));
+    }
+    return this.followed.has(address);
+  }
+
+  /** Call after any change to the following table. */
+  followingChanged(): void {
+    this.followed = undefined;
   }
 }
