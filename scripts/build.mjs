@@ -6,6 +6,24 @@ import path from 'node:path';
 import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
+
+/**
+ * zod re-exports all of its ~50 message locales (258 KB of the bundle); Hearth's messages are
+ * English. Resolve zod's locale index to English alone: less code to load and keep resident.
+ */
+const englishOnlyZodLocales = {
+  name: 'english-only-zod-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${path.sep}zod${path.sep}`) ? { path: 'zod-locales-en', namespace: 'hearth' } : undefined,
+    );
+    b.onLoad({ filter: /^zod-locales-en$/, namespace: 'hearth' }, () => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(root, 'node_modules/zod/v4/locales/en.js'))};`,
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
 execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/protocol', 'packages/server', 'packages/cli'], { cwd: root, stdio: 'inherit' });
 await build({
   entryPoints: [path.join(root, 'packages/cli/dist/main.js')],
@@ -21,5 +39,6 @@ await build({
   external: ['better-sqlite3', '@node-rs/argon2'],
   // CommonJS dependencies inside an ES module bundle need a `require`.
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
+  plugins: [englishOnlyZodLocales],
   logLevel: 'warning',
 });
