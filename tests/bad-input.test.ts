@@ -43,6 +43,19 @@ describe('bad input is refused and changes nothing', () => {
     );
     return { ...env, ...overrides };
   };
+  /** Dials bob's /federation as alice's site and answers the challenge with `key`'s signature. */
+  const handshake = async (key: { publicKey: string; secretKey: string }) => {
+    const client = { host: '127.0.0.1', port: alice.port };
+    const server = { host: '127.0.0.1', port: bob.port };
+    const ws = new WebSocket(`ws://127.0.0.1:${bob.port}/federation`);
+    const frames: any[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ t: 'hello', v: 1, client, server, nonce: toBase64url(crypto.randomBytes(24)) }));
+    const challenge = await waitFor('challenge', () => frames.find((f) => f.t === 'challenge'));
+    ws.send(JSON.stringify({ t: 'auth', sig: toBase64url(nobleSigner(key).sign(linkProofBytes('client', client, server, challenge.nonce))) }));
+    return { ws, frames };
+  };
   const send = (body: unknown) => bob.api('POST', '/federation/inbox', { raw: typeof body === 'string' ? body : JSON.stringify(body) });
   const state = () => ({
     comments: bob.count('select count(*) n from comments'),
@@ -73,17 +86,7 @@ describe('bad input is refused and changes nothing', () => {
   it('forged from over a link: the envelope names another site than the link\'s peer', async () => {
     const before = state();
     // Open a real link to bob's site as alice's site, proving alice's server key...
-    const serverKey = alice.siteConfig().serverKey;
-    const client = { host: '127.0.0.1', port: alice.port };
-    const server = { host: '127.0.0.1', port: bob.port };
-    const ws = new WebSocket(`ws://127.0.0.1:${bob.port}/federation`);
-    const frames: any[] = [];
-    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
-    await new Promise((resolve) => ws.once('open', resolve));
-    ws.send(JSON.stringify({ t: 'hello', v: 1, client, server, nonce: toBase64url(crypto.randomBytes(24)) }));
-    const challenge = await waitFor('challenge', () => frames.find((f) => f.t === 'challenge'));
-    const sig = toBase64url(nobleSigner(serverKey).sign(linkProofBytes('client', client, server, challenge.nonce)));
-    ws.send(JSON.stringify({ t: 'auth', sig }));
+    const { ws, frames } = await handshake(alice.siteConfig().serverKey);
     await waitFor('ready', () => frames.find((f) => f.t === 'ready'));
     // ...then send an envelope that claims to come from a third site.
     const env = comment('from elsewhere', { from: { host: '127.0.0.1', port: 1, username: 'mallory' } });
@@ -95,16 +98,7 @@ describe('bad input is refused and changes nothing', () => {
   });
 
   it('a link handshake with a wrong server key is refused', async () => {
-    const client = { host: '127.0.0.1', port: alice.port };
-    const server = { host: '127.0.0.1', port: bob.port };
-    const ws = new WebSocket(`ws://127.0.0.1:${bob.port}/federation`);
-    const frames: any[] = [];
-    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
-    await new Promise((resolve) => ws.once('open', resolve));
-    ws.send(JSON.stringify({ t: 'hello', v: 1, client, server, nonce: toBase64url(crypto.randomBytes(24)) }));
-    const challenge = await waitFor('challenge', () => frames.find((f) => f.t === 'challenge'));
-    const sig = toBase64url(nobleSigner(generateSigningKeyPair()).sign(linkProofBytes('client', client, server, challenge.nonce)));
-    ws.send(JSON.stringify({ t: 'auth', sig }));
+    const { ws, frames } = await handshake(generateSigningKeyPair());
     const error = await waitFor('error', () => frames.find((f) => f.t === 'error'));
     expect(error.code).toBe('bad_signature');
     await waitFor('close', () => ws.readyState === WebSocket.CLOSED);

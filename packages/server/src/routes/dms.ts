@@ -6,6 +6,7 @@ import { ApiError, conflict, notFound } from '../errors.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { remoteLookupError } from '../federation/directory.js';
+import { rowsAfter } from '../storage/sequenced.js';
 import { findUser, localAddressText, publicProfile } from '../storage/users.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
@@ -128,14 +129,7 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   app.get('/api/dms', async (request) => {
     const username = await requireUser(ctx, request);
     const query = parseInput(DmQuery, request.query, 'query');
-    const rows = await ctx.db
-      .selectFrom('dm_messages')
-      .selectAll()
-      .where('username', '=', username)
-      .where('seq', '>', query.after)
-      .orderBy('seq')
-      .limit(query.limit)
-      .execute();
+    const rows = await rowsAfter(ctx.db, 'dm_messages', username, query.after, query.limit);
     const last = rows[rows.length - 1];
     return {
       items: rows.map((r) => ({

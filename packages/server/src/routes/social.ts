@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
+import { rowsAfter } from '../storage/sequenced.js';
 
 const PostRef = z.strictObject({ author: z.string().max(300), id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a post id') });
 const NewComment = z.strictObject({
@@ -94,14 +95,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
   app.get('/api/notifications', async (request) => {
     const username = await requireUser(ctx, request);
     const query = parseInput(NotificationsQuery, request.query, 'query');
-    const rows = await ctx.db
-      .selectFrom('notifications')
-      .selectAll()
-      .where('username', '=', username)
-      .where('seq', '>', query.after)
-      .orderBy('seq')
-      .limit(query.limit)
-      .execute();
+    const rows = await rowsAfter(ctx.db, 'notifications', username, query.after, query.limit);
     return {
       items: rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, data: JSON.parse(r.data) as unknown, createdAt: new Date(Number(r.created_at)).toISOString() })),
     };
