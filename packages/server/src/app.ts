@@ -9,6 +9,7 @@ import { dmRoutes } from './routes/dms.js';
 import { federationRoutes } from './routes/federation.js';
 import { followRoutes } from './routes/follows.js';
 import { postRoutes } from './routes/posts.js';
+import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
 import { userRoutes } from './routes/users.js';
 import { wellKnownRoutes } from './routes/well-known.js';
@@ -80,5 +81,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(socialRoutes(ctx));
   await app.register(dmRoutes(ctx));
   await app.register(federationRoutes(ctx));
+  await app.register(publicSiteRoutes(ctx));
   return app;
 }

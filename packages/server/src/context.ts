@@ -23,6 +23,8 @@ export interface ContextOptions {
   logLevel?: string;
   /** Injected for tests; defaults to Date.now. */
   now?: () => number;
+  /** The built web app (packages/web/dist); without it, pages are served without the app. */
+  webDir?: string;
 }
 
 /**
@@ -32,6 +34,7 @@ export interface ContextOptions {
 export class Context {
   readonly config: SiteConfig;
   readonly site: SiteName;
+  readonly webDir: string | undefined;
   readonly log: Logger;
   readonly db: Db;
   readonly now: () => number;
@@ -52,6 +55,7 @@ export class Context {
   private constructor(options: ContextOptions) {
     this.config = options.config;
     this.site = options.config.site;
+    this.webDir = options.webDir;
     this.now = options.now ?? Date.now;
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { site: formatAddress({ username: 'site', ...this.site }).slice(5) } });
     this.db = openSqlite({ file: options.config.dbFile });

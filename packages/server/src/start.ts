@@ -12,10 +12,10 @@ export interface RunningSite {
 }
 
 /** Opens a site's data folder, listens on its URL's port, and starts background delivery. */
-export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string }): Promise<RunningSite> {
+export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string; webDir?: string }): Promise<RunningSite> {
   const env = readEnv();
   const config = loadSiteConfig(options.dataDir);
-  const ctx = await Context.open({ config, logLevel: options.logLevel ?? env.logLevel });
+  const ctx = await Context.open({ config, logLevel: options.logLevel ?? env.logLevel, webDir: options.webDir });
   const app = await buildApp(ctx);
   // A dev site on loopback listens on loopback only; a public site on every interface.
   const host = options.listenHost ?? env.listenHost ?? (config.dev ? config.site.host.replace(/^\[|\]$/g, '') : '0.0.0.0');

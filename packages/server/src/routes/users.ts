@@ -5,8 +5,9 @@ import { z } from 'zod';
 import type { Context } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { parseInput, requireUser } from '../http-helpers.js';
-import { decodeCursor, encodeCursor, olderThan, postCounts } from '../storage/posts.js';
-import { findUser, localAddressText, publicProfile } from '../storage/users.js';
+import { decodeCursor } from '../storage/posts.js';
+import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
+import { findUser, publicProfile } from '../storage/users.js';
 
 const ProfileUpdate = z.strictObject({
   displayName: z.string().trim().min(1).max(LIMITS.displayNameChars).optional(),
@@ -21,6 +22,7 @@ const PostsQuery = z.object({
 });
 
 export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  const where = { site: ctx.site, origin: ctx.config.origin };
   const userOr404 = async (name: string) => {
     const user = /^[a-z0-9_]{1,32}$/.test(name) ? await findUser(ctx.db, name) : undefined;
     if (!user) throw notFound(`user ${name.slice(0, 40)}`);
@@ -48,27 +50,9 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   app.get('/api/users/:name/posts', async (request, reply) => {
     const user = await userOr404((request.params as { name: string }).name);
     const query = parseInput(PostsQuery, request.query, 'query');
-    let q = ctx.db.selectFrom('posts').select(['id', 'text', 'created_at']).where('author', '=', user.username);
-    if (query.before) {
-      const cursor = decodeCursor(query.before);
-      if (!cursor) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
-      q = q.where(olderThan(cursor));
-    }
-    if (query.since) q = q.where('created_at', '>', Date.parse(query.since));
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
-    const author = localAddressText(ctx.site, user.username);
-    const counts = await postCounts(ctx.db, rows.map((r) => r.id));
-    const items = rows.map((r) => ({
-      id: r.id,
-      text: r.text,
-      author,
-      createdAt: new Date(Number(r.created_at)).toISOString(),
-      url: `${ctx.config.origin}/@${user.username}/${r.id}`,
-      likeCount: counts.get(r.id)!.likes,
-      commentCount: counts.get(r.id)!.comments,
-    }));
-    const last = rows[rows.length - 1];
-    const body = { items, next: rows.length === query.limit && last ? encodeCursor(Number(last.created_at), last.id) : null };
+    const cursor = query.before ? decodeCursor(query.before) : undefined;
+    if (query.before && !cursor) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
+    const body = await listPublicPosts(ctx.db, where, user.username, { limit: query.limit, before: cursor ?? undefined, since: query.since ? Date.parse(query.since) : undefined });
     const etag = `W/"${crypto.createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
     void reply.header('etag', etag).header('cache-control', 'no-cache').header('access-control-allow-origin', '*');
     if (request.headers['if-none-match'] === etag) return reply.status(304).send();
@@ -78,21 +62,9 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   app.get('/api/users/:name/posts/:id', async (request, reply) => {
     const params = request.params as { name: string; id: string };
     const user = await userOr404(params.name);
-    const post = await ctx.db.selectFrom('posts').selectAll().where('id', '=', params.id).where('author', '=', user.username).executeTakeFirst();
+    const post = await getPublicPost(ctx.db, where, user.username, params.id);
     if (!post) throw notFound(`post ${params.id.slice(0, 64)}`);
-    const comments = await ctx.db.selectFrom('comments').selectAll().where('post_id', '=', post.id).orderBy('created_at').orderBy('id').execute();
-    const likes = await ctx.db.selectFrom('likes').select('author').where('post_id', '=', post.id).orderBy('created_at').execute();
     void reply.header('access-control-allow-origin', '*').header('cache-control', 'no-cache');
-    return {
-      id: post.id,
-      text: post.text,
-      author: localAddressText(ctx.site, user.username),
-      createdAt: new Date(Number(post.created_at)).toISOString(),
-      url: `${ctx.config.origin}/@${user.username}/${post.id}`,
-      likeCount: likes.length,
-      likes: likes.map((l) => l.author),
-      commentCount: comments.length,
-      comments: comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: new Date(Number(c.created_at)).toISOString() })),
-    };
+    return post;
   });
 };

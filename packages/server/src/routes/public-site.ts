@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { Context } from '../context.js';
+import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
+import { findUser, listUsernames, localAddressText } from '../storage/users.js';
+import type { UsersTable } from '../storage/schema.js';
+import { renderAtom, renderJsonFeed } from '../web/feeds.js';
+import { escapeHtml } from '../web/html.js';
+import { postHead, profileHead, renderDocument, renderHead, renderPostBody, renderProfileBody, type PublicProfile } from '../web/public-pages.js';
+
+const FEED_SIZE = 50;
+const PAGE_SIZE = 50;
+
+/**
+ * The public website: `/` (the only user's site, or a list of the people here), `/@name`,
+ * `/@name/postId`, and `/@name/feed.atom` / `feed.json`. Pages are rendered here, so they are
+ * complete without JavaScript; when the web app is built, its index.html is the template.
+ */
+export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  const base = ctx.config.origin;
+  const where = { site: ctx.site, origin: base };
+  const template = loadTemplate(ctx.webDir);
+
+  const profileOf = (user: UsersTable): PublicProfile => ({
+    username: user.username,
+    address: localAddressText(ctx.site, user.username),
+    displayName: user.display_name,
+    bio: user.bio,
+    avatarUrl: user.avatar_url,
+  });
+
+  const html = (reply: FastifyReply, status: number, head: string, body: string) =>
+    reply
+      .status(status)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'same-origin')
+      .send(renderDocument(template, head, body));
+
+  const notFoundPage = (reply: FastifyReply, what: string) =>
+    html(reply, 404, renderHead({ title: 'Not found', description: what, url: base, type: 'website' }), `<main class="public"><h1>Not found</h1><p>${escapeHtml(what)}</p></main>`);
+
+  const userOrNull = async (name: string) => (/^[a-z0-9_]{1,32}$/.test(name) ? ((await findUser(ctx.db, name)) ?? null) : null);
+
+  const profilePage = async (reply: FastifyReply, user: UsersTable) => {
+    const profile = profileOf(user);
+    const { items } = await listPublicPosts(ctx.db, where, user.username, { limit: PAGE_SIZE });
+    return html(reply, 200, renderHead(profileHead(profile, base)), renderProfileBody(profile, items, base));
+  };
+
+  app.get('/', async (_request, reply) => {
+    const names = await listUsernames(ctx.db);
+    if (names.length === 1) return profilePage(reply, (await findUser(ctx.db, names[0]!))!);
+    const list = names.map((n) => `<li><a href="/@${n}">${escapeHtml(localAddressText(ctx.site, n))}</a></li>`).join('');
+    const body = `<main class="public"><h1>Hearth at ${escapeHtml(ctx.site.host)}</h1>${names.length ? `<ul class="people">${list}</ul>` : '<p>No one lives here yet.</p>'}</main>`;
+    return html(reply, 200, renderHead({ title: `Hearth at ${ctx.site.host}`, description: 'Personal sites that talk to each other.', url: base, type: 'website' }), body);
+  });
+
+  app.get('/@:name', async (request, reply) => {
+    const user = await userOrNull((request.params as { name: string }).name);
+    if (!user) return notFoundPage(reply, 'There is no one by that name here.');
+    return profilePage(reply, user);
+  });
+
+  app.get('/@:name/:rest', async (request, reply) => {
+    const { name, rest } = request.params as { name: string; rest: string };
+    const user = await userOrNull(name);
+    if (!user) return notFoundPage(reply, 'There is no one by that name here.');
+    const profile = profileOf(user);
+    if (rest === 'feed.atom' || rest === 'feed.json') {
+      const { items } = await listPublicPosts(ctx.db, where, user.username, { limit: FEED_SIZE });
+      void reply.header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*');
+      if (rest === 'feed.atom') return reply.header('content-type', 'application/atom+xml; charset=utf-8').send(renderAtom(profile, items, base));
+      return reply.header('content-type', 'application/feed+json; charset=utf-8').send(JSON.stringify(renderJsonFeed(profile, items, base)));
+    }
+    const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where, user.username, rest) : undefined;
+    if (!post) return notFoundPage(reply, 'This post does not exist, or was deleted.');
+    return html(reply, 200, renderHead(postHead(profile, post, base)), renderPostBody(profile, post, post.comments, base));
+  });
+};
+
+/**
+ * Scripts only from this site, no inline script, no plugins, no framing: even if some text
+ * escaped its escaping, it could not run. Images may come from anywhere (avatars are URLs).
+ */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+function loadTemplate(webDir: string | undefined): string | undefined {
+  if (!webDir) return undefined;
+  try {
+    return fs.readFileSync(path.join(webDir, 'index.html'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,68 @@
+import type { SiteName } from '@hearth/protocol';
+import type { Db } from './db.js';
+import { encodeCursor, olderThan, postCounts } from './posts.js';
+import { localAddressText } from './users.js';
+
+/** A person's public posts and one post with its comments: what the JSON API and the HTML pages both show. */
+export interface PostView {
+  id: string;
+  text: string;
+  author: string;
+  createdAt: string;
+  url: string;
+  likeCount: number;
+  commentCount: number;
+}
+
+export interface PostDetail extends PostView {
+  likes: string[];
+  comments: Array<{ id: string; author: string; text: string; createdAt: string }>;
+}
+
+export interface Where {
+  site: SiteName;
+  origin: string;
+}
+
+export async function listPublicPosts(
+  db: Db,
+  where: Where,
+  username: string,
+  page: { limit: number; before?: { createdAt: number; id: string }; since?: number },
+): Promise<{ items: PostView[]; next: string | null }> {
+  let q = db.selectFrom('posts').select(['id', 'text', 'created_at']).where('author', '=', username);
+  if (page.before) q = q.where(olderThan(page.before));
+  if (page.since !== undefined) q = q.where('created_at', '>', page.since);
+  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+  const author = localAddressText(where.site, username);
+  const counts = await postCounts(db, rows.map((r) => r.id));
+  const items = rows.map((r) => ({
+    id: r.id,
+    text: r.text,
+    author,
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+    url: `${where.origin}/@${username}/${r.id}`,
+    likeCount: counts.get(r.id)!.likes,
+    commentCount: counts.get(r.id)!.comments,
+  }));
+  const last = rows[rows.length - 1];
+  return { items, next: rows.length === page.limit && last ? encodeCursor(Number(last.created_at), last.id) : null };
+}
+
+export async function getPublicPost(db: Db, where: Where, username: string, id: string): Promise<PostDetail | undefined> {
+  const post = await db.selectFrom('posts').selectAll().where('id', '=', id).where('author', '=', username).executeTakeFirst();
+  if (!post) return undefined;
+  const comments = await db.selectFrom('comments').selectAll().where('post_id', '=', post.id).orderBy('created_at').orderBy('id').execute();
+  const likes = await db.selectFrom('likes').select('author').where('post_id', '=', post.id).orderBy('created_at').execute();
+  return {
+    id: post.id,
+    text: post.text,
+    author: localAddressText(where.site, username),
+    createdAt: new Date(Number(post.created_at)).toISOString(),
+    url: `${where.origin}/@${username}/${post.id}`,
+    likeCount: likes.length,
+    likes: likes.map((l) => l.author),
+    commentCount: comments.length,
+    comments: comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: new Date(Number(c.created_at)).toISOString() })),
+  };
+}

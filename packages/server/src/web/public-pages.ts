@@ -1,0 +1,127 @@
+import { escapeHtml, summarize } from './html.js';
+
+/**
+ * Server-rendered public pages. They carry real titles and Open Graph tags, so link previews
+ * work without JavaScript, and the page's content itself, so a visitor sees it at first paint;
+ * the single-page app takes over the same URL when its script has loaded.
+ */
+export interface PublicProfile {
+  username: string;
+  address: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+}
+
+export interface PublicPost {
+  id: string;
+  text: string;
+  createdAt: string;
+  url: string;
+  likeCount: number;
+  commentCount: number;
+}
+
+export interface PublicComment {
+  id: string;
+  author: string;
+  text: string;
+  createdAt: string;
+}
+
+export interface PageHead {
+  title: string;
+  description: string;
+  url: string;
+  type: 'profile' | 'article' | 'website';
+  image?: string;
+  feeds?: { atom: string; json: string };
+}
+
+export function renderHead(head: PageHead): string {
+  const meta = [
+    `<title>${escapeHtml(head.title)}</title>`,
+    `<meta name="description" content="${escapeHtml(head.description)}">`,
+    `<meta property="og:title" content="${escapeHtml(head.title)}">`,
+    `<meta property="og:description" content="${escapeHtml(head.description)}">`,
+    `<meta property="og:url" content="${escapeHtml(head.url)}">`,
+    `<meta property="og:type" content="${head.type}">`,
+    `<meta property="og:site_name" content="Hearth">`,
+    `<link rel="canonical" href="${escapeHtml(head.url)}">`,
+  ];
+  if (head.image) meta.push(`<meta property="og:image" content="${escapeHtml(head.image)}">`);
+  if (head.feeds) {
+    meta.push(`<link rel="alternate" type="application/atom+xml" title="Atom" href="${escapeHtml(head.feeds.atom)}">`);
+    meta.push(`<link rel="alternate" type="application/feed+json" title="JSON Feed" href="${escapeHtml(head.feeds.json)}">`);
+  }
+  return meta.join('\n    ');
+}
+
+function time(iso: string): string {
+  const date = new Date(iso);
+  return `<time datetime="${escapeHtml(iso)}">${escapeHtml(date.toUTCString().replace(/ GMT$/, ' UTC'))}</time>`;
+}
+
+/** Post text as paragraphs of escaped text; line breaks kept. */
+function textBlocks(text: string): string {
+  return text
+    .split(/\n{2,}/)
+    .map((para) => `<p>${escapeHtml(para).replace(/\n/g, '<br>')}</p>`)
+    .join('');
+}
+
+function profileHeader(profile: PublicProfile): string {
+  const avatar = profile.avatarUrl ? `<img class="avatar" src="${escapeHtml(profile.avatarUrl)}" alt="" width="64" height="64">` : '';
+  return `<header class="profile">${avatar}<div><h1>${escapeHtml(profile.displayName)}</h1><p class="address">${escapeHtml(profile.address)}</p>${
+    profile.bio ? `<p class="bio">${escapeHtml(profile.bio)}</p>` : ''
+  }</div></header>`;
+}
+
+export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], base: string): string {
+  const items = posts
+    .map(
+      (post) =>
+        `<article class="post"><div class="post-text">${textBlocks(post.text)}</div><footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${post.likeCount} likes · ${post.commentCount} comments</footer></article>`,
+    )
+    .join('');
+  return `<main class="public">${profileHeader(profile)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
+}
+
+export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string): string {
+  const list = comments
+    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${textBlocks(c.text)}</li>`)
+    .join('');
+  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text)}</div><footer>${time(post.createdAt)} · ${post.likeCount} likes</footer></article><section aria-label="Comments"><h2>Comments</h2>${
+    list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
+  }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
+}
+
+export function profileHead(profile: PublicProfile, base: string): PageHead {
+  return {
+    title: `${profile.displayName} (${profile.address})`,
+    description: profile.bio ? summarize(profile.bio, 200) : `${profile.displayName}'s site on Hearth`,
+    url: `${base}/@${profile.username}`,
+    type: 'profile',
+    image: profile.avatarUrl || undefined,
+    feeds: { atom: `${base}/@${profile.username}/feed.atom`, json: `${base}/@${profile.username}/feed.json` },
+  };
+}
+
+export function postHead(profile: PublicProfile, post: PublicPost, base: string): PageHead {
+  return {
+    title: `${profile.displayName}: "${summarize(post.text, 60)}"`,
+    description: summarize(post.text, 200),
+    url: post.url,
+    type: 'article',
+    image: profile.avatarUrl || undefined,
+    feeds: { atom: `${base}/@${profile.username}/feed.atom`, json: `${base}/@${profile.username}/feed.json` },
+  };
+}
+
+/** The built app's index.html with this page's head and body put in; or a plain page without the app. */
+export function renderDocument(template: string | undefined, head: string, body: string): string {
+  if (!template) {
+    return `<!doctype html>\n<html lang="en">\n  <head>\n    <meta charset="utf-8">\n    <meta name="viewport" content="width=device-width, initial-scale=1">\n    ${head}\n  </head>\n  <body>\n    <div id="root">${body}</div>\n  </body>\n</html>\n`;
+  }
+  return template.replace(/<title>[^<]*<\/title>/, head).replace('<div id="root"></div>', `<div id="root">${body}</div>`);
+}
