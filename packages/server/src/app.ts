@@ -8,6 +8,7 @@ import { authRoutes } from './routes/auth.js';
 import { dmRoutes } from './routes/dms.js';
 import { federationRoutes } from './routes/federation.js';
 import { followRoutes } from './routes/follows.js';
+import { liveRoutes } from './routes/live.js';
 import { postRoutes } from './routes/posts.js';
 import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
@@ -81,6 +82,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(socialRoutes(ctx));
   await app.register(dmRoutes(ctx));
   await app.register(federationRoutes(ctx));
+  await app.register(liveRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
   return app;
 }

@@ -1,4 +1,5 @@
-import { formatAddress, HearthError, parseHostPort, type Signer, type SiteName } from '@hearth/protocol';
+import { EventEmitter } from 'node:events';
+import { formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify } from './crypto/node-signing.js';
@@ -57,6 +58,7 @@ export class Context {
     this.site = options.config.site;
     this.webDir = options.webDir;
     this.now = options.now ?? Date.now;
+    this.events.setMaxListeners(0);
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { site: formatAddress({ username: 'site', ...this.site }).slice(5) } });
     this.db = openSqlite({ file: options.config.dbFile });
     const allowInsecure = options.config.dev;
@@ -65,7 +67,16 @@ export class Context {
     this.directory = new Directory({ db: this.db, http: this.http, site: this.site, serverPublicKey: this.serverSigner.publicKey, allowInsecure, now: this.now });
     this.batcher = new CommitBatcher(this.db);
     this.users = new LocalUserCache(this.db);
-    this.inbox = new Inbox({ users: this.users, batcher: this.batcher, directory: this.directory, site: this.site, verify: this.verify, log: this.log, now: this.now });
+    this.inbox = new Inbox({
+      users: this.users,
+      batcher: this.batcher,
+      directory: this.directory,
+      site: this.site,
+      verify: this.verify,
+      log: this.log,
+      now: this.now,
+      onAccepted: (env) => void this.announce(env),
+    });
     this.links = new LinkManager({
       site: this.site,
       serverSigner: this.serverSigner,
@@ -108,6 +119,25 @@ export class Context {
    * The site key of a local user. Pass the open transaction when inside one: SQLite has a
    * single connection, and a query on `db` would wait for the transaction forever.
    */
+  /**
+   * Live events for the owners' open pages: a new post for everyone here who follows its
+   * author; a notification for the recipient of anything else. Best effort: pages also poll.
+   */
+  readonly events = new EventEmitter();
+
+  private async announce(env: Envelope): Promise<void> {
+    try {
+      if (env.type === TYPES.postCreate || env.type === TYPES.postDelete) {
+        const rows = await this.db.selectFrom('following').select('username').where('target', '=', formatAddress(env.from)).execute();
+        for (const { username } of rows) this.events.emit(`user:${username}`, { type: 'feed' });
+      } else {
+        this.events.emit(`user:${env.to.username}`, { type: 'notification', kind: env.type });
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'live event failed');
+    }
+  }
+
   async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
     let signer = this.signers.get(username);
     if (!signer) {

@@ -24,13 +24,15 @@ export function parseAddressInput(text: unknown): Address {
 /** The username behind the Bearer token, or a 401. */
 export async function requireUser(ctx: Context, request: FastifyRequest): Promise<string> {
   const header = request.headers.authorization;
-  const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(header) : null;
+  const match = typeof header === 'string' ? /^Bearer (.+)$/.exec(header) : null;
   if (!match) throw unauthorized();
-  const session = await ctx.db
-    .selectFrom('sessions')
-    .select(['username', 'expires_at'])
-    .where('token_hash', '=', sha256Hex(match[1]!))
-    .executeTakeFirst();
+  return userForToken(ctx, match[1]!);
+}
+
+/** The username of a session token (from a header, or a live socket's first message), or a 401. */
+export async function userForToken(ctx: Context, token: unknown): Promise<string> {
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{20,100}$/.test(token)) throw unauthorized();
+  const session = await ctx.db.selectFrom('sessions').select(['username', 'expires_at']).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
   if (!session || Number(session.expires_at) < ctx.now()) throw unauthorized('the session has expired or does not exist: log in again');
   return session.username;
 }

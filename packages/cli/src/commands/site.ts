@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HearthError, isValidUsername } from '@hearth/protocol';
 import { Context, createSiteConfig, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, siteExists, startSite, type RunningSite } from '@hearth/server';
 import { CliError } from '../errors.js';
@@ -71,9 +73,22 @@ export async function addUser(options: { data: string; user: string; password: s
   }
 }
 
+/**
+ * The built web app (packages/web/dist), found from where this code runs: the bundle lives in
+ * packages/cli/dist/, the compiled modules in packages/cli/dist/commands/.
+ */
+export function findWebDir(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../../web/dist', '../../../web/dist']) {
+    const dir = path.resolve(here, up);
+    if (fs.existsSync(path.join(dir, 'index.html'))) return dir;
+  }
+  return undefined;
+}
+
 export async function runSite(options: { data: string; host?: string; logLevel?: string }): Promise<RunningSite> {
   try {
-    return await startSite({ dataDir: path.resolve(options.data), listenHost: options.host, logLevel: options.logLevel });
+    return await startSite({ dataDir: path.resolve(options.data), listenHost: options.host, logLevel: options.logLevel, webDir: findWebDir() });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`the port is already in use: is another site running? (${(error as Error).message})`);

@@ -46,6 +46,8 @@ export class Inbox {
       verify: VerifyFn;
       log: Logger;
       now: () => number;
+      /** Told of each envelope after its effects have committed (live updates). */
+      onAccepted?: (env: Envelope) => void;
     },
   ) {}
 
@@ -75,7 +77,7 @@ export class Inbox {
   private async receiveChecked(env: Envelope, arrival: Arrival): Promise<InboxResult> {
     try {
       await this.check(env, arrival);
-      return await this.deps.batcher.submit(async (trx) => {
+      const result = await this.deps.batcher.submit(async (trx) => {
         const seen = await trx
           .insertInto('inbox_seen')
           .values({ envelope_id: env.id, received_at: this.deps.now() })
@@ -85,6 +87,8 @@ export class Inbox {
         await (HANDLERS[env.type] as Handler)(trx, env, this.deps.now(), { users: this.deps.users });
         return { status: 'accepted' as const, id: env.id };
       });
+      if (result.status === 'accepted') this.deps.onAccepted?.(env);
+      return result;
     } catch (error) {
       const code = error instanceof HearthError ? error.code : 'internal';
       this.deps.log.warn({ code, id: env.id, type: env.type, from: formatAddress(env.from) }, 'envelope refused');

@@ -85,10 +85,12 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     if (targets.length === 0) return { items: [], next: null };
     const localPrefix = `@${formatSite(ctx.site)}`;
     const localAuthors = targets.filter((t) => t.endsWith(localPrefix)).map((t) => t.slice(0, -localPrefix.length));
+    const remoteTargets = targets.filter((t) => !t.endsWith(localPrefix));
     const remote = await ctx.db
       .selectFrom('remote_posts')
       .select(['author', 'id', 'text', 'created_at'])
-      .where('author', 'in', targets)
+      // Local authors' posts come from `posts` below; their local deliveries must not show twice.
+      .where('author', 'in', remoteTargets.length > 0 ? remoteTargets : [''])
       .$if(cursor !== null, (q) => q.where(olderThan(cursor!)))
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')

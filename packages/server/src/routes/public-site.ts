@@ -51,6 +51,30 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     return html(reply, 200, renderHead(profileHead(profile, base)), renderProfileBody(profile, items, base));
   };
 
+  /** Who lives here: for the app's front page. */
+  app.get('/api/site', async () => ({ site: ctx.site, origin: base, users: await listUsernames(ctx.db) }));
+
+  // The app's own pages: the app renders them; the server sends the page shell.
+  for (const route of ['/login', '/home']) {
+    app.get(route, async (_request, reply) =>
+      html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${route}`, type: 'website' }), ''),
+    );
+  }
+
+  /** The built app's files. Names are content-hashed, so they are cached for good. */
+  app.get('/assets/:file', async (request, reply) => {
+    const file = (request.params as { file: string }).file;
+    const type = ASSET_TYPES[path.extname(file)];
+    if (!ctx.webDir || !type || !/^[A-Za-z0-9._-]{1,100}$/.test(file)) return notFoundPage(reply, 'No such file.');
+    let content: Buffer;
+    try {
+      content = await fs.promises.readFile(path.join(ctx.webDir, 'assets', file));
+    } catch {
+      return notFoundPage(reply, 'No such file.');
+    }
+    return reply.header('content-type', type).header('cache-control', 'public, max-age=31536000, immutable').header('x-content-type-options', 'nosniff').send(content);
+  });
+
   app.get('/', async (_request, reply) => {
     const names = await listUsernames(ctx.db);
     if (names.length === 1) return profilePage(reply, (await findUser(ctx.db, names[0]!))!);
@@ -86,6 +110,15 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
  * Scripts only from this site, no inline script, no plugins, no framing: even if some text
  * escaped its escaping, it could not run. Images may come from anywhere (avatars are URLs).
  */
+const ASSET_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+};
+
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 function loadTemplate(webDir: string | undefined): string | undefined {

@@ -1,0 +1,74 @@
+/** The site's HTTP API, with the session token kept in this browser. Errors carry the site's message. */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = 'hearth.token';
+const USER_KEY = 'hearth.username';
+
+export const session = {
+  get token(): string | null {
+    return localStorage.getItem(TOKEN_KEY);
+  },
+  get username(): string | null {
+    return localStorage.getItem(USER_KEY);
+  },
+  save(token: string, username: string): void {
+    localStorage.setItem(TOKEN_KEY, token);
+    localStorage.setItem(USER_KEY, username);
+  },
+  clear(): void {
+    localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(USER_KEY);
+  },
+};
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (session.token) headers.authorization = `Bearer ${session.token}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'offline', 'Could not reach your site. Check your connection and try again.');
+  }
+  if (res.status === 204) return undefined as T;
+  const json = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } | undefined;
+  if (!res.ok) {
+    if (res.status === 401 && session.token) session.clear();
+    throw new ApiError(res.status, json?.error?.code ?? 'error', json?.error?.message ?? `The site answered ${res.status}.`);
+  }
+  return json as T;
+}
+
+export interface Profile {
+  username: string;
+  address: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+  postCount: number;
+}
+
+export interface Post {
+  id: string;
+  text: string;
+  author: string;
+  createdAt: string;
+  url?: string;
+  likeCount?: number;
+  commentCount?: number;
+}
+
+export interface PostDetail extends Post {
+  likes: string[];
+  comments: Array<{ id: string; author: string; text: string; createdAt: string }>;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}

@@ -1,0 +1,36 @@
+import { useEffect, useState } from 'react';
+
+/** Routes of the app; anything else is "not found". */
+export type Route =
+  | { name: 'site' }
+  | { name: 'profile'; username: string }
+  | { name: 'post'; username: string; postId: string }
+  | { name: 'login' }
+  | { name: 'home' }
+  | { name: 'notFound' };
+
+export function parseRoute(pathname: string): Route {
+  if (pathname === '/' || pathname === '') return { name: 'site' };
+  if (pathname === '/login') return { name: 'login' };
+  if (pathname === '/home') return { name: 'home' };
+  const profile = /^\/@([a-z0-9_]{1,32})\/?$/.exec(pathname);
+  if (profile) return { name: 'profile', username: profile[1]! };
+  const post = /^\/@([a-z0-9_]{1,32})\/([A-Za-z0-9_-]{1,64})$/.exec(pathname);
+  if (post) return { name: 'post', username: post[1]!, postId: post[2]! };
+  return { name: 'notFound' };
+}
+
+export function navigate(to: string): void {
+  window.history.pushState(null, '', to);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.pathname));
+  useEffect(() => {
+    const update = () => setRoute(parseRoute(window.location.pathname));
+    window.addEventListener('popstate', update);
+    return () => window.removeEventListener('popstate', update);
+  }, []);
+  return route;
+}

@@ -1,0 +1,263 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { parseAddress, formatAddress } from '@hearth/protocol/address';
+import { api, session, type Page, type Post, type PostDetail, type Profile } from './api';
+import { ErrorBox, Link, Loading, safeImageUrl, Text, Time } from './components';
+import { useLiveEvents, type LiveEvent } from './live';
+import { navigate } from './router';
+
+function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; reload: () => void } {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<unknown>();
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setError(undefined);
+    load().then(
+      (value) => live && setData(value),
+      (err: unknown) => live && setError(err),
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
+}
+
+function ProfileHeader({ profile }: { profile: Profile }) {
+  const avatar = safeImageUrl(profile.avatarUrl);
+  return (
+    <header className="profile">
+      {avatar && <img className="avatar" src={avatar} alt="" width={64} height={64} />}
+      <div>
+        <h1>{profile.displayName}</h1>
+        <p className="address">{profile.address}</p>
+        {profile.bio && <p className="bio">{profile.bio}</p>}
+      </div>
+    </header>
+  );
+}
+
+function PostCard({ post, linkTo }: { post: Post; linkTo?: string }) {
+  return (
+    <article className="post">
+      <p className="post-author">{post.author}</p>
+      <div className="post-text">
+        <Text text={post.text} />
+      </div>
+      <footer>
+        {linkTo ? <Link to={linkTo}><Time iso={post.createdAt} /></Link> : <Time iso={post.createdAt} />}
+        {post.likeCount !== undefined && <> · {post.likeCount} likes · {post.commentCount} comments</>}
+      </footer>
+    </article>
+  );
+}
+
+export function ProfileView({ username }: { username: string }) {
+  const profile = useLoad(() => api<Profile>('GET', `/api/users/${username}`), [username]);
+  const posts = useLoad(() => api<Page<Post>>('GET', `/api/users/${username}/posts?limit=50`), [username]);
+  useEffect(() => {
+    if (profile.data) document.title = `${profile.data.displayName} (${profile.data.address})`;
+  }, [profile.data]);
+  if (profile.error) return <main><ErrorBox error={profile.error} /></main>;
+  if (!profile.data) return <main><Loading what="profile" /></main>;
+  return (
+    <main className="public">
+      <ProfileHeader profile={profile.data} />
+      <section aria-label="Posts">
+        <ErrorBox error={posts.error} />
+        {!posts.data && !posts.error && <Loading what="posts" />}
+        {posts.data?.items.length === 0 && <p className="empty">No posts yet.</p>}
+        {posts.data?.items.map((post) => <PostCard key={post.id} post={post} linkTo={`/@${username}/${post.id}`} />)}
+      </section>
+    </main>
+  );
+}
+
+export function PostView({ username, postId }: { username: string; postId: string }) {
+  const profile = useLoad(() => api<Profile>('GET', `/api/users/${username}`), [username]);
+  const post = useLoad(() => api<PostDetail>('GET', `/api/users/${username}/posts/${postId}`), [username, postId]);
+  const [comment, setComment] = useState('');
+  const [state, setState] = useState<{ error?: unknown; sent?: boolean }>({});
+  const signedIn = Boolean(session.token);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!profile.data) return;
+    try {
+      await api('POST', '/api/comments', { post: { author: profile.data.address, id: postId }, text: comment });
+      setComment('');
+      setState({ sent: true });
+      setTimeout(post.reload, 300);
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  if (post.error) return <main><ErrorBox error={post.error} /></main>;
+  if (!post.data || !profile.data) return <main><Loading what="post" /></main>;
+  return (
+    <main className="public">
+      <ProfileHeader profile={profile.data} />
+      <PostCard post={post.data} />
+      <section aria-label="Comments">
+        <h2>Comments</h2>
+        {post.data.comments.length === 0 && <p className="empty">No comments yet.</p>}
+        <ul className="comments">
+          {post.data.comments.map((c) => (
+            <li key={c.id} className="comment">
+              <p className="comment-author">
+                {c.author} · <Time iso={c.createdAt} />
+              </p>
+              <Text text={c.text} />
+            </li>
+          ))}
+        </ul>
+        {signedIn && (
+          <form onSubmit={submit} className="stack">
+            <label htmlFor="comment">Your comment</label>
+            <textarea id="comment" value={comment} onChange={(e) => setComment(e.target.value)} maxLength={2000} required rows={3} />
+            <button type="submit">Comment</button>
+            {state.sent && <p role="status">Sent to {profile.data.displayName}'s site.</p>}
+            <ErrorBox error={state.error} />
+          </form>
+        )}
+      </section>
+      <p>
+        <Link to={`/@${username}`}>More from {profile.data.displayName}</Link>
+      </p>
+    </main>
+  );
+}
+
+export function LoginView({ onLogin }: { onLogin: () => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const res = await api<{ token: string; username: string }>('POST', '/api/auth/login', { username: username.trim().toLowerCase(), password });
+      session.save(res.token, res.username);
+      onLogin();
+      navigate('/home');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="narrow">
+      <h1>Log in</h1>
+      <form onSubmit={submit} className="stack">
+        <label htmlFor="username">Username</label>
+        <input id="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required />
+        <label htmlFor="password">Password</label>
+        <input id="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
+        <ErrorBox error={error} />
+      </form>
+    </main>
+  );
+}
+
+/** `bob@example.com`, `@bob@example.com`, or a pasted profile link `https://example.com/@bob`. */
+export function addressFromInput(input: string): string {
+  const text = input.trim();
+  if (/^https?:\/\//i.test(text)) {
+    const url = new URL(text);
+    const match = /^\/@([a-z0-9_]{1,32})\/?$/i.exec(url.pathname);
+    if (!match) throw new Error('That link is not a profile link (it should end in /@name).');
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    return formatAddress({ username: match[1]!.toLowerCase(), host: url.hostname.toLowerCase(), port });
+  }
+  return formatAddress(parseAddress(text));
+}
+
+export function HomeView() {
+  const me = session.username;
+  const feed = useLoad(() => api<Page<Post>>('GET', '/api/feed?limit=50'), []);
+  const following = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/following'), []);
+  const [text, setText] = useState('');
+  const [follow, setFollow] = useState('');
+  const [status, setStatus] = useState<{ error?: unknown; message?: string }>({});
+  const onLive = useCallback(
+    (event: LiveEvent) => {
+      if (event.type === 'feed') feed.reload();
+    },
+    [feed.reload],
+  );
+  useLiveEvents(onLive);
+  useEffect(() => {
+    document.title = 'Home · Hearth';
+    if (!session.token) navigate('/login');
+  }, []);
+  if (!session.token) return null;
+  const post = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await api('POST', '/api/posts', { text });
+      setText('');
+      setStatus({ message: 'Posted.' });
+    } catch (error) {
+      setStatus({ error });
+    }
+  };
+  const doFollow = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      const address = addressFromInput(follow);
+      await api('POST', '/api/following', { address });
+      setFollow('');
+      setStatus({ message: `You now follow ${address}.` });
+      following.reload();
+      setTimeout(feed.reload, 500);
+    } catch (error) {
+      setStatus({ error });
+    }
+  };
+  return (
+    <main className="home">
+      <h1>Home</h1>
+      <form onSubmit={post} className="stack" aria-label="New post">
+        <label htmlFor="compose">What's on your mind, {me}?</label>
+        <textarea id="compose" value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} rows={4} required />
+        <button type="submit">Post</button>
+      </form>
+      <form onSubmit={doFollow} className="row" aria-label="Follow someone">
+        <label htmlFor="follow" className="visually-hidden">Address or profile link</label>
+        <input id="follow" placeholder="name@example.com or a profile link" value={follow} onChange={(e) => setFollow(e.target.value)} required />
+        <button type="submit">Follow</button>
+      </form>
+      {status.message && <p role="status">{status.message}</p>}
+      <ErrorBox error={status.error} />
+      <section aria-label="Feed">
+        <h2>Feed</h2>
+        <ErrorBox error={feed.error} />
+        {!feed.data && !feed.error && <Loading what="your feed" />}
+        {feed.data?.items.length === 0 && <p className="empty">Nothing yet: follow someone to fill your feed.</p>}
+        {feed.data?.items.map((p) => <PostCard key={`${p.author}/${p.id}`} post={p} />)}
+      </section>
+      <section aria-label="Following">
+        <h2>Following</h2>
+        <ul>{following.data?.items.map((f) => <li key={f.address}>{f.address}</li>)}</ul>
+      </section>
+    </main>
+  );
+}
+
+export function SiteView() {
+  const site = useLoad(() => api<{ users?: string[] }>('GET', '/api/site'), []);
+  if (site.error) return <main><ErrorBox error={site.error} /></main>;
+  if (!site.data) return <main><Loading what="site" /></main>;
+  const users = site.data.users ?? [];
+  if (users.length === 1) return <ProfileView username={users[0]!} />;
+  return (
+    <main className="public">
+      <h1>People here</h1>
+      <ul>{users.map((u) => <li key={u}><Link to={`/@${u}`}>{u}</Link></li>)}</ul>
+    </main>
+  );
+}
