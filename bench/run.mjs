@@ -200,6 +200,9 @@ const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
+const web = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
+  ? await (await import('./web.mjs')).webBench({ freePort, log })
+  : (log('Website figures skipped: no Chromium (apt-get install chromium)'), undefined);
 const result = {
   envelopesPerSec: Math.round(delivery.rate),
   signVerifyPerSec: Math.round(signVerify),
@@ -209,5 +212,11 @@ const result = {
   idleRssMB: Number(delivery.idleRss.toFixed(1)),
   rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),
   envelopes: delivery.total,
+  ...(web && {
+    webJsGzipKB: Number(web.jsGzipKB.toFixed(1)),
+    profileFcpMs: Math.round(web.fcpMs),
+    staticFcpMs: Math.round(web.staticFcpMs),
+    fcpRatioToStatic: Number((web.fcpMs / web.staticFcpMs).toFixed(2)),
+  }),
 };
 console.log(JSON.stringify(result));

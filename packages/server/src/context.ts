@@ -126,10 +126,10 @@ export class Context {
   readonly events = new EventEmitter();
 
   private async announce(env: Envelope): Promise<void> {
+    if (this.events.eventNames().length === 0) return; // no page is listening
     try {
       if (env.type === TYPES.postCreate || env.type === TYPES.postDelete) {
-        const rows = await this.db.selectFrom('following').select('username').where('target', '=', formatAddress(env.from)).execute();
-        for (const { username } of rows) this.events.emit(`user:${username}`, { type: 'feed' });
+        for (const username of await this.users.followersOf(formatAddress(env.from))) this.events.emit(`user:${username}`, { type: 'feed' });
       } else {
         this.events.emit(`user:${env.to.username}`, { type: 'notification', kind: env.type });
       }

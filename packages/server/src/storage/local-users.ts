@@ -13,7 +13,8 @@ type Db = Kysely<Database>;
 export class LocalUserCache {
   private readonly known = new Set<string>();
   private readonly blocks = new Map<string, Set<string>>();
-  private followed: Set<string> | undefined;
+  /** followed address -> local usernames following it */
+  private followed: Map<string, string[]> | undefined;
 
   constructor(private readonly db: Db) {}
 
@@ -40,11 +41,18 @@ export class LocalUserCache {
 
   /** Whether anyone here follows this address (pushed posts are kept only then). */
   async isFollowed(address: string, db: Db = this.db): Promise<boolean> {
+    return (await this.followersOf(address, db)).length > 0;
+  }
+
+  /** The local users who follow this address. */
+  async followersOf(address: string, db: Db = this.db): Promise<string[]> {
     if (!this.followed) {
-      const rows = await db.selectFrom('following').select('target').distinct().execute();
-      this.followed = new Set(rows.map((r) => r.target));
+      const rows = await db.selectFrom('following').select(['target', 'username']).execute();
+      const map = new Map<string, string[]>();
+      for (const { target, username } of rows) map.set(target, [...(map.get(target) ?? []), username]);
+      this.followed = map;
     }
-    return this.followed.has(address);
+    return this.followed.get(address) ?? [];
   }
 
   /** Call after any change to the following table. */
