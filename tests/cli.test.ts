@@ -50,7 +50,7 @@ describe('the hearth command', () => {
     expect(insecure.stderr).toMatch(/must use https/);
   });
 
-  it('start --init on an empty folder creates a local site and says how to add a user', async () => {
+  it('start --init on an empty folder creates a local site and prints its setup link', async () => {
     const dir = path.join(tempDir('start'), 'data');
     const port = await freePort();
     const child = spawn(process.execPath, [HEARTH, 'start', '--init', '--data', dir, '--url', `http://127.0.0.1:${port}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -58,6 +58,7 @@ describe('the hearth command', () => {
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     try {
       await waitFor('the hint', () => output.includes('no users yet'));
+      expect(output).toMatch(new RegExp(`http://127\\.0\\.0\\.1:${port}/setup\\?code=[A-Za-z0-9_-]{24}`));
       expect(output).toMatch(/hearth user add --data/);
       expect((await fetch(`http://127.0.0.1:${port}/.well-known/hearth`)).status).toBe(200);
     } finally {

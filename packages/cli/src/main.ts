@@ -51,23 +51,20 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .requiredOption('--data <dir>', 'data folder created by "hearth init"')
     .option('--host <address>', 'interface to listen on (default: loopback for dev sites, all interfaces otherwise)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
-    .option('--init', 'create the site first if the folder holds none (asks on a terminal; otherwise a local dev site)')
-    .option('--url <url>', 'with --init and no terminal: the URL of the new site', 'http://127.0.0.1:4000')
+    .option('--init', 'create a local site first if the folder holds none, and print its setup link')
+    .option('--url <url>', 'with --init: the URL of the new site', 'http://127.0.0.1:4000')
     .action(async (opts: { data: string; host?: string; logLevel?: string; init?: boolean; url: string }) => {
+      // First run: create a local site; its owner finishes in the browser with the printed link.
       if (opts.init && !siteExists(path.resolve(opts.data))) {
-        if (process.stdin.isTTY && process.stdout.isTTY) {
-          out('No site here yet: a few questions and it is ready.');
-          await initSite({ data: opts.data, dev: true });
-        } else {
-          createSiteConfig(path.resolve(opts.data), { url: opts.url, dev: true });
-          out(`Created a local site at ${opts.url} in ${path.resolve(opts.data)}.`);
-        }
+        createSiteConfig(path.resolve(opts.data), { url: opts.url, dev: true });
+        out(`Created a local site at ${opts.url} in ${path.resolve(opts.data)}.`);
       }
       const running = await runSite(opts);
       out(`Hearth is serving ${running.url}`);
       const users = await listUsernames(running.ctx.db);
       if (users.length === 0) {
-        out(`This site has no users yet. Add yourself with:\n  npx hearth user add --data ${opts.data} --user NAME --password PASSWORD`);
+        out(`\nThis site has no users yet. Finish setting it up in your browser:\n  ${running.url}/setup?code=${running.ctx.setupCode}\n`);
+        out(`(or from here: npx hearth user add --data ${opts.data} --user NAME --password PASSWORD)`);
       } else {
         for (const name of users) out(`  ${running.url}/api/users/${name}`);
       }

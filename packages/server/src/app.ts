@@ -10,6 +10,7 @@ import { federationRoutes } from './routes/federation.js';
 import { followRoutes } from './routes/follows.js';
 import { liveRoutes } from './routes/live.js';
 import { postRoutes } from './routes/posts.js';
+import { setupRoutes } from './routes/setup.js';
 import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
 import { userRoutes } from './routes/users.js';
@@ -83,6 +84,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(dmRoutes(ctx));
   await app.register(federationRoutes(ctx));
   await app.register(liveRoutes(ctx));
+  await app.register(setupRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
   return app;
 }

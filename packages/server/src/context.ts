@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
-import { nodeSigner, nodeVerify } from './crypto/node-signing.js';
+import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
 import { Directory } from './federation/directory.js';
 import { Inbox } from './federation/inbox.js';
 import { LinkManager } from './federation/link-manager.js';
@@ -52,6 +52,8 @@ export class Context {
   readonly verify = nodeVerify;
   private readonly signers = new Map<string, Signer>();
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** While the site has no users: the one-time code that lets its owner create the first. */
+  setupCode: string | undefined;
 
   private constructor(options: ContextOptions) {
     this.config = options.config;
@@ -97,6 +99,8 @@ export class Context {
   static async open(options: ContextOptions): Promise<Context> {
     const ctx = new Context(options);
     await migrateToLatest(ctx.db);
+    const anyone = await ctx.db.selectFrom('users').select('username').limit(1).executeTakeFirst();
+    if (!anyone) ctx.setupCode = randomToken(18);
     return ctx;
   }
 

@@ -3,7 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { api, session } from './api';
 import { Link } from './components';
 import { navigate, useRoute } from './router';
-import { HomeView, LoginView, PostView, ProfileView, SiteView } from './views';
+import { HomeView, LoginView, PostView, ProfileView, SetupView, SiteView } from './views';
 
 function App() {
   const route = useRoute();
@@ -34,6 +34,7 @@ function App() {
         {route.name === 'post' && <PostView username={route.username} postId={route.postId} />}
         {route.name === 'login' && <LoginView onLogin={() => setSignedIn(true)} />}
         {route.name === 'home' && <HomeView />}
+        {route.name === 'setup' && <SetupView onLogin={() => setSignedIn(true)} />}
         {route.name === 'notFound' && (
           <main>
             <h1>Not found</h1>

@@ -7,12 +7,14 @@ export type Route =
   | { name: 'post'; username: string; postId: string }
   | { name: 'login' }
   | { name: 'home' }
+  | { name: 'setup' }
   | { name: 'notFound' };
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '') return { name: 'site' };
   if (pathname === '/login') return { name: 'login' };
   if (pathname === '/home') return { name: 'home' };
+  if (pathname === '/setup') return { name: 'setup' };
   const profile = /^\/@([a-z0-9_]{1,32})\/?$/.exec(pathname);
   if (profile) return { name: 'profile', username: profile[1]! };
   const post = /^\/@([a-z0-9_]{1,32})\/([A-Za-z0-9_-]{1,64})$/.exec(pathname);

@@ -254,10 +254,89 @@ export function SiteView() {
   if (!site.data) return <main><Loading what="site" /></main>;
   const users = site.data.users ?? [];
   if (users.length === 1) return <ProfileView username={users[0]!} />;
+  if (users.length === 0) {
+    return (
+      <main className="narrow">
+        <h1>A new Hearth site</h1>
+        <p>This site is not set up yet. Its owner finishes setup with the link that <code>hearth start</code> printed.</p>
+      </main>
+    );
+  }
   return (
     <main className="public">
       <h1>People here</h1>
       <ul>{users.map((u) => <li key={u}><Link to={`/@${u}`}>{u}</Link></li>)}</ul>
+    </main>
+  );
+}
+
+/** First run: the owner opens the link `hearth start` printed, chooses a name and password, and is home. */
+export function SetupView({ onLogin }: { onLogin: () => void }) {
+  const code = new URLSearchParams(window.location.search).get('code') ?? '';
+  const needed = useLoad(() => api<{ needed: boolean }>('GET', '/api/setup'), []);
+  const [displayName, setDisplayName] = useState('');
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    document.title = 'Set up your site · Hearth';
+  }, []);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const res = await api<{ token: string; username: string }>('POST', '/api/setup', { code, username, password, displayName });
+      session.save(res.token, res.username);
+      onLogin();
+      navigate('/home');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (needed.error) return <main className="narrow"><ErrorBox error={needed.error} /></main>;
+  if (!needed.data) return <main className="narrow"><Loading what="setup" /></main>;
+  if (!needed.data.needed) {
+    return (
+      <main className="narrow">
+        <h1>This site is set up</h1>
+        <p><Link to="/login">Log in</Link> to continue.</p>
+      </main>
+    );
+  }
+  if (!code) {
+    return (
+      <main className="narrow">
+        <h1>Set up your site</h1>
+        <p>Open the setup link that <code>hearth start</code> printed: it carries a one-time code that proves the site is yours.</p>
+      </main>
+    );
+  }
+  return (
+    <main className="narrow">
+      <h1>Welcome to your new site</h1>
+      <p>Choose how people will see you. You can change all of it later.</p>
+      <form onSubmit={submit} className="stack">
+        <label htmlFor="displayName">Your name</label>
+        <input id="displayName" autoComplete="name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} required maxLength={100} />
+        <label htmlFor="newUsername">Username (your address will be <em>{username || 'name'}@{window.location.host}</em>)</label>
+        <input
+          id="newUsername"
+          autoComplete="username"
+          value={username}
+          onChange={(e) => setUsername(e.target.value.toLowerCase())}
+          required
+          pattern="[a-z0-9_]{1,32}"
+          title="1 to 32 of a-z, 0-9 and _"
+        />
+        <label htmlFor="newPassword">Password (at least 8 characters)</label>
+        <input id="newPassword" type="password" autoComplete="new-password" minLength={8} value={password} onChange={(e) => setPassword(e.target.value)} required />
+        <button type="submit" disabled={busy}>{busy ? 'Setting up…' : 'Create my site'}</button>
+        <ErrorBox error={error} />
+      </form>
     </main>
   );
 }

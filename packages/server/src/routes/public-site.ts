@@ -55,7 +55,7 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
   app.get('/api/site', async () => ({ site: ctx.site, origin: base, users: await listUsernames(ctx.db) }));
 
   // The app's own pages: the app renders them; the server sends the page shell.
-  for (const route of ['/login', '/home']) {
+  for (const route of ['/login', '/home', '/setup']) {
     app.get(route, async (_request, reply) =>
       html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${route}`, type: 'website' }), ''),
     );
@@ -79,7 +79,7 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     const names = await listUsernames(ctx.db);
     if (names.length === 1) return profilePage(reply, (await findUser(ctx.db, names[0]!))!);
     const list = names.map((n) => `<li><a href="/@${n}">${escapeHtml(localAddressText(ctx.site, n))}</a></li>`).join('');
-    const body = `<main class="public"><h1>Hearth at ${escapeHtml(ctx.site.host)}</h1>${names.length ? `<ul class="people">${list}</ul>` : '<p>No one lives here yet.</p>'}</main>`;
+    const body = `<main class="public"><h1>Hearth at ${escapeHtml(ctx.site.host)}</h1>${names.length ? `<ul class="people">${list}</ul>` : '<p>This site is not set up yet. Its owner finishes setup with the link that <code>hearth start</code> printed.</p>'}</main>`;
     return html(reply, 200, renderHead({ title: `Hearth at ${ctx.site.host}`, description: 'Personal sites that talk to each other.', url: base, type: 'website' }), body);
   });
 
