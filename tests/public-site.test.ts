@@ -29,7 +29,7 @@ describe('public site and feeds', () => {
     expect(res.text).toContain(`<meta property="og:url" content="${site.url}/@bob">`);
     expect(res.text).toContain('<meta property="og:description" content="I build &lt;things&gt;.">');
     expect(res.text).toContain(`type="application/atom+xml" title="Atom" href="${site.url}/@bob/feed.atom"`);
-    expect(res.text).toContain('<p>Post number 2</p><p>Second paragraph.</p>');
+    expect(res.text).toContain('<p>Post number 2</p>\n<p>Second paragraph.</p>');
     expect(res.csp).toMatch(/script-src 'self'/);
   });
 

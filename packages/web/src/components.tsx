@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { renderMarkdown } from '@hearth/protocol/markdown';
 import { navigate } from './router';
 
 /** An in-app link: a real <a href> (works with keyboard, middle-click, no JS), routed without reload. */
@@ -23,22 +24,13 @@ export function Time({ iso }: { iso: string }) {
   return <time dateTime={iso}>{date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</time>;
 }
 
-/** Post text as paragraphs; React escapes it, so no text can become markup. */
+/**
+ * Post text is Markdown, rendered with the rules every Hearth site shares (no raw HTML, only
+ * http(s)/mailto links, no images): its output is safe to insert, and the page's CSP forbids
+ * inline script besides.
+ */
 export function Text({ text }: { text: string }) {
-  return (
-    <>
-      {text.split(/\n{2,}/).map((para, i) => (
-        <p key={i}>
-          {para.split('\n').map((line, j) => (
-            <span key={j}>
-              {j > 0 && <br />}
-              {line}
-            </span>
-          ))}
-        </p>
-      ))}
-    </>
-  );
+  return <div className="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
 }
 
 export function ErrorBox({ error }: { error: unknown }) {

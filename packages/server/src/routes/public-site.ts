@@ -45,10 +45,14 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
 
   const userOrNull = async (name: string) => (/^[a-z0-9_]{1,32}$/.test(name) ? ((await findUser(ctx.db, name)) ?? null) : null);
 
+  // The Markdown renderer loads with the first page: an idle site never needs it.
+  let markdown: Promise<(text: string) => string> | undefined;
+  const renderer = () => (markdown ??= import('@hearth/protocol/markdown').then((m) => m.renderMarkdown));
+
   const profilePage = async (reply: FastifyReply, user: UsersTable) => {
     const profile = profileOf(user);
     const { items } = await listPublicPosts(ctx.db, where, user.username, { limit: PAGE_SIZE });
-    return html(reply, 200, renderHead(profileHead(profile, base)), renderProfileBody(profile, items, base));
+    return html(reply, 200, renderHead(profileHead(profile, base)), renderProfileBody(profile, items, base, await renderer()));
   };
 
   /** Who lives here: for the app's front page. */
@@ -102,7 +106,7 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     }
     const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where, user.username, rest) : undefined;
     if (!post) return notFoundPage(reply, 'This post does not exist, or was deleted.');
-    return html(reply, 200, renderHead(postHead(profile, post, base)), renderPostBody(profile, post, post.comments, base));
+    return html(reply, 200, renderHead(postHead(profile, post, base)), renderPostBody(profile, post, post.comments, base, await renderer()));
   });
 };
 

@@ -62,12 +62,9 @@ function time(iso: string): string {
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(date.toUTCString().replace(/ GMT$/, ' UTC'))}</time>`;
 }
 
-/** Post text as paragraphs of escaped text; line breaks kept. */
-function textBlocks(text: string): string {
-  return text
-    .split(/\n{2,}/)
-    .map((para) => `<p>${escapeHtml(para).replace(/\n/g, '<br>')}</p>`)
-    .join('');
+/** Post text is Markdown, rendered under the shared safe rules (@hearth/protocol/markdown). */
+function textBlocks(text: string, markdown: (text: string) => string): string {
+  return markdown(text);
 }
 
 function profileHeader(profile: PublicProfile): string {
@@ -77,21 +74,21 @@ function profileHeader(profile: PublicProfile): string {
   }</div></header>`;
 }
 
-export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], base: string): string {
+export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): string {
   const items = posts
     .map(
       (post) =>
-        `<article class="post"><div class="post-text">${textBlocks(post.text)}</div><footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${post.likeCount} likes · ${post.commentCount} comments</footer></article>`,
+        `<article class="post"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${post.likeCount} likes · ${post.commentCount} comments</footer></article>`,
     )
     .join('');
   return `<main class="public">${profileHeader(profile)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
 }
 
-export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string): string {
+export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string, markdown: (text: string) => string): string {
   const list = comments
-    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${textBlocks(c.text)}</li>`)
+    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${textBlocks(c.text, markdown)}</li>`)
     .join('');
-  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text)}</div><footer>${time(post.createdAt)} · ${post.likeCount} likes</footer></article><section aria-label="Comments"><h2>Comments</h2>${
+  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer>${time(post.createdAt)} · ${post.likeCount} likes</footer></article><section aria-label="Comments"><h2>Comments</h2>${
     list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
   }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
 }
