@@ -61,24 +61,53 @@ describe('the website in a browser', () => {
     await page.close();
   });
 
-  it('alice comments on bob\'s post from his site\'s page', async () => {
+  const login = async (site: SiteProcess, user: string) => {
     const page = await browser.newPage();
-    // alice is logged in on her own site; she comments through it on bob's post shown there.
-    await page.goto(`${alice.url}/login`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill(SiteProcess.password('alice'));
+    await page.goto(`${site.url}/login`);
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(SiteProcess.password(user));
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${alice.url}/home`);
-    await page.close();
-    const res = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: postId }, text: 'Lovely site, Bob!' } });
-    expect(res.status).toBe(202);
-    const view = await browser.newPage();
-    await view.goto(`${bob.url}/@bob/${postId}`);
-    await expect.poll(async () => {
-      await view.reload();
-      return view.locator('section[aria-label="Comments"]').innerText();
-    }, { timeout: 10_000 }).toContain('Lovely site, Bob!');
-    await view.close();
+    await page.waitForURL(`${site.url}/home`);
+    return page;
+  };
+
+  it('alice comments from her feed, bob sees the live notification and deletes the comment, then blocks her', async () => {
+    const bobPage = await login(bob, 'bob');
+    const alicePage = await login(alice, 'alice');
+    const card = alicePage.locator('article.post', { hasText: 'Hello from my own corner' });
+    await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(1);
+    await card.getByRole('button', { name: 'Comment' }).click();
+    await card.getByLabel(/Comment on bob@/).fill('Lovely site, **Bob**!');
+    await card.getByRole('button', { name: 'Send comment' }).click();
+    await expect.poll(() => card.getByRole('status').innerText()).toContain('Comment sent.');
+
+    // bob's open home page hears of it live, without a reload.
+    const notifications = bobPage.locator('section[aria-label="Notifications"]');
+    await expect.poll(() => notifications.innerText(), { timeout: 10_000 }).toContain(`${alice.address('alice')} commented on your post`);
+    await screenshots(bobPage, 'home-notifications');
+
+    await bobPage.goto(`${bob.url}/@bob/${postId}`);
+    const comments = bobPage.locator('section[aria-label="Comments"]');
+    await expect.poll(() => comments.innerText()).toContain('Lovely site, Bob!');
+    expect(await comments.locator('strong', { hasText: 'Bob' }).count()).toBe(1); // Markdown rendered
+    await screenshots(bobPage, 'post-with-comment');
+    await comments.getByRole('button', { name: `Delete comment by ${alice.address('alice')}` }).click();
+    await expect.poll(() => comments.innerText()).not.toContain('Lovely site');
+    expect((await bob.api('GET', `/api/users/bob/posts/${postId}`)).body.comments).toEqual([]);
+
+    // Block from the same place: comment again to have someone to block.
+    await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: postId }, text: 'one more' } });
+    await expect.poll(async () => { await bobPage.reload(); return comments.innerText(); }, { timeout: 10_000 }).toContain('one more');
+    bobPage.once('dialog', (dialog) => void dialog.accept());
+    await comments.getByRole('button', { name: `Block ${alice.address('alice')}` }).click();
+    await expect.poll(async () => (await bob.api('GET', '/api/blocks', { as: 'bob' })).body.items.length).toBe(1);
+    await bobPage.goto(`${bob.url}/settings`);
+    const blocked = bobPage.locator('section[aria-label="Blocked"]');
+    await expect.poll(() => blocked.innerText()).toContain(alice.address('alice'));
+    await screenshots(bobPage, 'settings');
+    await blocked.getByRole('button', { name: `Unblock ${alice.address('alice')}` }).click();
+    await expect.poll(() => blocked.innerText()).toContain('You block no one.');
+    await Promise.all([bobPage.close(), alicePage.close()]);
   });
 
   it('markup in a post renders as harmless text: no script runs, no javascript: link', async () => {

@@ -3,7 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { api, session } from './api';
 import { Link } from './components';
 import { navigate, useRoute } from './router';
-import { HomeView, LoginView, PostView, ProfileView, SetupView, SiteView } from './views';
+import { HomeView, LoginView, PostView, ProfileView, SettingsView, SetupView, SiteView } from './views';
 
 function App() {
   const route = useRoute();
@@ -22,6 +22,8 @@ function App() {
         {signedIn ? (
           <>
             <Link to="/home">Home</Link>
+            {session.username && <Link to={`/@${session.username}`}>My site</Link>}
+            <Link to="/settings">Settings</Link>
             <button type="button" className="link" onClick={logout}>Log out</button>
           </>
         ) : (
@@ -35,6 +37,7 @@ function App() {
         {route.name === 'login' && <LoginView onLogin={() => setSignedIn(true)} />}
         {route.name === 'home' && <HomeView />}
         {route.name === 'setup' && <SetupView onLogin={() => setSignedIn(true)} />}
+        {route.name === 'settings' && <SettingsView />}
         {route.name === 'notFound' && (
           <main>
             <h1>Not found</h1>

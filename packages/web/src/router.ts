@@ -8,6 +8,7 @@ export type Route =
   | { name: 'login' }
   | { name: 'home' }
   | { name: 'setup' }
+  | { name: 'settings' }
   | { name: 'notFound' };
 
 export function parseRoute(pathname: string): Route {
@@ -15,6 +16,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/login') return { name: 'login' };
   if (pathname === '/home') return { name: 'home' };
   if (pathname === '/setup') return { name: 'setup' };
+  if (pathname === '/settings') return { name: 'settings' };
   const profile = /^\/@([a-z0-9_]{1,32})\/?$/.exec(pathname);
   if (profile) return { name: 'profile', username: profile[1]! };
   const post = /^\/@([a-z0-9_]{1,32})\/([A-Za-z0-9_-]{1,64})$/.exec(pathname);

@@ -38,7 +38,7 @@ function ProfileHeader({ profile }: { profile: Profile }) {
   );
 }
 
-function PostCard({ post, linkTo }: { post: Post; linkTo?: string }) {
+function PostCard({ post, linkTo, actions }: { post: Post; linkTo?: string; actions?: boolean }) {
   return (
     <article className="post">
       <p className="post-author">{post.author}</p>
@@ -47,9 +47,52 @@ function PostCard({ post, linkTo }: { post: Post; linkTo?: string }) {
       </div>
       <footer>
         {linkTo ? <Link to={linkTo}><Time iso={post.createdAt} /></Link> : <Time iso={post.createdAt} />}
-        {post.likeCount !== undefined && <> · {post.likeCount} likes · {post.commentCount} comments</>}
+        {post.likeCount !== undefined && <> · {plural(post.likeCount, 'like')} · {plural(post.commentCount ?? 0, 'comment')}</>}
       </footer>
+      {actions && <PostActions post={post} />}
     </article>
+  );
+}
+
+/** Like and comment on someone's post: my site signs and sends the envelope to theirs. */
+function PostActions({ post }: { post: Post }) {
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState('');
+  const [state, setState] = useState<{ error?: unknown; message?: string }>({});
+  const ref = { author: post.author, id: post.id };
+  const like = async () => {
+    try {
+      await api('POST', '/api/likes', { post: ref });
+      setState({ message: 'Liked.' });
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  const comment = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await api('POST', '/api/comments', { post: ref, text });
+      setText('');
+      setOpen(false);
+      setState({ message: 'Comment sent.' });
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  return (
+    <div className="actions">
+      <button type="button" className="small" onClick={like}>Like</button>{' '}
+      <button type="button" className="small" aria-expanded={open} onClick={() => setOpen(!open)}>Comment</button>
+      {open && (
+        <form onSubmit={comment} className="stack">
+          <label htmlFor={`comment-${post.id}`}>Comment on {post.author}'s post</label>
+          <textarea id={`comment-${post.id}`} value={text} onChange={(e) => setText(e.target.value)} maxLength={2000} rows={2} required />
+          <button type="submit">Send comment</button>
+        </form>
+      )}
+      {state.message && <span role="status"> {state.message}</span>}
+      <ErrorBox error={state.error} />
+    </div>
   );
 }
 
@@ -80,6 +123,24 @@ export function PostView({ username, postId }: { username: string; postId: strin
   const [comment, setComment] = useState('');
   const [state, setState] = useState<{ error?: unknown; sent?: boolean }>({});
   const signedIn = Boolean(session.token);
+  const isOwner = session.username === username;
+  const [modError, setModError] = useState<unknown>();
+  const remove = async (commentId: string) => {
+    try {
+      await api('DELETE', `/api/posts/${postId}/comments/${commentId}`);
+      post.reload();
+    } catch (error) {
+      setModError(error);
+    }
+  };
+  const block = async (address: string) => {
+    if (!window.confirm(`Block ${address}? Nothing they send will reach you.`)) return;
+    try {
+      await api('POST', '/api/blocks', { address });
+    } catch (error) {
+      setModError(error);
+    }
+  };
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!profile.data) return;
@@ -108,9 +169,16 @@ export function PostView({ username, postId }: { username: string; postId: strin
                 {c.author} · <Time iso={c.createdAt} />
               </p>
               <Text text={c.text} />
+              {isOwner && (
+                <p className="moderation">
+                  <button type="button" className="small" onClick={() => void remove(c.id)} aria-label={`Delete comment by ${c.author}`}>Delete</button>{' '}
+                  <button type="button" className="small secondary" onClick={() => void block(c.author)} aria-label={`Block ${c.author}`}>Block</button>
+                </p>
+              )}
             </li>
           ))}
         </ul>
+        <ErrorBox error={modError} />
         {signedIn && (
           <form onSubmit={submit} className="stack">
             <label htmlFor="comment">Your comment</label>
@@ -183,12 +251,27 @@ export function HomeView() {
   const [text, setText] = useState('');
   const [follow, setFollow] = useState('');
   const [status, setStatus] = useState<{ error?: unknown; message?: string }>({});
+  const notes = useLoad(() => api<{ items: Notification[] }>('GET', '/api/notifications?limit=200'), []);
+  const followers = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/followers'), []);
   const onLive = useCallback(
     (event: LiveEvent) => {
       if (event.type === 'feed') feed.reload();
+      if (event.type === 'notification') {
+        notes.reload();
+        followers.reload();
+      }
     },
-    [feed.reload],
+    [feed.reload, notes.reload, followers.reload],
   );
+  const unfollow = async (address: string) => {
+    try {
+      await api('DELETE', `/api/following/${encodeURIComponent(address)}`);
+      following.reload();
+      feed.reload();
+    } catch (error) {
+      setStatus({ error });
+    }
+  };
   useLiveEvents(onLive);
   useEffect(() => {
     document.title = 'Home · Hearth';
@@ -238,11 +321,34 @@ export function HomeView() {
         <ErrorBox error={feed.error} />
         {!feed.data && !feed.error && <Loading what="your feed" />}
         {feed.data?.items.length === 0 && <p className="empty">Nothing yet: follow someone to fill your feed.</p>}
-        {feed.data?.items.map((p) => <PostCard key={`${p.author}/${p.id}`} post={p} />)}
+        {feed.data?.items.map((p) => <PostCard key={`${p.author}/${p.id}`} post={p} actions />)}
+      </section>
+      <section aria-label="Notifications">
+        <h2>Notifications</h2>
+        {notes.data?.items.length === 0 && <p className="empty">Nothing new.</p>}
+        <ul className="notifications">
+          {[...(notes.data?.items ?? [])].reverse().slice(0, 30).map((n) => (
+            <li key={n.seq}>
+              {describeNotification(n)} · <Time iso={n.createdAt} />
+            </li>
+          ))}
+        </ul>
       </section>
       <section aria-label="Following">
         <h2>Following</h2>
-        <ul>{following.data?.items.map((f) => <li key={f.address}>{f.address}</li>)}</ul>
+        <ul>
+          {following.data?.items.map((f) => (
+            <li key={f.address}>
+              {f.address}{' '}
+              <button type="button" className="small secondary" onClick={() => void unfollow(f.address)} aria-label={`Unfollow ${f.address}`}>Unfollow</button>
+            </li>
+          ))}
+        </ul>
+      </section>
+      <section aria-label="Followers">
+        <h2>Followers</h2>
+        {followers.data?.items.length === 0 && <p className="empty">No followers yet: share your address, {me}@{window.location.host}.</p>}
+        <ul>{followers.data?.items.map((f) => <li key={f.address}>{f.address}</li>)}</ul>
       </section>
     </main>
   );
@@ -339,4 +445,98 @@ export function SetupView({ onLogin }: { onLogin: () => void }) {
       </form>
     </main>
   );
+}
+
+interface Notification {
+  seq: number;
+  kind: string;
+  data: { from?: string; post?: string; comment?: string; to?: string; error?: string };
+  createdAt: string;
+}
+
+function describeNotification(n: Notification): string {
+  switch (n.kind) {
+    case 'follower':
+      return `${n.data.from} follows you`;
+    case 'comment':
+      return `${n.data.from} commented on your post`;
+    case 'like':
+      return `${n.data.from} liked your post`;
+    case 'message':
+      return `New message from ${n.data.from}`;
+    case 'delivery_failed':
+      return `Could not deliver to ${n.data.to}: ${n.data.error}`;
+    default:
+      return n.kind;
+  }
+}
+
+/** My profile and the addresses I block. */
+export function SettingsView() {
+  const me = useLoad(() => api<Profile>('GET', '/api/me'), []);
+  const blocks = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/blocks'), []);
+  const [form, setForm] = useState<{ displayName: string; bio: string; avatarUrl: string } | undefined>();
+  const [state, setState] = useState<{ error?: unknown; message?: string }>({});
+  useEffect(() => {
+    document.title = 'Settings · Hearth';
+    if (!session.token) navigate('/login');
+  }, []);
+  useEffect(() => {
+    if (me.data && !form) setForm({ displayName: me.data.displayName, bio: me.data.bio, avatarUrl: me.data.avatarUrl });
+  }, [me.data, form]);
+  if (!session.token) return null;
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await api('PATCH', '/api/me/profile', form);
+      setState({ message: 'Saved.' });
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  const unblock = async (address: string) => {
+    try {
+      await api('DELETE', `/api/blocks/${encodeURIComponent(address)}`);
+      blocks.reload();
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  return (
+    <main>
+      <h1>Settings</h1>
+      <ErrorBox error={me.error} />
+      {!form && !me.error && <Loading what="your profile" />}
+      {form && (
+        <form onSubmit={save} className="stack" aria-label="Profile">
+          <h2>Profile</h2>
+          <label htmlFor="set-name">Display name</label>
+          <input id="set-name" value={form.displayName} maxLength={100} required onChange={(e) => setForm({ ...form, displayName: e.target.value })} />
+          <label htmlFor="set-bio">Bio</label>
+          <textarea id="set-bio" value={form.bio} maxLength={1000} rows={3} onChange={(e) => setForm({ ...form, bio: e.target.value })} />
+          <label htmlFor="set-avatar">Avatar image URL (https)</label>
+          <input id="set-avatar" type="url" value={form.avatarUrl} onChange={(e) => setForm({ ...form, avatarUrl: e.target.value })} />
+          <button type="submit">Save profile</button>
+          {state.message && <p role="status">{state.message}</p>}
+          <ErrorBox error={state.error} />
+        </form>
+      )}
+      <section aria-label="Blocked">
+        <h2>Blocked addresses</h2>
+        {blocks.data?.items.length === 0 && <p className="empty">You block no one.</p>}
+        <ul>
+          {blocks.data?.items.map((b) => (
+            <li key={b.address}>
+              {b.address}{' '}
+              <button type="button" className="small secondary" onClick={() => void unblock(b.address)} aria-label={`Unblock ${b.address}`}>Unblock</button>
+            </li>
+          ))}
+        </ul>
+      </section>
+    </main>
+  );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -57,6 +57,10 @@ export function renderHead(head: PageHead): string {
   return meta.join('\n    ');
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function time(iso: string): string {
   const date = new Date(iso);
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(date.toUTCString().replace(/ GMT$/, ' UTC'))}</time>`;
@@ -78,7 +82,7 @@ export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], b
   const items = posts
     .map(
       (post) =>
-        `<article class="post"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${post.likeCount} likes · ${post.commentCount} comments</footer></article>`,
+        `<article class="post"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
     )
     .join('');
   return `<main class="public">${profileHeader(profile)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
@@ -88,7 +92,7 @@ export function renderPostBody(profile: PublicProfile, post: PublicPost, comment
   const list = comments
     .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${textBlocks(c.text, markdown)}</li>`)
     .join('');
-  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer>${time(post.createdAt)} · ${post.likeCount} likes</footer></article><section aria-label="Comments"><h2>Comments</h2>${
+  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
     list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
   }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
 }
