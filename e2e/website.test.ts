@@ -1,4 +1,5 @@
 import type { Browser } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess, waitFor } from '../tests/helpers/sites.js';
 import { launchBrowser, screenshots } from './browser.js';
@@ -110,6 +111,24 @@ describe('the website in a browser', () => {
     await Promise.all([bobPage.close(), alicePage.close()]);
   });
 
+  it('bob posts an image from his home; a renamed non-image is refused with a clear message', async () => {
+    const page = await login(bob, 'bob');
+    await page.getByLabel(/^Add images/).setInputFiles({ name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is a text file, not a photo') });
+    await expect.poll(() => page.getByRole('alert').first().innerText()).toMatch(/holiday\.jpg: this file is not an image Hearth accepts \(JPEG, PNG, GIF or WebP\)/);
+    await screenshots(page, 'upload-refused');
+    const png = await sharp({ create: { width: 120, height: 80, channels: 3, background: '#e63' } }).png().toBuffer();
+    await page.getByLabel(/^Add images/).setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: png });
+    await page.getByLabel('Describe image 1 for people who cannot see it').fill('An orange sunset');
+    await page.getByLabel(/What's on your mind/).fill('Sunset from my window');
+    await page.getByRole('button', { name: 'Post', exact: true }).click();
+    await expect.poll(() => page.getByRole('status').first().innerText()).toContain('Posted.');
+    await page.goto(`${bob.url}/@bob`);
+    const image = page.locator('article.post', { hasText: 'Sunset from my window' }).locator('img.attachment');
+    await expect.poll(() => image.getAttribute('alt')).toBe('An orange sunset');
+    await expect.poll(() => image.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(120);
+    await page.close();
+  });
+
   it('markup in a post renders as harmless text: no script runs, no javascript: link', async () => {
     const hostile = 'Look <img src=x onerror=alert(1)> and [x](javascript:alert(1)) <script>alert(2)</script>';
     const id = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: hostile } })).body.id;
@@ -121,10 +140,11 @@ describe('the website in a browser', () => {
         void dialog.dismiss();
       });
       await page.goto(`${bob.url}${path}`);
-      await expect.poll(() => page.locator('article.post').first().innerText()).toContain('Look <img src=x onerror=alert(1)>');
-      expect(await page.locator('article.post img').count()).toBe(0);
+      const article = page.locator('article.post', { hasText: 'Look <img' });
+      await expect.poll(() => article.innerText()).toContain('Look <img src=x onerror=alert(1)>');
+      expect(await article.locator('img').count()).toBe(0);
       expect(await page.locator('a[href^="javascript:"]').count()).toBe(0);
-      expect(await page.locator('article.post script').count()).toBe(0);
+      expect(await article.locator('script').count()).toBe(0);
       expect(dialogs).toEqual([]);
       await page.close();
     }

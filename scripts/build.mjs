@@ -40,7 +40,7 @@ await build({
   sourcemap: true,
   legalComments: 'linked',
   // Native addons stay outside the bundle.
-  external: ['better-sqlite3', '@node-rs/argon2'],
+  external: ['better-sqlite3', '@node-rs/argon2', 'sharp'],
   // CommonJS dependencies inside an ES module bundle need a `require`.
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
   plugins: [englishOnlyZodLocales],

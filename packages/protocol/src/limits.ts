@@ -10,6 +10,11 @@ export const LIMITS = {
   displayNameChars: 100,
   bioChars: 1000,
   urlChars: 2000,
+  /** Images on one post, and the length of each one's description. */
+  attachments: 4,
+  altChars: 1500,
+  /** Bytes of one uploaded image, before it is re-encoded. */
+  uploadBytes: 10 * 1024 * 1024,
   /** Devices one DM may be encrypted to (recipient's plus sender's own). */
   dmRecipients: 50,
 } as const;

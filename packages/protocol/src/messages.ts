@@ -24,10 +24,20 @@ const isoTime = z.iso.datetime({ offset: false });
 const b64 = (max: number) => z.string().regex(/^[A-Za-z0-9_-]*$/, 'base64url').max(max);
 const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
 
+/** An image attached to a post: served by the author's site, described for people who cannot see it. */
+export const AttachmentSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }).max(LIMITS.urlChars),
+  type: z.enum(['image/jpeg', 'image/png', 'image/gif', 'image/webp']),
+  width: z.number().int().min(1).max(10_000),
+  height: z.number().int().min(1).max(10_000),
+  alt: z.string().max(LIMITS.altChars),
+});
+
 export const PostSchema = z.strictObject({
   id,
   text: z.string().min(1).max(LIMITS.postChars),
   createdAt: isoTime,
+  attachments: z.array(AttachmentSchema).max(LIMITS.attachments).optional(),
 });
 
 export const CommentSchema = z.strictObject({
@@ -63,6 +73,7 @@ export const MESSAGE_SCHEMAS = {
 export type MessageData = { [T in EnvelopeType]: z.infer<(typeof MESSAGE_SCHEMAS)[T]> };
 export type DmCiphertext = z.infer<typeof DmCiphertextSchema>;
 export type PostData = z.infer<typeof PostSchema>;
+export type Attachment = z.infer<typeof AttachmentSchema>;
 export type CommentData = z.infer<typeof CommentSchema>;
 
 export function isEnvelopeType(type: string): type is EnvelopeType {

@@ -9,6 +9,7 @@ import { dmRoutes } from './routes/dms.js';
 import { federationRoutes } from './routes/federation.js';
 import { followRoutes } from './routes/follows.js';
 import { liveRoutes } from './routes/live.js';
+import { mediaRoutes } from './routes/media.js';
 import { postRoutes } from './routes/posts.js';
 import { setupRoutes } from './routes/setup.js';
 import { publicSiteRoutes } from './routes/public-site.js';
@@ -84,6 +85,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(dmRoutes(ctx));
   await app.register(federationRoutes(ctx));
   await app.register(liveRoutes(ctx));
+  await app.register(mediaRoutes(ctx));
   await app.register(setupRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
   return app;

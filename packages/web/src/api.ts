@@ -53,11 +53,20 @@ export interface Profile {
   postCount: number;
 }
 
+export interface Attachment {
+  url: string;
+  type: string;
+  width: number;
+  height: number;
+  alt: string;
+}
+
 export interface Post {
   id: string;
   text: string;
   author: string;
   createdAt: string;
+  attachments?: Attachment[];
   url?: string;
   likeCount?: number;
   commentCount?: number;
@@ -71,4 +80,17 @@ export interface PostDetail extends Post {
 export interface Page<T> {
   items: T[];
   next: string | null;
+}
+
+/** Uploads one image file; the site checks it by its content, not its name. */
+export async function uploadImage(file: File): Promise<{ id: string; url: string; width: number; height: number }> {
+  let res: Response;
+  try {
+    res = await fetch('/api/media', { method: 'POST', headers: { authorization: `Bearer ${session.token ?? ''}`, 'content-type': 'application/octet-stream' }, body: file });
+  } catch {
+    throw new ApiError(0, 'offline', 'Could not reach your site to upload the image.');
+  }
+  const json = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } & { id: string; url: string; width: number; height: number };
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code ?? 'error', `${file.name}: ${json?.error?.message ?? `upload failed (${res.status})`}`);
+  return json;
 }

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { parseAddress, formatAddress } from '@hearth/protocol/address';
-import { api, session, type Page, type Post, type PostDetail, type Profile } from './api';
+import { api, session, uploadImage, type Page, type Post, type PostDetail, type Profile } from './api';
 import { ErrorBox, Link, Loading, safeImageUrl, Text, Time } from './components';
 import { useLiveEvents, type LiveEvent } from './live';
 import { navigate } from './router';
@@ -45,6 +45,10 @@ function PostCard({ post, linkTo, actions }: { post: Post; linkTo?: string; acti
       <div className="post-text">
         <Text text={post.text} />
       </div>
+      {post.attachments?.map((a) => {
+        const src = safeImageUrl(a.url);
+        return src ? <img key={a.url} className="attachment" src={src} alt={a.alt} width={a.width} height={a.height} loading="lazy" /> : null;
+      })}
       <footer>
         {linkTo ? <Link to={linkTo}><Time iso={post.createdAt} /></Link> : <Time iso={post.createdAt} />}
         {post.likeCount !== undefined && <> · {plural(post.likeCount, 'like')} · {plural(post.commentCount ?? 0, 'comment')}</>}
@@ -249,6 +253,8 @@ export function HomeView() {
   const feed = useLoad(() => api<Page<Post>>('GET', '/api/feed?limit=50'), []);
   const following = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/following'), []);
   const [text, setText] = useState('');
+  const [images, setImages] = useState<Array<{ id: string; url: string; alt: string }>>([]);
+  const [uploading, setUploading] = useState(false);
   const [follow, setFollow] = useState('');
   const [status, setStatus] = useState<{ error?: unknown; message?: string }>({});
   const notes = useLoad(() => api<{ items: Notification[] }>('GET', '/api/notifications?limit=200'), []);
@@ -278,11 +284,27 @@ export function HomeView() {
     if (!session.token) navigate('/login');
   }, []);
   if (!session.token) return null;
+  const addImages = async (files: FileList | null) => {
+    if (!files?.length) return;
+    setUploading(true);
+    setStatus({});
+    try {
+      for (const file of Array.from(files).slice(0, 4 - images.length)) {
+        const uploaded = await uploadImage(file);
+        setImages((list) => [...list, { id: uploaded.id, url: uploaded.url, alt: '' }]);
+      }
+    } catch (error) {
+      setStatus({ error });
+    } finally {
+      setUploading(false);
+    }
+  };
   const post = async (event: FormEvent) => {
     event.preventDefault();
     try {
-      await api('POST', '/api/posts', { text });
+      await api('POST', '/api/posts', { text, ...(images.length ? { attachments: images.map(({ id, alt }) => ({ id, alt })) } : {}) });
       setText('');
+      setImages([]);
       setStatus({ message: 'Posted.' });
     } catch (error) {
       setStatus({ error });
@@ -306,8 +328,20 @@ export function HomeView() {
       <h1>Home</h1>
       <form onSubmit={post} className="stack" aria-label="New post">
         <label htmlFor="compose">What's on your mind, {me}?</label>
-        <textarea id="compose" value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} rows={4} required />
-        <button type="submit">Post</button>
+        <textarea id="compose" value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} rows={4} required aria-describedby="compose-help" />
+        <p id="compose-help" className="hint">Markdown works: **bold**, _italic_, [links](https://example.com).</p>
+        <label htmlFor="images">Add images (JPEG, PNG, GIF or WebP, up to 4)</label>
+        <input id="images" type="file" accept="image/jpeg,image/png,image/gif,image/webp" multiple disabled={uploading || images.length >= 4} onChange={(e) => { void addImages(e.target.files); e.target.value = ''; }} />
+        {uploading && <p role="status">Uploading…</p>}
+        {images.map((image, i) => (
+          <div key={image.id} className="upload">
+            <img src={image.url} alt="" width={80} height={80} />
+            <label htmlFor={`alt-${image.id}`}>Describe image {i + 1} for people who cannot see it</label>
+            <input id={`alt-${image.id}`} value={image.alt} maxLength={1500} onChange={(e) => setImages((list) => list.map((x) => (x.id === image.id ? { ...x, alt: e.target.value } : x)))} />
+            <button type="button" className="small secondary" onClick={() => setImages((list) => list.filter((x) => x.id !== image.id))}>Remove</button>
+          </div>
+        ))}
+        <button type="submit" disabled={uploading}>Post</button>
       </form>
       <form onSubmit={doFollow} className="row" aria-label="Follow someone">
         <label htmlFor="follow" className="visually-hidden">Address or profile link</label>

@@ -1,4 +1,4 @@
-import { formatAddress, TYPES, type Envelope, type EnvelopeType } from '@hearth/protocol';
+import { formatAddress, TYPES, type Attachment, type Envelope, type EnvelopeType } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { ApiError } from '../errors.js';
 import { addNotification } from '../storage/notifications.js';
@@ -45,8 +45,8 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     const post = env.data.post;
     await trx
       .insertInto('remote_posts')
-      .values({ author, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now })
-      .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: post.text }))
+      .values({ author, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments: attachmentsJson(post.attachments, env.from) })
+      .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: post.text, attachments: attachmentsJson(post.attachments, env.from) }))
       .execute();
   },
   [TYPES.postDelete]: async (trx, env) => {
@@ -93,3 +93,16 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
 };
+
+/**
+ * Attachments are kept only when they point at the author's own site: a push cannot make this
+ * site's pages load images from a third party the author does not control.
+ */
+export function attachmentsJson(attachments: Attachment[] | undefined, author: { host: string; port: number }): string | null {
+  const own = (attachments ?? []).filter((a) => {
+    const url = new URL(a.url);
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    return url.hostname === author.host.replace(/^\[|\]$/g, '') && port === author.port;
+  });
+  return own.length ? JSON.stringify(own) : null;
+}

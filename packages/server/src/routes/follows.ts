@@ -7,6 +7,7 @@ import { remoteLookupError } from '../federation/directory.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { decodeCursor, encodeCursor, olderThan } from '../storage/posts.js';
+import { attachmentsOf } from '../storage/public-content.js';
 import { findUser, localAddress } from '../storage/users.js';
 
 const Follow = z.strictObject({ address: z.string().max(300) });
@@ -88,7 +89,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const remoteTargets = targets.filter((t) => !t.endsWith(localPrefix));
     const remote = await ctx.db
       .selectFrom('remote_posts')
-      .select(['author', 'id', 'text', 'created_at'])
+      .select(['author', 'id', 'text', 'created_at', 'attachments'])
       // Local authors' posts come from `posts` below; their local deliveries must not show twice.
       .where('author', 'in', remoteTargets.length > 0 ? remoteTargets : [''])
       .$if(cursor !== null, (q) => q.where(olderThan(cursor!)))
@@ -101,7 +102,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         ? []
         : await ctx.db
             .selectFrom('posts')
-            .select(['author', 'id', 'text', 'created_at'])
+            .select(['author', 'id', 'text', 'created_at', 'attachments'])
             .where('author', 'in', localAuthors)
             .$if(cursor !== null, (q) => q.where(olderThan(cursor!)))
             .orderBy('created_at', 'desc')
@@ -116,7 +117,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       .slice(0, query.limit);
     const last = merged[merged.length - 1];
     return {
-      items: merged.map((p) => ({ id: p.id, text: p.text, author: p.author, createdAt: new Date(Number(p.created_at)).toISOString() })),
+      items: merged.map((p) => ({ id: p.id, text: p.text, author: p.author, createdAt: new Date(Number(p.created_at)).toISOString(), ...attachmentsOf(p.attachments) })),
       next: merged.length === query.limit && last ? encodeCursor(Number(last.created_at), last.id) : null,
     };
   });

@@ -1,8 +1,8 @@
-import { LIMITS, newEnvelopeId, parseAddress, TYPES } from '@hearth/protocol';
+import { LIMITS, newEnvelopeId, parseAddress, TYPES, type Attachment } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { forbidden, notFound } from '../errors.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
 import { parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { localAddressText } from '../storage/users.js';
@@ -13,17 +13,27 @@ const NewPost = z.strictObject({
     .trim()
     .min(1, 'a post needs some text')
     .max(LIMITS.postChars, `a post may be at most ${LIMITS.postChars} characters`),
+  attachments: z
+    .array(z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'an id from POST /api/media'), alt: z.string().max(LIMITS.altChars).default('') }))
+    .max(LIMITS.attachments, `a post may have at most ${LIMITS.attachments} images`)
+    .optional(),
 });
 
 export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /** A new post, and in the same transaction a push to every follower's site. */
   app.post('/api/posts', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const { text } = parseInput(NewPost, request.body);
+    const { text, attachments: wanted } = parseInput(NewPost, request.body);
     const now = ctx.now();
-    const post = { id: newEnvelopeId(), text, createdAt: new Date(now).toISOString() };
+    const attachments: Attachment[] = [];
+    for (const { id, alt } of wanted ?? []) {
+      const media = await ctx.db.selectFrom('media').selectAll().where('id', '=', id).where('owner', '=', username).executeTakeFirst();
+      if (!media) throw badRequest('unknown_media', `image ${id} is not one of your uploads`);
+      attachments.push({ url: `${ctx.config.origin}/media/${media.file}`, type: media.type as Attachment['type'], width: media.width, height: media.height, alt });
+    }
+    const post = { id: newEnvelopeId(), text, createdAt: new Date(now).toISOString(), ...(attachments.length ? { attachments } : {}) };
     await ctx.db.transaction().execute(async (trx) => {
-      await trx.insertInto('posts').values({ id: post.id, author: username, text, created_at: now }).execute();
+      await trx.insertInto('posts').values({ id: post.id, author: username, text, created_at: now, attachments: attachments.length ? JSON.stringify(attachments) : null }).execute();
       const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
       for (const { follower } of followers) {
         await queueEnvelope(ctx, trx, { type: TYPES.postCreate, from: username, to: parseAddress(follower), data: { post } });

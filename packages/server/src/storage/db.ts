@@ -1,6 +1,7 @@
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import * as m001 from './migrations/001-initial.js';
+import * as m002 from './migrations/002-media.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -8,6 +9,7 @@ export type Db = Kysely<Database>;
 /** Numbered migrations, imported statically so a bundled or compiled server carries them. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
+  '002-media': m002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

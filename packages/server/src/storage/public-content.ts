@@ -1,4 +1,4 @@
-import type { SiteName } from '@hearth/protocol';
+import type { Attachment, SiteName } from '@hearth/protocol';
 import type { Db } from './db.js';
 import { encodeCursor, olderThan, postCounts } from './posts.js';
 import { localAddressText } from './users.js';
@@ -12,6 +12,12 @@ export interface PostView {
   url: string;
   likeCount: number;
   commentCount: number;
+  attachments?: Attachment[];
+}
+
+/** Stored attachments (a JSON column) as the API shows them: absent when there are none. */
+export function attachmentsOf(json: string | null): { attachments?: Attachment[] } {
+  return json ? { attachments: JSON.parse(json) as Attachment[] } : {};
 }
 
 export interface PostDetail extends PostView {
@@ -30,7 +36,7 @@ export async function listPublicPosts(
   username: string,
   page: { limit: number; before?: { createdAt: number; id: string }; since?: number },
 ): Promise<{ items: PostView[]; next: string | null }> {
-  let q = db.selectFrom('posts').select(['id', 'text', 'created_at']).where('author', '=', username);
+  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments']).where('author', '=', username);
   if (page.before) q = q.where(olderThan(page.before));
   if (page.since !== undefined) q = q.where('created_at', '>', page.since);
   const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
@@ -44,6 +50,7 @@ export async function listPublicPosts(
     url: `${where.origin}/@${username}/${r.id}`,
     likeCount: counts.get(r.id)!.likes,
     commentCount: counts.get(r.id)!.comments,
+    ...attachmentsOf(r.attachments),
   }));
   const last = rows[rows.length - 1];
   return { items, next: rows.length === page.limit && last ? encodeCursor(Number(last.created_at), last.id) : null };
@@ -63,6 +70,7 @@ export async function getPublicPost(db: Db, where: Where, username: string, id: 
     likeCount: likes.length,
     likes: likes.map((l) => l.author),
     commentCount: comments.length,
+    ...attachmentsOf(post.attachments),
     comments: comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: new Date(Number(c.created_at)).toISOString() })),
   };
 }

@@ -36,6 +36,19 @@ export interface PostsTable {
   author: string;
   text: string;
   created_at: number;
+  /** JSON array of Attachment, or null. */
+  attachments: string | null;
+}
+
+export interface MediaTable {
+  id: string;
+  owner: string;
+  type: string;
+  file: string;
+  bytes: number;
+  width: number;
+  height: number;
+  created_at: number;
 }
 
 export interface RemotePostsTable {
@@ -44,6 +57,7 @@ export interface RemotePostsTable {
   text: string;
   created_at: number;
   received_at: number;
+  attachments: string | null;
 }
 
 export interface FollowingTable {
@@ -129,6 +143,7 @@ export interface Database {
   sessions: SessionsTable;
   devices: DevicesTable;
   posts: PostsTable;
+  media: MediaTable;
   remote_posts: RemotePostsTable;
   following: FollowingTable;
   followers: FollowersTable;

@@ -20,6 +20,14 @@ export interface PublicPost {
   url: string;
   likeCount: number;
   commentCount: number;
+  attachments?: Array<{ url: string; width: number; height: number; alt: string }>;
+}
+
+function images(post: PublicPost): string {
+  return (post.attachments ?? [])
+    .filter((a) => /^https?:\/\//.test(a.url))
+    .map((a) => `<img class="attachment" src="${escapeHtml(a.url)}" alt="${escapeHtml(a.alt)}" width="${a.width}" height="${a.height}" loading="lazy">`)
+    .join('');
 }
 
 export interface PublicComment {
@@ -82,7 +90,7 @@ export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], b
   const items = posts
     .map(
       (post) =>
-        `<article class="post"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
+        `<article class="post"><div class="post-text">${textBlocks(post.text, markdown)}</div>${images(post)}<footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
     )
     .join('');
   return `<main class="public">${profileHeader(profile)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
@@ -92,7 +100,7 @@ export function renderPostBody(profile: PublicProfile, post: PublicPost, comment
   const list = comments
     .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${textBlocks(c.text, markdown)}</li>`)
     .join('');
-  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text, markdown)}</div><footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
+  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text, markdown)}</div>${images(post)}<footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
     list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
   }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
 }
