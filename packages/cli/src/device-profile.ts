@@ -1,19 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  certifyDevice,
-  decryptKeyBackup,
-  encryptKeyBackup,
-  fromBase64url,
-  generateAgreementKeyPair,
-  generateSigningKeyPair,
-  signingPublicKey,
-  toBase64url,
-  type DeviceSecrets,
-  type KeyBackup,
-  type SigningKeyPair,
-} from '@hearth/protocol';
+import { enrolDevice, type DeviceSecrets, type SigningKeyPair } from '@hearth/protocol';
 import { ApiClient } from './api-client.js';
 import { CliError } from './errors.js';
 
@@ -65,7 +53,6 @@ export function saveContacts(dir: string, contacts: Record<string, string>): voi
 interface Me {
   username: string;
   address: string;
-  identityKey: string | null;
 }
 
 /**
@@ -92,24 +79,8 @@ export async function login(options: { dir: string; site: string; username: stri
   }
   if (existing) throw new CliError(`${options.dir} already holds the device of ${existing.address}; use another --profile folder`);
 
-  let identity: SigningKeyPair;
-  if (me.identityKey) {
-    let backup: KeyBackup;
-    try {
-      backup = (await api.get<{ backup: KeyBackup }>('/api/key-backup')).backup;
-    } catch {
-      throw new CliError('this account has an identity key but no key backup on its site: add this device from one that has the key');
-    }
-    const secret = decryptKeyBackup(backup, options.password);
-    identity = { secretKey: toBase64url(secret), publicKey: signingPublicKey(toBase64url(secret)) };
-    if (identity.publicKey !== me.identityKey) throw new CliError('the key backup does not match the account identity key');
-  } else {
-    identity = generateSigningKeyPair();
-    await api.put('/api/key-backup', { backup: encryptKeyBackup(fromBase64url(identity.secretKey), options.password) });
-  }
-  const device: DeviceSecrets = { id: crypto.randomBytes(12).toString('base64url'), sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
-  const record = certifyDevice(identity, me.address, { id: device.id, signKey: device.sign.publicKey, dhKey: device.dh.publicKey });
-  await api.post('/api/devices', { ...record, name: `CLI on ${osName()}`, identityKey: identity.publicKey });
+  const enrolled = await enrolDevice(api, { password: options.password, deviceName: `CLI on ${osName()}`, deviceId: crypto.randomBytes(12).toString('base64url') });
+  const { identity, device } = enrolled;
   const profile: Profile = { version: 1, site, username: me.username, address: me.address, token, identity, device };
   writeSecretFile(path.join(options.dir, PROFILE_FILE), profile);
   return profile;

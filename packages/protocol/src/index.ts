@@ -10,3 +10,4 @@ export * from './limits.js';
 export * from './link.js';
 export * from './messages.js';
 export * from './retry.js';
+export * from './dm-client.js';

@@ -1,9 +1,11 @@
-import { StrictMode, useState } from 'react';
+import { lazy, StrictMode, Suspense, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { api, session } from './api';
 import { Link } from './components';
 import { navigate, useRoute } from './router';
 import { HomeView, LoginView, PostView, ProfileView, SettingsView, SetupView, SiteView } from './views';
+
+const MessagesView = lazy(() => import('./messages'));
 
 function App() {
   const route = useRoute();
@@ -23,6 +25,7 @@ function App() {
           <>
             <Link to="/home">Home</Link>
             {session.username && <Link to={`/@${session.username}`}>My site</Link>}
+            <Link to="/messages">Messages</Link>
             <Link to="/settings">Settings</Link>
             <button type="button" className="link" onClick={logout}>Log out</button>
           </>
@@ -38,6 +41,11 @@ function App() {
         {route.name === 'home' && <HomeView />}
         {route.name === 'setup' && <SetupView onLogin={() => setSignedIn(true)} />}
         {route.name === 'settings' && <SettingsView />}
+        {route.name === 'messages' && (
+          <Suspense fallback={<main><p className="loading" role="status">Loading messages…</p></main>}>
+            <MessagesView />
+          </Suspense>
+        )}
         {route.name === 'notFound' && (
           <main>
             <h1>Not found</h1>

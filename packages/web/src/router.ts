@@ -9,6 +9,7 @@ export type Route =
   | { name: 'home' }
   | { name: 'setup' }
   | { name: 'settings' }
+  | { name: 'messages' }
   | { name: 'notFound' };
 
 export function parseRoute(pathname: string): Route {
@@ -17,6 +18,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/home') return { name: 'home' };
   if (pathname === '/setup') return { name: 'setup' };
   if (pathname === '/settings') return { name: 'settings' };
+  if (pathname === '/messages') return { name: 'messages' };
   const profile = /^\/@([a-z0-9_]{1,32})\/?$/.exec(pathname);
   if (profile) return { name: 'profile', username: profile[1]! };
   const post = /^\/@([a-z0-9_]{1,32})\/([A-Za-z0-9_-]{1,64})$/.exec(pathname);

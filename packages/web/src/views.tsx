@@ -212,6 +212,7 @@ export function LoginView({ onLogin }: { onLogin: () => void }) {
     try {
       const res = await api<{ token: string; username: string }>('POST', '/api/auth/login', { username: username.trim().toLowerCase(), password });
       session.save(res.token, res.username);
+      await import('./device').then((d) => d.ensureDevice(password));
       onLogin();
       navigate('/home');
     } catch (err) {
@@ -429,6 +430,7 @@ export function SetupView({ onLogin }: { onLogin: () => void }) {
     try {
       const res = await api<{ token: string; username: string }>('POST', '/api/setup', { code, username, password, displayName });
       session.save(res.token, res.username);
+      await import('./device').then((d) => d.ensureDevice(password));
       onLogin();
       navigate('/home');
     } catch (err) {

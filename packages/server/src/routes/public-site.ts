@@ -59,7 +59,7 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
   app.get('/api/site', async () => ({ site: ctx.site, origin: base, users: await listUsernames(ctx.db) }));
 
   // The app's own pages: the app renders them; the server sends the page shell.
-  for (const route of ['/login', '/home', '/setup', '/settings']) {
+  for (const route of ['/login', '/home', '/setup', '/settings', '/messages']) {
     app.get(route, async (_request, reply) =>
       html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${route}`, type: 'website' }), ''),
     );

@@ -1,0 +1,175 @@
+import { formatAddress, parseAddress } from './address.js';
+import {
+  certifiedDevices,
+  certifyDevice,
+  checkDmSender,
+  decryptKeyBackup,
+  encryptKeyBackup,
+  decryptDm,
+  encryptDm,
+  fingerprint,
+  safetyNumber,
+  signDmPlaintext,
+  type DeviceRecord,
+  type DeviceSecrets,
+  type KeyBackup,
+  type PeerKeys,
+} from './e2e.js';
+import { newEnvelopeId } from './envelope.js';
+import { HearthError } from './errors.js';
+import { fromBase64url, toBase64url } from './encoding.js';
+import { generateAgreementKeyPair, generateSigningKeyPair, signingPublicKey, type SigningKeyPair } from './keys.js';
+import type { DmCiphertext } from './messages.js';
+
+/**
+ * The device side of direct messages, shared by every device (CLI, browser): look up keys
+ * through my own site, pin each contact's identity key on first use, encrypt to every certified
+ * device, decrypt and verify what arrives. Pure logic: the two kinds of I/O it needs are passed in.
+ */
+export interface DmApi {
+  get<T>(path: string): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
+}
+
+/** Where a device remembers contacts' identity keys (a file for the CLI, IndexedDB in a browser). */
+export interface PinStore {
+  get(address: string): Promise<string | undefined>;
+  set(address: string, identityKey: string): Promise<void>;
+}
+
+export interface MyDevice {
+  address: string;
+  identity: SigningKeyPair;
+  device: DeviceSecrets;
+}
+
+export class DmError extends HearthError {
+  constructor(code: string, message: string) {
+    super(code, message, { status: 400 });
+  }
+}
+
+interface ProfileDoc {
+  address: string;
+  identityKey: string | null;
+  devices: DeviceRecord[];
+}
+
+export async function peerKeys(api: DmApi, pins: PinStore, me: MyDevice, address: string): Promise<PeerKeys> {
+  const doc = address === me.address ? { ...(await api.get<ProfileDoc>('/api/me')), identityKey: me.identity.publicKey } : await api.get<ProfileDoc>(`/api/lookup?address=${encodeURIComponent(address)}`);
+  if (!doc.identityKey) throw new DmError('no_devices', `${address} has no device for direct messages yet`);
+  if (address !== me.address) {
+    const pinned = await pins.get(address);
+    if (pinned && pinned !== doc.identityKey) {
+      throw new DmError(
+        'identity_changed',
+        `the identity key of ${address} has changed (safety number was ${fingerprint(address, pinned)}, now ${fingerprint(address, doc.identityKey)}). ` +
+          'Compare safety numbers with them before trusting it.',
+      );
+    }
+    if (!pinned) await pins.set(address, doc.identityKey);
+  }
+  return { address, identityKey: doc.identityKey, devices: doc.devices };
+}
+
+/** The safety number of my conversation with `address` (both fingerprints), to compare out of band. */
+export async function safetyNumberWith(api: DmApi, pins: PinStore, me: MyDevice, address: string): Promise<string> {
+  const peer = await peerKeys(api, pins, me, address);
+  return safetyNumber({ address: me.address, identityKey: me.identity.publicKey }, { address: peer.address, identityKey: peer.identityKey });
+}
+
+export async function sendDm(api: DmApi, pins: PinStore, me: MyDevice, toText: string, text: string): Promise<{ id: string; devices: number }> {
+  const to = formatAddress(parseAddress(toText));
+  if (to === me.address) throw new DmError('dm_to_self', 'you cannot send a direct message to yourself');
+  if (!text.trim()) throw new DmError('empty_message', 'the message is empty');
+  const recipient = await peerKeys(api, pins, me, to);
+  const mine = await peerKeys(api, pins, me, me.address);
+  const recipientDevices = certifiedDevices(recipient);
+  if (recipientDevices.length === 0) throw new DmError('no_devices', `${to} has no verified device to receive messages`);
+  const targets = [...recipientDevices, ...certifiedDevices(mine).filter((d) => d.id !== me.device.id), { id: me.device.id, dhKey: me.device.dh.publicKey }];
+  const plain = signDmPlaintext(me.device, { id: newEnvelopeId(), from: me.address, to, sentAt: new Date().toISOString(), text });
+  const sent = await api.post<{ id: string }>('/api/dms', { to, message: encryptDm(plain, targets) });
+  return { id: sent.id, devices: targets.length };
+}
+
+export interface ListedDm {
+  id: string;
+  from: string;
+  to: string;
+  sentAt: string;
+  text: string;
+}
+
+export interface DmListResult {
+  messages: ListedDm[];
+  rejected: Array<{ id: string; peer: string; reason: string }>;
+}
+
+interface DmItem {
+  seq: number;
+  id: string;
+  direction: 'in' | 'out';
+  peer: string;
+  message: DmCiphertext;
+}
+
+/** Every stored ciphertext for my account that was encrypted to this device, decrypted and verified, oldest first. */
+export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddress?: string): Promise<DmListResult> {
+  const only = withAddress ? formatAddress(parseAddress(withAddress)) : undefined;
+  const keys = new Map<string, PeerKeys | Error>();
+  const keysOf = async (address: string) => {
+    if (!keys.has(address)) keys.set(address, await peerKeys(api, pins, me, address).catch((error: Error) => error));
+    return keys.get(address)!;
+  };
+  const result: DmListResult = { messages: [], rejected: [] };
+  let after = 0;
+  for (;;) {
+    const page = await api.get<{ items: DmItem[]; next: number | null }>(`/api/dms?after=${after}&limit=500`);
+    for (const item of page.items) {
+      if (only && item.peer !== only) continue;
+      if (!item.message.recipients.some((r) => r.device === me.device.id)) continue; // sent before this device existed
+      const from = item.direction === 'in' ? item.peer : me.address;
+      const to = item.direction === 'in' ? me.address : item.peer;
+      try {
+        const plain = decryptDm(item.message, me.device);
+        const sender = await keysOf(from);
+        if (sender instanceof Error) throw sender;
+        const problem = checkDmSender(plain, sender, { from, to });
+        if (problem) throw new Error(`message ${problem}`);
+        result.messages.push({ id: item.id, from, to, sentAt: plain.sentAt, text: plain.text });
+      } catch (error) {
+        result.rejected.push({ id: item.id, peer: item.peer, reason: (error as Error).message });
+      }
+    }
+    if (page.next === null) break;
+    after = page.next;
+  }
+  result.messages.sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+  return result;
+}
+
+/**
+ * Makes this device one of the account's devices, right after a login (while the password is at
+ * hand): new device keys, certified by the identity key. The account's first device creates the
+ * identity key and leaves a backup encrypted under the password; later devices restore it.
+ */
+export async function enrolDevice(api: DmApi, options: { password: string; deviceName: string; deviceId: string }): Promise<MyDevice> {
+  const me = await api.get<{ address: string; identityKey: string | null }>('/api/me');
+  let identity: SigningKeyPair;
+  if (me.identityKey) {
+    const { backup } = await api.get<{ backup: KeyBackup }>('/api/key-backup').catch(() => {
+      throw new DmError('no_key_backup', 'this account has an identity key but no key backup on its site: add this device from one that has the key');
+    });
+    const secret = toBase64url(decryptKeyBackup(backup, options.password));
+    identity = { secretKey: secret, publicKey: signingPublicKey(secret) };
+    if (identity.publicKey !== me.identityKey) throw new DmError('backup_mismatch', 'the key backup does not match the account identity key');
+  } else {
+    identity = generateSigningKeyPair();
+    await api.put('/api/key-backup', { backup: encryptKeyBackup(fromBase64url(identity.secretKey), options.password) });
+  }
+  const device: DeviceSecrets = { id: options.deviceId, sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
+  const record = certifyDevice(identity, me.address, { id: device.id, signKey: device.sign.publicKey, dhKey: device.dh.publicKey });
+  await api.post('/api/devices', { ...record, name: options.deviceName, identityKey: identity.publicKey });
+  return { address: me.address, identity, device };
+}

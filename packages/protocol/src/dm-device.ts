@@ -1,0 +1,8 @@
+/**
+ * What a device needs for direct messages, and nothing else (the browser loads this lazily):
+ * the DM client, device enrolment (keys, certificate, key backup) and fingerprints.
+ */
+export * from './dm-client.js';
+export { certifyDevice, decryptKeyBackup, encryptKeyBackup, fingerprint, safetyNumber, type DeviceSecrets, type KeyBackup } from './e2e.js';
+export { generateAgreementKeyPair, generateSigningKeyPair, signingPublicKey, type SigningKeyPair } from './keys.js';
+export { fromBase64url, toBase64url } from './encoding.js';

@@ -1,0 +1,120 @@
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import type { DmListResult, MyDevice } from '@hearth/protocol/dm';
+import { ErrorBox, Loading, Time } from './components';
+import { conversations, myDevice, safetyNumber, send } from './device';
+import { useLiveEvents, type LiveEvent } from './live';
+import { addressFromInput } from './views';
+
+/** Direct messages, decrypted in this browser. Loaded on demand (see device.ts). */
+export default function MessagesView() {
+  const [me, setMe] = useState<MyDevice | null>();
+  const [data, setData] = useState<DmListResult>();
+  const [error, setError] = useState<unknown>();
+  const [peer, setPeer] = useState<string>();
+  const [text, setText] = useState('');
+  const [newPeer, setNewPeer] = useState('');
+  const [safety, setSafety] = useState<string>();
+
+  const load = useCallback(async () => {
+    try {
+      const device = (await myDevice()) ?? null;
+      setMe(device);
+      if (device) setData(await conversations(device));
+    } catch (err) {
+      setError(err);
+    }
+  }, []);
+  useEffect(() => {
+    document.title = 'Messages · Hearth';
+    void load();
+  }, [load]);
+  useLiveEvents(useCallback((event: LiveEvent) => {
+    if (event.type === 'notification' && event.kind === 'dm') void load();
+  }, [load]));
+
+  const peers = useMemo(() => {
+    const set = new Set<string>();
+    for (const m of data?.messages ?? []) set.add(me && m.from === me.address ? m.to : m.from);
+    return [...set];
+  }, [data, me]);
+  const thread = (data?.messages ?? []).filter((m) => m.from === peer || m.to === peer);
+
+  useEffect(() => {
+    setSafety(undefined);
+    if (me && peer) safetyNumber(me, peer).then(setSafety, setError);
+  }, [me, peer]);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!me || !peer) return;
+    try {
+      await send(me, peer, text);
+      setText('');
+      setError(undefined);
+      await load();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const start = (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      setPeer(addressFromInput(newPeer));
+      setNewPeer('');
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  if (me === undefined) return <main><Loading what="your messages" /></main>;
+  if (me === null) {
+    return (
+      <main>
+        <h1>Messages</h1>
+        <p>This browser has no keys for messages yet: log out and log in again here to make it one of your devices.</p>
+      </main>
+    );
+  }
+  return (
+    <main className="messages">
+      <h1>Messages</h1>
+      <p className="hint">End-to-end encrypted: only your devices and theirs can read these, not your site, not theirs.</p>
+      <ErrorBox error={error} />
+      {!data && !error && <Loading what="your messages" />}
+      <form onSubmit={start} className="row" aria-label="New conversation">
+        <label htmlFor="dm-to" className="visually-hidden">Address</label>
+        <input id="dm-to" placeholder="Message someone: name@example.com" value={newPeer} onChange={(e) => setNewPeer(e.target.value)} required />
+        <button type="submit">Open</button>
+      </form>
+      <nav aria-label="Conversations">
+        <ul className="peers">
+          {peers.map((p) => (
+            <li key={p}>
+              <button type="button" className={p === peer ? 'small' : 'small secondary'} aria-current={p === peer} onClick={() => setPeer(p)}>{p}</button>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      {peer && (
+        <section aria-label={`Conversation with ${peer}`}>
+          <h2>{peer}</h2>
+          <p className="hint">Safety number: <span className="safety">{safety ?? '…'}</span> (compare it with {peer} in person or on a call)</p>
+          <ol className="thread">
+            {thread.map((m) => (
+              <li key={m.id} className={m.from === me.address ? 'mine' : 'theirs'}>
+                <p>{m.text}</p>
+                <Time iso={m.sentAt} />
+              </li>
+            ))}
+          </ol>
+          <form onSubmit={submit} className="row">
+            <label htmlFor="dm-text" className="visually-hidden">Message to {peer}</label>
+            <input id="dm-text" value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} required placeholder={`Message ${peer}`} />
+            <button type="submit">Send</button>
+          </form>
+        </section>
+      )}
+      {(data?.rejected.length ?? 0) > 0 && <p className="error" role="alert">{data!.rejected.length} message(s) could not be verified and are not shown.</p>}
+    </main>
+  );
+}
