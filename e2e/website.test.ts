@@ -129,6 +129,21 @@ describe('the website in a browser', () => {
     await page.close();
   });
 
+  it('settings: a new avatar picture, and this browser among the devices', async () => {
+    const page = await login(bob, 'bob');
+    await page.goto(`${bob.url}/settings`);
+    const avatar = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#36c' } }).jpeg().toBuffer();
+    await page.getByLabel('Avatar picture').setInputFiles({ name: 'me.jpg', mimeType: 'image/jpeg', buffer: avatar });
+    await expect.poll(() => page.getByRole('status').first().innerText()).toContain('Picture uploaded');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await expect.poll(async () => (await bob.api('GET', '/api/users/bob')).body.avatarUrl).toMatch(new RegExp(`^${bob.url}/media/`));
+    await expect.poll(() => page.locator('section[aria-label="Devices"]').innerText()).toContain('(this browser)');
+    await screenshots(page, 'settings-devices');
+    const profile = await (await fetch(`${bob.url}/@bob`)).text();
+    expect(profile).toMatch(/<img class="avatar" src="http:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+\.jpg"/);
+    await page.close();
+  });
+
   it('markup in a post renders as harmless text: no script runs, no javascript: link', async () => {
     const hostile = 'Look <img src=x onerror=alert(1)> and [x](javascript:alert(1)) <script>alert(2)</script>';
     const id = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: hostile } })).body.id;

@@ -126,6 +126,23 @@ describe('two sites talk', () => {
     await waitFor('the deletion', async () => !(await feedTexts()).includes('short-lived'));
   });
 
+  it('the feed pages with a cursor, newest first, without gaps or repeats', async () => {
+    for (let i = 0; i < 25; i++) await bob.api('POST', '/api/posts', { as: 'bob', body: { text: `page test ${i}` } });
+    await waitFor('all 25 in the feed', async () => (await alice.api('GET', '/api/feed?limit=100', { as: 'alice' })).body.items.filter((p: { text: string }) => p.text.startsWith('page test')).length === 25);
+    const seen: string[] = [];
+    let before = '';
+    for (let page = 0; page < 20; page++) {
+      const res = await alice.api('GET', `/api/feed?limit=7${before ? `&before=${encodeURIComponent(before)}` : ''}`, { as: 'alice' });
+      seen.push(...res.body.items.map((p: { text: string }) => p.text));
+      if (!res.body.next) break;
+      before = res.body.next;
+    }
+    const tests = seen.filter((t) => t.startsWith('page test'));
+    expect(tests).toEqual(Array.from({ length: 25 }, (_, i) => `page test ${24 - i}`));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect((await alice.api('GET', '/api/feed?before=garbage', { as: 'alice' })).body.error.code).toBe('invalid_cursor');
+  });
+
   it('unfollow stops the feed and the follower list', async () => {
     expect((await alice.api('DELETE', `/api/following/${encodeURIComponent(bob.address('bob'))}`, { as: 'alice' })).status).toBe(204);
     await waitFor('bob to drop alice', async () => (await bob.api('GET', '/api/followers', { as: 'bob' })).body.items.length === 0);

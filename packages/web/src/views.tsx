@@ -251,7 +251,19 @@ export function addressFromInput(input: string): string {
 
 export function HomeView() {
   const me = session.username;
-  const feed = useLoad(() => api<Page<Post>>('GET', '/api/feed?limit=50'), []);
+  const feed = useLoad(() => api<Page<Post>>('GET', '/api/feed?limit=20'), []);
+  const [older, setOlder] = useState<{ items: Post[]; next: string | null }>({ items: [], next: null });
+  useEffect(() => setOlder({ items: [], next: null }), [feed.data]);
+  const nextCursor = older.items.length ? older.next : (feed.data?.next ?? null);
+  const loadOlder = async () => {
+    if (!nextCursor) return;
+    try {
+      const page = await api<Page<Post>>('GET', `/api/feed?limit=20&before=${encodeURIComponent(nextCursor)}`);
+      setOlder((o) => ({ items: [...o.items, ...page.items], next: page.next }));
+    } catch (error) {
+      setStatus({ error });
+    }
+  };
   const following = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/following'), []);
   const [text, setText] = useState('');
   const [images, setImages] = useState<Array<{ id: string; url: string; alt: string }>>([]);
@@ -356,7 +368,8 @@ export function HomeView() {
         <ErrorBox error={feed.error} />
         {!feed.data && !feed.error && <Loading what="your feed" />}
         {feed.data?.items.length === 0 && <p className="empty">Nothing yet: follow someone to fill your feed.</p>}
-        {feed.data?.items.map((p) => <PostCard key={`${p.author}/${p.id}`} post={p} actions />)}
+        {[...(feed.data?.items ?? []), ...older.items].map((p) => <PostCard key={`${p.author}/${p.id}`} post={p} actions />)}
+        {nextCursor && <button type="button" className="secondary" onClick={() => void loadOlder()}>Load older posts</button>}
       </section>
       <section aria-label="Notifications">
         <h2>Notifications</h2>
@@ -511,6 +524,20 @@ function describeNotification(n: Notification): string {
 export function SettingsView() {
   const me = useLoad(() => api<Profile>('GET', '/api/me'), []);
   const blocks = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/blocks'), []);
+  const devices = useLoad(() => api<{ items: Array<{ id: string; name: string; createdAt: string }> }>('GET', '/api/devices'), []);
+  const [thisDevice, setThisDevice] = useState<string>();
+  useEffect(() => {
+    void import('./device').then((d) => d.myDevice()).then((m) => setThisDevice(m?.device.id));
+  }, []);
+  const removeDevice = async (id: string) => {
+    if (!window.confirm('Remove this device? It will no longer receive new messages.')) return;
+    try {
+      await api('DELETE', `/api/devices/${encodeURIComponent(id)}`);
+      devices.reload();
+    } catch (error) {
+      setState({ error });
+    }
+  };
   const [form, setForm] = useState<{ displayName: string; bio: string; avatarUrl: string } | undefined>();
   const [state, setState] = useState<{ error?: unknown; message?: string }>({});
   useEffect(() => {
@@ -550,13 +577,44 @@ export function SettingsView() {
           <input id="set-name" value={form.displayName} maxLength={100} required onChange={(e) => setForm({ ...form, displayName: e.target.value })} />
           <label htmlFor="set-bio">Bio</label>
           <textarea id="set-bio" value={form.bio} maxLength={1000} rows={3} onChange={(e) => setForm({ ...form, bio: e.target.value })} />
-          <label htmlFor="set-avatar">Avatar image URL (https)</label>
+          <label htmlFor="set-avatar-file">Avatar picture</label>
+          {safeImageUrl(form.avatarUrl) && <img className="avatar" src={safeImageUrl(form.avatarUrl)} alt="Your current avatar" width={64} height={64} />}
+          <input
+            id="set-avatar-file"
+            type="file"
+            accept="image/jpeg,image/png,image/gif,image/webp"
+            onChange={async (e) => {
+              const file = e.target.files?.[0];
+              if (!file) return;
+              try {
+                const uploaded = await uploadImage(file);
+                setForm({ ...form, avatarUrl: uploaded.url });
+                setState({ message: 'Picture uploaded: save the profile to use it.' });
+              } catch (error) {
+                setState({ error });
+              }
+            }}
+          />
+          <label htmlFor="set-avatar">or an image URL (https)</label>
           <input id="set-avatar" type="url" value={form.avatarUrl} onChange={(e) => setForm({ ...form, avatarUrl: e.target.value })} />
           <button type="submit">Save profile</button>
           {state.message && <p role="status">{state.message}</p>}
           <ErrorBox error={state.error} />
         </form>
       )}
+      <section aria-label="Devices">
+        <h2>Devices</h2>
+        <p className="hint">Each device has its own keys for direct messages. Remove one you lost: it gets no new messages.</p>
+        <ErrorBox error={devices.error} />
+        <ul>
+          {devices.data?.items.map((d) => (
+            <li key={d.id}>
+              {d.name}{d.id === thisDevice && <strong> (this browser)</strong>} · added <Time iso={d.createdAt} />{' '}
+              <button type="button" className="small secondary" onClick={() => void removeDevice(d.id)} aria-label={`Remove device ${d.name}`}>Remove</button>
+            </li>
+          ))}
+        </ul>
+      </section>
       <section aria-label="Blocked">
         <h2>Blocked addresses</h2>
         {blocks.data?.items.length === 0 && <p className="empty">You block no one.</p>}
