@@ -63,6 +63,23 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     void reply.status(404).send({ error: { code: 'not_found', message: `${request.method} ${request.url.split('?')[0]} does not exist` } });
   });
 
+  // The web app may be served by a separate front-end server (docs/DEPLOY.md): answer CORS for
+  // the origins the site lists, and no others. Sessions are Bearer tokens, never cookies.
+  const frontends = new Set((ctx.config.frontendOrigins ?? []).map((o) => new URL(o).origin));
+  if (frontends.size > 0) {
+    app.addHook('onRequest', async (request, reply) => {
+      const origin = request.headers.origin;
+      if (typeof origin !== 'string' || !frontends.has(origin) || !request.url.startsWith('/api/')) return;
+      void reply
+        .header('access-control-allow-origin', origin)
+        .header('vary', 'origin')
+        .header('access-control-allow-headers', 'authorization, content-type')
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
+        .header('access-control-max-age', '600');
+      if (request.method === 'OPTIONS') return reply.status(204).send();
+    });
+  }
+
   await app.register(rateLimit, {
     max: (request) => (request.url.startsWith('/federation/inbox') ? 4 : 1) * (ctx.config.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE),
     timeWindow: 60_000,

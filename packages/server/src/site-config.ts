@@ -15,6 +15,8 @@ export interface SiteConfigFile {
   createdAt: string;
   /** Requests per minute per client address on the HTTP API (the inbox gets four times this). */
   requestsPerMinute?: number;
+  /** Origins of separate front-end servers (or CDNs) serving the web app for this backend (CORS). */
+  frontendOrigins?: string[];
 }
 
 export interface SiteConfig extends SiteConfigFile {

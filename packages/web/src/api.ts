@@ -5,6 +5,12 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The backend this app talks to: its own origin, unless index.html names another in
+ * <meta name="hearth-backend"> (the app served from a separate front-end server or CDN).
+ */
+export const BACKEND = (document.querySelector('meta[name="hearth-backend"]')?.getAttribute('content') ?? '').replace(/\/+$/, '');
+
 const TOKEN_KEY = 'hearth.token';
 const USER_KEY = 'hearth.username';
 
@@ -31,7 +37,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   if (session.token) headers.authorization = `Bearer ${session.token}`;
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`${BACKEND}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError(0, 'offline', 'Could not reach your site. Check your connection and try again.');
   }
@@ -86,7 +92,7 @@ export interface Page<T> {
 export async function uploadImage(file: File): Promise<{ id: string; url: string; width: number; height: number }> {
   let res: Response;
   try {
-    res = await fetch('/api/media', { method: 'POST', headers: { authorization: `Bearer ${session.token ?? ''}`, 'content-type': 'application/octet-stream' }, body: file });
+    res = await fetch(`${BACKEND}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${session.token ?? ''}`, 'content-type': 'application/octet-stream' }, body: file });
   } catch {
     throw new ApiError(0, 'offline', 'Could not reach your site to upload the image.');
   }

@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { session } from './api';
+import { BACKEND, session } from './api';
 
 export interface LiveEvent {
   type: 'feed' | 'notification';
@@ -18,7 +18,8 @@ export function useLiveEvents(onEvent: (event: LiveEvent) => void): void {
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const connect = () => {
-      const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/live`;
+      const origin = BACKEND ? new URL(BACKEND) : location;
+      const url = `${origin.protocol === 'https:' ? 'wss' : 'ws'}://${origin.host}/api/live`;
       socket = new WebSocket(url);
       socket.onopen = () => {
         attempt = 0;

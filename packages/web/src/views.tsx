@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { parseAddress, formatAddress } from '@hearth/protocol/address';
-import { api, session, uploadImage, type Page, type Post, type PostDetail, type Profile } from './api';
+import { api, BACKEND, session, uploadImage, type Page, type Post, type PostDetail, type Profile } from './api';
 import { ErrorBox, Link, Loading, safeImageUrl, Text, Time } from './components';
 import { useLiveEvents, type LiveEvent } from './live';
 import { navigate } from './router';
@@ -395,7 +395,7 @@ export function HomeView() {
       </section>
       <section aria-label="Followers">
         <h2>Followers</h2>
-        {followers.data?.items.length === 0 && <p className="empty">No followers yet: share your address, {me}@{window.location.host}.</p>}
+        {followers.data?.items.length === 0 && <p className="empty">No followers yet: share your address, {me}@{backendHost()}.</p>}
         <ul>{followers.data?.items.map((f) => <li key={f.address}>{f.address}</li>)}</ul>
       </section>
     </main>
@@ -477,7 +477,7 @@ export function SetupView({ onLogin }: { onLogin: () => void }) {
       <form onSubmit={submit} className="stack">
         <label htmlFor="displayName">Your name</label>
         <input id="displayName" autoComplete="name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} required maxLength={100} />
-        <label htmlFor="newUsername">Username (your address will be <em>{username || 'name'}@{window.location.host}</em>)</label>
+        <label htmlFor="newUsername">Username (your address will be <em>{username || 'name'}@{backendHost()}</em>)</label>
         <input
           id="newUsername"
           autoComplete="username"
@@ -633,4 +633,9 @@ export function SettingsView() {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The host (and port) of my site, as it appears in addresses. */
+function backendHost(): string {
+  return BACKEND ? new URL(BACKEND).host : window.location.host;
 }
