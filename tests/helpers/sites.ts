@@ -72,11 +72,11 @@ export class SiteProcess {
   }
 
   get host(): string {
-    return this.production ? `hearth.test:${this.port}` : `127.0.0.1:${this.port}`;
+    return this.production ? 'hearth.test' : `127.0.0.1:${this.port}`;
   }
 
   address(user: string): string {
-    return this.production ? `${user}@hearth.test:${this.port}` : `${user}@127.0.0.1:${this.port}`;
+    return this.production ? `${user}@hearth.test` : `${user}@127.0.0.1:${this.port}`;
   }
 
   static password(user: string): string {
@@ -89,7 +89,7 @@ export class SiteProcess {
     const dataDir = tempDir(users[0]!);
     const [first, ...rest] = users;
     // A production site has a public https URL and no dev mode: every outbound fetch is SSRF-guarded.
-    const site_ = options.production ? ['--url', `https://hearth.test:${port}`] : ['--url', `http://127.0.0.1:${port}`, '--dev'];
+    const site_ = options.production ? ['--url', 'https://hearth.test'] : ['--url', `http://127.0.0.1:${port}`, '--dev'];
     await hearth(['init', '--data', dataDir, ...site_, '--user', first!, '--password', SiteProcess.password(first!)]);
     for (const user of rest) await hearth(['user', 'add', '--data', dataDir, '--user', user, '--password', SiteProcess.password(user)]);
     const site = new SiteProcess(dataDir, port, users, options.production);
@@ -99,7 +99,9 @@ export class SiteProcess {
 
   async start(): Promise<void> {
     if (this.proc) throw new Error('already running');
-    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', '--host', '127.0.0.1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
+    const listen = ['--host', '127.0.0.1', '--port', String(this.port)];
+    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));

@@ -50,10 +50,11 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('serve a site from its data folder')
     .requiredOption('--data <dir>', 'data folder created by "hearth init"')
     .option('--host <address>', 'interface to listen on (default: loopback for dev sites, all interfaces otherwise)')
+    .option('--port <port>', "port to listen on, when a reverse proxy owns the URL's port (default: the URL's port)")
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
     .option('--init', 'create a local site first if the folder holds none, and print its setup link')
     .option('--url <url>', 'with --init: the URL of the new site', 'http://127.0.0.1:4000')
-    .action(async (opts: { data: string; host?: string; logLevel?: string; init?: boolean; url: string }) => {
+    .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string; init?: boolean; url: string }) => {
       // First run: create a local site; its owner finishes in the browser with the printed link.
       if (opts.init && !siteExists(path.resolve(opts.data))) {
         createSiteConfig(path.resolve(opts.data), { url: opts.url, dev: true });

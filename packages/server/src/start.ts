@@ -12,7 +12,7 @@ export interface RunningSite {
 }
 
 /** Opens a site's data folder, listens on its URL's port, and starts background delivery. */
-export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string; webDir?: string }): Promise<RunningSite> {
+export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string; listenPort?: number; webDir?: string }): Promise<RunningSite> {
   const env = readEnv();
   const config = loadSiteConfig(options.dataDir);
   const ctx = await Context.open({ config, logLevel: options.logLevel ?? env.logLevel, webDir: options.webDir });
@@ -20,7 +20,8 @@ export async function startSite(options: { dataDir: string; logLevel?: string; l
   // A dev site on loopback listens on loopback only; a public site on every interface.
   const host = options.listenHost ?? env.listenHost ?? (config.dev ? config.site.host.replace(/^\[|\]$/g, '') : '0.0.0.0');
   try {
-    await app.listen({ port: config.site.port, host: host === 'localhost' ? '127.0.0.1' : host });
+    // Behind a reverse proxy the public port (in the URL) is the proxy's; Hearth listens on its own.
+    await app.listen({ port: options.listenPort ?? config.site.port, host: host === 'localhost' ? '127.0.0.1' : host });
   } catch (error) {
     await ctx.close();
     throw error;
