@@ -382,22 +382,8 @@ export function HomeView() {
           ))}
         </ul>
       </section>
-      <section aria-label="Following">
-        <h2>Following</h2>
-        <ul>
-          {following.data?.items.map((f) => (
-            <li key={f.address}>
-              {f.address}{' '}
-              <button type="button" className="small secondary" onClick={() => void unfollow(f.address)} aria-label={`Unfollow ${f.address}`}>Unfollow</button>
-            </li>
-          ))}
-        </ul>
-      </section>
-      <section aria-label="Followers">
-        <h2>Followers</h2>
-        {followers.data?.items.length === 0 && <p className="empty">No followers yet: share your address, {me}@{backendHost()}.</p>}
-        <ul>{followers.data?.items.map((f) => <li key={f.address}>{f.address}</li>)}</ul>
-      </section>
+      <AddressList label="Following" items={following.data?.items} empty="You follow no one yet." action={{ name: 'Unfollow', run: unfollow }} />
+      <AddressList label="Followers" items={followers.data?.items} empty={`No followers yet: share your address, ${me}@${backendHost()}.`} />
     </main>
   );
 }
@@ -615,18 +601,7 @@ export function SettingsView() {
           ))}
         </ul>
       </section>
-      <section aria-label="Blocked">
-        <h2>Blocked addresses</h2>
-        {blocks.data?.items.length === 0 && <p className="empty">You block no one.</p>}
-        <ul>
-          {blocks.data?.items.map((b) => (
-            <li key={b.address}>
-              {b.address}{' '}
-              <button type="button" className="small secondary" onClick={() => void unblock(b.address)} aria-label={`Unblock ${b.address}`}>Unblock</button>
-            </li>
-          ))}
-        </ul>
-      </section>
+      <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} />
     </main>
   );
 }
@@ -638,4 +613,27 @@ function plural(n: number, word: string): string {
 /** The host (and port) of my site, as it appears in addresses. */
 function backendHost(): string {
   return BACKEND ? new URL(BACKEND).host : window.location.host;
+}
+
+/** A titled list of addresses, each with an optional action (unfollow, unblock). */
+function AddressList(props: { label: string; title?: string; items?: Array<{ address: string }>; empty: string; action?: { name: string; run: (address: string) => Promise<void> } }) {
+  const { label, title, items, empty, action } = props;
+  return (
+    <section aria-label={label}>
+      <h2>{title ?? label}</h2>
+      {items?.length === 0 && <p className="empty">{empty}</p>}
+      <ul>
+        {items?.map(({ address }) => (
+          <li key={address}>
+            {address}{' '}
+            {action && (
+              <button type="button" className="small secondary" onClick={() => void action.run(address)} aria-label={`${action.name} ${address}`}>
+                {action.name}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }
