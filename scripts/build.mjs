@@ -39,8 +39,10 @@ await build({
   minify: true,
   sourcemap: true,
   legalComments: 'linked',
-  // Native addons stay outside the bundle.
-  external: ['better-sqlite3', '@node-rs/argon2', 'sharp'],
+  // Native addons stay outside the bundle, and so do modules loaded on first use: esbuild would
+  // evaluate a bundled module at start even behind import(), and Markdown's entity tables alone
+  // cost an idle site 10 MB.
+  external: ['better-sqlite3', '@node-rs/argon2', 'sharp', '@hearth/protocol/markdown'],
   // CommonJS dependencies inside an ES module bundle need a `require`.
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
   plugins: [englishOnlyZodLocales],

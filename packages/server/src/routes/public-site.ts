@@ -125,11 +125,23 @@ const ASSET_TYPES: Record<string, string> = {
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+/**
+ * The built app's index.html, with its stylesheet inlined: it is small (about 1 KB gzip), and a
+ * separate render-blocking request for it is most of what a first paint waits for.
+ */
 function loadTemplate(webDir: string | undefined): string | undefined {
   if (!webDir) return undefined;
+  let html: string;
   try {
-    return fs.readFileSync(path.join(webDir, 'index.html'), 'utf8');
+    html = fs.readFileSync(path.join(webDir, 'index.html'), 'utf8');
   } catch {
     return undefined;
   }
+  return html.replace(/<link rel="stylesheet"(?: crossorigin)? href="\/(assets\/[A-Za-z0-9._-]+\.css)">/g, (tag, file: string) => {
+    try {
+      return `<style>${fs.readFileSync(path.join(webDir, file), 'utf8').replace(/<\/style/gi, '<\\/style')}</style>`;
+    } catch {
+      return tag;
+    }
+  });
 }
