@@ -1,9 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { freePort, hearth, HEARTH, ROOT, tempDir, waitFor } from './helpers/sites.js';
+import { freePort, freePortRun, hearth, HEARTH, ROOT, tempDir, waitFor } from './helpers/sites.js';
 import { openDatabase } from './helpers/sqlite.js';
 
 const run = promisify(execFile);
@@ -70,7 +71,7 @@ describe('the hearth command', () => {
 
   it('demo runs three sites that follow each other', async () => {
     const dir = tempDir('demo');
-    const base = await freePort();
+    const base = await freePortRun(3);
     const res = await hearth(['demo', '--data', dir, '--base-port', String(base), '--exit']);
     expect(res.stdout).toMatch(/alice@127\.0\.0\.1/);
     expect(res.stdout).toMatch(/login bob \/ bob-demo-password/);
@@ -83,6 +84,21 @@ describe('the hearth command', () => {
       expect(authors.map((a) => a.author)).toEqual([`bob@127.0.0.1:${base + 1}`, `carol@127.0.0.1:${base + 2}`]);
     } finally {
       db.close();
+    }
+  });
+
+  it('a demo that cannot take its ports says so and exits, instead of hanging', async () => {
+    const base = await freePortRun(3);
+    const blocker = net.createServer().listen(base + 2, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    try {
+      const started = Date.now();
+      const res = await hearth(['demo', '--data', tempDir('demo-busy'), '--base-port', String(base), '--exit'], { allowFailure: true });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/port is already in use/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      blocker.close();
     }
   });
 

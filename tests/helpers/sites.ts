@@ -21,6 +21,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `count` consecutive free ports (for the demo, which takes base, base+1, base+2). */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort();
+    if (base + count > 65535) continue;
+    const free = await Promise.all(
+      Array.from({ length: count - 1 }, (_, i) =>
+        new Promise<boolean>((resolve) => {
+          const server = net.createServer();
+          server.once('error', () => resolve(false));
+          server.listen(base + i + 1, '127.0.0.1', () => server.close(() => resolve(true)));
+        }),
+      ),
+    );
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no run of ${count} free ports`);
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `hearth-${prefix}-`));
 }

@@ -19,8 +19,18 @@ export function demoPassword(user: string): string {
 
 /** Three sites on loopback, alice, bob and carol, with a little content, following each other. */
 export async function runDemo(options: { data: string; basePort: number; log: (line: string) => void }): Promise<RunningSite[]> {
-  const root = path.resolve(options.data);
   const sites: RunningSite[] = [];
+  try {
+    return await setUpDemo(options, sites);
+  } catch (error) {
+    // Whatever started must stop, or its open server would keep the process alive after the error.
+    for (const site of sites) await site.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function setUpDemo(options: { data: string; basePort: number; log: (line: string) => void }, sites: RunningSite[]): Promise<RunningSite[]> {
+  const root = path.resolve(options.data);
   for (const [i, person] of PEOPLE.entries()) {
     const dir = path.join(root, person.user);
     const url = `http://127.0.0.1:${options.basePort + i}`;
