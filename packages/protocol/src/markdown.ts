@@ -10,7 +10,22 @@ import MarkdownIt from 'markdown-it';
  */
 const md = new MarkdownIt('commonmark', { html: false, linkify: false, breaks: true });
 md.disable(['image', 'html_inline', 'html_block']);
-md.validateLink = (url: string) => /^(https?:\/\/|mailto:)/i.test(url.trim());
+const allowedLink = (url: string) => /^(https?:\/\/|mailto:)/i.test(url.trim());
+md.validateLink = allowedLink;
+
+// markdown-it still makes a link of an empty destination (`[x]()` becomes <a href="">); any link
+// whose href is not allowed is unwrapped here, keeping its text.
+md.core.ruler.push('hearth_unwrap_links', (state) => {
+  for (const block of state.tokens) {
+    if (block.type !== 'inline' || !block.children) continue;
+    let unwrapping = false;
+    block.children = block.children.filter((token) => {
+      if (token.type === 'link_open' && !allowedLink(token.attrGet('href') ?? '')) return !(unwrapping = true);
+      if (token.type === 'link_close' && unwrapping) return (unwrapping = false);
+      return true;
+    });
+  }
+});
 
 const defaultLinkOpen = md.renderer.rules.link_open ?? ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options));
 md.renderer.rules.link_open = (tokens, idx, options, env, self) => {

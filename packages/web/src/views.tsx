@@ -5,6 +5,18 @@ import { ErrorBox, Link, Loading, safeImageUrl, Text, Time } from './components'
 import { useLiveEvents, type LiveEvent } from './live';
 import { navigate } from './router';
 
+type Status = { error?: unknown; message?: string };
+
+/** Runs an action for a form or button: on success shows `message`, on failure the site's error. */
+async function attempt(setStatus: (status: Status) => void, action: () => Promise<unknown>, message: string | (() => string)): Promise<void> {
+  try {
+    await action();
+    setStatus({ message: typeof message === 'string' ? message : message() });
+  } catch (error) {
+    setStatus({ error });
+  }
+}
+
 function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; reload: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>();
@@ -64,24 +76,14 @@ function PostActions({ post }: { post: Post }) {
   const [text, setText] = useState('');
   const [state, setState] = useState<{ error?: unknown; message?: string }>({});
   const ref = { author: post.author, id: post.id };
-  const like = async () => {
-    try {
-      await api('POST', '/api/likes', { post: ref });
-      setState({ message: 'Liked.' });
-    } catch (error) {
-      setState({ error });
-    }
-  };
+  const like = () => attempt(setState, () => api('POST', '/api/likes', { post: ref }), 'Liked.');
   const comment = async (event: FormEvent) => {
     event.preventDefault();
-    try {
+    await attempt(setState, async () => {
       await api('POST', '/api/comments', { post: ref, text });
       setText('');
       setOpen(false);
-      setState({ message: 'Comment sent.' });
-    } catch (error) {
-      setState({ error });
-    }
+    }, 'Comment sent.');
   };
   return (
     <div className="actions">
@@ -314,27 +316,22 @@ export function HomeView() {
   };
   const post = async (event: FormEvent) => {
     event.preventDefault();
-    try {
+    await attempt(setStatus, async () => {
       await api('POST', '/api/posts', { text, ...(images.length ? { attachments: images.map(({ id, alt }) => ({ id, alt })) } : {}) });
       setText('');
       setImages([]);
-      setStatus({ message: 'Posted.' });
-    } catch (error) {
-      setStatus({ error });
-    }
+    }, 'Posted.');
   };
   const doFollow = async (event: FormEvent) => {
     event.preventDefault();
-    try {
-      const address = addressFromInput(follow);
+    let address = '';
+    await attempt(setStatus, async () => {
+      address = addressFromInput(follow);
       await api('POST', '/api/following', { address });
       setFollow('');
-      setStatus({ message: `You now follow ${address}.` });
       following.reload();
       setTimeout(feed.reload, 500);
-    } catch (error) {
-      setStatus({ error });
-    }
+    }, () => `You now follow ${address}.`);
   };
   return (
     <main className="home">
@@ -536,12 +533,7 @@ export function SettingsView() {
   if (!session.token) return null;
   const save = async (event: FormEvent) => {
     event.preventDefault();
-    try {
-      await api('PATCH', '/api/me/profile', form);
-      setState({ message: 'Saved.' });
-    } catch (error) {
-      setState({ error });
-    }
+    await attempt(setState, () => api('PATCH', '/api/me/profile', form), 'Saved.');
   };
   const unblock = async (address: string) => {
     try {
