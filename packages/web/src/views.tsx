@@ -202,6 +202,17 @@ export function PostView({ username, postId }: { username: string; postId: strin
   );
 }
 
+/**
+ * After a login or the first-run setup: keep the session, make this browser one of my devices
+ * (the password is at hand only now, to restore the identity key), and go home.
+ */
+async function beginSession(res: { token: string; username: string }, password: string, onLogin: () => void): Promise<void> {
+  session.save(res.token, res.username);
+  await import('./device').then((d) => d.ensureDevice(password));
+  onLogin();
+  navigate('/home');
+}
+
 export function LoginView({ onLogin }: { onLogin: () => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -212,11 +223,7 @@ export function LoginView({ onLogin }: { onLogin: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const res = await api<{ token: string; username: string }>('POST', '/api/auth/login', { username: username.trim().toLowerCase(), password });
-      session.save(res.token, res.username);
-      await import('./device').then((d) => d.ensureDevice(password));
-      onLogin();
-      navigate('/home');
+      await beginSession(await api('POST', '/api/auth/login', { username: username.trim().toLowerCase(), password }), password, onLogin);
     } catch (err) {
       setError(err);
     } finally {
@@ -424,11 +431,7 @@ export function SetupView({ onLogin }: { onLogin: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const res = await api<{ token: string; username: string }>('POST', '/api/setup', { code, username, password, displayName });
-      session.save(res.token, res.username);
-      await import('./device').then((d) => d.ensureDevice(password));
-      onLogin();
-      navigate('/home');
+      await beginSession(await api('POST', '/api/setup', { code, username, password, displayName }), password, onLogin);
     } catch (err) {
       setError(err);
     } finally {
