@@ -24,7 +24,7 @@ const englishOnlyZodLocales = {
     }));
   },
 };
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/protocol', 'packages/server', 'packages/cli'], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/protocol', 'packages/server', 'packages/vault', 'packages/cli'], { cwd: root, stdio: 'inherit' });
 // The web app: type-check, then Vite builds packages/web/dist, which the backend serves.
 execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'packages/web'], { cwd: root, stdio: 'inherit' });
 execFileSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: path.join(root, 'packages/web'), stdio: 'inherit' });

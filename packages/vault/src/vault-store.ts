@@ -1,0 +1,147 @@
+import crypto from 'node:crypto';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { HearthError } from '@hearth/protocol';
+import SQLite from 'better-sqlite3';
+
+/**
+ * The home vault's private store: the owner's message history, in SQLite, sealed under a key
+ * derived from the owner's passphrase. Each message body is XChaCha20-Poly1305 with the message
+ * id as associated data, so rows cannot be swapped; conversations are found by a keyed tag of the
+ * peer's address, never the address itself. Without the passphrase the file shows ids and sizes.
+ */
+export class VaultError extends HearthError {
+  constructor(code: string, message: string) {
+    super(code, message, { status: 400 });
+    this.name = 'VaultError';
+  }
+}
+
+export interface VaultMessage {
+  id: string;
+  from: string;
+  to: string;
+  sentAt: string;
+  text: string;
+}
+
+/** Argon2id, the OWASP profile for a device that derives a key rarely: 64 MiB, 3 passes. */
+export const KDF = { algorithm: 2 /* Argon2id */, memoryCost: 65536, timeCost: 3, parallelism: 1, outputLen: 32 } as const;
+const CHECK = new TextEncoder().encode('hearth-vault-v1 check');
+const SCHEMA_VERSION = 1;
+
+/** Every Database and Statement is held for the process's life: better-sqlite3 12 aborts Node 24 when the GC finalizes one. */
+const keptAlive: object[] = [];
+
+export class VaultStore {
+  private readonly statements = new Map<string, SQLite.Statement>();
+
+  private constructor(
+    private readonly db: SQLite.Database,
+    private readonly encKey: Uint8Array,
+    private readonly tagKey: Uint8Array,
+  ) {}
+
+  /** Opens (or creates) the store. A wrong passphrase is refused before anything is written. */
+  static async open(options: { file: string; passphrase: string; kdf?: Partial<typeof KDF> }): Promise<VaultStore> {
+    if (options.passphrase.length < 8) throw new VaultError('weak_passphrase', 'the vault passphrase must have at least 8 characters');
+    const db = new SQLite(options.file);
+    keptAlive.push(db);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    const kept = (sql: string) => {
+      const statement = db.prepare(sql);
+      keptAlive.push(statement);
+      return statement;
+    };
+    const version = Number((kept('PRAGMA user_version').get() as { user_version: number }).user_version);
+    if (version === 0) {
+      db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, peer_tag BLOB NOT NULL, nonce BLOB NOT NULL, body BLOB NOT NULL);
+        CREATE INDEX messages_by_peer ON messages (peer_tag, seq);`);
+    } else if (version !== SCHEMA_VERSION) {
+      db.close();
+      throw new VaultError('unsupported_vault', `this vault was written by a newer Hearth (schema ${version})`);
+    }
+    const select = version === 0 ? undefined : kept('SELECT value FROM meta WHERE key = ?');
+    const read = (key: string) => (select!.get(key) as { value: Buffer } | undefined)?.value;
+    const kdf = version === 0 ? { ...KDF, ...options.kdf } : (JSON.parse(read('kdf')!.toString()) as typeof KDF);
+    const salt = version === 0 ? crypto.randomBytes(16) : read('salt')!;
+    const { hashRaw } = await import('@node-rs/argon2');
+    const master = new Uint8Array(await hashRaw(options.passphrase, { ...kdf, salt }));
+    const encKey = hkdf(sha256, master, undefined, new TextEncoder().encode('hearth-vault-v1 messages'), 32);
+    const tagKey = hkdf(sha256, master, undefined, new TextEncoder().encode('hearth-vault-v1 peer tags'), 32);
+    if (version === 0) {
+      const nonce = crypto.randomBytes(24);
+      const check = Buffer.concat([nonce, xchacha20poly1305(encKey, nonce, CHECK).encrypt(CHECK)]);
+      const insert = kept('INSERT INTO meta (key, value) VALUES (?, ?)');
+      db.transaction(() => {
+        insert.run('salt', salt);
+        insert.run('kdf', Buffer.from(JSON.stringify(kdf)));
+        insert.run('check', check);
+        db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      })();
+    } else {
+      const check = read('check')!;
+      try {
+        xchacha20poly1305(encKey, check.subarray(0, 24), CHECK).decrypt(check.subarray(24));
+      } catch {
+        db.close();
+        throw new VaultError('wrong_passphrase', 'the passphrase does not open this vault; nothing was changed');
+      }
+    }
+    return new VaultStore(db, encKey, tagKey);
+  }
+
+  private prepare(sql: string): SQLite.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+      keptAlive.push(statement);
+    }
+    return statement;
+  }
+
+  private peerTag(message: Pick<VaultMessage, 'from' | 'to'>, me: string): Buffer {
+    const peer = message.from === me ? message.to : message.from;
+    return Buffer.from(hmac(sha256, this.tagKey, new TextEncoder().encode(peer)));
+  }
+
+  /** Stores messages once each (by id): returns how many were new. One transaction for the batch. */
+  add(me: string, messages: VaultMessage[]): number {
+    const insert = this.prepare('INSERT INTO messages (id, peer_tag, nonce, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
+    let added = 0;
+    this.db.transaction(() => {
+      for (const message of messages) {
+        const nonce = crypto.randomBytes(24);
+        const body = xchacha20poly1305(this.encKey, nonce, new TextEncoder().encode(message.id)).encrypt(new TextEncoder().encode(JSON.stringify(message)));
+        added += insert.run(message.id, this.peerTag(message, me), nonce, Buffer.from(body)).changes;
+      }
+    })();
+    return added;
+  }
+
+  /** The history, oldest first; only the conversation with `peer` when given. */
+  list(me: string, peer?: string): VaultMessage[] {
+    const rows = (peer
+      ? this.prepare('SELECT id, nonce, body FROM messages WHERE peer_tag = ? ORDER BY seq').all(this.peerTag({ from: peer, to: me }, me))
+      : this.prepare('SELECT id, nonce, body FROM messages ORDER BY seq').all()) as Array<{ id: string; nonce: Buffer; body: Buffer }>;
+    return rows.map((row) => {
+      try {
+        return JSON.parse(new TextDecoder().decode(xchacha20poly1305(this.encKey, row.nonce, new TextEncoder().encode(row.id)).decrypt(row.body))) as VaultMessage;
+      } catch {
+        throw new VaultError('vault_damaged', `message ${row.id} in the vault is damaged or was tampered with`);
+      }
+    });
+  }
+
+  count(): number {
+    return Number((this.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
