@@ -120,10 +120,6 @@ export class Context {
   }
 
   /**
-   * The site key of a local user. Pass the open transaction when inside one: SQLite has a
-   * single connection, and a query on `db` would wait for the transaction forever.
-   */
-  /**
    * Live events for the owners' open pages: a new post for everyone here who follows its
    * author; a notification for the recipient of anything else. Best effort: pages also poll.
    */
@@ -142,6 +138,10 @@ export class Context {
     }
   }
 
+  /**
+   * The site key of a local user. Pass the open transaction when inside one: SQLite has a
+   * single connection, and a query on `db` would wait for the transaction forever.
+   */
   async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
     let signer = this.signers.get(username);
     if (!signer) {

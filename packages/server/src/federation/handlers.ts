@@ -1,4 +1,4 @@
-import { formatAddress, TYPES, type Attachment, type Envelope, type EnvelopeType } from '@hearth/protocol';
+import { formatAddress, sameSite, siteFromUrl, TYPES, type Address, type Attachment, type Envelope, type EnvelopeType, type PostData, type SiteName } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { ApiError } from '../errors.js';
 import { addNotification } from '../storage/notifications.js';
@@ -42,12 +42,7 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     const author = formatAddress(env.from);
     // Only keep posts that someone here asked for: nobody can fill this site's disk by pushing.
     if (!(await hc.users.isFollowed(author, trx))) return;
-    const post = env.data.post;
-    await trx
-      .insertInto('remote_posts')
-      .values({ author, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments: attachmentsJson(post.attachments, env.from) })
-      .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: post.text, attachments: attachmentsJson(post.attachments, env.from) }))
-      .execute();
+    await upsertRemotePost(trx, env.from, env.data.post, now);
   },
   [TYPES.postDelete]: async (trx, env) => {
     await trx.deleteFrom('remote_posts').where('author', '=', formatAddress(env.from)).where('id', '=', env.data.post.id).execute();
@@ -98,11 +93,23 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
  * Attachments are kept only when they point at the author's own site: a push cannot make this
  * site's pages load images from a third party the author does not control.
  */
-export function attachmentsJson(attachments: Attachment[] | undefined, author: { host: string; port: number }): string | null {
+export function attachmentsJson(attachments: Attachment[] | undefined, author: SiteName): string | null {
   const own = (attachments ?? []).filter((a) => {
-    const url = new URL(a.url);
-    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-    return url.hostname === author.host.replace(/^\[|\]$/g, '') && port === author.port;
+    try {
+      return sameSite(siteFromUrl(a.url), author);
+    } catch {
+      return false;
+    }
   });
   return own.length ? JSON.stringify(own) : null;
+}
+
+/** Stores (or refreshes) a followed author's post, pushed or pulled. */
+export async function upsertRemotePost(trx: Kysely<Database>, author: Address, post: PostData, now: number): Promise<void> {
+  const attachments = attachmentsJson(post.attachments, author);
+  await trx
+    .insertInto('remote_posts')
+    .values({ author: formatAddress(author), id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments })
+    .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: post.text, attachments }))
+    .execute();
 }

@@ -28,14 +28,14 @@ export interface Arrival {
   local?: boolean;
 }
 
+/** Seen ids are kept a day longer than the oldest envelope accepted (FRESHNESS.maxAgeMs). */
+export const SEEN_RETENTION_MS = FRESHNESS.maxAgeMs + 24 * 60 * 60 * 1000;
+
 /**
  * Every inbound envelope passes here, in the order DESIGN.md gives: size and shape, version,
  * `to` is local, the sender's signature, the link peer, then dedupe by id and the type's
  * handler in one transaction. Nothing is stored until every check has passed.
  */
-/** Seen ids are kept a day longer than the oldest envelope accepted (FRESHNESS.maxAgeMs). */
-export const SEEN_RETENTION_MS = FRESHNESS.maxAgeMs + 24 * 60 * 60 * 1000;
-
 export class Inbox {
   constructor(
     private readonly deps: {

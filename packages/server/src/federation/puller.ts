@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { HttpClient } from '../net/http-client.js';
 import type { Db } from '../storage/db.js';
 import type { Directory } from './directory.js';
-import { attachmentsJson } from './handlers.js';
+import { upsertRemotePost } from './handlers.js';
 
 const PostsPage = z.object({
   items: z.array(PostSchema.extend({ author: z.string() }).loose()).max(200),
@@ -86,11 +86,7 @@ export class Puller {
       if (items.length > 0) {
         await this.deps.db.transaction().execute(async (trx) => {
           for (const item of items) {
-            await trx
-              .insertInto('remote_posts')
-              .values({ author: key, id: item.id, text: item.text, created_at: Date.parse(item.createdAt), received_at: now, attachments: attachmentsJson(item.attachments, author) })
-              .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: item.text, attachments: attachmentsJson(item.attachments, author) }))
-              .execute();
+            await upsertRemotePost(trx, author, item, now);
           }
         });
       }

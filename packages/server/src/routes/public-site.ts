@@ -110,10 +110,6 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
   });
 };
 
-/**
- * Scripts only from this site, no inline script, no plugins, no framing: even if some text
- * escaped its escaping, it could not run. Images may come from anywhere (avatars are URLs).
- */
 const ASSET_TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -123,6 +119,10 @@ const ASSET_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
+/**
+ * Scripts only from this site, no inline script, no plugins, no framing: even if some text
+ * escaped its escaping, it could not run. Images may come from anywhere (avatars are URLs).
+ */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /**

@@ -38,4 +38,3 @@ export function olderThan<T extends 'posts' | 'remote_posts'>(cursor: { createdA
     return e.or([e('created_at', '<', cursor.createdAt), e.and([e('created_at', '=', cursor.createdAt), e('id', '<', cursor.id)])]);
   };
 }
-

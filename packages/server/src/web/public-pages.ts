@@ -74,11 +74,6 @@ function time(iso: string): string {
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(date.toUTCString().replace(/ GMT$/, ' UTC'))}</time>`;
 }
 
-/** Post text is Markdown, rendered under the shared safe rules (@hearth/protocol/markdown). */
-function textBlocks(text: string, markdown: (text: string) => string): string {
-  return markdown(text);
-}
-
 function profileHeader(profile: PublicProfile): string {
   const avatar = profile.avatarUrl ? `<img class="avatar" src="${escapeHtml(profile.avatarUrl)}" alt="" width="64" height="64">` : '';
   return `<header class="profile">${avatar}<div><h1>${escapeHtml(profile.displayName)}</h1><p class="address">${escapeHtml(profile.address)}</p>${
@@ -86,11 +81,12 @@ function profileHeader(profile: PublicProfile): string {
   }</div></header>`;
 }
 
+/** Post text is Markdown: `markdown` renders it under the shared safe rules (@hearth/protocol/markdown). */
 export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): string {
   const items = posts
     .map(
       (post) =>
-        `<article class="post"><div class="post-text">${textBlocks(post.text, markdown)}</div>${images(post)}<footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
+        `<article class="post"><div class="post-text">${markdown(post.text)}</div>${images(post)}<footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
     )
     .join('');
   return `<main class="public">${profileHeader(profile)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
@@ -98,9 +94,9 @@ export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], b
 
 export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string, markdown: (text: string) => string): string {
   const list = comments
-    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${textBlocks(c.text, markdown)}</li>`)
+    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${markdown(c.text)}</li>`)
     .join('');
-  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${textBlocks(post.text, markdown)}</div>${images(post)}<footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
+  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${markdown(post.text)}</div>${images(post)}<footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
     list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
   }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
 }
