@@ -45,9 +45,9 @@ export function tempDir(prefix: string): string {
 }
 
 /** Runs the real `hearth` command; resolves with its output, rejects with stderr on failure. */
-export async function hearth(args: string[], options: { allowFailure?: boolean } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function hearth(args: string[], options: { allowFailure?: boolean; env?: Record<string, string> } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [HEARTH, ...args], { cwd: ROOT, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [HEARTH, ...args], { cwd: ROOT, timeout: 60_000, env: { ...process.env, ...options.env } });
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; code?: number };

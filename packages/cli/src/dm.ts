@@ -1,4 +1,4 @@
-import { listDms as listWith, sendDm as sendWith, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol';
+import { historyFromVault, listDms as listWith, sendDm as sendWith, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol';
 import { ApiClient } from './api-client.js';
 import { loadContacts, saveContacts, type Profile } from './device-profile.js';
 
@@ -22,4 +22,9 @@ export function sendDm(profileDir: string, profile: Profile, to: string, text: s
 
 export function listDms(profileDir: string, profile: Profile, withAddress?: string): Promise<DmListResult> {
   return listWith(new ApiClient(profile.site, profile.token), filePins(profileDir), device(profile), withAddress);
+}
+
+/** The history kept by my home vault, relayed sealed through my site (see historyFromVault). */
+export async function vaultHistory(profile: Profile, withAddress?: string): Promise<DmListResult> {
+  return { messages: await historyFromVault(new ApiClient(profile.site, profile.token), device(profile), { with: withAddress }), rejected: [] };
 }

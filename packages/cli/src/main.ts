@@ -5,8 +5,9 @@ import { HearthError } from '@hearth/protocol';
 import { runDemo } from './commands/demo.js';
 import { addUser, initSite, runSite } from './commands/site.js';
 import { login, loadProfile } from './device-profile.js';
-import { listDms, sendDm } from './dm.js';
+import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
+import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
   let stopping = false;
@@ -135,10 +136,11 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('print the decrypted conversation(s)')
     .requiredOption('--profile <dir>', 'profile folder of this device')
     .option('--with <address>', 'only the conversation with this person')
+    .option('--vault', 'the whole history from your home vault, including messages from before this device existed')
     .option('--json', 'print JSON')
-    .action(async (opts: { profile: string; with?: string; json?: boolean }) => {
+    .action(async (opts: { profile: string; with?: string; json?: boolean; vault?: boolean }) => {
       const profile = loadProfile(opts.profile);
-      const result = await listDms(opts.profile, profile, opts.with);
+      const result = opts.vault ? await vaultHistory(profile, opts.with) : await listDms(opts.profile, profile, opts.with);
       if (opts.json) {
         out(JSON.stringify(result, null, 2));
         return;
@@ -146,6 +148,72 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       if (result.messages.length === 0) out('No messages.');
       for (const m of result.messages) out(`${m.sentAt}  ${m.from} -> ${m.to}: ${m.text}`);
       for (const r of result.rejected) process.stderr.write(`warning: message ${r.id} from ${r.peer} was not shown: ${r.reason}\n`);
+    });
+
+  const vault = program
+    .command('vault')
+    .description('the home vault: keeps your message history at home, encrypted, and dials out to your site')
+    .addHelpText('after', '\nThe vault passphrase is asked on the terminal, or taken from HEARTH_VAULT_PASSPHRASE.');
+  vault
+    .command('code')
+    .description('print a one-time pairing code for a user\'s vault (run on the site\'s machine; the settings page has it too)')
+    .requiredOption('--data <dir>', 'data folder of the site')
+    .requiredOption('--user <name>', 'whose vault')
+    .action(async (opts: { data: string; user: string }) => {
+      const { code, expiresAt } = await vaultCode(opts);
+      out(`Pairing code for ${opts.user}'s vault: ${code}`);
+      out(`It works once, until ${expiresAt.toISOString()}. On the vault: hearth vault pair --data VAULT_DIR --site URL --code ${code}`);
+    });
+  vault
+    .command('pair')
+    .description('make a new vault in a folder and pair it with your site')
+    .requiredOption('--data <dir>', 'the vault\'s folder')
+    .requiredOption('--site <url>', 'URL of your site')
+    .requiredOption('--code <code>', 'the pairing code from your site')
+    .option('--password <pw>', 'your site password, which unlocks your identity key (asked when missing)')
+    .option('--name <name>', 'name of the vault in your device list', 'Home vault')
+    .action(async (opts: { data: string; site: string; code: string; password?: string; name: string }) => {
+      const paired = await vaultPair(opts);
+      out(`Paired: this vault is a device of ${paired.address} (${paired.deviceId}).`);
+      out(`Start it with: hearth vault start --data ${opts.data}`);
+    });
+  vault
+    .command('start')
+    .description('run the vault: connect out to your site, keep syncing, reconnect by itself')
+    .requiredOption('--data <dir>', 'the vault\'s folder')
+    .action(async (opts: { data: string }) => {
+      await vaultStart(opts, out, onShutdown);
+    });
+  vault
+    .command('messages')
+    .description('print the history kept in the vault')
+    .requiredOption('--data <dir>', 'the vault\'s folder')
+    .option('--with <address>', 'only the conversation with this person')
+    .option('--json', 'print JSON')
+    .action(async (opts: { data: string; with?: string; json?: boolean }) => {
+      const result = await vaultMessages(opts);
+      if (opts.json) return out(JSON.stringify(result, null, 2));
+      if (result.messages.length === 0) out('No messages.');
+      for (const m of result.messages) out(`${m.sentAt}  ${m.from} -> ${m.to}: ${m.text}`);
+    });
+  vault
+    .command('export')
+    .description('write an encrypted backup of the vault (it opens only with the vault passphrase)')
+    .requiredOption('--data <dir>', 'the vault\'s folder')
+    .requiredOption('--out <file>', 'backup file to write')
+    .action(async (opts: { data: string; out: string }) => {
+      const result = await vaultExport(opts);
+      out(`Wrote ${result.file}: ${result.messages} message(s), keys and contacts, encrypted under the vault passphrase.`);
+    });
+  vault
+    .command('import')
+    .description('restore a vault from a backup into an empty folder (on a new device)')
+    .requiredOption('--data <dir>', 'the new vault\'s folder')
+    .requiredOption('--from <file>', 'backup file written by "hearth vault export"')
+    .action(async (opts: { data: string; from: string }) => {
+      const result = await vaultImport(opts);
+      out(`Restored the vault of ${result.address}: ${result.messages} message(s). Start it with: hearth vault start --data ${opts.data}`);
+      out('Run only one copy of a vault at a time: the site keeps one link per vault.');
     });
 
   return program;

@@ -20,6 +20,7 @@ import { HearthError } from './errors.js';
 import { fromBase64url, toBase64url } from './encoding.js';
 import { generateAgreementKeyPair, generateSigningKeyPair, signingPublicKey, type SigningKeyPair } from './keys.js';
 import type { DmCiphertext } from './messages.js';
+import { HistoryResponseSchema, openFromDevice, sealForDevice, type HistoryRequest } from './vault.js';
 
 /**
  * The device side of direct messages, shared by every device (CLI, browser): look up keys
@@ -172,4 +173,32 @@ export async function enrolDevice(api: DmApi, options: { password: string; devic
   const record = certifyDevice(identity, me.address, { id: device.id, signKey: device.sign.publicKey, dhKey: device.dh.publicKey });
   await api.post('/api/devices', { ...record, name: options.deviceName, identityKey: identity.publicKey });
   return { address: me.address, identity, device };
+}
+
+/**
+ * My history as my home vault keeps it, fetched through my site: each page is asked for in a
+ * request sealed to the vault's device key and signed by this device, and comes back sealed to
+ * this device and signed by the vault, whose certificate this device checks under my identity
+ * key. The site relays both and reads neither. A new device gets the old messages this way.
+ */
+export async function historyFromVault(api: DmApi, me: MyDevice, options: { with?: string } = {}): Promise<ListedDm[]> {
+  const status = await api.get<{ paired: boolean; deviceId?: string }>('/api/vault');
+  if (!status.paired) throw new DmError('no_vault', 'you have no home vault paired: pair one first (hearth vault pair)');
+  const mine = await api.get<ProfileDoc>('/api/me');
+  const vault = certifiedDevices({ address: me.address, identityKey: me.identity.publicKey, devices: mine.devices }).find((d) => d.id === status.deviceId);
+  if (!vault) throw new DmError('vault_not_certified', 'the vault your site names is not certified by your identity key');
+  const withAddress = options.with === undefined ? undefined : formatAddress(parseAddress(options.with));
+  const messages: ListedDm[] = [];
+  let after = 0;
+  for (;;) {
+    const rid = newEnvelopeId();
+    const request: HistoryRequest = { kind: 'history', after, limit: 200, ...(withAddress ? { with: withAddress } : {}) };
+    const { sealed } = await api.post<{ sealed: DmCiphertext }>('/api/vault/request', { sealed: sealForDevice(me.device, vault, rid, request) });
+    const page = openFromDevice(sealed, me.device, HistoryResponseSchema, (id) => (id === vault.id ? vault.signKey : undefined));
+    if (page.rid !== rid) throw new DmError('vault_mismatch', 'the vault answered another request');
+    for (const { seq: _seq, ...message } of page.body.messages) messages.push(message);
+    if (page.body.next === null) break;
+    after = page.body.next;
+  }
+  return messages.sort((a, b) => a.sentAt.localeCompare(b.sentAt));
 }

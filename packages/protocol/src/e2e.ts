@@ -1,4 +1,4 @@
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { scrypt } from '@noble/hashes/scrypt.js';
@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { canonicalize } from './canonical-json.js';
 import { concatBytes, fromBase64url, fromUtf8, toBase64url, utf8 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeKey, nobleVerify, type AgreementKeyPair, type SigningKeyPair } from './keys.js';
+import { decodeKey, nobleVerify, nobleX25519, type AgreementKeyPair, type SigningKeyPair, type VerifyFn, type X25519 } from './keys.js';
 import { LIMITS } from './limits.js';
 import type { DmCiphertext } from './messages.js';
 
@@ -52,9 +52,9 @@ export function certifyDevice(identity: SigningKeyPair, address: string, device:
   return { id: device.id, signKey: device.signKey, dhKey: device.dhKey, cert };
 }
 
-export function verifyDeviceCertificate(identityKey: string, address: string, device: DeviceRecord): boolean {
+export function verifyDeviceCertificate(identityKey: string, address: string, device: DeviceRecord, verify: VerifyFn = nobleVerify): boolean {
   try {
-    return nobleVerify(deviceCertificateBytes(address, device), fromBase64url(device.cert), identityKey);
+    return verify(deviceCertificateBytes(address, device), fromBase64url(device.cert), identityKey);
   } catch {
     return false;
   }
@@ -79,26 +79,42 @@ export function signDmPlaintext(device: DeviceSecrets, body: Omit<DmPlaintext, '
   return { ...unsigned, sig };
 }
 
-export function verifyDmPlaintextSignature(plain: DmPlaintext, deviceSignKey: string): boolean {
+export function verifyDmPlaintextSignature(plain: DmPlaintext, deviceSignKey: string, verify: VerifyFn = nobleVerify): boolean {
   const { sig, ...unsigned } = plain;
   try {
-    return nobleVerify(utf8(canonicalize(unsigned)), fromBase64url(sig), deviceSignKey);
+    return verify(utf8(canonicalize(unsigned)), fromBase64url(sig), deviceSignKey);
   } catch {
     return false;
   }
 }
 
-export function encryptDm(plain: DmPlaintext, recipients: Array<Pick<DeviceRecord, 'id' | 'dhKey'>>, random: (n: number) => Uint8Array = randomBytes): DmCiphertext {
+/**
+ * The sealing both DMs and vault requests use, with a domain label of their own so that a
+ * ciphertext made for one purpose never opens as the other.
+ */
+export interface SealDomain {
+  wrapInfo: Uint8Array;
+  bodyAad: Uint8Array;
+}
+const DM_DOMAIN: SealDomain = { wrapInfo: WRAP_INFO, bodyAad: BODY_AAD };
+
+export function sealBytes(
+  body: Uint8Array,
+  recipients: Array<Pick<DeviceRecord, 'id' | 'dhKey'>>,
+  domain: SealDomain,
+  random: (n: number) => Uint8Array = randomBytes,
+  x: X25519 = nobleX25519,
+): DmCiphertext {
   if (recipients.length === 0) throw new CryptoError('no_recipients', 'a DM needs at least one recipient device');
   if (recipients.length > LIMITS.dmRecipients) throw new CryptoError('too_many_recipients', `a DM may go to at most ${LIMITS.dmRecipients} devices`);
   const contentKey = random(32);
   const nonce = random(24);
-  const ciphertext = xchacha20poly1305(contentKey, nonce, BODY_AAD).encrypt(utf8(canonicalize(plain)));
+  const ciphertext = xchacha20poly1305(contentKey, nonce, domain.bodyAad).encrypt(body);
   const ephemeralSecret = random(32);
-  const ephemeralPublic = x25519.getPublicKey(ephemeralSecret);
+  const ephemeralPublic = x.publicKey(ephemeralSecret);
   const wrapped = recipients.map((device) => {
     const devicePublic = decodeKey(device.dhKey, 'device key');
-    const wrapKey = deriveWrapKey(x25519.getSharedSecret(ephemeralSecret, devicePublic), ephemeralPublic, devicePublic);
+    const wrapKey = deriveWrapKey(x.sharedSecret(ephemeralSecret, devicePublic), ephemeralPublic, devicePublic, domain.wrapInfo);
     const wrapNonce = random(24);
     return {
       device: device.id,
@@ -109,28 +125,47 @@ export function encryptDm(plain: DmPlaintext, recipients: Array<Pick<DeviceRecor
   return { alg: DM_ALG, ephemeralKey: toBase64url(ephemeralPublic), nonce: toBase64url(nonce), ciphertext: toBase64url(ciphertext), recipients: wrapped };
 }
 
-/** Decrypts for one device. Throws CryptoError when the DM is not for it or was tampered with. */
-export function decryptDm(message: DmCiphertext, device: DeviceSecrets): DmPlaintext {
+/** Opens a sealed body for one device. Throws CryptoError when it is not for it or was tampered with. */
+export function openBytes(message: DmCiphertext, device: DeviceSecrets, domain: SealDomain, x: X25519 = nobleX25519): Uint8Array {
   const entry = message.recipients.find((r) => r.device === device.id);
   if (!entry) throw new CryptoError('not_a_recipient', 'this message was not encrypted to this device');
   try {
     const devicePublic = decodeKey(device.dh.publicKey, 'device key');
     const ephemeralPublic = decodeKey(message.ephemeralKey, 'ephemeral key');
-    const shared = x25519.getSharedSecret(decodeKey(device.dh.secretKey, 'device key'), ephemeralPublic);
-    const wrapKey = deriveWrapKey(shared, ephemeralPublic, devicePublic);
+    const shared = x.sharedSecret(decodeKey(device.dh.secretKey, 'device key'), ephemeralPublic);
+    const wrapKey = deriveWrapKey(shared, ephemeralPublic, devicePublic, domain.wrapInfo);
     const contentKey = xchacha20poly1305(wrapKey, fromBase64url(entry.nonce), utf8(device.id)).decrypt(fromBase64url(entry.wrappedKey));
-    const body = xchacha20poly1305(contentKey, fromBase64url(message.nonce), BODY_AAD).decrypt(fromBase64url(message.ciphertext));
-    const parsed = DmPlaintextSchema.safeParse(JSON.parse(fromUtf8(body)));
-    if (!parsed.success) throw new Error('plaintext shape');
-    return parsed.data;
-  } catch (error) {
-    if (error instanceof CryptoError) throw error;
+    return xchacha20poly1305(contentKey, fromBase64url(message.nonce), domain.bodyAad).decrypt(fromBase64url(message.ciphertext));
+  } catch {
     throw new CryptoError('decrypt_failed', 'message could not be decrypted: wrong key or tampered ciphertext');
   }
 }
 
-function deriveWrapKey(shared: Uint8Array, ephemeralPublic: Uint8Array, devicePublic: Uint8Array): Uint8Array {
-  return hkdf(sha256, shared, concatBytes(ephemeralPublic, devicePublic), WRAP_INFO, 32);
+export function encryptDm(plain: DmPlaintext, recipients: Array<Pick<DeviceRecord, 'id' | 'dhKey'>>, random: (n: number) => Uint8Array = randomBytes, x: X25519 = nobleX25519): DmCiphertext {
+  return sealBytes(utf8(canonicalize(plain)), recipients, DM_DOMAIN, random, x);
+}
+
+/** Decrypts for one device. Throws CryptoError when the DM is not for it or was tampered with. */
+export function decryptDm(message: DmCiphertext, device: DeviceSecrets, x: X25519 = nobleX25519): DmPlaintext {
+  const body = openBytes(message, device, DM_DOMAIN, x);
+  let parsed;
+  try {
+    parsed = DmPlaintextSchema.safeParse(JSON.parse(fromUtf8(body)));
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.success) throw new CryptoError('decrypt_failed', 'message could not be decrypted: wrong key or tampered ciphertext');
+  return parsed.data;
+}
+
+/** Only the part of a DM one device needs: the body and that device's wrapped key. */
+export function forDevice(message: DmCiphertext, deviceId: string): DmCiphertext | undefined {
+  const entry = message.recipients.find((r) => r.device === deviceId);
+  return entry ? { ...message, recipients: [entry] } : undefined;
+}
+
+function deriveWrapKey(shared: Uint8Array, ephemeralPublic: Uint8Array, devicePublic: Uint8Array, info: Uint8Array): Uint8Array {
+  return hkdf(sha256, shared, concatBytes(ephemeralPublic, devicePublic), info, 32);
 }
 
 /**
@@ -197,19 +232,19 @@ export interface PeerKeys {
 }
 
 /** The devices of a person that carry a valid certificate from their identity key; the rest are ignored. */
-export function certifiedDevices(peer: PeerKeys): DeviceRecord[] {
-  return peer.devices.filter((device) => verifyDeviceCertificate(peer.identityKey, peer.address, device));
+export function certifiedDevices(peer: PeerKeys, verify: VerifyFn = nobleVerify): DeviceRecord[] {
+  return peer.devices.filter((device) => verifyDeviceCertificate(peer.identityKey, peer.address, device, verify));
 }
 
 /**
  * Accepts a decrypted DM only if it was signed by a certified device of the person it claims
  * to come from, and is addressed within this conversation. Returns a reason when it is not.
  */
-export function checkDmSender(plain: DmPlaintext, sender: PeerKeys, expected: { from: string; to: string }): string | null {
+export function checkDmSender(plain: DmPlaintext, sender: PeerKeys, expected: { from: string; to: string }, verify: VerifyFn = nobleVerify): string | null {
   if (plain.from !== expected.from) return `claims to be from ${plain.from}, but arrived from ${expected.from}`;
   if (plain.to !== expected.to) return `is addressed to ${plain.to}, not ${expected.to}`;
-  const device = certifiedDevices(sender).find((d) => d.id === plain.fromDevice);
+  const device = certifiedDevices(sender, verify).find((d) => d.id === plain.fromDevice);
   if (!device) return `was signed by device ${plain.fromDevice}, which ${sender.address}'s identity key has not certified`;
-  if (!verifyDmPlaintextSignature(plain, device.signKey)) return 'has a signature that does not verify';
+  if (!verifyDmPlaintextSignature(plain, device.signKey, verify)) return 'has a signature that does not verify';
   return null;
 }

@@ -11,3 +11,4 @@ export * from './link.js';
 export * from './messages.js';
 export * from './retry.js';
 export * from './dm-client.js';
+export * from './vault.js';

@@ -42,6 +42,17 @@ export const nobleVerify: VerifyFn = (message, signature, publicKey) => {
   }
 };
 
+/** X25519 behind an interface for the same reason: node:crypto in Node, @noble in the browser. */
+export interface X25519 {
+  publicKey(secret: Uint8Array): Uint8Array;
+  sharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
+}
+
+export const nobleX25519: X25519 = {
+  publicKey: (secret) => x25519.getPublicKey(secret),
+  sharedSecret: (secret, publicKey) => x25519.getSharedSecret(secret, publicKey),
+};
+
 export interface AgreementKeyPair {
   publicKey: string;
   secretKey: string;

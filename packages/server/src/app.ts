@@ -15,6 +15,7 @@ import { setupRoutes } from './routes/setup.js';
 import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
 import { userRoutes } from './routes/users.js';
+import { vaultRoutes } from './routes/vault.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
@@ -104,6 +105,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(liveRoutes(ctx));
   await app.register(mediaRoutes(ctx));
   await app.register(setupRoutes(ctx));
+  await app.register(vaultRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
   return app;
 }

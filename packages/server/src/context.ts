@@ -10,6 +10,9 @@ import type { AckResult } from './federation/link.js';
 import { Puller } from './federation/puller.js';
 import { HttpClient } from './net/http-client.js';
 import { OutboxWorker } from './outbox/worker.js';
+import { lookupProfile } from './routes/dms.js';
+import { localAddressText } from './storage/users.js';
+import { VaultHub } from './vault/hub.js';
 import { CommitBatcher } from './storage/commit-batcher.js';
 import { migrateToLatest, openSqlite, type Db } from './storage/db.js';
 import { findUser } from './storage/users.js';
@@ -47,6 +50,7 @@ export class Context {
   readonly links: LinkManager;
   readonly outbox: OutboxWorker;
   readonly puller: Puller;
+  readonly vaults: VaultHub;
   readonly loginLimiter = new LoginLimiter();
   readonly serverSigner: Signer;
   readonly verify = nodeVerify;
@@ -94,6 +98,15 @@ export class Context {
     });
     this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now });
     this.puller = new Puller({ db: this.db, http: this.http, directory: this.directory, log: this.log, now: this.now });
+    this.vaults = new VaultHub({
+      db: this.db,
+      log: this.log,
+      now: this.now,
+      verify: this.verify,
+      origin: options.config.origin,
+      addressOf: (username) => localAddressText(this.site, username),
+      lookup: (address) => lookupProfile(this, address),
+    });
   }
 
   static async open(options: ContextOptions): Promise<Context> {
@@ -126,6 +139,7 @@ export class Context {
   readonly events = new EventEmitter();
 
   private async announce(env: Envelope): Promise<void> {
+    if (env.type === TYPES.dm) this.vaults.wake(env.to.username);
     if (this.events.eventNames().length === 0) return; // no page is listening
     try {
       if (env.type === TYPES.postCreate || env.type === TYPES.postDelete) {
@@ -169,6 +183,7 @@ export class Context {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.outbox.stop();
     this.links.close();
+    this.vaults.close();
     await this.puller.stop();
     await this.outbox.settled();
     await this.batcher.idle();

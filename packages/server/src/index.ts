@@ -7,3 +7,4 @@ export { MIN_PASSWORD_LENGTH } from './auth/passwords.js';
 export { enqueueEnvelope } from './outbox/outbox.js';
 export { queueEnvelope } from './outbox/send.js';
 export { startSite, type RunningSite } from './start.js';
+export { issuePairingCode, PAIRING_CODE_TTL_MS } from './storage/vault.js';

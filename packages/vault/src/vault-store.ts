@@ -128,13 +128,58 @@ export class VaultStore {
     const rows = (peer
       ? this.prepare('SELECT id, nonce, body FROM messages WHERE peer_tag = ? ORDER BY seq').all(this.peerTag({ from: peer, to: me }, me))
       : this.prepare('SELECT id, nonce, body FROM messages ORDER BY seq').all()) as Array<{ id: string; nonce: Buffer; body: Buffer }>;
-    return rows.map((row) => {
-      try {
-        return JSON.parse(new TextDecoder().decode(xchacha20poly1305(this.encKey, row.nonce, new TextEncoder().encode(row.id)).decrypt(row.body))) as VaultMessage;
-      } catch {
-        throw new VaultError('vault_damaged', `message ${row.id} in the vault is damaged or was tampered with`);
-      }
-    });
+    return rows.map((row) => this.openRow(row));
+  }
+
+  /**
+   * A page of history with the vault's sequence numbers, for a device that asks for it. Pages
+   * stop at `maxBytes` of JSON (at least one message), so an answer fits the backend's frame limit.
+   */
+  page(me: string, options: { after: number; limit: number; peer?: string; maxBytes?: number }): { messages: Array<VaultMessage & { seq: number }>; next: number | null } {
+    const rows = (options.peer
+      ? this.prepare('SELECT seq, id, nonce, body FROM messages WHERE peer_tag = ? AND seq > ? ORDER BY seq LIMIT ?').all(this.peerTag({ from: options.peer, to: me }, me), options.after, options.limit + 1)
+      : this.prepare('SELECT seq, id, nonce, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?').all(options.after, options.limit + 1)) as Array<{ seq: number; id: string; nonce: Buffer; body: Buffer }>;
+    const messages: Array<VaultMessage & { seq: number }> = [];
+    let bytes = 0;
+    for (const row of rows.slice(0, options.limit)) {
+      const message = { seq: Number(row.seq), ...this.openRow(row) };
+      bytes += JSON.stringify(message).length;
+      if (messages.length > 0 && bytes > (options.maxBytes ?? Infinity)) break;
+      messages.push(message);
+    }
+    const more = messages.length < rows.length;
+    return { messages, next: more ? messages[messages.length - 1]!.seq : null };
+  }
+
+  private openRow(row: { id: string; nonce: Buffer; body: Buffer }): VaultMessage {
+    try {
+      return JSON.parse(new TextDecoder().decode(xchacha20poly1305(this.encKey, row.nonce, new TextEncoder().encode(row.id)).decrypt(row.body))) as VaultMessage;
+    } catch {
+      throw new VaultError('vault_damaged', `message ${row.id} in the vault is damaged or was tampered with`);
+    }
+  }
+
+  /** A sealed value (keys, contacts, the vault's settings), bound to its name. */
+  setSecret(name: string, value: unknown): void {
+    const nonce = crypto.randomBytes(24);
+    const body = xchacha20poly1305(this.encKey, nonce, new TextEncoder().encode(`secret:${name}`)).encrypt(new TextEncoder().encode(JSON.stringify(value)));
+    this.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(`secret:${name}`, Buffer.concat([nonce, body]));
+  }
+
+  getSecret<T>(name: string): T | undefined {
+    const row = this.prepare('SELECT value FROM meta WHERE key = ?').get(`secret:${name}`) as { value: Buffer } | undefined;
+    if (!row) return undefined;
+    try {
+      const plain = xchacha20poly1305(this.encKey, row.value.subarray(0, 24), new TextEncoder().encode(`secret:${name}`)).decrypt(row.value.subarray(24));
+      return JSON.parse(new TextDecoder().decode(plain)) as T;
+    } catch {
+      throw new VaultError('vault_damaged', `the vault's ${name} is damaged or was tampered with`);
+    }
+  }
+
+  /** A consistent copy of the whole (still sealed) store, safe while the vault runs. */
+  async backupTo(file: string): Promise<void> {
+    await this.db.backup(file);
   }
 
   count(): number {

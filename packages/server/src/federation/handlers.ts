@@ -2,6 +2,7 @@ import { formatAddress, sameSite, siteFromUrl, TYPES, type Address, type Attachm
 import type { Kysely } from 'kysely';
 import { ApiError } from '../errors.js';
 import { addNotification } from '../storage/notifications.js';
+import { enqueueForVault } from '../storage/vault.js';
 import type { Database } from '../storage/schema.js';
 import type { LocalUserCache } from '../storage/local-users.js';
 
@@ -85,6 +86,7 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
       .values({ username: env.to.username, envelope_id: env.id, direction: 'in', peer, ciphertext: JSON.stringify(env.data.message), created_at: now })
       .onConflict((oc) => oc.columns(['username', 'envelope_id']).doNothing())
       .execute();
+    await enqueueForVault(trx, env.to.username, { envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
 };

@@ -1,4 +1,4 @@
-import { DmCiphertextSchema, formatAddress, TYPES, verifyDeviceCertificate } from '@hearth/protocol';
+import { DmCiphertextSchema, formatAddress, TYPES, verifyDeviceCertificate, type Address } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
@@ -8,9 +8,10 @@ import { queueEnvelope } from '../outbox/send.js';
 import { remoteLookupError } from '../federation/directory.js';
 import { rowsAfter } from '../storage/sequenced.js';
 import { findUser, localAddressText, publicProfile } from '../storage/users.js';
+import { enqueueForVault, removeVault } from '../storage/vault.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
-const NewDevice = z.strictObject({
+export const NewDevice = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
   name: z.string().trim().min(1).max(100),
   signKey: key,
@@ -18,7 +19,7 @@ const NewDevice = z.strictObject({
   cert: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
   identityKey: key,
 });
-const KeyBackup = z.strictObject({
+export const KeyBackup = z.strictObject({
   backup: z.strictObject({
     alg: z.literal('scrypt-xchacha20poly1305'),
     salt: z.string().max(64),
@@ -31,7 +32,19 @@ const KeyBackup = z.strictObject({
 });
 const NewDm = z.strictObject({ to: z.string().max(300), message: DmCiphertextSchema });
 const DmQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) });
-const MAX_DEVICES = 20;
+export const MAX_DEVICES = 20;
+
+/** A person's public profile with device keys, local or remote (for my devices and my vault). */
+export async function lookupProfile(ctx: Context, address: Address): Promise<unknown> {
+  if (ctx.directory.isLocal(address)) {
+    const user = await findUser(ctx.db, address.username);
+    if (!user) throw notFound(`user ${formatAddress(address)}`);
+    return publicProfile(ctx.db, ctx.site, user);
+  }
+  return ctx.directory.profileOf(address).catch((error: unknown) => {
+    throw remoteLookupError(error, address);
+  });
+}
 
 export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /**
@@ -72,8 +85,16 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
 
   app.delete('/api/devices/:id', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const result = await ctx.db.deleteFrom('devices').where('id', '=', (request.params as { id: string }).id).where('username', '=', username).executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw notFound('device');
+    const id = (request.params as { id: string }).id;
+    const deleted = await ctx.db.transaction().execute(async (trx) => {
+      // Removing the vault's device unpairs the vault: its queue goes with it.
+      const vault = await trx.selectFrom('vaults').select('device_id').where('username', '=', username).executeTakeFirst();
+      if (vault?.device_id === id) await removeVault(trx, username);
+      const result = await trx.deleteFrom('devices').where('id', '=', id).where('username', '=', username).executeTakeFirst();
+      return vault?.device_id === id || Number(result.numDeletedRows) > 0;
+    });
+    if (!deleted) throw notFound('device');
+    ctx.vaults.disconnect(username, id);
     return reply.status(204).send();
   });
 
@@ -94,15 +115,7 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /** A person's public profile and device keys, from wherever they live (for my devices). */
   app.get('/api/lookup', async (request) => {
     await requireUser(ctx, request);
-    const address = parseAddressInput((request.query as { address?: unknown }).address);
-    if (ctx.directory.isLocal(address)) {
-      const user = await findUser(ctx.db, address.username);
-      if (!user) throw notFound(`user ${formatAddress(address)}`);
-      return publicProfile(ctx.db, ctx.site, user);
-    }
-    return ctx.directory.profileOf(address).catch((error: unknown) => {
-      throw remoteLookupError(error, address);
-    });
+    return lookupProfile(ctx, parseAddressInput((request.query as { address?: unknown }).address));
   });
 
   /**
@@ -119,9 +132,11 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
         .insertInto('dm_messages')
         .values({ username, envelope_id: sent.id, direction: 'out', peer: formatAddress(to), ciphertext: JSON.stringify(body.message), created_at: ctx.now() })
         .execute();
+      await enqueueForVault(trx, username, { envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
       return sent;
     });
     ctx.outbox.wake();
+    ctx.vaults.wake(username);
     void reply.status(202);
     return { id: env.id, to: formatAddress(to), status: 'sending' };
   });

@@ -138,6 +138,29 @@ export interface NotificationsTable {
   read_at: number | null;
 }
 
+export interface VaultPairingCodesTable {
+  username: string;
+  code_hash: string;
+  expires_at: number;
+}
+
+export interface VaultsTable {
+  username: string;
+  device_id: string;
+  paired_at: number;
+  last_seen_at: number | null;
+}
+
+export interface VaultQueueTable {
+  seq: Generated<number>;
+  username: string;
+  envelope_id: string;
+  direction: 'in' | 'out';
+  peer: string;
+  ciphertext: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -155,4 +178,7 @@ export interface Database {
   inbox_seen: InboxSeenTable;
   remote_keys: RemoteKeysTable;
   notifications: NotificationsTable;
+  vault_pairing_codes: VaultPairingCodesTable;
+  vaults: VaultsTable;
+  vault_queue: VaultQueueTable;
 }

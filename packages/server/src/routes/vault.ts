@@ -1,0 +1,124 @@
+import { SealedSchema, verifyDeviceCertificate } from '@hearth/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { ApiError, conflict } from '../errors.js';
+import { parseInput, requireUser } from '../http-helpers.js';
+import { findUser, localAddressText } from '../storage/users.js';
+import { consumePairingCode, countQueued, issuePairingCode, pairingCodeOwner, removeVault, vaultOf } from '../storage/vault.js';
+import { KeyBackup, MAX_DEVICES, NewDevice } from './dms.js';
+
+const Code = z.strictObject({ code: z.string().min(1).max(64) });
+const Pair = z.strictObject({ code: z.string().min(1).max(64), device: NewDevice, backup: KeyBackup.shape.backup.optional() });
+const Relay = z.strictObject({ sealed: SealedSchema });
+
+const badCode = () => new ApiError('bad_pairing_code', 'this pairing code is wrong, expired or already used: get a new one from your site', { status: 403 });
+
+/**
+ * Pairing and status of the home vault (docs/API.md "Home vault"), the vault's own link, and the
+ * relay of sealed requests from the owner's devices to it. Codes are one-time, hashed at rest,
+ * good for 15 minutes, and failed tries are limited like logins.
+ */
+export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  app.post('/api/vault/pairing-code', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const { code, expiresAt } = await issuePairingCode(ctx.db, username, ctx.now());
+    void reply.status(201);
+    return { code, expiresAt: new Date(expiresAt).toISOString() };
+  });
+
+  app.get('/api/vault', async (request) => {
+    const username = await requireUser(ctx, request);
+    const vault = await vaultOf(ctx.db, username);
+    if (!vault) return { paired: false };
+    return {
+      paired: true,
+      deviceId: vault.device_id,
+      pairedAt: new Date(Number(vault.paired_at)).toISOString(),
+      online: ctx.vaults.isOnline(username),
+      lastSeenAt: vault.last_seen_at === null ? null : new Date(Number(vault.last_seen_at)).toISOString(),
+      waiting: await countQueued(ctx.db, username),
+    };
+  });
+
+  app.delete('/api/vault', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    await ctx.db.transaction().execute((trx) => removeVault(trx, username));
+    ctx.vaults.disconnect(username);
+    return reply.status(204).send();
+  });
+
+  /** Too many wrong codes from one address are refused for a while, like wrong passwords. */
+  const checkCode = async (ip: string, code: string): Promise<string> => {
+    const keys = [`ip:${ip}`, 'vault-pairing'];
+    const wait = ctx.loginLimiter.retryAfter(keys, ctx.now());
+    if (wait > 0) throw new ApiError('rate_limited', `too many wrong pairing codes: try again in ${Math.ceil(wait / 1000)} s`, { status: 429 });
+    const owner = await pairingCodeOwner(ctx.db, code, ctx.now());
+    if (!owner) {
+      ctx.loginLimiter.recordFailure(keys, ctx.now());
+      throw badCode();
+    }
+    return owner;
+  };
+
+  /** First step of pairing: whose vault this becomes, and the identity-key backup to unlock with the owner's password. */
+  app.post('/api/vault/pair/start', async (request) => {
+    const { code } = parseInput(Code, request.body);
+    const username = await checkCode(request.ip, code);
+    const user = (await findUser(ctx.db, username))!;
+    return {
+      address: localAddressText(ctx.site, username),
+      origin: ctx.config.origin,
+      identityKey: user.identity_key,
+      backup: user.key_backup ? (JSON.parse(user.key_backup) as unknown) : null,
+    };
+  });
+
+  /** Second step: the vault registers its device keys, certified by the identity key, and the code is used up. */
+  app.post('/api/vault/pair', async (request, reply) => {
+    const body = parseInput(Pair, request.body);
+    await checkCode(request.ip, body.code);
+    const device = body.device;
+    const result = await ctx.db.transaction().execute(async (trx) => {
+      const username = await consumePairingCode(trx, body.code, ctx.now());
+      if (!username) throw badCode();
+      const user = (await findUser(trx, username))!;
+      const address = localAddressText(ctx.site, username);
+      if (user.identity_key && user.identity_key !== device.identityKey) {
+        throw conflict('identity_mismatch', 'the vault was certified by another identity key than this account has');
+      }
+      if (!user.identity_key && !body.backup) throw new ApiError('backup_required', 'a new identity key needs its backup, so your other devices can restore it', { status: 400 });
+      if (!verifyDeviceCertificate(device.identityKey, address, device)) {
+        throw new ApiError('bad_certificate', 'the device certificate does not verify under the identity key', { status: 400 });
+      }
+      if (await trx.selectFrom('devices').select('id').where('id', '=', device.id).executeTakeFirst()) throw conflict('device_exists', 'a device with this id already exists');
+      await removeVault(trx, username); // a new vault replaces the old one
+      const count = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('username', '=', username).executeTakeFirst();
+      if (Number(count?.n ?? 0) >= MAX_DEVICES) throw conflict('too_many_devices', `an account may have at most ${MAX_DEVICES} devices; remove one first`);
+      if (!user.identity_key) {
+        await trx.updateTable('users').set({ identity_key: device.identityKey, key_backup: JSON.stringify(body.backup) }).where('username', '=', username).execute();
+      }
+      const now = ctx.now();
+      await trx
+        .insertInto('devices')
+        .values({ id: device.id, username, name: device.name, sign_key: device.signKey, dh_key: device.dhKey, cert: device.cert, created_at: now })
+        .execute();
+      await trx.insertInto('vaults').values({ username, device_id: device.id, paired_at: now, last_seen_at: null }).execute();
+      return { username, address };
+    });
+    ctx.vaults.disconnect(result.username);
+    ctx.log.info({ user: result.username, device: device.id }, 'vault paired');
+    void reply.status(201);
+    return { address: result.address, deviceId: device.id, origin: ctx.config.origin };
+  });
+
+  /** A sealed request from one of my devices to my vault (history); the answer comes back sealed to that device. */
+  app.post('/api/vault/request', async (request) => {
+    const username = await requireUser(ctx, request);
+    const { sealed } = parseInput(Relay, request.body);
+    if (!(await vaultOf(ctx.db, username))) throw new ApiError('no_vault', 'you have no home vault paired', { status: 404 });
+    return { sealed: await ctx.vaults.request(username, sealed) };
+  });
+
+  app.get('/api/vault/link', { websocket: true }, (socket) => ctx.vaults.accept(socket));
+};

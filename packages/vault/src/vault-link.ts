@@ -1,0 +1,282 @@
+import { EventEmitter } from 'node:events';
+import {
+  decryptDm,
+  HistoryRequestSchema,
+  nextRetryDelay,
+  openFromDevice,
+  sealForDevice,
+  VAULT_FRAME_MAX_BYTES,
+  VaultServerFrameSchema,
+  vaultLinkProofBytes,
+  CryptoError,
+  type VaultClientFrame,
+  type VaultServerFrame,
+} from '@hearth/protocol';
+import { nodeSigner, nodeVerify, nodeX25519 } from '@hearth/protocol/node';
+import WebSocket from 'ws';
+import type { VaultSecrets } from './config.js';
+import { LookupRefused, LookupUnavailable, SenderCheck, type ProfileKeys } from './sender-check.js';
+import type { VaultMessage, VaultStore } from './vault-store.js';
+
+type DmFrame = Extract<VaultServerFrame, { t: 'dm' }>;
+
+/** What the vault reports as it runs; never message content. */
+export type VaultEvent =
+  | { type: 'connected'; queued: number }
+  | { type: 'synced'; stored: number; duplicates: number; rejected: number; total: number }
+  | { type: 'rejected'; id: string; peer: string; reason: string }
+  | { type: 'history'; device: string; messages: number }
+  | { type: 'disconnected'; reason: string; retryInMs: number }
+  | { type: 'fatal'; code: string; message: string };
+
+/** The link retries from half a second up to a minute between tries, for as long as the vault runs. */
+const RECONNECT = { baseMs: 500, maxDelayMs: 60_000, giveUpAfterMs: Number.POSITIVE_INFINITY };
+/** The backend pings every 30 s; silence for this long means the path is gone. */
+const SILENCE_MS = 75_000;
+const LOOKUP_TIMEOUT_MS = 30_000;
+/** History answers stay under the backend's frame limit, sealing and base64 included. */
+const HISTORY_PAGE_BYTES = 64 * 1024;
+
+/**
+ * The vault's outbound link to its owner's backend: it dials out (so it works behind NAT),
+ * proves itself with its device key, stores every DM of the queue (decrypted, checked, sealed at
+ * rest) and acks it only after the store has committed it. Whatever was not acked comes again
+ * after a reconnect, and the store keeps each message id once: nothing lost, nothing doubled.
+ */
+export class VaultLink extends EventEmitter {
+  private stopped = false;
+  private socket: WebSocket | undefined;
+  private wake: (() => void) | undefined;
+  private readonly batch: Array<{ socket: WebSocket; frame: DmFrame }> = [];
+  private working: Promise<void> = Promise.resolve();
+  private scheduled = false;
+  private nextRid = 1;
+  private readonly lookups = new Map<number, { resolve: (profile: ProfileKeys) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly senders: SenderCheck;
+  private stats = { stored: 0, duplicates: 0, rejected: 0 };
+  /** Resolves when the link stops for good: stop() or a refusal that retrying cannot fix. */
+  readonly done: Promise<void>;
+  private finish!: (error?: Error) => void;
+
+  constructor(
+    private readonly store: VaultStore,
+    private readonly secrets: VaultSecrets,
+  ) {
+    super();
+    this.done = new Promise<void>((resolve, reject) => {
+      this.finish = (error) => (error ? reject(error) : resolve());
+    });
+    const contacts = () => store.getSecret<Record<string, string>>('contacts') ?? {};
+    this.senders = new SenderCheck(
+      { address: secrets.config.address, identityKey: secrets.identity.publicKey },
+      (address) => this.lookup(address),
+      { get: (address) => contacts()[address], set: (address, key) => store.setSecret('contacts', { ...contacts(), [address]: key }) },
+      nodeVerify,
+    );
+  }
+
+  start(): this {
+    void this.run();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.socket?.close(1000, 'vault stopping');
+    await this.working;
+    this.finish();
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      const outcome = await this.connectOnce();
+      if (this.stopped) break;
+      if (outcome.code === 4003) {
+        const message = `${this.secrets.config.site} does not know this vault any more (${outcome.reason || 'not paired'}): pair it again with a new code`;
+        this.emit('event', { type: 'fatal', code: 'not_paired', message } satisfies VaultEvent);
+        this.stopped = true;
+        this.finish(Object.assign(new Error(message), { code: 'not_paired' }));
+        return;
+      }
+      if (outcome.ready) attempt = 0;
+      const delay = nextRetryDelay(attempt++, 0, Math.random, RECONNECT) ?? RECONNECT.maxDelayMs;
+      this.emit('event', { type: 'disconnected', reason: outcome.reason, retryInMs: delay } satisfies VaultEvent);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.finish();
+  }
+
+  private connectOnce(): Promise<{ code: number; reason: string; ready: boolean }> {
+    return new Promise((resolve) => {
+      const url = `${this.secrets.config.site.replace(/^http/, 'ws')}/api/vault/link`;
+      const socket = new WebSocket(url, { maxPayload: VAULT_FRAME_MAX_BYTES, handshakeTimeout: 15_000 });
+      this.socket = socket;
+      let ready = false;
+      let failure = '';
+      let silence: NodeJS.Timeout | undefined;
+      const heard = () => {
+        clearTimeout(silence);
+        silence = setTimeout(() => socket.terminate(), SILENCE_MS);
+      };
+      heard();
+      socket.on('ping', heard);
+      socket.on('error', (error) => (failure = error.message));
+      socket.on('message', (data: Buffer) => {
+        heard();
+        const frame = parseFrame(data);
+        if (!frame) return socket.close(4000, 'bad frame');
+        if (frame.t === 'ready') {
+          ready = true;
+          this.emit('event', { type: 'connected', queued: frame.queued } satisfies VaultEvent);
+        }
+        this.onFrame(socket, frame);
+      });
+      socket.on('close', (code, reason) => {
+        clearTimeout(silence);
+        for (const [rid, waiting] of this.lookups) {
+          clearTimeout(waiting.timer);
+          waiting.reject(new LookupUnavailable('the link closed'));
+          this.lookups.delete(rid);
+        }
+        resolve({ code, reason: reason.toString() || failure || `closed (${code})`, ready });
+      });
+    });
+  }
+
+  private onFrame(socket: WebSocket, frame: VaultServerFrame): void {
+    switch (frame.t) {
+      case 'challenge': {
+        const proof = vaultLinkProofBytes(this.secrets.config.origin, frame.nonce, this.secrets.device.id);
+        const sig = Buffer.from(nodeSigner(this.secrets.device.sign).sign(proof)).toString('base64url');
+        return send(socket, { t: 'hello', device: this.secrets.device.id, sig });
+      }
+      case 'dm':
+        this.batch.push({ socket, frame });
+        if (!this.scheduled) {
+          this.scheduled = true;
+          this.working = this.working
+            .then(() => new Promise((resolve) => setImmediate(resolve)))
+            .then(() => this.storeBatch())
+            .catch((error: unknown) => {
+              // Nothing of the failed batch was acked: a fresh link brings it again.
+              this.emit('event', { type: 'disconnected', reason: `storing failed: ${(error as Error).message}`, retryInMs: 0 } satisfies VaultEvent);
+              this.socket?.close(1011, 'storing failed');
+            });
+        }
+        return;
+      case 'lookup': {
+        const waiting = this.lookups.get(frame.rid);
+        if (!waiting) return;
+        this.lookups.delete(frame.rid);
+        clearTimeout(waiting.timer);
+        if (frame.profile) return waiting.resolve(frame.profile as ProfileKeys);
+        const refused = frame.error && ['not_found', 'invalid_address', 'invalid_request'].includes(frame.error.code);
+        return waiting.reject(new (refused ? LookupRefused : LookupUnavailable)(frame.error?.message ?? 'lookup failed'));
+      }
+      case 'request':
+        void this.answer(socket, frame.rid, frame.sealed);
+        return;
+      case 'error':
+        return socket.close(1000, frame.message);
+      default:
+        return;
+    }
+  }
+
+  /** Decrypts, checks and stores what has arrived, in one transaction, then acks it. */
+  private async storeBatch(): Promise<void> {
+    this.scheduled = false;
+    const items = this.batch.splice(0);
+    const me = this.secrets.config.address;
+    const messages: VaultMessage[] = [];
+    const acks = new Map<WebSocket, number[]>();
+    for (const { socket, frame } of items) {
+      if (socket.readyState !== WebSocket.OPEN) continue; // it will come again on the next link
+      try {
+        const plain = decryptDm(frame.message, this.secrets.device, nodeX25519);
+        const from = frame.direction === 'in' ? frame.peer : me;
+        const to = frame.direction === 'in' ? me : frame.peer;
+        const problem = await this.senders.check(plain, { from, to });
+        if (problem) {
+          this.stats.rejected++;
+          this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: `message ${problem}` } satisfies VaultEvent);
+        } else {
+          messages.push({ id: frame.id, from, to, sentAt: plain.sentAt, text: plain.text });
+        }
+      } catch (error) {
+        if (error instanceof LookupUnavailable) {
+          // The sender's keys cannot be fetched now: leave this message unacked and retry on a new link.
+          socket.close(1013, `could not verify a sender now: ${error.message}`);
+          continue;
+        }
+        if (!(error instanceof CryptoError)) throw error;
+        this.stats.rejected++;
+        this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: error.message } satisfies VaultEvent);
+      }
+      acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
+    }
+    const added = this.store.add(me, messages);
+    this.stats.stored += added;
+    this.stats.duplicates += messages.length - added;
+    for (const [socket, seqs] of acks) send(socket, { t: 'ack', seqs });
+    this.emit('event', { type: 'synced', ...this.stats, total: this.store.count() } satisfies VaultEvent);
+  }
+
+  private lookup(address: string): Promise<ProfileKeys> {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return Promise.reject(new LookupUnavailable('not connected'));
+    return new Promise((resolve, reject) => {
+      const rid = this.nextRid++;
+      const timer = setTimeout(() => {
+        this.lookups.delete(rid);
+        reject(new LookupUnavailable(`no answer about ${address}`));
+      }, LOOKUP_TIMEOUT_MS);
+      this.lookups.set(rid, { resolve, reject, timer });
+      send(socket, { t: 'lookup', rid, address });
+    });
+  }
+
+  /** A history request from one of the owner's devices: only a certified device gets an answer, sealed to it. */
+  private async answer(socket: WebSocket, rid: number, sealed: Extract<VaultServerFrame, { t: 'request' }>['sealed']): Promise<void> {
+    try {
+      const mine = await this.senders.keysOf(this.secrets.config.address, true);
+      const request = openFromDevice(sealed, this.secrets.device, HistoryRequestSchema, (id) => mine.signKeys.get(id));
+      const device = mine.devices.find((d) => d.id === request.fromDevice)!;
+      const page = this.store.page(this.secrets.config.address, {
+        after: request.body.after,
+        limit: request.body.limit,
+        peer: request.body.with,
+        maxBytes: HISTORY_PAGE_BYTES,
+      });
+      send(socket, { t: 'response', rid, sealed: sealForDevice(this.secrets.device, device, request.rid, { kind: 'history', ...page }) });
+      this.emit('event', { type: 'history', device: request.fromDevice, messages: page.messages.length } satisfies VaultEvent);
+    } catch (error) {
+      const known = error instanceof CryptoError || error instanceof LookupRefused || error instanceof LookupUnavailable;
+      const code = error instanceof CryptoError ? error.code : 'vault_error';
+      send(socket, { t: 'response', rid, error: { code, message: known ? (error as Error).message : 'the vault could not answer' } });
+    }
+  }
+}
+
+function send(socket: WebSocket, frame: VaultClientFrame): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+function parseFrame(data: Buffer): VaultServerFrame | undefined {
+  try {
+    const parsed = VaultServerFrameSchema.safeParse(JSON.parse(data.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
