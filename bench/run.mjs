@@ -1,7 +1,9 @@
 // `npm run bench`: durable delivery between two real site processes, beside two baselines
 // measured in the same run on the same machine: (a) raw `ws` messages per second with the same
 // payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core.
-// Also the idle RSS of one site process. The last line printed is one JSON object.
+// Also the idle RSS of one site process, the home vault's sync of 10,000 queued DMs beside the
+// backend's DM ingest (bench/vault.mjs), and the website's figures (bench/web.mjs).
+// The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -200,6 +202,9 @@ const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
+const vault = await (await import('./vault.mjs')).vaultBench({ freePort, waitFor });
+log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s`);
+log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest`);
 const web = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
   ? await (await import('./web.mjs')).webBench({ freePort, log })
   : (log('Website figures skipped: no Chromium (apt-get install chromium)'), undefined);
@@ -212,6 +217,11 @@ const result = {
   idleRssMB: Number(delivery.idleRss.toFixed(1)),
   rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),
   envelopes: delivery.total,
+  vaultDms: vault.count,
+  dmIngestPerSec: Math.round(vault.ingestRate),
+  vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),
+  vaultSyncPerSec: Math.round(vault.syncRate),
+  vaultSyncRatioToIngest: Number((vault.syncRate / vault.ingestRate).toFixed(2)),
   ...(web && {
     webJsGzipKB: Number(web.jsGzipKB.toFixed(1)),
     profileFcpMs: Math.round(web.fcpMs),

@@ -8,18 +8,25 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 await import('./ensure-ready.mjs');
 
-// Browser tests drive Debian's Chromium (never a downloaded browser). Install it when missing.
+// What the tests run besides Node, all from Debian's packages (never a downloaded browser):
+// Chromium for the browser tests; iproute2 and iptables for the vault-behind-NAT test, which
+// builds a home network in a namespace. Missing ones are installed when we may (root with apt).
 const browserTestsExcluded = process.argv.slice(2).some((arg) => arg.includes('e2e'));
 const chromium = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
-if (!browserTestsExcluded && !fs.existsSync(chromium)) {
+const needed = [
+  ...(browserTestsExcluded ? [] : [{ pkg: 'chromium', file: chromium, why: 'the browser tests' }]),
+  { pkg: 'iproute2', file: '/usr/sbin/ip', why: 'the network-namespace tests' },
+  { pkg: 'iptables', file: '/usr/sbin/iptables', why: 'the network-namespace tests' },
+].filter((n) => !fs.existsSync(n.file));
+if (needed.length > 0) {
   if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
-    console.log('> installing Chromium for the browser tests (apt-get install chromium)');
-    for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+    console.log(`> installing ${needed.map((n) => n.pkg).join(', ')} for ${[...new Set(needed.map((n) => n.why))].join(' and ')} (apt-get install)`);
+    for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...needed.map((n) => n.pkg)]]) {
       const step = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
       if (step.status !== 0) process.exit(step.status ?? 1);
     }
   } else {
-    console.error(`The browser tests need Chromium at ${chromium}: run "sudo apt-get install chromium" (or set HEARTH_CHROMIUM), then npm test again.`);
+    for (const n of needed) console.error(`${n.why} need ${n.file}: run "sudo apt-get install ${n.pkg}"${n.pkg === 'chromium' ? ' (or set HEARTH_CHROMIUM)' : ''}, then npm test again.`);
     process.exit(1);
   }
 }

@@ -83,7 +83,14 @@ export class SiteProcess {
   log = '';
   readonly tokens = new Map<string, string>();
 
-  private constructor(readonly dataDir: string, readonly port: number, readonly users: string[], readonly production = false) {}
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    readonly users: string[],
+    readonly production = false,
+    /** A site on another interface than loopback (network-namespace tests): its URL's host; it listens on all interfaces. */
+    readonly publicHost?: string,
+  ) {}
 
   /** Where tests reach the process (plain http on loopback, as behind a TLS-terminating proxy). */
   get url(): string {
@@ -91,11 +98,16 @@ export class SiteProcess {
   }
 
   get host(): string {
-    return this.production ? 'hearth.test' : `127.0.0.1:${this.port}`;
+    return this.production ? 'hearth.test' : `${this.publicHost ?? '127.0.0.1'}:${this.port}`;
+  }
+
+  /** The site's own URL, as other machines reach it. */
+  get publicUrl(): string {
+    return this.production ? 'https://hearth.test' : `http://${this.host}`;
   }
 
   address(user: string): string {
-    return this.production ? `${user}@hearth.test` : `${user}@127.0.0.1:${this.port}`;
+    return `${user}@${this.host}`;
   }
 
   static password(user: string): string {
@@ -103,15 +115,15 @@ export class SiteProcess {
   }
 
   /** Creates the site with `hearth init` (+ `hearth user add`) and starts it. */
-  static async create(users: string[], options: { start?: boolean; production?: boolean } = {}): Promise<SiteProcess> {
+  static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string } = {}): Promise<SiteProcess> {
     const port = await freePort();
     const dataDir = tempDir(users[0]!);
     const [first, ...rest] = users;
     // A production site has a public https URL and no dev mode: every outbound fetch is SSRF-guarded.
-    const site_ = options.production ? ['--url', 'https://hearth.test'] : ['--url', `http://127.0.0.1:${port}`, '--dev'];
+    const site_ = options.production ? ['--url', 'https://hearth.test'] : ['--url', `http://${options.publicHost ?? '127.0.0.1'}:${port}`, '--dev'];
     await hearth(['init', '--data', dataDir, ...site_, '--user', first!, '--password', SiteProcess.password(first!)]);
     for (const user of rest) await hearth(['user', 'add', '--data', dataDir, '--user', user, '--password', SiteProcess.password(user)]);
-    const site = new SiteProcess(dataDir, port, users, options.production);
+    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost);
     if (options.start !== false) await site.start();
     return site;
   }
@@ -119,7 +131,7 @@ export class SiteProcess {
   async start(): Promise<void> {
     if (this.proc) throw new Error('already running');
     // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
-    const listen = ['--host', '127.0.0.1', '--port', String(this.port)];
+    const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.port)];
     const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));

@@ -1,9 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { certifiedDevices, encryptDm, newEnvelopeId, signDmPlaintext, type DeviceRecord, type DeviceSecrets } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { HEARTH, ROOT, hearth, SiteProcess, tempDir, waitFor } from './sites.js';
+
+const run = promisify(execFile);
 
 export const VAULT_PASSPHRASE = 'correct horse battery staple';
 
@@ -18,7 +21,14 @@ export class VaultProcess {
   static async pair(site: SiteProcess, user: string, options: { command?: string[]; siteUrl?: string } = {}): Promise<VaultProcess> {
     const dir = tempDir(`vault-${user}`);
     const code = await pairingCode(site, user);
-    await hearth(['vault', 'pair', '--data', dir, '--site', options.siteUrl ?? site.url, '--code', code, '--password', SiteProcess.password(user)], { env: { HEARTH_VAULT_PASSPHRASE: VAULT_PASSPHRASE } });
+    const args = ['vault', 'pair', '--data', dir, '--site', options.siteUrl ?? site.url, '--code', code, '--password', SiteProcess.password(user)];
+    if (options.command) {
+      // Paired from where it will run (another network namespace, say).
+      const [bin, ...prefix] = options.command;
+      await run(bin!, [...prefix, ...args], { cwd: ROOT, timeout: 60_000, env: { ...process.env, HEARTH_VAULT_PASSPHRASE: VAULT_PASSPHRASE } });
+    } else {
+      await hearth(args, { env: { HEARTH_VAULT_PASSPHRASE: VAULT_PASSPHRASE } });
+    }
     return new VaultProcess(dir, options.command);
   }
 
