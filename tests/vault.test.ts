@@ -238,6 +238,39 @@ describe('home vault', { timeout: 120_000 }, () => {
     await restored.destroy();
   });
 
+  it('bad input to the vault API gets clear errors and changes nothing', async () => {
+    const empty = await home.api('POST', '/api/vault/pair/start', { body: {} });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.code).toBe('invalid_request');
+    // A valid code with a device whose certificate does not verify: refused, and the code still works.
+    const code = await pairingCode(home, 'carol');
+    const identityKey = (await home.api('GET', '/api/users/carol')).body.identityKey as string;
+    const device = { id: 'vault-forged-0001', name: 'forged', signKey: 'A'.repeat(43), dhKey: 'B'.repeat(43), cert: 'C'.repeat(86), identityKey };
+    const forged = await home.api('POST', '/api/vault/pair', { body: { code, device } });
+    expect(forged.status).toBe(400);
+    expect(forged.body.error).toMatchObject({ code: 'bad_certificate', message: expect.stringMatching(/does not verify/) });
+    const otherIdentity = await home.api('POST', '/api/vault/pair', { body: { code, device: { ...device, identityKey: 'D'.repeat(43) } } });
+    expect(otherIdentity.status).toBe(409);
+    expect(otherIdentity.body.error.code).toBe('identity_mismatch');
+    expect((await home.api('POST', '/api/vault/pair/start', { body: { code } })).status).toBe(200);
+    expect(home.count("select count(*) as n from devices where id = 'vault-forged-0001'")).toBe(0);
+    expect((await home.api('POST', '/api/vault/request', { body: { sealed: {} } })).status).toBe(401);
+    const noVault = await bobSite.api('POST', '/api/vault/request', { as: 'bob', body: { sealed: { alg: 'x25519-hkdf-sha256-xchacha20poly1305', ephemeralKey: 'A'.repeat(43), nonce: 'A'.repeat(32), ciphertext: 'AAAA', recipients: [{ device: 'v1', nonce: 'A'.repeat(32), wrappedKey: 'A'.repeat(64) }] } } });
+    expect(noVault.status).toBe(404);
+    expect(noVault.body.error.code).toBe('no_vault');
+    // Guessing codes: five wrong ones from an address, then that address waits (on bob's site, so alice's tests are unaffected).
+    const guesses = [];
+    for (let i = 0; i < 6; i++) guesses.push((await bobSite.api('POST', '/api/vault/pair/start', { body: { code: `WRONG-CODE${i}-AAAAA-BBBBB` } })).status);
+    expect(guesses).toEqual([403, 403, 403, 403, 403, 429]);
+    // A link that does not start with a hello is closed.
+    const closedWith = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${home.url.replace('http', 'ws')}/api/vault/link`);
+      socket.once('message', () => socket.send('{"t":"ack","seqs":[1]}'));
+      socket.on('close', (closeCode) => resolve(closeCode));
+    });
+    expect(closedWith).toBe(4000);
+  });
+
   it('a vault that was unpaired stops with a clear message instead of retrying forever', async () => {
     vault.start();
     await waitFor('vault online', async () => (await vaultStatus(home, 'alice')).online);

@@ -64,3 +64,43 @@ describe('vault store (real SQLite, encrypted at rest)', () => {
     reopened.close();
   });
 });
+
+describe('vault store pages and sealed settings', () => {
+  it('pages history by sequence number, by conversation, and within a byte budget', async () => {
+    const file = tmpFile();
+    const store = await VaultStore.open({ file, passphrase: 'correct horse battery', kdf });
+    const bob = Array.from({ length: 5 }, (_, i) => message('bob@far.example', me, `bob ${i} ${'x'.repeat(200)}`));
+    const carol = Array.from({ length: 3 }, (_, i) => message('carol@elsewhere.example', me, `carol ${i}`));
+    store.add(me, [...bob.slice(0, 3), ...carol, ...bob.slice(3)]);
+    const first = store.page(me, { after: 0, limit: 4 });
+    expect(first.messages.map((m) => m.text.slice(0, 7))).toEqual(['bob 0 x', 'bob 1 x', 'bob 2 x', 'carol 0']);
+    const rest = store.page(me, { after: first.next!, limit: 100 });
+    expect(rest.next).toBeNull();
+    expect(rest.messages).toHaveLength(4);
+    expect(store.page(me, { after: 0, limit: 100, peer: 'carol@elsewhere.example' }).messages.map((m) => m.text)).toEqual(['carol 0', 'carol 1', 'carol 2']);
+    // A budget smaller than one message still returns one, so paging always moves on.
+    const tight = store.page(me, { after: 0, limit: 100, maxBytes: 10 });
+    expect(tight.messages).toHaveLength(1);
+    expect(tight.next).toBe(tight.messages[0]!.seq);
+    store.close();
+  });
+
+  it('keeps settings and keys sealed and bound to their names', async () => {
+    const file = tmpFile();
+    const store = await VaultStore.open({ file, passphrase: 'correct horse battery', kdf });
+    store.setSecret('device', { secretKey: 'very-secret-device-key' });
+    store.setSecret('contacts', { 'bob@far.example': 'key' });
+    expect(store.getSecret('device')).toEqual({ secretKey: 'very-secret-device-key' });
+    expect(store.getSecret('nothing')).toBeUndefined();
+    store.close();
+    expect(fileBytes(file).includes(Buffer.from('very-secret-device-key'))).toBe(false);
+    // Swapping two sealed values is detected: each is bound to its name.
+    const { openDatabase } = await import('../../../tests/helpers/sqlite.js');
+    const raw = openDatabase(file);
+    raw.run("UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'secret:device') WHERE key = 'secret:contacts'");
+    raw.close();
+    const again = await VaultStore.open({ file, passphrase: 'correct horse battery' });
+    expect(() => again.getSecret('contacts')).toThrow(/damaged or was tampered with/);
+    again.close();
+  });
+});

@@ -50,7 +50,8 @@ export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
 
   /** Too many wrong codes from one address are refused for a while, like wrong passwords. */
   const checkCode = async (ip: string, code: string): Promise<string> => {
-    const keys = [`ip:${ip}`, 'vault-pairing'];
+    // Per address only: a global count would let anyone block everyone's pairing (codes have 100 bits anyway).
+    const keys = [`vault-pairing-ip:${ip}`];
     const wait = ctx.loginLimiter.retryAfter(keys, ctx.now());
     if (wait > 0) throw new ApiError('rate_limited', `too many wrong pairing codes: try again in ${Math.ceil(wait / 1000)} s`, { status: 429 });
     const owner = await pairingCodeOwner(ctx.db, code, ctx.now());
