@@ -4,7 +4,7 @@
  * the crypto behind it load only when messages are used, keeping the first page load small.
  */
 import { get, set } from 'idb-keyval';
-import { enrolDevice, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol/dm';
+import { enrolDevice, historyFromVault, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol/dm';
 import { api, session } from './api';
 
 const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
@@ -36,8 +36,27 @@ export async function myDevice(): Promise<MyDevice | undefined> {
   return session.username ? get<MyDevice>(deviceKey(session.username)) : undefined;
 }
 
-export async function conversations(me: MyDevice): Promise<DmListResult> {
-  return listDms(dmApi, pins, me);
+export interface Conversations extends DmListResult {
+  /** How the home vault's history went: not paired, offline (only this browser's own messages), or merged in. */
+  vault: 'none' | 'offline' | 'merged';
+}
+
+/**
+ * What this browser can decrypt itself, plus the history my home vault keeps (sealed end to end
+ * through my site), so a new browser sees messages from before it existed.
+ */
+export async function conversations(me: MyDevice): Promise<Conversations> {
+  const own = await listDms(dmApi, pins, me);
+  const status = await api<{ paired: boolean; online?: boolean }>('GET', '/api/vault');
+  if (!status.paired) return { ...own, vault: 'none' };
+  if (!status.online) return { ...own, vault: 'offline' };
+  try {
+    const history = await historyFromVault(dmApi, me);
+    const byId = new Map([...history, ...own.messages].map((m) => [m.id, m]));
+    return { messages: [...byId.values()].sort((a, b) => a.sentAt.localeCompare(b.sentAt)), rejected: own.rejected, vault: 'merged' };
+  } catch {
+    return { ...own, vault: 'offline' };
+  }
 }
 
 export async function send(me: MyDevice, to: string, text: string): Promise<void> {

@@ -1,14 +1,14 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
-import type { DmListResult, MyDevice } from '@hearth/protocol/dm';
+import type { MyDevice } from '@hearth/protocol/dm';
 import { ErrorBox, Loading, Time } from './components';
-import { conversations, myDevice, safetyNumber, send } from './device';
+import { conversations, myDevice, safetyNumber, send, type Conversations } from './device';
 import { useLiveEvents, type LiveEvent } from './live';
 import { addressFromInput } from './views';
 
 /** Direct messages, decrypted in this browser. Loaded on demand (see device.ts). */
 export default function MessagesView() {
   const [me, setMe] = useState<MyDevice | null>();
-  const [data, setData] = useState<DmListResult>();
+  const [data, setData] = useState<Conversations>();
   const [error, setError] = useState<unknown>();
   const [peer, setPeer] = useState<string>();
   const [text, setText] = useState('');
@@ -79,6 +79,8 @@ export default function MessagesView() {
     <main className="messages">
       <h1>Messages</h1>
       <p className="hint">End-to-end encrypted: only your devices and theirs can read these, not your site, not theirs.</p>
+      {data?.vault === 'merged' && <p className="hint" role="status">Including the history kept by your home vault.</p>}
+      {data?.vault === 'offline' && <p className="hint" role="status">Your home vault is offline: older messages from before this browser joined are not shown.</p>}
       <ErrorBox error={error} />
       {!data && !error && <Loading what="your messages" />}
       <form onSubmit={start} className="row" aria-label="New conversation">
