@@ -27,6 +27,7 @@ describe('a vault behind NAT', { timeout: 120_000 }, () => {
   let vault: VaultProcess;
 
   beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test builds a network namespace: run the tests as root (CAP_NET_ADMIN), as CI does');
     sh('ip', 'netns', 'add', NS);
     sh('ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', HOME_IF);
     sh('ip', 'link', 'set', HOME_IF, 'netns', NS);
