@@ -56,6 +56,14 @@ export async function hearth(args: string[], options: { allowFailure?: boolean; 
   }
 }
 
+/** Sends a signal to a child process (if it runs) and waits until it has exited. */
+export async function endProcess(proc: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill(signal);
+  await exited;
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -149,11 +157,7 @@ export class SiteProcess {
 
   /** Ends the process with a signal and waits for it to be gone. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
-    await exited;
+    await endProcess(this.proc, signal);
     this.proc = undefined;
   }
 

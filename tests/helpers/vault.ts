@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { certifiedDevices, encryptDm, newEnvelopeId, signDmPlaintext, type DeviceRecord, type DeviceSecrets } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
-import { HEARTH, ROOT, hearth, SiteProcess, tempDir, waitFor } from './sites.js';
+import { endProcess, HEARTH, ROOT, hearth, SiteProcess, tempDir, waitFor } from './sites.js';
 
 const run = promisify(execFile);
 
@@ -49,11 +49,7 @@ export class VaultProcess {
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
-    await exited;
+    await endProcess(this.proc, signal);
     this.proc = undefined;
   }
 

@@ -7,6 +7,7 @@ import { addUser, initSite, runSite } from './commands/site.js';
 import { login, loadProfile } from './device-profile.js';
 import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
+import { turnConfig } from './commands/turn.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -55,7 +56,8 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
     .option('--init', 'create a local site first if the folder holds none, and print its setup link')
     .option('--url <url>', 'with --init: the URL of the new site', 'http://127.0.0.1:4000')
-    .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string; init?: boolean; url: string }) => {
+    .option('--turn', "also start coturn (Debian's TURN server) as this site's call relay")
+    .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string; init?: boolean; url: string; turn?: boolean }) => {
       // First run: create a local site; its owner finishes in the browser with the printed link.
       if (opts.init && !siteExists(path.resolve(opts.data))) {
         createSiteConfig(path.resolve(opts.data), { url: opts.url, dev: true });
@@ -63,6 +65,7 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       }
       const running = await runSite(opts);
       out(`Hearth is serving ${running.url}`);
+      if (running.ctx.config.turn && opts.turn) out(`Call relay (coturn) on port ${running.ctx.config.turn.port}, UDP and TCP`);
       const users = await listUsernames(running.ctx.db);
       if (users.length === 0) {
         out(`\nThis site has no users yet. Finish setting it up in your browser:\n  ${running.url}/setup?code=${running.ctx.setupCode}\n`);
@@ -148,6 +151,23 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       if (result.messages.length === 0) out('No messages.');
       for (const m of result.messages) out(`${m.sentAt}  ${m.from} -> ${m.to}: ${m.text}`);
       for (const r of result.rejected) process.stderr.write(`warning: message ${r.id} from ${r.peer} was not shown: ${r.reason}\n`);
+    });
+
+  program
+    .command('turn')
+    .description("the site's own TURN relay for calls (coturn)")
+    .command('config')
+    .description('print (or write with --out) the coturn configuration for a site; keeps its shared secret in hearth.json')
+    .requiredOption('--data <dir>', 'data folder of the site')
+    .option('--out <file>', 'write the configuration to this file instead of printing it')
+    .option('--port <port>', 'STUN/TURN port, UDP and TCP (default 3478)')
+    .option('--min-port <port>', 'lowest relay port (default 49152)')
+    .option('--max-port <port>', 'highest relay port (default 65535)')
+    .option('--external-ip <ip>', 'the public address, when the machine is behind 1:1 NAT')
+    .action((opts: { data: string; out?: string; port?: string; minPort?: string; maxPort?: string; externalIp?: string }) => {
+      const result = turnConfig(opts);
+      if (result.file) out(`Wrote ${result.file}. Start coturn with: turnserver -c ${result.file} (or run the site with "hearth start --turn").`);
+      else process.stdout.write(result.text);
     });
 
   const vault = program

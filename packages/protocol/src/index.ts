@@ -12,3 +12,4 @@ export * from './messages.js';
 export * from './retry.js';
 export * from './dm-client.js';
 export * from './vault.js';
+export * from './call.js';

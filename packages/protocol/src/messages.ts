@@ -15,6 +15,7 @@ export const TYPES = {
   likeCreate: 'like.create',
   likeDelete: 'like.delete',
   dm: 'dm',
+  callSignal: 'call.signal',
 } as const;
 
 export type EnvelopeType = (typeof TYPES)[keyof typeof TYPES];
@@ -58,6 +59,12 @@ export const DmCiphertextSchema = z.strictObject({
     .max(LIMITS.dmRecipients),
 });
 
+/**
+ * A call signal (ring, offer, answer, ICE candidate, hang-up...), sealed end to end between the
+ * two browsers like a DM (see call.ts): the sites see that a call happens, not its SDP.
+ */
+export const CallSealedSchema = DmCiphertextSchema.extend({ ciphertext: b64(48 * 1024) });
+
 export const MESSAGE_SCHEMAS = {
   [TYPES.follow]: z.strictObject({}),
   [TYPES.unfollow]: z.strictObject({}),
@@ -68,6 +75,7 @@ export const MESSAGE_SCHEMAS = {
   [TYPES.likeCreate]: z.strictObject({ post: z.strictObject({ id }) }),
   [TYPES.likeDelete]: z.strictObject({ post: z.strictObject({ id }) }),
   [TYPES.dm]: z.strictObject({ message: DmCiphertextSchema }),
+  [TYPES.callSignal]: z.strictObject({ call: z.strictObject({ id }), sealed: CallSealedSchema }),
 } as const satisfies Record<EnvelopeType, z.ZodType>;
 
 export type MessageData = { [T in EnvelopeType]: z.infer<(typeof MESSAGE_SCHEMAS)[T]> };

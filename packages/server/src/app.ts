@@ -16,6 +16,7 @@ import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
 import { userRoutes } from './routes/users.js';
 import { vaultRoutes } from './routes/vault.js';
+import { callRoutes } from './routes/calls.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
@@ -106,6 +107,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(mediaRoutes(ctx));
   await app.register(setupRoutes(ctx));
   await app.register(vaultRoutes(ctx));
+  await app.register(callRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
   return app;
 }

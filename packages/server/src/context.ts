@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
 import { Directory } from './federation/directory.js';
+import { CALL_SIGNAL_MAX_AGE_MS } from './federation/handlers.js';
 import { Inbox } from './federation/inbox.js';
 import { LinkManager } from './federation/link-manager.js';
 import type { AckResult } from './federation/link.js';
@@ -144,6 +145,10 @@ export class Context {
     try {
       if (env.type === TYPES.postCreate || env.type === TYPES.postDelete) {
         for (const username of await this.users.followersOf(formatAddress(env.from))) this.events.emit(`user:${username}`, { type: 'feed' });
+      } else if (env.type === TYPES.callSignal) {
+        const { data } = env as Envelope<typeof TYPES.callSignal>;
+        if (this.now() - Date.parse(env.ts) > CALL_SIGNAL_MAX_AGE_MS) return; // stale: the call is over
+        this.events.emit(`user:${env.to.username}`, { type: 'call', from: formatAddress(env.from), callId: data.call.id, sealed: data.sealed });
       } else {
         this.events.emit(`user:${env.to.username}`, { type: 'notification', kind: env.type });
       }

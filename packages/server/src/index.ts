@@ -8,3 +8,4 @@ export { enqueueEnvelope } from './outbox/outbox.js';
 export { queueEnvelope } from './outbox/send.js';
 export { startSite, type RunningSite } from './start.js';
 export { issuePairingCode, PAIRING_CODE_TTL_MS } from './storage/vault.js';
+export { coturnConfig, ensureTurnSettings, turnCredentials, type TurnSettings } from './turn/turn.js';

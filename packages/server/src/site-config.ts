@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { TurnSettings } from './turn/turn.js';
 import { generateSigningKeyPair, HearthError, isLoopbackHost, siteFromUrl, type SigningKeyPair, type SiteName } from '@hearth/protocol';
 
 /**
@@ -17,6 +18,8 @@ export interface SiteConfigFile {
   requestsPerMinute?: number;
   /** Origins of separate front-end servers (or CDNs) serving the web app for this backend (CORS). */
   frontendOrigins?: string[];
+  /** The site's own TURN relay (coturn), added by `hearth turn config` or `hearth start --turn`. */
+  turn?: TurnSettings;
 }
 
 export interface SiteConfig extends SiteConfigFile {

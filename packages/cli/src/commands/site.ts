@@ -86,11 +86,11 @@ export function findWebDir(): string | undefined {
   return undefined;
 }
 
-export async function runSite(options: { data: string; host?: string; port?: string; logLevel?: string }): Promise<RunningSite> {
+export async function runSite(options: { data: string; host?: string; port?: string; logLevel?: string; turn?: boolean }): Promise<RunningSite> {
   try {
     const listenPort = options.port === undefined ? undefined : Number(options.port);
     if (listenPort !== undefined && (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535)) throw new CliError('--port must be a port number', 2);
-    return await startSite({ dataDir: path.resolve(options.data), listenHost: options.host, listenPort, logLevel: options.logLevel, webDir: findWebDir() });
+    return await startSite({ dataDir: path.resolve(options.data), listenHost: options.host, listenPort, logLevel: options.logLevel, webDir: findWebDir(), turn: options.turn });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`the port is already in use: is another site running? (${(error as Error).message})`);

@@ -89,7 +89,17 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     await enqueueForVault(trx, env.to.username, { envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
+  [TYPES.callSignal]: async (trx, env) => {
+    // Calls only from people the callee follows (the caller's site checks the other half:
+    // that the caller follows the callee). Nothing is stored: the signal goes to open pages.
+    const caller = formatAddress(env.from);
+    const follows = await trx.selectFrom('following').select('target').where('username', '=', env.to.username).where('target', '=', caller).executeTakeFirst();
+    if (!follows) throw new ApiError('not_allowed', `${env.to.username} takes calls only from people they follow`, { status: 403 });
+  },
 };
+
+/** Call signals older than this are dropped: a ring from a minute ago is not worth answering. */
+export const CALL_SIGNAL_MAX_AGE_MS = 60_000;
 
 /**
  * Attachments are kept only when they point at the author's own site: a push cannot make this

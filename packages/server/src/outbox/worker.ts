@@ -183,6 +183,16 @@ export class OutboxWorker {
     this.wakeTimer.unref();
   }
 
+  /**
+   * Delivers one envelope now, or not at all: for signals that are worthless later (a call's
+   * ring and ICE candidates). Nothing is written to the outbox; the caller gets the ack.
+   */
+  async deliverNow(dest: SiteName, envelopeJson: string, envelopeId: string): Promise<AckResult> {
+    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, attempts: 0, created_at: this.deps.now() };
+    const [outcome] = await this.deliverTo(dest, [row]);
+    return outcome!.ack;
+  }
+
   private async deliverTo(dest: SiteName, rows: Row[]): Promise<Outcome[]> {
     if (sameSite(dest, this.deps.site)) {
       return Promise.all(rows.map(async (row) => ({ row, ack: await this.localDelivery(row) })));

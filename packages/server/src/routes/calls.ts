@@ -1,0 +1,49 @@
+import { createEnvelope, formatAddress, sameSite, CallSealedSchema, TYPES } from '@hearth/protocol';
+import { localAddress } from '../storage/users.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { ApiError } from '../errors.js';
+import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
+import { turnCredentials, turnUrls } from '../turn/turn.js';
+
+const Signal = z.strictObject({
+  to: z.string().max(300),
+  callId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  sealed: CallSealedSchema,
+});
+
+/** Signals per minute per user: a call needs a few dozen (ICE candidates); more is abuse. */
+const SIGNALS_PER_MINUTE = 300;
+
+/**
+ * Calls (docs/API.md "Calls"): the browser's sealed signals go out through its own site, now or
+ * never (a ring is worthless later), and the site's TURN relay hands out short-lived credentials.
+ */
+export const callRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  app.post('/api/calls/signal', { config: { rateLimit: { max: SIGNALS_PER_MINUTE, timeWindow: 60_000, keyGenerator: (request) => `calls:${request.headers.authorization ?? request.ip}` } } }, async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const body = parseInput(Signal, request.body);
+    const to = parseAddressInput(body.to);
+    const callee = formatAddress(to);
+    // My half of "people who follow each other": I call only people I follow. Their site checks the other half.
+    const follows = await ctx.db.selectFrom('following').select('target').where('username', '=', username).where('target', '=', callee).executeTakeFirst();
+    if (!follows) throw new ApiError('not_allowed', `you can call only people you follow: follow ${callee} first`, { status: 403 });
+    const env = createEnvelope({ type: TYPES.callSignal, from: localAddress(ctx.site, username), to, data: { call: { id: body.callId }, sealed: body.sealed } }, await ctx.signerFor(username));
+    const ack = await ctx.outbox.deliverNow({ host: to.host, port: to.port }, JSON.stringify(env), env.id);
+    if (!ack.ok) {
+      if (ack.code === 'not_allowed') throw new ApiError('not_allowed', `${callee} takes calls only from people they follow`, { status: 403 });
+      const local = sameSite(to, ctx.site);
+      throw new ApiError('unreachable', `${local ? callee : `${callee}'s site`} could not be reached: ${ack.message ?? ack.code ?? 'no answer'}`, { status: 502 });
+    }
+    void reply.status(202);
+    return { delivered: true };
+  });
+
+  app.get('/api/turn-credentials', async (request) => {
+    const username = await requireUser(ctx, request);
+    const turn = ctx.config.turn;
+    if (!turn) throw new ApiError('turn_not_configured', 'this site has no TURN relay: calls use direct paths only (the operator can add one with "hearth start --turn")', { status: 404 });
+    return { urls: turnUrls(ctx.site.host, turn.port), ...turnCredentials(turn.secret, username, ctx.now()) };
+  });
+};

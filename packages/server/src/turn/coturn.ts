@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { HearthError } from '@hearth/protocol';
+import type { Logger } from 'pino';
+import type { SiteConfig } from '../site-config.js';
+import { coturnConfig, ensureTurnSettings } from './turn.js';
+
+export const COTURN_BINARY = process.env.HEARTH_TURNSERVER ?? 'turnserver';
+
+export class CoturnMissing extends HearthError {
+  constructor() {
+    super('coturn_missing', 'coturn is not installed, so this site cannot relay calls: install it (Debian: apt-get install coturn), or start without --turn', { status: 500 });
+  }
+}
+
+/** Writes the config and starts coturn beside the site; resolves once it runs, fails clearly if it cannot. */
+export async function startCoturn(config: SiteConfig, log: Logger): Promise<{ stop: () => Promise<void>; configFile: string }> {
+  const turn = ensureTurnSettings(config);
+  const configFile = path.join(config.dataDir, 'turnserver.conf');
+  fs.writeFileSync(configFile, coturnConfig(config, turn), { mode: 0o600 });
+  const proc: ChildProcess = spawn(COTURN_BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  await new Promise<void>((resolve, reject) => {
+    proc.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new CoturnMissing() : error));
+    proc.once('exit', (code) => reject(new HearthError('coturn_failed', `coturn exited at start (code ${code}): ${stderr.trim() || `see ${path.join(config.dataDir, 'turnserver.log')}`}`, { status: 500 })));
+    // coturn has no readiness signal; it fails fast on a bad config or a taken port.
+    setTimeout(resolve, 300);
+  });
+  proc.removeAllListeners('exit');
+  proc.once('exit', (code, signal) => {
+    if (signal !== 'SIGTERM') log.error({ code, signal }, 'coturn stopped; calls that need a relay will fail');
+  });
+  log.info({ port: turn.port }, 'coturn (TURN relay) started');
+  return {
+    configFile,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}

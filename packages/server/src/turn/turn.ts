@@ -1,0 +1,107 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CONFIG_FILE, type SiteConfig, type SiteConfigFile } from '../site-config.js';
+
+/**
+ * The site's own STUN/TURN relay: Debian's coturn, configured by Hearth. Browsers get short-lived
+ * credentials from their own site (coturn's "TURN REST API": the username is "<expiry>:<user>"
+ * and the password its HMAC-SHA1 under a secret coturn and the site share), so only the site's
+ * logged-in users can relay through it, and a leaked credential dies within hours.
+ */
+export interface TurnSettings {
+  /** The secret shared with coturn (static-auth-secret). */
+  secret: string;
+  /** STUN/TURN port, UDP and TCP. */
+  port: number;
+  /** Ports coturn relays media on. */
+  minPort: number;
+  maxPort: number;
+  /** The public address, when the machine sits behind 1:1 NAT (most clouds). */
+  externalIp?: string;
+}
+
+export const DEFAULT_TURN_PORT = 3478;
+/** Long enough for a long call (coturn checks the expiry again when an allocation is refreshed). */
+export const TURN_CREDENTIAL_TTL_S = 4 * 60 * 60;
+
+export function turnCredentials(secret: string, user: string, nowMs: number, ttlSeconds = TURN_CREDENTIAL_TTL_S): { username: string; credential: string; ttl: number } {
+  const username = `${Math.floor(nowMs / 1000) + ttlSeconds}:${user}`;
+  const credential = crypto.createHmac('sha1', secret).update(username).digest('base64');
+  return { username, credential, ttl: ttlSeconds };
+}
+
+/** The URLs browsers use: STUN and TURN on the site's own host, over UDP and TCP. */
+export function turnUrls(host: string, port: number): string[] {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return [`stun:${h}:${port}`, `turn:${h}:${port}?transport=udp`, `turn:${h}:${port}?transport=tcp`];
+}
+
+/** Adds TURN settings to hearth.json (a fresh secret the first time); returns them. */
+export function ensureTurnSettings(config: SiteConfig, changes: Partial<Omit<TurnSettings, 'secret'>> = {}): TurnSettings {
+  const file = path.join(config.dataDir, CONFIG_FILE);
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as SiteConfigFile;
+  const current = raw.turn;
+  const settings: TurnSettings = {
+    secret: current?.secret ?? crypto.randomBytes(32).toString('base64url'),
+    port: changes.port ?? current?.port ?? DEFAULT_TURN_PORT,
+    minPort: changes.minPort ?? current?.minPort ?? 49152,
+    maxPort: changes.maxPort ?? current?.maxPort ?? 65535,
+    ...((changes.externalIp ?? current?.externalIp) ? { externalIp: changes.externalIp ?? current?.externalIp } : {}),
+  };
+  if (JSON.stringify(settings) !== JSON.stringify(current)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ ...raw, turn: settings }, null, 2) + '\n', { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  }
+  return settings;
+}
+
+// Private, loopback, link-local and other special ranges a public relay must never reach:
+// without these lines a TURN server is an open door into the VPS's own network.
+const DENIED_PEERS = [
+  '0.0.0.0-0.255.255.255',
+  '10.0.0.0-10.255.255.255',
+  '100.64.0.0-100.127.255.255',
+  '127.0.0.0-127.255.255.255',
+  '169.254.0.0-169.254.255.255',
+  '172.16.0.0-172.31.255.255',
+  '192.0.0.0-192.0.0.255',
+  '192.168.0.0-192.168.255.255',
+  '198.18.0.0-198.19.255.255',
+  '224.0.0.0-255.255.255.255',
+  '::1',
+  'fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+  'fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+];
+
+/** coturn's configuration for this site (pure: the same settings give the same text). */
+export function coturnConfig(config: Pick<SiteConfig, 'site' | 'dev' | 'dataDir'>, turn: TurnSettings): string {
+  const lines = [
+    '# Written by `hearth turn config` for Hearth. coturn reads it with: turnserver -c <this file>',
+    `listening-port=${turn.port}`,
+    ...(config.dev ? ['listening-ip=127.0.0.1', 'relay-ip=127.0.0.1'] : []),
+    ...(turn.externalIp ? [`external-ip=${turn.externalIp}`] : []),
+    `min-port=${turn.minPort}`,
+    `max-port=${turn.maxPort}`,
+    'fingerprint',
+    'use-auth-secret',
+    `static-auth-secret=${turn.secret}`,
+    `realm=${config.site.host}`,
+    // Only TURN over UDP/TCP on one port: no TLS listener, no admin console, no multicast.
+    'no-tls',
+    'no-dtls',
+    'no-cli',
+    'no-multicast-peers',
+    'user-quota=12',
+    'total-quota=1200',
+    'stale-nonce=600',
+    // A local test site relays between browsers on this machine; a public one never to private ranges.
+    ...(config.dev ? ['allow-loopback-peers'] : DENIED_PEERS.map((range) => `denied-peer-ip=${range}`)),
+    `pidfile=${path.join(config.dataDir, 'turnserver.pid')}`,
+    `log-file=${path.join(config.dataDir, 'turnserver.log')}`,
+    'simple-log',
+    'no-stdout-log',
+  ];
+  return lines.join('\n') + '\n';
+}
