@@ -98,6 +98,8 @@ export class SiteProcess {
     readonly production = false,
     /** A site on another interface than loopback (network-namespace tests): its URL's host; it listens on all interfaces. */
     readonly publicHost?: string,
+    /** Extra `hearth start` flags (--turn). */
+    readonly startArgs: string[] = [],
   ) {}
 
   /** Where tests reach the process (plain http on loopback, as behind a TLS-terminating proxy). */
@@ -123,7 +125,7 @@ export class SiteProcess {
   }
 
   /** Creates the site with `hearth init` (+ `hearth user add`) and starts it. */
-  static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string } = {}): Promise<SiteProcess> {
+  static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean } = {}): Promise<SiteProcess> {
     const port = await freePort();
     const dataDir = tempDir(users[0]!);
     const [first, ...rest] = users;
@@ -131,7 +133,13 @@ export class SiteProcess {
     const site_ = options.production ? ['--url', 'https://hearth.test'] : ['--url', `http://${options.publicHost ?? '127.0.0.1'}:${port}`, '--dev'];
     await hearth(['init', '--data', dataDir, ...site_, '--user', first!, '--password', SiteProcess.password(first!)]);
     for (const user of rest) await hearth(['user', 'add', '--data', dataDir, '--user', user, '--password', SiteProcess.password(user)]);
-    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost);
+    if (options.turn) {
+      // The site's own coturn on a free port, relaying on a small range of ports of its own.
+      const turnPort = await freePort();
+      const relayBase = 40000 + Math.floor(Math.random() * 200) * 100;
+      await hearth(['turn', 'config', '--data', dataDir, '--port', String(turnPort), '--min-port', String(relayBase), '--max-port', String(relayBase + 99)]);
+    }
+    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost, options.turn ? ['--turn'] : []);
     if (options.start !== false) await site.start();
     return site;
   }
@@ -140,7 +148,7 @@ export class SiteProcess {
     if (this.proc) throw new Error('already running');
     // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
     const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.port)];
-    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -227,7 +235,8 @@ export class SiteProcess {
   }
 
   async destroy(): Promise<void> {
-    await this.stop('SIGKILL');
+    // A site with --turn stops its coturn on SIGTERM; SIGKILL would leave coturn running.
+    await this.stop(this.startArgs.includes('--turn') ? 'SIGTERM' : 'SIGKILL');
     this.reader?.close();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }

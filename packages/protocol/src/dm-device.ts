@@ -6,3 +6,5 @@ export * from './dm-client.js';
 export { certifyDevice, decryptKeyBackup, encryptKeyBackup, fingerprint, safetyNumber, type DeviceSecrets, type KeyBackup } from './e2e.js';
 export { generateAgreementKeyPair, generateSigningKeyPair, signingPublicKey, type SigningKeyPair } from './keys.js';
 export { fromBase64url, toBase64url } from './encoding.js';
+export { sealCallSignal, openCallSignal, type CallSignal, type CallKind, type UnsignedCallSignal } from './call.js';
+export { certifiedDevices, type DeviceRecord } from './e2e.js';

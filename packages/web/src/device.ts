@@ -10,13 +10,13 @@ import { api, session } from './api';
 const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
 const pinKey = (address: string) => `hearth.pin.${location.host}.${address}`;
 
-const dmApi: DmApi = {
+export const dmApi: DmApi = {
   get: (path) => api('GET', path),
   post: (path, body) => api('POST', path, body),
   put: (path, body) => api('PUT', path, body),
 };
 
-const pins: PinStore = {
+export const pins: PinStore = {
   get: (address) => get<string>(pinKey(address)),
   set: (address, key) => set(pinKey(address), key),
 };

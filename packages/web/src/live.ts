@@ -2,8 +2,12 @@ import { useEffect } from 'react';
 import { BACKEND, session } from './api';
 
 export interface LiveEvent {
-  type: 'feed' | 'notification';
+  type: 'feed' | 'notification' | 'call';
   kind?: string;
+  /** call: who, which call, and the sealed signal (opened by the call module). */
+  from?: string;
+  callId?: string;
+  sealed?: unknown;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { lazy, StrictMode, Suspense, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { api, session } from './api';
+import { CallManager } from './calls';
 import { Link } from './components';
 import { navigate, useRoute } from './router';
 import { HomeView, LoginView, PostView, ProfileView, SettingsView, SetupView, SiteView } from './views';
@@ -33,6 +34,7 @@ function App() {
           <Link to="/login">Log in</Link>
         )}
       </nav>
+      {signedIn && <CallManager />}
       <div id="content">
         {route.name === 'site' && <SiteView />}
         {route.name === 'profile' && <ProfileView username={route.username} />}

@@ -4,6 +4,7 @@ import { ErrorBox, Loading, Time } from './components';
 import { conversations, myDevice, safetyNumber, send, type Conversations } from './device';
 import { useLiveEvents, type LiveEvent } from './live';
 import { addressFromInput } from './views';
+import { startCall } from './calls';
 
 /** Direct messages, decrypted in this browser. Loaded on demand (see device.ts). */
 export default function MessagesView() {
@@ -100,6 +101,10 @@ export default function MessagesView() {
       {peer && (
         <section aria-label={`Conversation with ${peer}`}>
           <h2>{peer}</h2>
+          <div className="row">
+            <button type="button" className="small" onClick={() => startCall(peer, false).catch(setError)}>Call</button>
+            <button type="button" className="small" onClick={() => startCall(peer, true).catch(setError)}>Video call</button>
+          </div>
           <p className="hint">Safety number: <span className="safety">{safety ?? '…'}</span> (compare it with {peer} in person or on a call)</p>
           <ol className="thread">
             {thread.map((m) => (

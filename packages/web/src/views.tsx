@@ -596,9 +596,60 @@ export function SettingsView() {
           ))}
         </ul>
       </section>
+      <CallsSection />
       <VaultSection onChange={devices.reload} />
       <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} />
     </main>
+  );
+}
+
+/** Call settings: always relay (hides my IP address), and a network test done with ICE. */
+function CallsSection() {
+  const [alwaysRelay, setAlwaysRelay] = useState(() => localStorage.getItem('hearth.alwaysRelay') === '1');
+  const [result, setResult] = useState<string[]>();
+  const [status, setStatus] = useState<Status>({});
+  const [testing, setTesting] = useState(false);
+  const toggle = (on: boolean) => {
+    localStorage.setItem('hearth.alwaysRelay', on ? '1' : '0');
+    setAlwaysRelay(on);
+  };
+  const test = async () => {
+    setTesting(true);
+    setResult(undefined);
+    await attempt(setStatus, async () => {
+      const { networkTest } = await import('./call-session');
+      const r = await networkTest();
+      setResult([
+        r.publicAddress
+          ? 'Direct calls: likely. Your site saw this device at a public address, so other devices can often reach it directly.'
+          : r.host
+            ? 'Direct calls: only with devices on the same network as this one; elsewhere calls go through a relay.'
+            : 'Direct calls: no local address was found; calls need a relay.',
+        !r.relayConfigured
+          ? "Relay: your site has none, so calls where no direct path exists will fail (the operator can start it with 'hearth start --turn')."
+          : r.relay
+            ? 'Relay: available. Your site relays calls when no direct path works.'
+            : 'Relay: your site has one, but this device could not reach it (a firewall may block its port).',
+      ]);
+    }, 'Network test finished.');
+    setTesting(false);
+  };
+  return (
+    <section aria-label="Calls">
+      <h2>Calls</h2>
+      <label className="check">
+        <input type="checkbox" checked={alwaysRelay} onChange={(e) => toggle(e.target.checked)} /> Always relay my calls through a site (the other side then never sees my IP address; calls may be a little slower)
+      </label>
+      <div className="row">
+        <button type="button" className="secondary" disabled={testing} onClick={() => void test()}>{testing ? 'Testing…' : 'Network test'}</button>
+      </div>
+      {result && (
+        <ul aria-label="Network test result">
+          {result.map((line) => <li key={line}>{line}</li>)}
+        </ul>
+      )}
+      <ErrorBox error={status.error} />
+    </section>
   );
 }
 

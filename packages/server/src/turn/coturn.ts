@@ -14,10 +14,32 @@ export class CoturnMissing extends HearthError {
   }
 }
 
+/**
+ * A coturn left running by a site that was killed (kill -9 gives it no chance to stop coturn)
+ * would hold the TURN port: stop it, but only if the pid really is a turnserver.
+ */
+async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  try {
+    if (!Number.isInteger(pid) || pid <= 1 || !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('turnserver')) return;
+    process.kill(pid, 'SIGTERM');
+    log.warn({ pid }, 'stopped a coturn left running by an earlier run of this site');
+  } catch {
+    return; // not running any more
+  }
+  for (let i = 0; i < 40 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 /** Writes the config and starts coturn beside the site; resolves once it runs, fails clearly if it cannot. */
 export async function startCoturn(config: SiteConfig, log: Logger): Promise<{ stop: () => Promise<void>; configFile: string }> {
   const turn = ensureTurnSettings(config);
   const configFile = path.join(config.dataDir, 'turnserver.conf');
+  await stopLeftover(path.join(config.dataDir, 'turnserver.pid'), log);
   fs.writeFileSync(configFile, coturnConfig(config, turn), { mode: 0o600 });
   const proc: ChildProcess = spawn(COTURN_BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -1,0 +1,144 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SiteProcess } from '../tests/helpers/sites.js';
+import { launchBrowser, screenshots } from './browser.js';
+
+/**
+ * Calls between two people on two sites, in two headless Chromium contexts with fake camera and
+ * microphone. Each site runs its own coturn (`hearth start --turn`). The figures come from each
+ * browser's own getStats, shown on the call screen.
+ */
+describe('calls between browsers', { timeout: 180_000 }, () => {
+  let browser: Browser;
+  let alice: SiteProcess;
+  let bob: SiteProcess;
+  let alicePage: Page;
+  let bobPage: Page;
+
+  const login = async (site: SiteProcess, user: string): Promise<Page> => {
+    const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+    await page.goto(`${site.url}/login`);
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(SiteProcess.password(user));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${site.url}/home`);
+    return page;
+  };
+
+  beforeAll(async () => {
+    [browser, alice, bob] = await Promise.all([launchBrowser({ media: true }), SiteProcess.create(['alice'], { turn: true }), SiteProcess.create(['bob'], { turn: true })]);
+    // People who follow each other may call each other.
+    expect((await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } })).status).toBeLessThan(300);
+    expect((await bob.api('POST', '/api/following', { as: 'bob', body: { address: alice.address('alice') } })).status).toBeLessThan(300);
+    [alicePage, bobPage] = await Promise.all([login(alice, 'alice'), login(bob, 'bob')]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([alice?.destroy(), bob?.destroy()]);
+  });
+
+  const setAlwaysRelay = async (page: Page, site: SiteProcess, on: boolean) => {
+    await page.goto(`${site.url}/settings`);
+    const box = page.getByRole('checkbox', { name: /Always relay my calls/ });
+    if ((await box.isChecked()) !== on) await box.click();
+    expect(await box.isChecked()).toBe(on);
+  };
+
+  /** Numbers on the call screen, read from getStats by the page itself. */
+  const stats = async (page: Page) => {
+    const text = await page.locator('.call-stats').innerText();
+    const match = /Path: (.+) · received ([\d,]+) kB of audio, (\d+) video frames/.exec(text);
+    return match ? { path: match[1]!, audioKB: Number(match[2]!.replace(/,/g, '')), frames: Number(match[3]) } : undefined;
+  };
+
+  async function callAndCheck(expectedPath: RegExp, shotName: string): Promise<void> {
+    // bob is on another page of his site: the ring reaches him there.
+    await bobPage.goto(`${bob.url}/home`);
+    await alicePage.goto(`${alice.url}/messages`);
+    await alicePage.getByPlaceholder('Message someone: name@example.com').fill(bob.address('bob'));
+    await alicePage.getByRole('button', { name: 'Open' }).click();
+    await alicePage.getByRole('button', { name: 'Video call' }).click();
+    const incoming = bobPage.getByRole('dialog', { name: `Incoming video call from ${alice.address('alice')}` });
+    await expect.poll(() => incoming.count(), { timeout: 20_000 }).toBe(1);
+    await incoming.getByRole('button', { name: 'Answer' }).click();
+
+    for (const page of [alicePage, bobPage]) {
+      await expect.poll(async () => (await stats(page))?.path ?? '', { timeout: 30_000 }).toMatch(expectedPath);
+      const first = await stats(page);
+      await expect.poll(async () => (await stats(page))?.frames ?? 0, { timeout: 15_000 }).toBeGreaterThan(first!.frames + 10);
+      await expect.poll(async () => (await stats(page))?.audioKB ?? 0, { timeout: 15_000 }).toBeGreaterThan(first!.audioKB);
+    }
+    await screenshots(bobPage, shotName);
+
+    // Chat and a 5 MB file over the data channel, checked byte for byte on arrival.
+    const hello = `over the data channel ${crypto.randomUUID()}`;
+    await alicePage.getByLabel('Chat message').fill(hello);
+    await alicePage.getByRole('dialog').getByRole('button', { name: 'Send', exact: true }).click();
+    await expect.poll(() => bobPage.locator('.call-chat').innerText()).toContain(hello);
+    const file = crypto.randomBytes(5 * 1024 * 1024);
+    const digest = crypto.createHash('sha256').update(file).digest('hex');
+    await alicePage.setInputFiles('#call-file', { name: 'holiday.bin', mimeType: 'application/octet-stream', buffer: file });
+    await expect.poll(() => bobPage.locator('.call-chat').innerText(), { timeout: 60_000 }).toMatch(/holiday\.bin .* received intact/);
+    // bob downloads it as a person would, and gets the same bytes.
+    const [download] = await Promise.all([bobPage.waitForEvent('download'), bobPage.getByRole('link', { name: 'Download' }).click()]);
+    expect(download.suggestedFilename()).toBe('holiday.bin');
+    expect(crypto.createHash('sha256').update(fs.readFileSync(await download.path())).digest('hex')).toBe(digest);
+
+    await alicePage.getByRole('button', { name: 'Hang up' }).click();
+    await expect.poll(() => bobPage.getByRole('dialog').innerText()).toContain(`${alice.address('alice')} hung up`);
+    await alicePage.getByRole('button', { name: 'Close' }).click();
+    await bobPage.getByRole('button', { name: 'Close' }).click();
+  }
+
+  it('(a) a direct call: audio, video, chat and a 5 MB file arrive; the screen says the path is direct', async () => {
+    await callAndCheck(/^direct$/, 'call-direct');
+  });
+
+  it('(b) with "always relay", the call goes through the sites\' own coturn', async () => {
+    await setAlwaysRelay(alicePage, alice, true);
+    await setAlwaysRelay(bobPage, bob, true);
+    await callAndCheck(/^relayed by your site$/, 'call-relayed');
+    await setAlwaysRelay(alicePage, alice, false);
+    await setAlwaysRelay(bobPage, bob, false);
+  });
+
+  it('(d) coturn relays only with valid credentials from the site: forged and expired ones are refused', async () => {
+    const good = (await alice.api('GET', '/api/turn-credentials', { as: 'alice' })).body as { urls: string[]; username: string; credential: string; ttl: number };
+    expect(good.urls.every((u) => u.includes(`127.0.0.1:${/:(\d+)/.exec(good.urls[0]!.slice(5))![1]}`))).toBe(true);
+    expect(good.username).toMatch(/^\d+:alice$/);
+    const secret = (JSON.parse(fs.readFileSync(path.join(alice.dataDir, 'hearth.json'), 'utf8')) as { turn: { secret: string } }).turn.secret;
+    const expiredName = `${Math.floor(Date.now() / 1000) - 60}:alice`;
+    const expired = { ...good, username: expiredName, credential: crypto.createHmac('sha1', secret).update(expiredName).digest('base64') };
+    const forged = { ...good, credential: crypto.createHmac('sha1', 'not the secret').update(good.username).digest('base64') };
+    const gather = (creds: typeof good) =>
+      alicePage.evaluate(async (c) => {
+        const pc = new RTCPeerConnection({ iceServers: [{ urls: c.urls, username: c.username, credential: c.credential }], iceTransportPolicy: 'relay' });
+        pc.createDataChannel('probe');
+        const relay: string[] = [];
+        const errors: number[] = [];
+        pc.onicecandidate = (e) => e.candidate && relay.push(e.candidate.type ?? '');
+        pc.onicecandidateerror = (e) => errors.push((e as RTCPeerConnectionIceErrorEvent).errorCode);
+        await pc.setLocalDescription(await pc.createOffer());
+        await new Promise((r) => setTimeout(r, 2500));
+        pc.close();
+        return { relay, errors };
+      }, creds);
+    const ok = await gather(good);
+    expect(ok.relay).toContain('relay');
+    for (const bad of [forged, expired]) {
+      const refused = await gather(bad);
+      expect(refused.relay).toEqual([]);
+      expect(refused.errors).toContain(401);
+    }
+    expect((await alice.api('GET', '/api/turn-credentials')).status).toBe(401);
+  });
+
+  it('the network test in settings reports what this device can do', async () => {
+    await alicePage.goto(`${alice.url}/settings`);
+    await alicePage.getByRole('button', { name: 'Network test' }).click();
+    await expect.poll(() => alicePage.getByRole('list', { name: 'Network test result' }).innerText(), { timeout: 20_000 }).toContain('Relay: available');
+  });
+});

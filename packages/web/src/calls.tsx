@@ -1,0 +1,42 @@
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
+import { session } from './api';
+import { useLiveEvents, type LiveEvent } from './live';
+
+/** The call screen and WebRTC code load only when a call starts or rings. */
+const CallScreen = lazy(() => import('./call').then((m) => ({ default: m.CallScreen })));
+const openers = new Set<() => void>();
+
+/** Starts a call from anywhere in the app. */
+export async function startCall(peer: string, video: boolean): Promise<void> {
+  const { calls } = await import('./call');
+  for (const open of openers) open();
+  await calls.start(peer, video);
+}
+
+/** On every page: hears rings from my site's live events and shows the call screen. */
+export function CallManager() {
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    const show = () => setOpen(true);
+    openers.add(show);
+    return () => void openers.delete(show);
+  }, []);
+  useLiveEvents(
+    useCallback((event: LiveEvent) => {
+      if (event.type !== 'call' || !event.from || !event.callId) return;
+      const ring = { from: event.from, callId: event.callId, sealed: event.sealed as never };
+      void import('./call')
+        .then(({ calls }) => {
+          setOpen(true);
+          return calls.receive(ring);
+        })
+        .catch((error: unknown) => console.warn('call signal dropped:', (error as Error).message)); // one that does not open or verify
+    }, []),
+  );
+  if (!open || !session.token) return null;
+  return (
+    <Suspense fallback={null}>
+      <CallScreen />
+    </Suspense>
+  );
+}

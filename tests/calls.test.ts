@@ -1,0 +1,75 @@
+import { generateAgreementKeyPair, generateSigningKeyPair, sealCallSignal } from '@hearth/protocol';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SiteProcess } from './helpers/sites.js';
+
+/**
+ * Call signalling through two real sites: only between people who follow each other, delivered
+ * now or never, and pushed to the callee's open pages as sealed signals the sites cannot read.
+ */
+describe('call signalling', () => {
+  let a: SiteProcess;
+  let b: SiteProcess;
+  const device = { id: 'test-device-1', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
+  const sealedFor = (from: string, to: string) => sealCallSignal(device, [{ id: 'bob-device', dhKey: generateAgreementKeyPair().publicKey }], { callId: 'call1', kind: 'offer', from, to, sdp: 'v=0 a secret sdp', video: true });
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([SiteProcess.create(['alice', 'carol']), SiteProcess.create(['bob'])]);
+    await a.api('POST', '/api/following', { as: 'alice', body: { address: b.address('bob') } });
+    await b.api('POST', '/api/following', { as: 'bob', body: { address: a.address('alice') } });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.destroy(), b?.destroy()]);
+  });
+
+  /** The live events of a user's open page. */
+  async function liveEvents(site: SiteProcess, user: string): Promise<{ events: any[]; close: () => void }> {
+    const socket = new WebSocket(`${site.url.replace('http', 'ws')}/api/live`);
+    const events: any[] = [];
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => socket.send(JSON.stringify({ token: site.tokens.get(user) })));
+      socket.on('message', (data: Buffer) => {
+        const event = JSON.parse(data.toString());
+        if (event.type === 'ready') resolve();
+        else events.push(event);
+      });
+      socket.once('error', reject);
+    });
+    return { events, close: () => socket.close() };
+  }
+
+  it('a ring between people who follow each other reaches the callee\'s open page, sealed', async () => {
+    await b.token('bob');
+    const live = await liveEvents(b, 'bob');
+    const sealed = sealedFor(a.address('alice'), b.address('bob'));
+    const sent = await a.api('POST', '/api/calls/signal', { as: 'alice', body: { to: b.address('bob'), callId: 'call1', sealed } });
+    expect(sent.status).toBe(202);
+    await expect.poll(() => live.events.length).toBe(1);
+    expect(live.events[0]).toEqual({ type: 'call', from: a.address('alice'), callId: 'call1', sealed });
+    live.close();
+    // Neither site kept the signal, and the SDP never appears in clear.
+    for (const site of [a, b]) expect(site.databaseBytes().includes(Buffer.from('a secret sdp'))).toBe(false);
+  });
+
+  it('nobody rings someone they do not follow, nor someone who does not follow them', async () => {
+    const unfollowed = await a.api('POST', '/api/calls/signal', { as: 'carol', body: { to: b.address('bob'), callId: 'call2', sealed: sealedFor(a.address('carol'), b.address('bob')) } });
+    expect(unfollowed.status).toBe(403);
+    expect(unfollowed.body.error).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/only people you follow/) });
+    // carol follows bob, but bob does not follow carol: bob's site refuses the ring.
+    await a.api('POST', '/api/following', { as: 'carol', body: { address: b.address('bob') } });
+    const refused = await a.api('POST', '/api/calls/signal', { as: 'carol', body: { to: b.address('bob'), callId: 'call3', sealed: sealedFor(a.address('carol'), b.address('bob')) } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/takes calls only from people they follow/) });
+    const anonymous = await a.api('POST', '/api/calls/signal', { body: { to: b.address('bob'), callId: 'call4', sealed: sealedFor(a.address('alice'), b.address('bob')) } });
+    expect(anonymous.status).toBe(401);
+    const malformed = await a.api('POST', '/api/calls/signal', { as: 'alice', body: { to: b.address('bob'), callId: 'has spaces', sealed: {} } });
+    expect(malformed.status).toBe(400);
+  });
+
+  it('TURN credentials need a login, and a site without a relay says so', async () => {
+    expect((await a.api('GET', '/api/turn-credentials')).status).toBe(401);
+    const none = await a.api('GET', '/api/turn-credentials', { as: 'alice' });
+    expect(none.status).toBe(404);
+    expect(none.body.error.code).toBe('turn_not_configured');
+  });
+});
