@@ -4,11 +4,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from '../tests/helpers/sites.js';
 
 /** Debian's Chromium, headless, with this machine's required flags (no downloads, no background traffic). */
-export function launchBrowser(options: { media?: boolean } = {}): Promise<Browser> {
+export function launchBrowser(options: { media?: boolean; executablePath?: string; secureOrigins?: string[] } = {}): Promise<Browser> {
   // media: a fake camera and microphone, granted without a prompt, and video that plays by itself.
   const media = options.media ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'] : [];
+  // A test site on a private network is plain http; treat it as the https site it stands for
+  // (cameras, microphones and WebCrypto need a secure page).
+  if (options.secureOrigins?.length) media.push(`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`);
   return chromium.launch({
-    executablePath: process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium',
+    executablePath: options.executablePath ?? process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...media],
   });
 }

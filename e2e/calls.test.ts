@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess } from '../tests/helpers/sites.js';
 import { launchBrowser, screenshots } from './browser.js';
+import { expectMediaFlowing, loginPage, placeVideoCall } from './call-flow.js';
 
 /**
  * Calls between two people on two sites, in two headless Chromium contexts with fake camera and
@@ -18,22 +19,12 @@ describe('calls between browsers', { timeout: 180_000 }, () => {
   let alicePage: Page;
   let bobPage: Page;
 
-  const login = async (site: SiteProcess, user: string): Promise<Page> => {
-    const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
-    await page.goto(`${site.url}/login`);
-    await page.getByLabel('Username').fill(user);
-    await page.getByLabel('Password').fill(SiteProcess.password(user));
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${site.url}/home`);
-    return page;
-  };
-
   beforeAll(async () => {
     [browser, alice, bob] = await Promise.all([launchBrowser({ media: true }), SiteProcess.create(['alice'], { turn: true }), SiteProcess.create(['bob'], { turn: true })]);
     // People who follow each other may call each other.
     expect((await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } })).status).toBeLessThan(300);
     expect((await bob.api('POST', '/api/following', { as: 'bob', body: { address: alice.address('alice') } })).status).toBeLessThan(300);
-    [alicePage, bobPage] = await Promise.all([login(alice, 'alice'), login(bob, 'bob')]);
+    [alicePage, bobPage] = await Promise.all([loginPage(browser, alice, 'alice'), loginPage(browser, bob, 'bob')]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -47,30 +38,10 @@ describe('calls between browsers', { timeout: 180_000 }, () => {
     expect(await box.isChecked()).toBe(on);
   };
 
-  /** Numbers on the call screen, read from getStats by the page itself. */
-  const stats = async (page: Page) => {
-    const text = await page.locator('.call-stats').innerText();
-    const match = /Path: (.+) · received ([\d,]+) kB of audio, (\d+) video frames/.exec(text);
-    return match ? { path: match[1]!, audioKB: Number(match[2]!.replace(/,/g, '')), frames: Number(match[3]) } : undefined;
-  };
-
   async function callAndCheck(expectedPath: RegExp, shotName: string): Promise<void> {
     // bob is on another page of his site: the ring reaches him there.
-    await bobPage.goto(`${bob.url}/home`);
-    await alicePage.goto(`${alice.url}/messages`);
-    await alicePage.getByPlaceholder('Message someone: name@example.com').fill(bob.address('bob'));
-    await alicePage.getByRole('button', { name: 'Open' }).click();
-    await alicePage.getByRole('button', { name: 'Video call' }).click();
-    const incoming = bobPage.getByRole('dialog', { name: `Incoming video call from ${alice.address('alice')}` });
-    await expect.poll(() => incoming.count(), { timeout: 20_000 }).toBe(1);
-    await incoming.getByRole('button', { name: 'Answer' }).click();
-
-    for (const page of [alicePage, bobPage]) {
-      await expect.poll(async () => (await stats(page))?.path ?? '', { timeout: 30_000 }).toMatch(expectedPath);
-      const first = await stats(page);
-      await expect.poll(async () => (await stats(page))?.frames ?? 0, { timeout: 15_000 }).toBeGreaterThan(first!.frames + 10);
-      await expect.poll(async () => (await stats(page))?.audioKB ?? 0, { timeout: 15_000 }).toBeGreaterThan(first!.audioKB);
-    }
+    await placeVideoCall({ page: alicePage, url: alice.url }, { page: bobPage, url: bob.url, address: bob.address('bob') }, alice.address('alice'));
+    await expectMediaFlowing([alicePage, bobPage], expectedPath);
     await screenshots(bobPage, shotName);
 
     // Chat and a 5 MB file over the data channel, checked byte for byte on arrival.

@@ -74,6 +74,12 @@ describe('addresses', () => {
     expect(siteOrigin({ host: 'example.com', port: 443 }, { allowInsecureLoopback: true })).toBe('https://example.com');
     expect(siteOrigin({ host: '127.0.0.1', port: 4001 }, { allowInsecureLoopback: true })).toBe('http://127.0.0.1:4001');
     expect(siteOrigin({ host: '127.0.0.1', port: 4001 }, { allowInsecureLoopback: false })).toBe('https://127.0.0.1:4001');
+    // A development site on a private test network speaks http there; public addresses never do.
+    expect(siteOrigin({ host: '10.77.3.1', port: 4001 }, { allowInsecureLoopback: true })).toBe('http://10.77.3.1:4001');
+    expect(siteOrigin({ host: '192.168.1.20', port: 80 }, { allowInsecureLoopback: true })).toBe('http://192.168.1.20');
+    expect(siteOrigin({ host: '172.32.0.1', port: 4001 }, { allowInsecureLoopback: true })).toBe('https://172.32.0.1:4001');
+    expect(siteOrigin({ host: '8.8.8.8', port: 4001 }, { allowInsecureLoopback: true })).toBe('https://8.8.8.8:4001');
+    expect(siteOrigin({ host: '10.77.3.1', port: 4001 }, { allowInsecureLoopback: false })).toBe('https://10.77.3.1:4001');
     expect(siteFromUrl('https://Example.com')).toEqual({ host: 'example.com', port: 443 });
     expect(siteFromUrl('http://127.0.0.1:4001')).toEqual({ host: '127.0.0.1', port: 4001 });
   });

@@ -115,12 +115,21 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** An IPv4 literal in a private range (RFC 1918): a test network, never the internet. */
+export function isPrivateIpv4Literal(host: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(host);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
 /**
- * The origin a site is served at. Plain http is only for development sites on loopback;
- * everything else is https, so no envelope or token crosses a network in clear.
+ * The origin a site is served at. Plain http is only between development sites, and only to
+ * loopback or a private IPv4 address (a test network); everything else is https, so no
+ * envelope or token crosses the internet in clear.
  */
 export function siteOrigin(site: SiteName, options: { allowInsecureLoopback: boolean }): string {
-  const insecure = options.allowInsecureLoopback && isLoopbackHost(site.host);
+  const insecure = options.allowInsecureLoopback && (isLoopbackHost(site.host) || isPrivateIpv4Literal(site.host));
   const scheme = insecure ? 'http' : 'https';
   const defaultPort = insecure ? 80 : 443;
   return site.port === defaultPort ? `${scheme}://${site.host}` : `${scheme}://${site.host}:${site.port}`;

@@ -222,6 +222,7 @@ export class CallSession {
   }
 
   private async preparePeerConnection(): Promise<void> {
+    if (!navigator.mediaDevices) throw new Error('Calls need this page over https: browsers give cameras and microphones only to secure pages.');
     try {
       this.localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: this.video });
     } catch (error) {

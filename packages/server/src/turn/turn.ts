@@ -75,12 +75,18 @@ const DENIED_PEERS = [
   'fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
 ];
 
+function devAddress(host: string): string {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return /^[\d.]+$/.test(bare) || bare.includes(':') ? bare : '127.0.0.1';
+}
+
 /** coturn's configuration for this site (pure: the same settings give the same text). */
 export function coturnConfig(config: Pick<SiteConfig, 'site' | 'dev' | 'dataDir'>, turn: TurnSettings): string {
   const lines = [
     '# Written by `hearth turn config` for Hearth. coturn reads it with: turnserver -c <this file>',
     `listening-port=${turn.port}`,
-    ...(config.dev ? ['listening-ip=127.0.0.1', 'relay-ip=127.0.0.1'] : []),
+    // A local test site's relay lives on the site's own address (loopback, or a test network's).
+    ...(config.dev ? [`listening-ip=${devAddress(config.site.host)}`, `relay-ip=${devAddress(config.site.host)}`] : []),
     ...(turn.externalIp ? [`external-ip=${turn.externalIp}`] : []),
     `min-port=${turn.minPort}`,
     `max-port=${turn.maxPort}`,
