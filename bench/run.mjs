@@ -2,7 +2,8 @@
 // measured in the same run on the same machine: (a) raw `ws` messages per second with the same
 // payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core.
 // Also the idle RSS of one site process, the home vault's sync of 10,000 queued DMs beside the
-// backend's DM ingest (bench/vault.mjs), and the website's figures (bench/web.mjs).
+// backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
+// and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs).
 // The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -208,6 +209,15 @@ log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFix
 const web = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
   ? await (await import('./web.mjs')).webBench({ freePort, log })
   : (log('Website figures skipped: no Chromium (apt-get install chromium)'), undefined);
+const calls = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium') && fs.existsSync('/usr/bin/turnserver')
+  ? await (await import('./calls.mjs')).callBench({ freePort })
+  : (log('Call figures skipped: needs Chromium and coturn (apt-get install chromium coturn)'), undefined);
+if (calls) {
+  for (const mode of ['direct', 'relay']) {
+    const c = calls[mode];
+    log(`Call ${mode === 'direct' ? 'direct ' : 'relayed'}: setup ${c.setupMs.toFixed(0)} ms (click to first media; plain local RTCPeerConnection pair ${c.plainSetupMs.toFixed(0)} ms = ${(c.setupMs / c.plainSetupMs).toFixed(1)} x), data channel ${c.mbps.toFixed(1)} MB/s (plain pair ${c.plainMbps.toFixed(1)} MB/s = ${(c.mbps / c.plainMbps).toFixed(2)} x)`);
+  }
+}
 const result = {
   envelopesPerSec: Math.round(delivery.rate),
   signVerifyPerSec: Math.round(signVerify),
@@ -222,6 +232,16 @@ const result = {
   vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),
   vaultSyncPerSec: Math.round(vault.syncRate),
   vaultSyncRatioToIngest: Number((vault.syncRate / vault.ingestRate).toFixed(2)),
+  ...(calls && {
+    callSetupDirectMs: Math.round(calls.direct.setupMs),
+    callSetupRelayMs: Math.round(calls.relay.setupMs),
+    plainPairSetupDirectMs: Math.round(calls.direct.plainSetupMs),
+    plainPairSetupRelayMs: Math.round(calls.relay.plainSetupMs),
+    dataChannelDirectMBps: Number(calls.direct.mbps.toFixed(1)),
+    dataChannelRelayMBps: Number(calls.relay.mbps.toFixed(1)),
+    plainPairDirectMBps: Number(calls.direct.plainMbps.toFixed(1)),
+    plainPairRelayMBps: Number(calls.relay.plainMbps.toFixed(1)),
+  }),
   ...(web && {
     webJsGzipKB: Number(web.jsGzipKB.toFixed(1)),
     profileFcpMs: Math.round(web.fcpMs),

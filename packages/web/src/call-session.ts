@@ -19,7 +19,8 @@ export interface CallStats {
 export interface ChatItem {
   from: 'me' | 'them';
   text?: string;
-  file?: { name: string; size: number; received: number; url?: string; intact?: boolean };
+  /** seconds: how long the transfer took, first byte to last (shown as a speed). */
+  file?: { name: string; size: number; received: number; url?: string; intact?: boolean; seconds?: number };
 }
 
 const NO_ANSWER_MS = 45_000;
@@ -60,6 +61,9 @@ export class CallSession {
   cameraOff = false;
   readonly chat: ChatItem[] = [];
   stats: CallStats = { path: null, audioBytes: 0, videoFrames: 0 };
+  /** From "call" (or "answer") to the first media from the other side, in milliseconds. */
+  setupMs: number | undefined;
+  private startedAt = performance.now();
   localStream: MediaStream | undefined;
   readonly remoteStream = new MediaStream();
   private pc: RTCPeerConnection | undefined;
@@ -69,7 +73,7 @@ export class CallSession {
   private offerSdp: string | undefined;
   private timers: Array<ReturnType<typeof setTimeout> | ReturnType<typeof setInterval>> = [];
   private lostSince: number | undefined;
-  private incoming: { id: string; name: string; size: number; sha256: string; parts: ArrayBuffer[]; received: number; item: ChatItem } | undefined;
+  private incoming: { id: string; name: string; size: number; sha256: string; parts: ArrayBuffer[]; received: number; item: ChatItem; startedAt: number } | undefined;
 
   constructor(
     private readonly dm: { api: DmApi; pins: PinStore; me: MyDevice },
@@ -111,6 +115,7 @@ export class CallSession {
 
   async accept(): Promise<void> {
     if (this.state !== 'ringing' || !this.offerSdp) return;
+    this.startedAt = performance.now();
     this.state = 'connecting';
     this.onChange();
     try {
@@ -209,7 +214,7 @@ export class CallSession {
       if (channel.readyState !== 'open') return;
       channel.send(bytes.slice(offset, offset + CHUNK));
       item.file!.received = Math.min(bytes.byteLength, offset + CHUNK);
-      if ((offset / CHUNK) % 16 === 0) this.onChange();
+      this.progressChanged();
     }
     item.file!.intact = true;
     this.onChange();
@@ -236,6 +241,11 @@ export class CallSession {
     for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
     pc.ontrack = (event) => {
       this.remoteStream.addTrack(event.track);
+      // A remote track unmutes when its first media arrives: the call is really up.
+      event.track.addEventListener('unmute', () => {
+        this.setupMs ??= performance.now() - this.startedAt;
+        this.onChange();
+      });
       this.onChange();
     };
     pc.ondatachannel = (event) => {
@@ -278,9 +288,10 @@ export class CallSession {
         this.incoming = undefined;
         const blob = new Blob(incoming.parts);
         const intact = hex(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer())) === incoming.sha256 && blob.size === incoming.size;
-        incoming.item.file = { ...incoming.item.file!, url: URL.createObjectURL(blob), intact };
+        incoming.item.file = { ...incoming.item.file!, url: URL.createObjectURL(blob), intact, seconds: (performance.now() - incoming.startedAt) / 1000 };
       }
-      if (incoming.received >= incoming.size || incoming.parts.length % 16 === 0) this.onChange();
+      if (incoming.received >= incoming.size) this.onChange();
+      else this.progressChanged();
       return;
     }
     let message: { t?: string; text?: unknown; id?: unknown; name?: unknown; size?: unknown; sha256?: unknown };
@@ -294,8 +305,17 @@ export class CallSession {
     } else if (message.t === 'file' && typeof message.name === 'string' && typeof message.size === 'number' && typeof message.sha256 === 'string' && message.size <= MAX_FILE_BYTES) {
       const item: ChatItem = { from: 'them', file: { name: message.name.slice(0, 200), size: message.size, received: 0 } };
       this.chat.push(item);
-      this.incoming = { id: String(message.id), name: message.name, size: message.size, sha256: message.sha256, parts: [], received: 0, item };
+      this.incoming = { id: String(message.id), name: message.name, size: message.size, sha256: message.sha256, parts: [], received: 0, item, startedAt: performance.now() };
     }
+    this.onChange();
+  }
+
+  /** Progress bars redraw at most ten times a second: redrawing per chunk would slow the transfer itself. */
+  private lastProgress = 0;
+  private progressChanged(): void {
+    const now = performance.now();
+    if (now - this.lastProgress < 100) return;
+    this.lastProgress = now;
     this.onChange();
   }
 

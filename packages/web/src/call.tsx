@@ -107,7 +107,15 @@ export function CallScreen() {
   const { state, peer } = session;
   const title = state === 'ringing' ? `Incoming ${session.video ? 'video ' : ''}call from ${peer}` : `Call with ${peer}`;
   const status =
-    state === 'calling' ? 'Calling…' : state === 'ringing' ? 'Ringing' : state === 'connecting' ? 'Connecting…' : state === 'connected' ? 'Connected' : session.message;
+    state === 'calling'
+      ? 'Calling…'
+      : state === 'ringing'
+        ? 'Ringing'
+        : state === 'connecting'
+          ? 'Connecting…'
+          : state === 'connected'
+            ? `Connected${session.setupMs === undefined ? '' : ` in ${(session.setupMs / 1000).toFixed(2)} s`}`
+            : session.message;
   const send = (event: FormEvent) => {
     event.preventDefault();
     if (!text.trim()) return;
@@ -164,7 +172,9 @@ export function CallScreen() {
                     {item.file.name} ({kB(item.file.size)}){' '}
                     {item.file.url ? (
                       <>
-                        <a href={item.file.url} download={item.file.name}>Download</a> {item.file.intact ? <span className="ok">received intact</span> : <span className="warn">damaged in transfer</span>}
+                        <a href={item.file.url} download={item.file.name}>Download</a>{' '}
+                        {item.file.intact ? <span className="ok">received intact</span> : <span className="warn">damaged in transfer</span>}
+                        {item.file.seconds !== undefined && <span className="hint transfer-speed"> at {(item.file.size / 1024 / 1024 / Math.max(item.file.seconds, 0.001)).toFixed(1)} MB/s</span>}
                       </>
                     ) : item.file.intact ? (
                       <span className="ok">sent</span>
