@@ -1,7 +1,8 @@
 import { generateAgreementKeyPair, generateSigningKeyPair, sealCallSignal } from '@hearth/protocol';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SiteProcess } from './helpers/sites.js';
+import { spawn } from 'node:child_process';
+import { HEARTH, ROOT, SiteProcess } from './helpers/sites.js';
 
 /**
  * Call signalling through two real sites: only between people who follow each other, delivered
@@ -64,6 +65,22 @@ describe('call signalling', () => {
     expect(anonymous.status).toBe(401);
     const malformed = await a.api('POST', '/api/calls/signal', { as: 'alice', body: { to: b.address('bob'), callId: 'has spaces', sealed: {} } });
     expect(malformed.status).toBe(400);
+  });
+
+  it('"hearth start --turn" says clearly when coturn is not installed, and does not start half a site', async () => {
+    await a.stop();
+    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const proc = spawn(process.execPath, [HEARTH, 'start', '--data', a.dataDir, '--turn', '--log-level', 'warn'], { cwd: ROOT, env: { ...process.env, HEARTH_TURNSERVER: '/nonexistent/turnserver' } });
+      let output = '';
+      proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      proc.on('exit', (code) => resolve({ code, output }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/coturn is not installed.*apt-get install coturn/);
+    expect(await fetch(`${a.url}/healthz`).then(() => 'up', () => 'down')).toBe('down');
+    expect(a.siteConfig()).not.toHaveProperty('turn'); // nothing changed
+    await a.start();
   });
 
   it('TURN credentials need a login, and a site without a relay says so', async () => {

@@ -14,6 +14,18 @@ export class CoturnMissing extends HearthError {
   }
 }
 
+function findExecutable(name: string): string | undefined {
+  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '/usr/bin:/bin').split(':').map((dir) => path.join(dir, name));
+  return candidates.find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * A coturn left running by a site that was killed (kill -9 gives it no chance to stop coturn)
  * would hold the TURN port: stop it, but only if the pid really is a turnserver.
@@ -37,6 +49,8 @@ async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
 
 /** Writes the config and starts coturn beside the site; resolves once it runs, fails clearly if it cannot. */
 export async function startCoturn(config: SiteConfig, log: Logger): Promise<{ stop: () => Promise<void>; configFile: string }> {
+  // Checked first, so a site without coturn keeps its settings as they were.
+  if (!findExecutable(COTURN_BINARY)) throw new CoturnMissing();
   const turn = ensureTurnSettings(config);
   const configFile = path.join(config.dataDir, 'turnserver.conf');
   await stopLeftover(path.join(config.dataDir, 'turnserver.pid'), log);
