@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
+import { api, freePort, waitFor } from './lib.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
@@ -15,27 +16,6 @@ const RUNS = Number(process.env.BENCH_CALL_RUNS ?? 5);
 const FILE_MB = 20;
 const cli = (args) => execFileSync(process.execPath, [HEARTH, ...args], { cwd: root, stdio: 'pipe' }).toString();
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-async function api(url, method, urlPath, { token, body } = {}) {
-  const res = await fetch(`${url}${urlPath}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => undefined);
-  if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function poll(probe, what, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`bench timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The plain baseline, run inside one page: two RTCPeerConnections wired to each other directly. */
 async function baseline(page, { relay, iceServers, fileBytes, chunk }) {
@@ -86,7 +66,7 @@ async function baseline(page, { relay, iceServers, fileBytes, chunk }) {
   );
 }
 
-export async function callBench({ freePort }) {
+export async function callBench() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-calls-'));
   const sites = [];
   let browser;
@@ -100,7 +80,7 @@ export async function callBench({ freePort }) {
       const proc = spawn(process.execPath, [...NODE_FLAGS, HEARTH, 'start', '--data', dir, '--log-level', 'warn', '--turn'], { cwd: root, stdio: 'ignore', env: { ...process.env, ...NODE_ENV } });
       sites.push({ user, url, proc, address: `${user}@127.0.0.1:${port}` });
     }
-    for (const site of sites) await poll(async () => (await fetch(`${site.url}/healthz`).catch(() => undefined))?.ok, `${site.url}`);
+    for (const site of sites) await waitFor(async () => (await fetch(`${site.url}/healthz`).catch(() => undefined))?.ok, 60_000, 20, site.url);
     const [alice, bob] = sites;
     for (const [me, them] of [[alice, bob], [bob, alice]]) {
       me.token = (await api(me.url, 'POST', '/api/auth/login', { body: { username: me.user, password: 'bench-password' } })).token;
@@ -127,15 +107,15 @@ export async function callBench({ freePort }) {
       await alice.page.getByRole('button', { name: 'Open' }).click();
       await alice.page.getByRole('button', { name: 'Video call' }).click();
       const incoming = bob.page.getByRole('dialog', { name: `Incoming video call from ${alice.address}` });
-      await poll(async () => (await incoming.count()) === 1, 'the ring');
+      await waitFor(async () => (await incoming.count()) === 1, 60_000, 20, 'the ring');
       await incoming.getByRole('button', { name: 'Answer' }).click();
-      const setupText = await poll(async () => /Connected in ([\d.]+) s/.exec(await alice.page.locator('.call-status').innerText().catch(() => ''))?.[1], 'media');
-      const pathText = await poll(async () => /Path: (direct|relayed[^·]*)/.exec(await alice.page.locator('.call-stats').innerText().catch(() => ''))?.[1], 'the path');
+      const setupText = await waitFor(async () => /Connected in ([\d.]+) s/.exec(await alice.page.locator('.call-status').innerText().catch(() => ''))?.[1], 60_000, 20, 'media');
+      const pathText = await waitFor(async () => /Path: (direct|relayed[^·]*)/.exec(await alice.page.locator('.call-stats').innerText().catch(() => ''))?.[1], 60_000, 20, 'the path');
       await alice.page.setInputFiles('#call-file', file);
-      const mbps = await poll(async () => /at ([\d.]+) MB\/s/.exec(await bob.page.locator('.call-chat').innerText().catch(() => ''))?.[1], 'the file', 120_000);
+      const mbps = await waitFor(async () => /at ([\d.]+) MB\/s/.exec(await bob.page.locator('.call-chat').innerText().catch(() => ''))?.[1], 120_000, 20, 'the file');
       await alice.page.getByRole('button', { name: 'Hang up' }).click();
       await alice.page.getByRole('button', { name: 'Close' }).click();
-      await poll(async () => (await bob.page.getByRole('button', { name: 'Close' }).count()) === 1, 'the hang-up');
+      await waitFor(async () => (await bob.page.getByRole('button', { name: 'Close' }).count()) === 1, 60_000, 20, 'the hang-up');
       await bob.page.getByRole('button', { name: 'Close' }).click();
       return { setupMs: Number(setupText) * 1000, mbps: Number(mbps), path: pathText.trim() };
     };

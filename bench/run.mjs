@@ -8,38 +8,19 @@
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { createEnvelope, generateSigningKeyPair, newEnvelopeId } from '@hearth/protocol';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
+import { freePort, waitFor } from './lib.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
 const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 100);
 const POSTS = Number(process.env.BENCH_POSTS ?? 200);
 const log = (line) => process.stdout.write(`${line}\n`);
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// Polls every 50 ms: often enough for runs of seconds, rarely enough not to steal CPU from the sites.
-async function waitFor(probe, timeoutMs = 120_000, intervalMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error('bench timed out');
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 // (b) bare Ed25519 sign + verify, one core: the best of three one-second samples, since a shared
 // VM's speed wanders by 15% from second to second and the best sample is the machine's real rate.
@@ -203,14 +184,14 @@ const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
-const vault = await (await import('./vault.mjs')).vaultBench({ freePort, waitFor });
+const vault = await (await import('./vault.mjs')).vaultBench();
 log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s`);
 log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest`);
 const web = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
   ? await (await import('./web.mjs')).webBench({ freePort, log })
   : (log('Website figures skipped: no Chromium (apt-get install chromium)'), undefined);
 const calls = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium') && fs.existsSync('/usr/bin/turnserver')
-  ? await (await import('./calls.mjs')).callBench({ freePort })
+  ? await (await import('./calls.mjs')).callBench()
   : (log('Call figures skipped: needs Chromium and coturn (apt-get install chromium coturn)'), undefined);
 if (calls) {
   for (const mode of ['direct', 'relay']) {

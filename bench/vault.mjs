@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { certifiedDevices, encryptDm, newEnvelopeId, signDmPlaintext } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
+import { api, freePort, waitFor } from './lib.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
@@ -18,18 +19,7 @@ const COUNT = Number(process.env.BENCH_VAULT_DMS ?? 10_000);
 
 const cli = (args, env = {}) => execFileSync(process.execPath, [HEARTH, ...args], { cwd: root, stdio: 'pipe', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...env } }).toString();
 
-async function api(url, method, urlPath, { token, body } = {}) {
-  const res = await fetch(`${url}${urlPath}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => undefined);
-  if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-export async function vaultBench({ freePort, waitFor }) {
+export async function vaultBench() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-vault-'));
   const [portA, portB] = [await freePort(), await freePort()];
   const [urlA, urlB] = [`http://127.0.0.1:${portA}`, `http://127.0.0.1:${portB}`];

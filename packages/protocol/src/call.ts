@@ -1,10 +1,8 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import { canonicalize } from './canonical-json.js';
-import { openBytes, sealBytes, type DeviceRecord, type DeviceSecrets, type SealDomain } from './e2e.js';
-import { fromBase64url, fromUtf8, toBase64url, utf8 } from './encoding.js';
+import { openBytes, sealBytes, signByDevice, verifySignedByDevice, type DeviceRecord, type DeviceSecrets, type SealDomain } from './e2e.js';
+import { fromUtf8, utf8 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeKey, nobleVerify } from './keys.js';
 import type { DmCiphertext } from './messages.js';
 
 /**
@@ -36,9 +34,8 @@ export type CallSignal = z.infer<typeof CallSignalSchema>;
 export type UnsignedCallSignal = Omit<CallSignal, 't' | 'sig' | 'fromDevice' | 'sentAt'>;
 
 export function sealCallSignal(sender: DeviceSecrets, recipients: Array<Pick<DeviceRecord, 'id' | 'dhKey'>>, signal: UnsignedCallSignal): DmCiphertext {
-  const unsigned = { t: 'hearth-call-v1' as const, ...signal, fromDevice: sender.id, sentAt: new Date().toISOString() };
-  const sig = toBase64url(ed25519.sign(utf8(canonicalize(unsigned)), decodeKey(sender.sign.secretKey, 'device key')));
-  return sealBytes(utf8(canonicalize({ ...unsigned, sig })), recipients, CALL_DOMAIN);
+  const signed = signByDevice(sender, { t: 'hearth-call-v1' as const, ...signal, fromDevice: sender.id, sentAt: new Date().toISOString() });
+  return sealBytes(utf8(canonicalize(signed)), recipients, CALL_DOMAIN);
 }
 
 /** Opens a signal for this device; the caller checks the sender device (certified by the sender's identity key) with `senderKey`. */
@@ -52,7 +49,6 @@ export function openCallSignal(sealed: DmCiphertext, me: DeviceSecrets, senderKe
   }
   const key = senderKey(signal.fromDevice);
   if (!key) throw new CryptoError('unknown_device', `the call signal was signed by device ${signal.fromDevice}, which is not certified`);
-  const { sig, ...unsigned } = signal;
-  if (!nobleVerify(utf8(canonicalize(unsigned)), fromBase64url(sig), key)) throw new CryptoError('bad_signature', 'the call signal has a signature that does not verify');
+  if (!verifySignedByDevice(signal, key)) throw new CryptoError('bad_signature', 'the call signal has a signature that does not verify');
   return signal;
 }

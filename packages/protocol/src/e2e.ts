@@ -73,19 +73,30 @@ export const DmPlaintextSchema = z.strictObject({
 });
 export type DmPlaintext = z.infer<typeof DmPlaintextSchema>;
 
-export function signDmPlaintext(device: DeviceSecrets, body: Omit<DmPlaintext, 't' | 'sig' | 'fromDevice'>): DmPlaintext {
-  const unsigned = { t: 'hearth-dm-v1' as const, ...body, fromDevice: device.id };
+/**
+ * What devices sign (DMs, vault requests, call signals): an object, as canonical JSON, with the
+ * signature added as its `sig` member. Verifying removes `sig` and checks the rest.
+ */
+export function signByDevice<T extends object>(device: DeviceSecrets, unsigned: T): T & { sig: string } {
   const sig = toBase64url(ed25519.sign(utf8(canonicalize(unsigned)), decodeKey(device.sign.secretKey, 'device key')));
   return { ...unsigned, sig };
 }
 
-export function verifyDmPlaintextSignature(plain: DmPlaintext, deviceSignKey: string, verify: VerifyFn = nobleVerify): boolean {
-  const { sig, ...unsigned } = plain;
+export function verifySignedByDevice(signed: { sig: string }, deviceSignKey: string, verify: VerifyFn = nobleVerify): boolean {
+  const { sig, ...unsigned } = signed;
   try {
     return verify(utf8(canonicalize(unsigned)), fromBase64url(sig), deviceSignKey);
   } catch {
     return false;
   }
+}
+
+export function signDmPlaintext(device: DeviceSecrets, body: Omit<DmPlaintext, 't' | 'sig' | 'fromDevice'>): DmPlaintext {
+  return signByDevice(device, { t: 'hearth-dm-v1' as const, ...body, fromDevice: device.id });
+}
+
+export function verifyDmPlaintextSignature(plain: DmPlaintext, deviceSignKey: string, verify: VerifyFn = nobleVerify): boolean {
+  return verifySignedByDevice(plain, deviceSignKey, verify);
 }
 
 /**

@@ -1,10 +1,8 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import { canonicalize } from './canonical-json.js';
-import { openBytes, sealBytes, type DeviceRecord, type DeviceSecrets, type SealDomain } from './e2e.js';
-import { fromBase64url, fromUtf8, toBase64url, utf8 } from './encoding.js';
+import { openBytes, sealBytes, signByDevice, verifySignedByDevice, type DeviceRecord, type DeviceSecrets, type SealDomain } from './e2e.js';
+import { fromUtf8, utf8 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeKey, nobleVerify } from './keys.js';
 import { DmCiphertextSchema, type DmCiphertext } from './messages.js';
 
 /**
@@ -117,9 +115,8 @@ export interface OpenedVaultMessage<T> {
 }
 
 export function sealForDevice(sender: DeviceSecrets, recipient: Pick<DeviceRecord, 'id' | 'dhKey'>, rid: string, body: unknown): DmCiphertext {
-  const unsigned = { t: 'hearth-vault-v1' as const, rid, fromDevice: sender.id, toDevice: recipient.id, sentAt: new Date().toISOString(), body };
-  const sig = toBase64url(ed25519.sign(utf8(canonicalize(unsigned)), decodeKey(sender.sign.secretKey, 'device key')));
-  return sealBytes(utf8(canonicalize({ ...unsigned, sig })), [recipient], VAULT_DOMAIN);
+  const signed = signByDevice(sender, { t: 'hearth-vault-v1' as const, rid, fromDevice: sender.id, toDevice: recipient.id, sentAt: new Date().toISOString(), body });
+  return sealBytes(utf8(canonicalize(signed)), [recipient], VAULT_DOMAIN);
 }
 
 /**
@@ -142,14 +139,7 @@ export function openFromDevice<T>(
   if (signed.toDevice !== me.id) throw new CryptoError('not_a_recipient', 'this sealed message names another device');
   const signKey = senderKey(signed.fromDevice);
   if (!signKey) throw new CryptoError('unknown_device', `device ${signed.fromDevice} is not a certified device of this account`);
-  const { sig, ...unsigned } = signed;
-  let ok = false;
-  try {
-    ok = nobleVerify(utf8(canonicalize(unsigned)), fromBase64url(sig), signKey);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new CryptoError('bad_signature', 'the sealed message has a signature that does not verify');
+  if (!verifySignedByDevice(signed, signKey)) throw new CryptoError('bad_signature', 'the sealed message has a signature that does not verify');
   const body = schema.safeParse(signed.body);
   if (!body.success) throw new CryptoError('bad_request', 'the sealed message body has the wrong shape');
   return { rid: signed.rid, fromDevice: signed.fromDevice, sentAt: signed.sentAt, body: body.data };
