@@ -111,5 +111,10 @@ describe('calls between browsers', { timeout: 180_000 }, () => {
     await alicePage.goto(`${alice.url}/settings`);
     await alicePage.getByRole('button', { name: 'Network test' }).click();
     await expect.poll(() => alicePage.getByRole('list', { name: 'Network test result' }).innerText(), { timeout: 20_000 }).toContain('Relay: available');
+    // Someone alice does not follow may still call her once she allows it.
+    await alicePage.getByLabel('Address of someone who may call you').fill('carol@example.com');
+    await alicePage.getByRole('button', { name: 'Allow calls' }).click();
+    await expect.poll(() => alicePage.getByRole('region', { name: 'May call me' }).innerText()).toContain('carol@example.com');
+    expect((await alice.api('GET', '/api/calls/allowed', { as: 'alice' })).body.items).toEqual([expect.objectContaining({ address: 'carol@example.com' })]);
   });
 });

@@ -60,7 +60,15 @@ describe('call signalling', () => {
     await a.api('POST', '/api/following', { as: 'carol', body: { address: b.address('bob') } });
     const refused = await a.api('POST', '/api/calls/signal', { as: 'carol', body: { to: b.address('bob'), callId: 'call3', sealed: sealedFor(a.address('carol'), b.address('bob')) } });
     expect(refused.status).toBe(403);
-    expect(refused.body.error).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/takes calls only from people they follow/) });
+    expect(refused.body.error).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/takes calls only from people they follow or allow/) });
+    // bob may allow carol to call without following her; and take it back.
+    expect((await b.api('POST', '/api/calls/allowed', { as: 'bob', body: { address: a.address('carol') } })).status).toBe(201);
+    expect((await b.api('GET', '/api/calls/allowed', { as: 'bob' })).body.items.map((i: { address: string }) => i.address)).toEqual([a.address('carol')]);
+    const allowed = await a.api('POST', '/api/calls/signal', { as: 'carol', body: { to: b.address('bob'), callId: 'call5', sealed: sealedFor(a.address('carol'), b.address('bob')) } });
+    expect(allowed.status).toBe(202);
+    expect((await b.api('DELETE', `/api/calls/allowed/${encodeURIComponent(a.address('carol'))}`, { as: 'bob' })).status).toBe(204);
+    expect((await a.api('POST', '/api/calls/signal', { as: 'carol', body: { to: b.address('bob'), callId: 'call6', sealed: sealedFor(a.address('carol'), b.address('bob')) } })).status).toBe(403);
+    expect((await b.api('DELETE', `/api/calls/allowed/${encodeURIComponent(a.address('carol'))}`, { as: 'bob' })).status).toBe(404);
     const anonymous = await a.api('POST', '/api/calls/signal', { body: { to: b.address('bob'), callId: 'call4', sealed: sealedFor(a.address('alice'), b.address('bob')) } });
     expect(anonymous.status).toBe(401);
     const malformed = await a.api('POST', '/api/calls/signal', { as: 'alice', body: { to: b.address('bob'), callId: 'has spaces', sealed: {} } });

@@ -609,6 +609,20 @@ function CallsSection() {
   const [result, setResult] = useState<string[]>();
   const [status, setStatus] = useState<Status>({});
   const [testing, setTesting] = useState(false);
+  const allowed = useLoad(() => api<{ items: Array<{ address: string }> }>('GET', '/api/calls/allowed'), []);
+  const [allowInput, setAllowInput] = useState('');
+  const allow = async (event: FormEvent) => {
+    event.preventDefault();
+    await attempt(setStatus, async () => {
+      await api('POST', '/api/calls/allowed', { address: addressFromInput(allowInput) });
+      setAllowInput('');
+      allowed.reload();
+    }, 'Added.');
+  };
+  const disallow = async (address: string) => {
+    await attempt(setStatus, () => api('DELETE', `/api/calls/allowed/${encodeURIComponent(address)}`), 'Removed.');
+    allowed.reload();
+  };
   const toggle = (on: boolean) => {
     localStorage.setItem('hearth.alwaysRelay', on ? '1' : '0');
     setAlwaysRelay(on);
@@ -648,6 +662,14 @@ function CallsSection() {
           {result.map((line) => <li key={line}>{line}</li>)}
         </ul>
       )}
+      <p className="hint">Who may call you: people you follow (if they follow you too), and the people you add here.</p>
+      <form onSubmit={allow} className="row" aria-label="Allow someone to call you">
+        <label htmlFor="call-allow" className="visually-hidden">Address of someone who may call you</label>
+        <input id="call-allow" placeholder="name@example.com" value={allowInput} onChange={(e) => setAllowInput(e.target.value)} required />
+        <button type="submit" className="secondary">Allow calls</button>
+      </form>
+      <AddressList label="May call me" title="People who may call you without a follow" items={allowed.data?.items} empty="Nobody besides the people you follow." action={{ name: 'Remove', run: disallow }} />
+      {status.message && <p role="status">{status.message}</p>}
       <ErrorBox error={status.error} />
     </section>
   );

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { ApiError } from '../errors.js';
 import { addNotification } from '../storage/notifications.js';
 import { enqueueForVault } from '../storage/vault.js';
+import { mayCall } from '../storage/calls.js';
 import type { Database } from '../storage/schema.js';
 import type { LocalUserCache } from '../storage/local-users.js';
 
@@ -90,11 +91,11 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
   [TYPES.callSignal]: async (trx, env) => {
-    // Calls only from people the callee follows (the caller's site checks the other half:
-    // that the caller follows the callee). Nothing is stored: the signal goes to open pages.
-    const caller = formatAddress(env.from);
-    const follows = await trx.selectFrom('following').select('target').where('username', '=', env.to.username).where('target', '=', caller).executeTakeFirst();
-    if (!follows) throw new ApiError('not_allowed', `${env.to.username} takes calls only from people they follow`, { status: 403 });
+    // Calls only from people the callee follows or allows (the caller's site checks the other
+    // half for the caller). Nothing is stored: the signal goes to the callee's open pages.
+    if (!(await mayCall(trx, env.to.username, formatAddress(env.from)))) {
+      throw new ApiError('not_allowed', `${env.to.username} takes calls only from people they follow or allow`, { status: 403 });
+    }
   },
 };
 

@@ -3,9 +3,12 @@ import { localAddress } from '../storage/users.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { ApiError } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
+import { mayCall } from '../storage/calls.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { turnCredentials, turnUrls } from '../turn/turn.js';
+
+const Allow = z.strictObject({ address: z.string().max(300) });
 
 const Signal = z.strictObject({
   to: z.string().max(300),
@@ -26,18 +29,40 @@ export const callRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const body = parseInput(Signal, request.body);
     const to = parseAddressInput(body.to);
     const callee = formatAddress(to);
-    // My half of "people who follow each other": I call only people I follow. Their site checks the other half.
-    const follows = await ctx.db.selectFrom('following').select('target').where('username', '=', username).where('target', '=', callee).executeTakeFirst();
-    if (!follows) throw new ApiError('not_allowed', `you can call only people you follow: follow ${callee} first`, { status: 403 });
+    // My half of the agreement: I call only people I follow or allow. Their site checks the other half.
+    if (!(await mayCall(ctx.db, username, callee))) throw new ApiError('not_allowed', `you can call only people you follow or allow: follow ${callee} first`, { status: 403 });
     const env = createEnvelope({ type: TYPES.callSignal, from: localAddress(ctx.site, username), to, data: { call: { id: body.callId }, sealed: body.sealed } }, await ctx.signerFor(username));
     const ack = await ctx.outbox.deliverNow({ host: to.host, port: to.port }, JSON.stringify(env), env.id);
     if (!ack.ok) {
-      if (ack.code === 'not_allowed') throw new ApiError('not_allowed', `${callee} takes calls only from people they follow`, { status: 403 });
+      if (ack.code === 'not_allowed') throw new ApiError('not_allowed', `${callee} takes calls only from people they follow or allow`, { status: 403 });
       const local = sameSite(to, ctx.site);
       throw new ApiError('unreachable', `${local ? callee : `${callee}'s site`} could not be reached: ${ack.message ?? ack.code ?? 'no answer'}`, { status: 502 });
     }
     void reply.status(202);
     return { delivered: true };
+  });
+
+  /** "May call me": people I take calls from without following them. */
+  app.get('/api/calls/allowed', async (request) => {
+    const username = await requireUser(ctx, request);
+    const rows = await ctx.db.selectFrom('call_allow').select(['address', 'created_at']).where('username', '=', username).orderBy('created_at', 'desc').execute();
+    return { items: rows.map((r) => ({ address: r.address, since: new Date(Number(r.created_at)).toISOString() })) };
+  });
+
+  app.post('/api/calls/allowed', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const address = formatAddress(parseAddressInput(parseInput(Allow, request.body).address));
+    await ctx.db.insertInto('call_allow').values({ username, address, created_at: ctx.now() }).onConflict((oc) => oc.columns(['username', 'address']).doNothing()).execute();
+    void reply.status(201);
+    return { address, allowed: true };
+  });
+
+  app.delete('/api/calls/allowed/:address', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const address = formatAddress(parseAddressInput(decodeURIComponent((request.params as { address: string }).address)));
+    const result = await ctx.db.deleteFrom('call_allow').where('username', '=', username).where('address', '=', address).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound(`${address} in the people who may call you`);
+    return reply.status(204).send();
   });
 
   app.get('/api/turn-credentials', async (request) => {

@@ -3,6 +3,7 @@ import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-media.js';
 import * as m003 from './migrations/003-vault.js';
+import * as m004 from './migrations/004-call-allow.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
   '002-media': m002,
   '003-vault': m003,
+  '004-call-allow': m004,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -161,6 +161,12 @@ export interface VaultQueueTable {
   created_at: number;
 }
 
+export interface CallAllowTable {
+  username: string;
+  address: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -181,4 +187,5 @@ export interface Database {
   vault_pairing_codes: VaultPairingCodesTable;
   vaults: VaultsTable;
   vault_queue: VaultQueueTable;
+  call_allow: CallAllowTable;
 }
