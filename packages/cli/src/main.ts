@@ -239,6 +239,16 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
   return program;
 }
 
+/**
+ * A Hearth error, also from a module loaded outside the bundle (the vault's code carries its own
+ * copy of the protocol package, so `instanceof` alone would miss its errors).
+ */
+function isHearthError(error: unknown): error is Error & { code: string } {
+  if (error instanceof HearthError) return true;
+  const e = error as { code?: unknown; status?: unknown };
+  return error instanceof Error && typeof e.code === 'string' && typeof e.status === 'number';
+}
+
 /** Runs the CLI; returns the exit code. Library code never calls process.exit. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -251,7 +261,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`hearth: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof HearthError) {
+    if (isHearthError(error)) {
       process.stderr.write(`hearth: ${error.message}\n`);
       return 1;
     }

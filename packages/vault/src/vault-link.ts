@@ -224,6 +224,7 @@ export class VaultLink extends EventEmitter {
       }
       acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
     }
+    if (acks.size === 0) return; // nothing from a live link in this batch
     const added = this.store.add(me, messages);
     this.stats.stored += added;
     this.stats.duplicates += messages.length - added;

@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Context, findUser, issuePairingCode, loadSiteConfig } from '@hearth/server';
 import { formatAddress, parseAddress } from '@hearth/protocol';
-import { openVault, pairVault, VaultError, vaultFile, vaultSecrets, VaultLink, type VaultEvent, type VaultMessage, type VaultStore } from '@hearth/vault';
+import type { VaultEvent, VaultMessage, VaultStore } from '@hearth/vault';
+
+/**
+ * The vault's code loads only for `hearth vault` commands: a site process (which shares this
+ * bundle) keeps it out of memory. (scripts/build.mjs leaves @hearth/vault outside the bundle.)
+ */
+const vaultModule = () => import('@hearth/vault');
 import { CliError } from '../errors.js';
 import { Prompter } from '../prompt.js';
 
@@ -25,7 +31,7 @@ async function withVault<T>(dir: string, use: (store: VaultStore) => Promise<T> 
   const prompter = new Prompter();
   let store: VaultStore;
   try {
-    store = await openVault(dir, await passphrase(prompter, { confirm: false }));
+    store = await (await vaultModule()).openVault(dir, await passphrase(prompter, { confirm: false }));
   } finally {
     prompter.close();
   }
@@ -50,6 +56,7 @@ export async function vaultCode(options: { data: string; user: string }): Promis
 }
 
 export async function vaultPair(options: { data: string; site: string; code: string; password?: string; name?: string }): Promise<{ address: string; deviceId: string }> {
+  const { openVault, pairVault, vaultFile } = await vaultModule();
   const file = vaultFile(options.data);
   const isNew = !fs.existsSync(file);
   const prompter = new Prompter();
@@ -83,6 +90,7 @@ function removeVaultFiles(file: string): void {
 
 /** `hearth vault start`: runs until stopped; prints what happens, never message content. */
 export async function vaultStart(options: { data: string }, out: (line: string) => void, onStop: (stop: () => Promise<void>) => void): Promise<void> {
+  const { openVault, vaultSecrets, VaultLink } = await vaultModule();
   const prompter = new Prompter();
   let store: VaultStore;
   try {
@@ -125,6 +133,7 @@ function describe(event: VaultEvent, site: string): string {
 }
 
 export async function vaultMessages(options: { data: string; with?: string }): Promise<{ address: string; messages: VaultMessage[] }> {
+  const { vaultSecrets } = await vaultModule();
   return withVault(options.data, (store) => {
     const { config } = vaultSecrets(store, options.data);
     const peer = options.with === undefined ? undefined : formatAddress(parseAddress(options.with));
@@ -137,6 +146,7 @@ export async function vaultMessages(options: { data: string; with?: string }): P
 export async function vaultExport(options: { data: string; out: string }): Promise<{ messages: number; file: string }> {
   const file = path.resolve(options.out);
   if (fs.existsSync(file)) throw new CliError(`${file} already exists; choose another --out file`, 2);
+  const { vaultSecrets } = await vaultModule();
   return withVault(options.data, async (store) => {
     vaultSecrets(store, options.data);
     await store.backupTo(file);
@@ -148,6 +158,7 @@ export async function vaultExport(options: { data: string; out: string }): Promi
 export async function vaultImport(options: { data: string; from: string }): Promise<{ address: string; messages: number }> {
   const source = path.resolve(options.from);
   if (!fs.existsSync(source)) throw new CliError(`there is no file ${source}`, 2);
+  const { vaultFile, vaultSecrets } = await vaultModule();
   const target = vaultFile(options.data);
   if (fs.existsSync(target)) throw new CliError(`${path.dirname(target)} already holds a vault; import into an empty --data folder`, 2);
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
@@ -157,7 +168,7 @@ export async function vaultImport(options: { data: string; from: string }): Prom
     return await withVault(options.data, (store) => ({ address: vaultSecrets(store, options.data).config.address, messages: store.count() }));
   } catch (error) {
     removeVaultFiles(target);
-    if (error instanceof VaultError && error.code === 'wrong_passphrase') throw new CliError('the passphrase does not open this backup; nothing was imported');
+    if ((error as { code?: unknown }).code === 'wrong_passphrase') throw new CliError('the passphrase does not open this backup; nothing was imported');
     throw error;
   }
 }
