@@ -21,7 +21,7 @@ export async function callStats(page: Page): Promise<{ path: string; audioKB: nu
 }
 
 /** The caller opens the conversation and starts a video call; the callee, on another page, answers. */
-export async function placeVideoCall(caller: { page: Page; url: string }, callee: { page: Page; url: string; address: string }, callerAddress: string): Promise<void> {
+export async function placeVideoCall(caller: { page: Page; url: string }, callee: { page: Page; url: string; address: string }, callerAddress: string, alsoRinging: Page[] = []): Promise<void> {
   await callee.page.goto(`${callee.url}/home`);
   await caller.page.goto(`${caller.url}/messages`);
   await caller.page.getByPlaceholder('Message someone: name@example.com').fill(callee.address);
@@ -29,6 +29,8 @@ export async function placeVideoCall(caller: { page: Page; url: string }, callee
   await caller.page.getByRole('button', { name: 'Video call' }).click();
   const incoming = callee.page.getByRole('dialog', { name: `Incoming video call from ${callerAddress}` });
   await expect.poll(() => incoming.count(), { timeout: 20_000 }).toBe(1);
+  // The callee's other open devices ring too.
+  for (const page of alsoRinging) await expect.poll(() => page.getByRole('dialog', { name: `Incoming video call from ${callerAddress}` }).count(), { timeout: 20_000 }).toBe(1);
   await incoming.getByRole('button', { name: 'Answer' }).click();
 }
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess } from '../tests/helpers/sites.js';
 import { launchBrowser, screenshots } from './browser.js';
@@ -105,6 +105,37 @@ describe('calls between browsers', { timeout: 180_000 }, () => {
       expect(refused.errors).toContain(401);
     }
     expect((await alice.api('GET', '/api/turn-credentials')).status).toBe(401);
+  });
+
+  it('when one of bob\'s devices answers, his other device stops ringing', async () => {
+    const bobPhone = await loginPage(browser, bob, 'bob'); // a second browser of bob's: another device
+    await bobPhone.goto(`${bob.url}/home`);
+    await placeVideoCall({ page: alicePage, url: alice.url }, { page: bobPage, url: bob.url, address: bob.address('bob') }, alice.address('alice'), [bobPhone]);
+    await expect.poll(() => bobPhone.getByRole('dialog').innerText(), { timeout: 15_000 }).toContain('Answered on another device.');
+    await expectMediaFlowing([alicePage, bobPage], /^direct$/);
+    await alicePage.getByRole('button', { name: 'Hang up' }).click();
+    await alicePage.getByRole('button', { name: 'Close' }).click();
+    await expect.poll(() => bobPage.getByRole('button', { name: 'Close' }).count()).toBe(1);
+    await bobPage.getByRole('button', { name: 'Close' }).click();
+    await bobPhone.context().close();
+  });
+
+  it('a browser that refuses the camera and microphone gets a clear message instead of a call', async () => {
+    // Without the fake-UI flag, headless Chromium answers the permission prompt with "no".
+    const strict = await chromium.launch({
+      executablePath: process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream'],
+    });
+    try {
+      const page = await loginPage(strict, alice, 'alice');
+      await page.goto(`${alice.url}/messages`);
+      await page.getByPlaceholder('Message someone: name@example.com').fill(bob.address('bob'));
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByRole('button', { name: 'Call', exact: true }).click();
+      await expect.poll(() => page.getByRole('dialog').innerText(), { timeout: 15_000 }).toContain('did not allow the microphone or camera');
+    } finally {
+      await strict.close();
+    }
   });
 
   it('the network test in settings reports what this device can do', async () => {

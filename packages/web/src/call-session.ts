@@ -157,7 +157,13 @@ export class CallSession {
         this.message = '';
         await this.pc.setRemoteDescription({ type: 'answer', sdp: signal.sdp });
         await this.flushIce();
+        // Their other devices are still ringing: tell them it was answered.
+        void this.send({ kind: 'accept' }).catch(() => undefined);
         break;
+      case 'accept':
+        // The caller says one of my devices answered; if it was not this one, stop ringing here.
+        if (this.state === 'ringing') return this.end('Answered on another device.');
+        return;
       case 'ice':
         if (signal.candidate) {
           this.pendingIce.push(signal.candidate);
