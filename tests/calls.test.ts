@@ -32,7 +32,7 @@ describe('call signalling', () => {
       socket.on('message', (data: Buffer) => {
         const event = JSON.parse(data.toString());
         if (event.type === 'ready') resolve();
-        else events.push(event);
+        else if (event.type === 'call') events.push(event); // not the follow notifications still arriving
       });
       socket.once('error', reject);
     });

@@ -70,6 +70,8 @@ export class CallSession {
   private channel: RTCDataChannel | undefined;
   private peerDevices: DeviceRecord[] = [];
   private readonly pendingIce: RTCIceCandidateInit[] = [];
+  /** "address:port" of the relay candidates the other side sent (see sample()). */
+  private readonly remoteRelays = new Set<string>();
   private offerSdp: string | undefined;
   private timers: Array<ReturnType<typeof setTimeout> | ReturnType<typeof setInterval>> = [];
   private lostSince: number | undefined;
@@ -166,6 +168,8 @@ export class CallSession {
         return;
       case 'ice':
         if (signal.candidate) {
+          const relay = / (\S+) (\d+) typ relay/.exec(signal.candidate.candidate);
+          if (relay) this.remoteRelays.add(`${relay[1]}:${relay[2]}`);
           this.pendingIce.push(signal.candidate);
           if (this.pc?.remoteDescription) await this.flushIce();
         }
@@ -350,8 +354,11 @@ export class CallSession {
     if (pair) {
       const local = report.get(String(pair.localCandidateId)) as Record<string, unknown> | undefined;
       const remote = report.get(String(pair.remoteCandidateId)) as Record<string, unknown> | undefined;
+      // The other side's relay may first show up as "peer-reflexive" (its checks can arrive before
+      // its candidate does, since candidates travel through two sites): match it by address too.
+      const remoteKey = `${String(remote?.address ?? remote?.ip)}:${String(remote?.port)}`;
       if (local?.candidateType === 'relay') path = `relayed by your site`;
-      else if (remote?.candidateType === 'relay') path = `relayed by ${this.peer.split('@')[1]}`;
+      else if (remote?.candidateType === 'relay' || this.remoteRelays.has(remoteKey)) path = `relayed by ${this.peer.split('@')[1]}`;
       else path = 'direct';
     }
     this.stats = { path, audioBytes, videoFrames };
