@@ -72,6 +72,9 @@ export class CallSession {
   private readonly pendingIce: RTCIceCandidateInit[] = [];
   /** "address:port" of the relay candidates the other side sent (see sample()). */
   private readonly remoteRelays = new Set<string>();
+  /** Whether each side sends through its own relay: each knows its own for sure, and tells the other. */
+  private myRelay: boolean | undefined;
+  private theirRelay = false;
   private offerSdp: string | undefined;
   private timers: Array<ReturnType<typeof setTimeout> | ReturnType<typeof setInterval>> = [];
   private lostSince: number | undefined;
@@ -310,6 +313,10 @@ export class CallSession {
     } catch {
       return;
     }
+    if (message.t === 'path') {
+      this.theirRelay = (message as { relay?: unknown }).relay === true;
+      return;
+    }
     if (message.t === 'text' && typeof message.text === 'string') {
       this.chat.push({ from: 'them', text: message.text.slice(0, 5000) });
     } else if (message.t === 'file' && typeof message.name === 'string' && typeof message.size === 'number' && typeof message.sha256 === 'string' && message.size <= MAX_FILE_BYTES) {
@@ -354,11 +361,16 @@ export class CallSession {
     if (pair) {
       const local = report.get(String(pair.localCandidateId)) as Record<string, unknown> | undefined;
       const remote = report.get(String(pair.remoteCandidateId)) as Record<string, unknown> | undefined;
-      // The other side's relay may first show up as "peer-reflexive" (its checks can arrive before
-      // its candidate does, since candidates travel through two sites): match it by address too.
+      // Each side knows for sure only its own end. The other side's relay may look "peer-reflexive"
+      // here (its checks can beat its trickled candidate), so each side also tells the other.
+      const mine = local?.candidateType === 'relay';
+      if (mine !== this.myRelay && this.channel?.readyState === 'open') {
+        this.channel.send(JSON.stringify({ t: 'path', relay: mine }));
+        this.myRelay = mine;
+      }
       const remoteKey = `${String(remote?.address ?? remote?.ip)}:${String(remote?.port)}`;
-      if (local?.candidateType === 'relay') path = `relayed by your site`;
-      else if (remote?.candidateType === 'relay' || this.remoteRelays.has(remoteKey)) path = `relayed by ${this.peer.split('@')[1]}`;
+      if (mine) path = `relayed by your site`;
+      else if (this.theirRelay || remote?.candidateType === 'relay' || this.remoteRelays.has(remoteKey)) path = `relayed by ${this.peer.split('@')[1]}`;
       else path = 'direct';
     }
     this.stats = { path, audioBytes, videoFrames };
