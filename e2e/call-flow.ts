@@ -1,17 +1,5 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { SiteProcess } from '../tests/helpers/sites.js';
-
-/** Logs a person in, in a browser context of their own (its own keys: one of their devices). */
-export async function loginPage(browser: Browser, site: SiteProcess, user: string, siteUrl = site.url): Promise<Page> {
-  const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
-  await page.goto(`${siteUrl}/login`);
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(SiteProcess.password(user));
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`${siteUrl}/home`);
-  return page;
-}
 
 /** The figures on the call screen, which the page reads from its own getStats once a second. */
 export async function callStats(page: Page): Promise<{ path: string; audioKB: number; frames: number } | undefined> {

@@ -2,8 +2,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropUdpBetween, TestNetwork } from '../tests/helpers/netns.js';
 import { SiteProcess } from '../tests/helpers/sites.js';
-import { launchBrowser } from './browser.js';
-import { expectMediaFlowing, loginPage, placeVideoCall } from './call-flow.js';
+import { launchBrowser, loginPage } from './browser.js';
+import { expectMediaFlowing, placeVideoCall } from './call-flow.js';
 
 /**
  * (c) The direct path is blocked and ICE finds the relay by itself: alice's and bob's browsers

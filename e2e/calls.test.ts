@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess } from '../tests/helpers/sites.js';
-import { launchBrowser, screenshots } from './browser.js';
-import { expectMediaFlowing, loginPage, placeVideoCall } from './call-flow.js';
+import { launchBrowser, loginPage, screenshots } from './browser.js';
+import { expectMediaFlowing, placeVideoCall } from './call-flow.js';
 
 /**
  * Calls between two people on two sites, in two headless Chromium contexts with fake camera and
@@ -121,11 +121,7 @@ describe('calls between browsers', { timeout: 180_000 }, () => {
   });
 
   it('a browser that refuses the camera and microphone gets a clear message instead of a call', async () => {
-    // Without the fake-UI flag, headless Chromium answers the permission prompt with "no".
-    const strict = await chromium.launch({
-      executablePath: process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream'],
-    });
+    const strict = await launchBrowser({ media: 'refused' });
     try {
       const page = await loginPage(strict, alice, 'alice');
       await page.goto(`${alice.url}/messages`);

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess, waitFor } from '../tests/helpers/sites.js';
 import { DmSender, VaultProcess, vaultStatus } from '../tests/helpers/vault.js';
-import { launchBrowser, screenshots } from './browser.js';
+import { launchBrowser, loginPage, screenshots } from './browser.js';
 
 /** A new browser gets its history from the home vault, and the settings page shows the vault. */
 describe('home vault in the browser', { timeout: 120_000 }, () => {
@@ -28,12 +28,7 @@ describe('home vault in the browser', { timeout: 120_000 }, () => {
     vault.start();
     await waitFor('the vault to hold the message', async () => (await vault.messages()).some((m) => m.text === early), 30_000);
 
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`${alice.url}/login`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill(SiteProcess.password('alice'));
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${alice.url}/home`);
+    const page = await loginPage(browser, alice, 'alice');
 
     await page.goto(`${alice.url}/settings`);
     const section = page.getByRole('region', { name: 'Home vault' });
