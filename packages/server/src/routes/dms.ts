@@ -1,14 +1,15 @@
-import { DmCiphertextSchema, formatAddress, TYPES, verifyDeviceCertificate, type Address } from '@hearth/protocol';
+import { DmCiphertextSchema, formatAddress, TYPES, type Address } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { ApiError, conflict, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { remoteLookupError } from '../federation/directory.js';
 import { rowsAfter } from '../storage/sequenced.js';
-import { findUser, localAddressText, publicProfile } from '../storage/users.js';
+import { findUser, publicProfile } from '../storage/users.js';
 import { enqueueForVault, removeVault } from '../storage/vault.js';
+import { addDevice } from '../storage/devices.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
 export const NewDevice = z.strictObject({
@@ -32,7 +33,6 @@ export const KeyBackup = z.strictObject({
 });
 const NewDm = z.strictObject({ to: z.string().max(300), message: DmCiphertextSchema });
 const DmQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) });
-export const MAX_DEVICES = 20;
 
 /** A person's public profile with device keys, local or remote (for my devices and my vault). */
 export async function lookupProfile(ctx: Context, address: Address): Promise<unknown> {
@@ -55,24 +55,7 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   app.post('/api/devices', async (request, reply) => {
     const username = await requireUser(ctx, request);
     const device = parseInput(NewDevice, request.body);
-    const user = (await findUser(ctx.db, username))!;
-    if (user.identity_key && user.identity_key !== device.identityKey) {
-      throw conflict('identity_mismatch', 'this account already has another identity key: restore it from your key backup first');
-    }
-    if (!verifyDeviceCertificate(device.identityKey, localAddressText(ctx.site, username), device)) {
-      throw new ApiError('bad_certificate', 'the device certificate does not verify under the identity key', { status: 400 });
-    }
-    const count = await ctx.db.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('username', '=', username).executeTakeFirst();
-    if (Number(count?.n ?? 0) >= MAX_DEVICES) throw conflict('too_many_devices', `an account may have at most ${MAX_DEVICES} devices; remove one first`);
-    const existing = await ctx.db.selectFrom('devices').select('username').where('id', '=', device.id).executeTakeFirst();
-    if (existing) throw conflict('device_exists', 'a device with this id already exists');
-    await ctx.db.transaction().execute(async (trx) => {
-      if (!user.identity_key) await trx.updateTable('users').set({ identity_key: device.identityKey }).where('username', '=', username).execute();
-      await trx
-        .insertInto('devices')
-        .values({ id: device.id, username, name: device.name, sign_key: device.signKey, dh_key: device.dhKey, cert: device.cert, created_at: ctx.now() })
-        .execute();
-    });
+    await ctx.db.transaction().execute((trx) => addDevice(trx, ctx.site, username, device, ctx.now()));
     void reply.status(201);
     return { id: device.id, name: device.name };
   });

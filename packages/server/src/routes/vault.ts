@@ -1,12 +1,13 @@
-import { SealedSchema, verifyDeviceCertificate } from '@hearth/protocol';
+import { SealedSchema } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { ApiError, conflict } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { parseInput, requireUser } from '../http-helpers.js';
 import { findUser, localAddressText } from '../storage/users.js';
 import { consumePairingCode, countQueued, issuePairingCode, pairingCodeOwner, removeVault, vaultOf } from '../storage/vault.js';
-import { KeyBackup, MAX_DEVICES, NewDevice } from './dms.js';
+import { KeyBackup, NewDevice } from './dms.js';
+import { addDevice } from '../storage/devices.js';
 
 const Code = z.strictObject({ code: z.string().min(1).max(64) });
 const Pair = z.strictObject({ code: z.string().min(1).max(64), device: NewDevice, backup: KeyBackup.shape.backup.optional() });
@@ -83,29 +84,14 @@ export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
     const result = await ctx.db.transaction().execute(async (trx) => {
       const username = await consumePairingCode(trx, body.code, ctx.now());
       if (!username) throw badCode();
-      const user = (await findUser(trx, username))!;
-      const address = localAddressText(ctx.site, username);
-      if (user.identity_key && user.identity_key !== device.identityKey) {
-        throw conflict('identity_mismatch', 'the vault was certified by another identity key than this account has');
-      }
-      if (!user.identity_key && !body.backup) throw new ApiError('backup_required', 'a new identity key needs its backup, so your other devices can restore it', { status: 400 });
-      if (!verifyDeviceCertificate(device.identityKey, address, device)) {
-        throw new ApiError('bad_certificate', 'the device certificate does not verify under the identity key', { status: 400 });
-      }
-      if (await trx.selectFrom('devices').select('id').where('id', '=', device.id).executeTakeFirst()) throw conflict('device_exists', 'a device with this id already exists');
-      await removeVault(trx, username); // a new vault replaces the old one
-      const count = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('username', '=', username).executeTakeFirst();
-      if (Number(count?.n ?? 0) >= MAX_DEVICES) throw conflict('too_many_devices', `an account may have at most ${MAX_DEVICES} devices; remove one first`);
-      if (!user.identity_key) {
-        await trx.updateTable('users').set({ identity_key: device.identityKey, key_backup: JSON.stringify(body.backup) }).where('username', '=', username).execute();
-      }
       const now = ctx.now();
-      await trx
-        .insertInto('devices')
-        .values({ id: device.id, username, name: device.name, sign_key: device.signKey, dh_key: device.dhKey, cert: device.cert, created_at: now })
-        .execute();
+      await addDevice(trx, ctx.site, username, device, now, {
+        keyBackup: body.backup,
+        backupRequired: true,
+        makeRoom: () => removeVault(trx, username), // a new vault replaces the old one
+      });
       await trx.insertInto('vaults').values({ username, device_id: device.id, paired_at: now, last_seen_at: null }).execute();
-      return { username, address };
+      return { username, address: localAddressText(ctx.site, username) };
     });
     ctx.vaults.disconnect(result.username);
     ctx.log.info({ user: result.username, device: device.id }, 'vault paired');
