@@ -2,9 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { readEnv } from './config.js';
 import { Context } from './context.js';
-import pino from 'pino';
 import { loadSiteConfig } from './site-config.js';
-import { startCoturn } from './turn/coturn.js';
+import { prepareCoturn, startCoturn } from './turn/coturn.js';
 
 export interface RunningSite {
   ctx: Context;
@@ -17,13 +16,16 @@ export interface RunningSite {
 export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string; listenPort?: number; webDir?: string; turn?: boolean }): Promise<RunningSite> {
   const env = readEnv();
   let config = loadSiteConfig(options.dataDir);
-  // --turn: coturn first (it may add TURN settings to hearth.json), so the site hands out its credentials.
-  const coturn = options.turn ? await startCoturn(config, pino({ level: options.logLevel ?? env.logLevel ?? 'info' })) : undefined;
-  if (coturn) config = loadSiteConfig(options.dataDir);
-  const ctx = await Context.open({ config, logLevel: options.logLevel ?? env.logLevel, webDir: options.webDir }).catch(async (error: unknown) => {
-    await coturn?.stop();
-    throw error;
-  });
+  // --turn: TURN settings first (a fresh secret the first time), so the site loads them and hands out credentials.
+  const prepared = options.turn ? prepareCoturn(config) : undefined;
+  if (prepared) config = loadSiteConfig(options.dataDir);
+  const ctx = await Context.open({ config, logLevel: options.logLevel ?? env.logLevel, webDir: options.webDir });
+  const coturn = prepared
+    ? await startCoturn(config, prepared, ctx.log).catch(async (error: unknown) => {
+        await ctx.close();
+        throw error;
+      })
+    : undefined;
   const app = await buildApp(ctx);
   // A dev site on loopback listens on loopback only; a public site on every interface.
   const host = options.listenHost ?? env.listenHost ?? (config.dev ? config.site.host.replace(/^\[|\]$/g, '') : '0.0.0.0');

@@ -47,14 +47,22 @@ async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
   for (let i = 0; i < 40 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-/** Writes the config and starts coturn beside the site; resolves once it runs, fails clearly if it cannot. */
-export async function startCoturn(config: SiteConfig, log: Logger): Promise<{ stop: () => Promise<void>; configFile: string }> {
-  // Checked first, so a site without coturn keeps its settings as they were.
+/**
+ * Before the site loads its settings: checks that coturn is installed (so a site without it keeps
+ * its settings as they were), adds TURN settings to hearth.json if missing, writes coturn's config.
+ */
+export function prepareCoturn(config: SiteConfig): { configFile: string; port: number } {
   if (!findExecutable(COTURN_BINARY)) throw new CoturnMissing();
   const turn = ensureTurnSettings(config);
   const configFile = path.join(config.dataDir, 'turnserver.conf');
-  await stopLeftover(path.join(config.dataDir, 'turnserver.pid'), log);
   fs.writeFileSync(configFile, coturnConfig(config, turn), { mode: 0o600 });
+  return { configFile, port: turn.port };
+}
+
+/** Starts coturn beside the site; resolves once it runs, fails clearly if it cannot. */
+export async function startCoturn(config: SiteConfig, prepared: { configFile: string; port: number }, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  const { configFile } = prepared;
+  await stopLeftover(path.join(config.dataDir, 'turnserver.pid'), log);
   const proc: ChildProcess = spawn(COTURN_BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
@@ -68,9 +76,8 @@ export async function startCoturn(config: SiteConfig, log: Logger): Promise<{ st
   proc.once('exit', (code, signal) => {
     if (signal !== 'SIGTERM') log.error({ code, signal }, 'coturn stopped; calls that need a relay will fail');
   });
-  log.info({ port: turn.port }, 'coturn (TURN relay) started');
+  log.info({ port: prepared.port }, 'coturn (TURN relay) started');
   return {
-    configFile,
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
