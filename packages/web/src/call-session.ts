@@ -6,6 +6,7 @@
  */
 import { certifiedDevices, openCallSignal, peerKeys, sealCallSignal, type CallSignal, type DeviceRecord, type DmApi, type MyDevice, type PinStore, type UnsignedCallSignal } from '@hearth/protocol/dm';
 import { api, ApiError } from './api';
+import { preferences } from './preferences';
 
 export type CallState = 'calling' | 'ringing' | 'connecting' | 'connected' | 'ended';
 
@@ -28,16 +29,6 @@ const RING_EVERY_MS = 4_000;
 const LOST_AFTER_MS = 15_000;
 const CHUNK = 16 * 1024;
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
-
-export const preferences = {
-  /** "Always relay my calls": the other side then never learns my IP address. */
-  get alwaysRelay(): boolean {
-    return localStorage.getItem('hearth.alwaysRelay') === '1';
-  },
-  set alwaysRelay(on: boolean) {
-    localStorage.setItem('hearth.alwaysRelay', on ? '1' : '0');
-  },
-};
 
 /** My site's TURN relay, or none (then only direct paths are tried; no third-party server is ever used). */
 export async function iceServers(): Promise<RTCIceServer[]> {

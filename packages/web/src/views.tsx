@@ -4,6 +4,7 @@ import { api, BACKEND, session, uploadImage, type Page, type Post, type PostDeta
 import { ErrorBox, Link, Loading, safeImageUrl, Text, Time } from './components';
 import { useLiveEvents, type LiveEvent } from './live';
 import { navigate } from './router';
+import { preferences } from './preferences';
 
 type Status = { error?: unknown; message?: string };
 
@@ -605,7 +606,7 @@ export function SettingsView() {
 
 /** Call settings: always relay (hides my IP address), and a network test done with ICE. */
 function CallsSection() {
-  const [alwaysRelay, setAlwaysRelay] = useState(() => localStorage.getItem('hearth.alwaysRelay') === '1');
+  const [alwaysRelay, setAlwaysRelay] = useState(() => preferences.alwaysRelay);
   const [result, setResult] = useState<string[]>();
   const [status, setStatus] = useState<Status>({});
   const [testing, setTesting] = useState(false);
@@ -624,7 +625,7 @@ function CallsSection() {
     allowed.reload();
   };
   const toggle = (on: boolean) => {
-    localStorage.setItem('hearth.alwaysRelay', on ? '1' : '0');
+    preferences.alwaysRelay = on;
     setAlwaysRelay(on);
   };
   const test = async () => {
