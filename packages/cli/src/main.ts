@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { createSiteConfig, listUsernames, siteExists } from '@hearth/server';
 import { HearthError } from '@hearth/protocol';
 import { runDemo } from './commands/demo.js';
-import { addUser, initSite, runSite } from './commands/site.js';
+import { addUser, initSite, rotateUserKey, runSite } from './commands/site.js';
 import { login, loadProfile } from './device-profile.js';
 import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
@@ -88,6 +88,17 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .action(async (opts: { data: string; user: string; password: string; displayName?: string }) => {
       await addUser(opts);
       out(`Added user ${opts.user}.`);
+    });
+
+  user
+    .command('rotate-key')
+    .description("give a user a new site key: the old key signs a notice for the new one, and queued envelopes are signed again")
+    .requiredOption('--data <dir>', 'data folder of the site')
+    .requiredOption('--user <name>', 'the user whose site key to rotate')
+    .action(async (opts: { data: string; user: string }) => {
+      const result = await rotateUserKey(opts);
+      out(`Rotated the site key of ${opts.user}: ${result.previous} -> ${result.publicKey}.`);
+      out(`${result.resigned} queued envelope(s) signed again. Other sites switch at their next look at the profile; the old key is refused from then on.`);
     });
 
   program

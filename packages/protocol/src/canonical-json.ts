@@ -5,6 +5,8 @@
  * Written here (about 30 lines) rather than taken from a package so that non-JSON values
  * (undefined, NaN, functions, lone surrogates) are refused instead of silently dropped.
  */
+import { hasLoneSurrogate } from './json-limits.js';
+
 export class CanonicalJsonError extends TypeError {}
 
 export function canonicalize(value: unknown): string {
@@ -45,6 +47,4 @@ function serialize(value: unknown, depth: number): string {
   }
 }
 
-function hasLoneSurrogate(text: string): boolean {
-  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
-}
+

@@ -124,6 +124,9 @@ export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddr
     return keys.get(address)!;
   };
   const result: DmListResult = { messages: [], rejected: [] };
+  // A message is known by its own id, inside the signed plaintext; a backend that replays it in
+  // another envelope cannot make it show twice.
+  const shown = new Set<string>();
   let after = 0;
   for (;;) {
     const page = await api.get<{ items: DmItem[]; next: number | null }>(`/api/dms?after=${after}&limit=500`);
@@ -138,7 +141,9 @@ export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddr
         if (sender instanceof Error) throw sender;
         const problem = checkDmSender(plain, sender, { from, to });
         if (problem) throw new Error(`message ${problem}`);
-        result.messages.push({ id: item.id, from, to, sentAt: plain.sentAt, text: plain.text });
+        if (shown.has(plain.id)) continue;
+        shown.add(plain.id);
+        result.messages.push({ id: plain.id, from, to, sentAt: plain.sentAt, text: plain.text });
       } catch (error) {
         result.rejected.push({ id: item.id, peer: item.peer, reason: (error as Error).message });
       }

@@ -7,6 +7,7 @@ import { EnvelopeError } from './errors.js';
 import { parseLimitedJson, utf8Length } from './json-limits.js';
 import { nobleVerify, type Signer, type VerifyFn } from './keys.js';
 import { LIMITS } from './limits.js';
+import { CREATED_AT_SLACK_MS, ExactTimeSchema } from './time.js';
 import { isEnvelopeType, MESSAGE_SCHEMAS, type EnvelopeType, type MessageData } from './messages.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -36,7 +37,7 @@ const EnvelopeShape = z.strictObject({
   type: z.string().max(64),
   from: AddressSchema,
   to: AddressSchema,
-  ts: z.iso.datetime({ offset: false }),
+  ts: ExactTimeSchema,
   data: z.record(z.string(), z.unknown()),
   sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'sig is a 64-byte Ed25519 signature in base64url'),
 });
@@ -71,8 +72,8 @@ export function createEnvelope<T extends EnvelopeType>(
   return envelope;
 }
 
-/** Parses raw JSON text of one envelope, enforcing size and depth before parsing. */
-export function parseEnvelopeText(text: string): Envelope {
+/** Parses one envelope from JSON text or raw UTF-8 bytes, enforcing size, depth and strict JSON before the schema. */
+export function parseEnvelopeText(text: string | Uint8Array): Envelope {
   return validateEnvelope(parseLimitedJson(text, { maxBytes: LIMITS.envelopeBytes, maxDepth: LIMITS.envelopeDepth }));
 }
 
@@ -103,7 +104,19 @@ export function validateEnvelope(value: unknown): Envelope {
   if (!data.success) {
     throw new EnvelopeError('invalid_data', `"${env.type}" data is malformed: ${describeIssues(data.error)}`);
   }
+  const created = createdAtOf(env.type, data.data);
+  if (created !== undefined && Date.parse(created) - Date.parse(env.ts) > CREATED_AT_SLACK_MS) {
+    throw new EnvelopeError('invalid_data', `createdAt ${created} is later than the envelope's ts ${env.ts}: a post or comment cannot be dated after it was sent`);
+  }
   return { ...env, type: env.type, data: data.data } as Envelope;
+}
+
+/** The author-chosen time inside a message, which must not be later than the envelope that carries it. */
+function createdAtOf(type: EnvelopeType, data: unknown): string | undefined {
+  const d = data as { post?: { createdAt?: string }; comment?: { createdAt?: string } };
+  if (type === 'post.create') return d.post?.createdAt;
+  if (type === 'comment.create') return d.comment?.createdAt;
+  return undefined;
 }
 
 export function verifyEnvelopeSignature(envelope: Envelope, publicKey: string, verify: VerifyFn = nobleVerify): boolean {

@@ -13,3 +13,5 @@ export * from './retry.js';
 export * from './dm-client.js';
 export * from './vault.js';
 export * from './call.js';
+export * from './time.js';
+export * from './key-rotation.js';

@@ -1,9 +1,71 @@
 import { EnvelopeError } from './errors.js';
 
 /**
- * Measures the nesting depth of JSON text in one linear pass, before anything parses it,
- * so a hostile body of a million `[` costs nothing but a scan.
+ * Strict JSON for everything that arrives from the network (PROTOCOL.md §4 "Strict JSON").
+ * JSON.parse is lenient where two implementations could disagree about what a message says:
+ * it keeps the last of two equal keys and it accepts lone UTF-16 surrogates (`"\ud800"`), which
+ * have no UTF-8 form and so no canonical form to sign. Every Hearth receiver refuses both, and
+ * bodies that are not valid UTF-8, with `invalid_json` (400), so a poison message is answered
+ * once and never retried.
  */
+
+/**
+ * One linear pass over JSON text, before anything parses it: the nesting depth, and whether an
+ * object repeats a key. A hostile body of a million `[` costs nothing but the scan. The text is
+ * not validated here (JSON.parse does that); on text that is not JSON the answer is meaningless
+ * but harmless, since JSON.parse then refuses it.
+ */
+export function scanJson(text: string): { depth: number; duplicateKey: string | null } {
+  let depth = 0;
+  let max = 0;
+  // For each open container: null for an array, the keys seen so far for an object.
+  const keys: Array<Set<string> | null> = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: find its end, skipping escapes.
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
+      }
+      const top = keys[keys.length - 1];
+      if (expectKey && top) {
+        expectKey = false;
+        const raw = text.slice(start + 1, i);
+        let key = raw;
+        if (escaped) {
+          try {
+            key = JSON.parse(text.slice(start, i + 1)) as string;
+          } catch {
+            return { depth: max, duplicateKey: null };
+          }
+        }
+        if (top.has(key)) return { depth: max, duplicateKey: key };
+        top.add(key);
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > max) max = depth;
+      keys.push(c === 0x7b ? new Set() : null);
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      keys.pop();
+      expectKey = false;
+    } else if (c === 0x2c) {
+      expectKey = keys[keys.length - 1] !== null && keys.length > 0;
+    }
+  }
+  return { depth: max, duplicateKey: null };
+}
+
+/** The nesting depth of JSON text (see scanJson). */
 export function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
@@ -22,20 +84,69 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
-/** Parses JSON text from the network with a size and a depth limit; errors are EnvelopeErrors. */
-export function parseLimitedJson(text: string, limits: { maxBytes: number; maxDepth: number }): unknown {
-  const bytes = utf8Length(text);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
+/** The first string (value or key) in a parsed JSON value that holds a lone surrogate, as a path. */
+export function findLoneSurrogate(value: unknown, path = '', depth = 0): string | null {
+  if (typeof value === 'string') return hasLoneSurrogate(value) ? path || '(root)' : null;
+  if (value === null || typeof value !== 'object' || depth > 64) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findLoneSurrogate(value[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const here = path ? `${path}.${key}` : key;
+    if (hasLoneSurrogate(key)) return here;
+    const found = findLoneSurrogate(item, here, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Bytes from the network to text: invalid UTF-8 is refused, never replaced with U+FFFD. */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new EnvelopeError('invalid_json', 'body is not valid UTF-8');
+  }
+}
+
+/**
+ * Parses JSON text (or raw bytes) from the network with a size and a depth limit, refusing
+ * duplicate keys and lone surrogates; errors are EnvelopeErrors with stable codes.
+ */
+export function parseLimitedJson(input: string | Uint8Array, limits: { maxBytes: number; maxDepth: number }): unknown {
+  const bytes = typeof input === 'string' ? utf8Length(input) : input.byteLength;
   if (bytes > limits.maxBytes) {
     throw new EnvelopeError('too_large', `body is ${bytes} bytes; the limit is ${limits.maxBytes}`, 413);
   }
-  if (jsonDepth(text) > limits.maxDepth) {
+  const text = typeof input === 'string' ? input : decodeUtf8Strict(input);
+  const scan = scanJson(text);
+  if (scan.depth > limits.maxDepth) {
     throw new EnvelopeError('too_deep', `JSON nests deeper than ${limits.maxDepth} levels`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new EnvelopeError('invalid_json', 'body is not valid JSON');
   }
+  if (scan.duplicateKey !== null) {
+    throw new EnvelopeError('invalid_json', `an object repeats the key "${JSON.stringify(scan.duplicateKey).slice(1, 65)}"`);
+  }
+  const lone = findLoneSurrogate(value);
+  if (lone) throw new EnvelopeError('invalid_json', `${lone.slice(0, 100)} holds a lone UTF-16 surrogate, which is not Unicode text`);
+  return value;
 }
 
 export function utf8Length(text: string): number {

@@ -77,3 +77,20 @@ export function decodeKey(text: string, what: string): Uint8Array {
 export function isKeyText(text: unknown): text is string {
   return typeof text === 'string' && /^[A-Za-z0-9_-]{43}$/.test(text);
 }
+
+/**
+ * Whether a published Ed25519 public key is one a receiver may trust (PROTOCOL.md §3): its
+ * encoding is canonical (RFC 8032 strict, not ZIP-215) and the point is not of small order.
+ * A small-order key such as the identity point "verifies" signatures it never made (R = identity,
+ * S = 0 passes for any message), so such keys are refused when first fetched. The checks are
+ * @noble/curves' own point decoding and order test, not curve arithmetic of ours.
+ */
+export function isAcceptableSigningKey(publicKey: string): boolean {
+  if (!isKeyText(publicKey)) return false;
+  try {
+    const point = ed25519.Point.fromBytes(fromBase64url(publicKey), false);
+    return !point.isSmallOrder() && point.isTorsionFree();
+  } catch {
+    return false;
+  }
+}

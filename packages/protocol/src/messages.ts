@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.js';
+import { ExactTimeSchema } from './time.js';
 
 /**
  * One schema per envelope type: the single source of truth for what `data` may hold.
@@ -21,7 +22,7 @@ export const TYPES = {
 export type EnvelopeType = (typeof TYPES)[keyof typeof TYPES];
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'ids are 1-64 of A-Z a-z 0-9 _ -');
-const isoTime = z.iso.datetime({ offset: false });
+const isoTime = ExactTimeSchema;
 const b64 = (max: number) => z.string().regex(/^[A-Za-z0-9_-]*$/, 'base64url').max(max);
 const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
 

@@ -43,11 +43,11 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
 
   // Our own JSON parser: a depth check before JSON.parse, and errors in our format.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  // Bytes, not text: invalid UTF-8 is refused rather than silently replaced with U+FFFD.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      const text = body as string;
-      (request as { rawJson?: string }).rawJson = text;
-      done(null, text.length === 0 ? {} : parseLimitedJson(text, { maxBytes: 256 * 1024, maxDepth: API_JSON_DEPTH }));
+      const bytes = body as Buffer;
+      done(null, bytes.length === 0 ? {} : parseLimitedJson(bytes, { maxBytes: 256 * 1024, maxDepth: API_JSON_DEPTH }));
     } catch (error) {
       done(error as EnvelopeError, undefined);
     }
@@ -56,8 +56,10 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = errorBody(error);
     if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    if (status === 429 && (error as { retryAfterMs?: number }).retryAfterMs) {
-      reply.header('retry-after', Math.ceil((error as unknown as { retryAfterMs: number }).retryAfterMs / 1000));
+    // Rate limits (429) and "retry later" answers such as key_unknown (503) say when.
+    const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
+    if ((status === 429 || status === 503) && typeof retryAfterMs === 'number' && retryAfterMs > 0) {
+      reply.header('retry-after', Math.max(1, Math.ceil(retryAfterMs / 1000)));
     }
     void reply.status(status).send(body);
   });

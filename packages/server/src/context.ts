@@ -71,7 +71,7 @@ export class Context {
     const allowInsecure = options.config.dev;
     this.http = new HttpClient({ allowInsecure, userAgent: `Hearth/0.1 (+${options.config.origin})` });
     this.serverSigner = nodeSigner(options.config.serverKey);
-    this.directory = new Directory({ db: this.db, http: this.http, site: this.site, serverPublicKey: this.serverSigner.publicKey, allowInsecure, now: this.now });
+    this.directory = new Directory({ db: this.db, http: this.http, site: this.site, serverPublicKey: this.serverSigner.publicKey, allowInsecure, now: this.now, verify: this.verify });
     this.batcher = new CommitBatcher(this.db);
     this.users = new LocalUserCache(this.db);
     this.inbox = new Inbox({
@@ -162,8 +162,12 @@ export class Context {
    * single connection, and a query on `db` would wait for the transaction forever.
    */
   async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
+    // The current public key is read each time (a primary-key lookup): a rotation by another
+    // process (`hearth user rotate-key`) takes effect here at the next envelope.
+    const current = await executor.selectFrom('users').select('site_public_key').where('username', '=', username).executeTakeFirst();
+    if (!current) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
     let signer = this.signers.get(username);
-    if (!signer) {
+    if (!signer || signer.publicKey !== current.site_public_key) {
       const user = await findUser(executor, username);
       if (!user) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
       signer = nodeSigner({ publicKey: user.site_public_key, secretKey: user.site_secret_key });

@@ -210,7 +210,9 @@ export class VaultLink extends EventEmitter {
           this.stats.rejected++;
           this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: `message ${problem}` } satisfies VaultEvent);
         } else {
-          messages.push({ id: frame.id, from, to, sentAt: plain.sentAt, text: plain.text });
+          // Stored by the message's own id (inside the signed plaintext), not the envelope's: the same
+          // message replayed in another envelope is then the same row, kept once.
+          messages.push({ id: plain.id, from, to, sentAt: plain.sentAt, text: plain.text });
         }
       } catch (error) {
         if (error instanceof LookupUnavailable) {

@@ -52,7 +52,9 @@ export async function conversations(me: MyDevice): Promise<Conversations> {
   if (!status.online) return { ...own, vault: 'offline' };
   try {
     const history = await historyFromVault(dmApi, me);
-    const byId = new Map([...history, ...own.messages].map((m) => [m.id, m]));
+    // Keyed by sender, signed send time and text rather than id: a vault paired before messages were
+    // kept by their inner id holds them under their envelope id.
+    const byId = new Map([...history, ...own.messages].map((m) => [`${m.from}\n${m.sentAt}\n${m.text}`, m]));
     return { messages: [...byId.values()].sort((a, b) => a.sentAt.localeCompare(b.sentAt)), rejected: own.rejected, vault: 'merged' };
   } catch {
     return { ...own, vault: 'offline' };

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HearthError, isValidUsername } from '@hearth/protocol';
-import { Context, createSiteConfig, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, siteExists, startSite, type RunningSite } from '@hearth/server';
+import { Context, createSiteConfig, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, rotateSiteKey, siteExists, startSite, type RunningSite } from '@hearth/server';
 import { CliError } from '../errors.js';
 import { Prompter } from '../prompt.js';
 
@@ -68,6 +68,17 @@ export async function addUser(options: { data: string; user: string; password: s
   try {
     if (await findUser(ctx.db, options.user)) throw new CliError(`user ${options.user} already exists on this site`);
     await createUser(ctx.db, { username: options.user, password: options.password, displayName: options.displayName }, Date.now());
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function rotateUserKey(options: { data: string; user: string }): Promise<{ publicKey: string; previous: string; resigned: number }> {
+  const config = loadSiteConfig(path.resolve(options.data));
+  const ctx = await Context.open({ config, logLevel: 'warn' });
+  try {
+    if (!(await findUser(ctx.db, options.user))) throw new CliError(`there is no user ${options.user} on this site`);
+    return await rotateSiteKey(ctx.db, ctx.site, options.user, Date.now());
   } finally {
     await ctx.close();
   }

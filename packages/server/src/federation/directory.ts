@@ -1,22 +1,63 @@
-import { formatAddress, formatSite, HearthError, isKeyText, sameSite, siteOrigin, type Address, type SiteName } from '@hearth/protocol';
+import {
+  formatAddress,
+  formatSite,
+  HearthError,
+  isAcceptableSigningKey,
+  sameSite,
+  siteOrigin,
+  verifySiteKeyRotation,
+  type Address,
+  type SiteName,
+  type VerifyFn,
+} from '@hearth/protocol';
 import type { Db } from '../storage/db.js';
 import { findUser } from '../storage/users.js';
 import type { HttpClient } from '../net/http-client.js';
 
+/** What a receiver may still say when it cannot confirm a sender's key right now: retry later. */
+export class KeyUnknownError extends HearthError {
+  constructor(message: string, readonly retryAfterMs: number) {
+    super('key_unknown', message, { status: 503, retryable: true });
+  }
+}
+
+interface KnownKey {
+  key: string;
+  fetchedAt: number;
+  /** Fetched for this very lookup (so a signature that fails against it fails for good). */
+  justFetched?: boolean;
+}
+
 /**
- * Finds the public keys of other sites and users, over HTTPS, and remembers them.
- * A key that fails to verify a signature is fetched again once (the owner may have rotated
- * it) before the signature is refused.
+ * Finds the public keys of other sites and users, over HTTPS, and remembers them
+ * (PROTOCOL.md §3 "Key lifecycle"):
+ * - a key is trusted for KEY_TTL_MS after it was fetched, then fetched again before use, so a
+ *   rotated-out key stops working at a defined moment;
+ * - a different key replaces a fresh one only with a rotation notice signed by the old key;
+ * - a subject is fetched at most once per REFRESH_INTERVAL_MS, and lookups that fail are
+ *   remembered (per subject, and per host once a host fails often), so envelopes with made-up
+ *   senders cannot turn this site into a fetching tool;
+ * - keys of small order or in a non-canonical encoding are refused when first fetched.
  */
 export class Directory {
-  private readonly inflight = new Map<string, Promise<string>>();
-  private readonly memory = new Map<string, string>();
+  private readonly inflight = new Map<string, Promise<KnownKey>>();
+  private readonly memory = new Map<string, KnownKey>();
   /** When each subject was last fetched: forged signatures must not turn into a fetch flood. */
   private readonly fetchedAt = new Map<string, number>();
+  /** Subjects whose lookup failed, with the error to give again until `until`. */
+  private readonly failed = new Map<string, { until: number; error: HearthError }>();
+  /** Failed lookups per host in the current window; past the budget the host is not asked again. */
+  private readonly hostFailures = new Map<string, { windowStart: number; count: number }>();
+
+  static readonly KEY_TTL_MS = 60 * 60_000;
   static readonly REFRESH_INTERVAL_MS = 60_000;
+  static readonly NEGATIVE_TTL_MS = 10 * 60_000;
+  static readonly UNREACHABLE_TTL_MS = 60_000;
+  static readonly HOST_FAILURE_BUDGET = 20;
+  static readonly HOST_FAILURE_WINDOW_MS = 10 * 60_000;
 
   constructor(
-    private readonly deps: { db: Db; http: HttpClient; site: SiteName; serverPublicKey: string; allowInsecure: boolean; now: () => number },
+    private readonly deps: { db: Db; http: HttpClient; site: SiteName; serverPublicKey: string; allowInsecure: boolean; now: () => number; verify: VerifyFn },
   ) {}
 
   origin(site: SiteName): string {
@@ -27,28 +68,52 @@ export class Directory {
     return sameSite(site, this.deps.site);
   }
 
+  /** The site key of a user, with when it was fetched (`fetchedAt` is now for a key just fetched). */
   async siteKeyOf(address: Address, options: { refresh?: boolean } = {}): Promise<string> {
+    return (await this.siteKeyEntry(address, options)).key;
+  }
+
+  async siteKeyEntry(address: Address, options: { refresh?: boolean } = {}): Promise<KnownKey> {
     if (this.isLocal(address)) {
       const user = await findUser(this.deps.db, address.username);
       if (!user) throw new HearthError('unknown_user', `${formatAddress(address)} does not exist`, { status: 404 });
-      return user.site_public_key;
+      return { key: user.site_public_key, fetchedAt: this.deps.now(), justFetched: true };
     }
-    return this.cached(`user:${formatAddress(address)}`, options.refresh === true, async () => {
-      const profile = await this.fetchJson(`${this.origin(address)}/api/users/${address.username}`);
-      const key = (profile as { siteKey?: unknown }).siteKey;
-      if (!isKeyText(key)) throw new HearthError('bad_remote_key', `${formatAddress(address)} publishes no valid site key`, { status: 502, retryable: true });
+    const who = formatAddress(address);
+    return this.cached(`user:${who}`, address, options.refresh === true, async (previous) => {
+      const profile = (await this.fetchJson(`${this.origin(address)}/api/users/${address.username}`)) as { siteKey?: unknown; siteKeyRotation?: unknown };
+      const key = profile.siteKey;
+      if (typeof key !== 'string' || !isAcceptableSigningKey(key)) {
+        throw new HearthError('bad_remote_key', `${who} publishes no acceptable site key (missing, malformed, non-canonical or of small order)`, { status: 502 });
+      }
+      if (previous && previous.key !== key && this.deps.now() - previous.fetchedAt < Directory.KEY_TTL_MS) {
+        // The key changed while the one we hold is still fresh: only the old key may vouch for the new.
+        if (!verifySiteKeyRotation(profile.siteKeyRotation, { address: who, previous: previous.key, key }, this.deps.verify)) {
+          throw new KeyUnknownError(`${who} now publishes a different site key without a rotation notice signed by the old one; it is trusted once the old key expires`, previous.fetchedAt + Directory.KEY_TTL_MS - this.deps.now());
+        }
+      }
       return key;
     });
   }
 
   async serverKeyOf(site: SiteName, options: { refresh?: boolean } = {}): Promise<string> {
     if (this.isLocal(site)) return this.deps.serverPublicKey;
-    return this.cached(`server:${formatSite(site)}`, options.refresh === true, async () => {
+    const entry = await this.cached(`server:${formatSite(site)}`, site, options.refresh === true, async () => {
       const doc = await this.fetchJson(`${this.origin(site)}/.well-known/hearth`);
       const key = (doc as { serverKey?: unknown }).serverKey;
-      if (!isKeyText(key)) throw new HearthError('bad_remote_key', `${formatSite(site)} publishes no valid server key`, { status: 502, retryable: true });
+      if (typeof key !== 'string' || !isAcceptableSigningKey(key)) {
+        throw new HearthError('bad_remote_key', `${formatSite(site)} publishes no acceptable server key`, { status: 502, retryable: true });
+      }
       return key;
     });
+    return entry.key;
+  }
+
+  /** Whether a subject's key may be fetched again now (at most once per REFRESH_INTERVAL_MS). */
+  refreshAllowedIn(address: Address): number {
+    const last = this.fetchedAt.get(`user:${formatAddress(address)}`);
+    if (last === undefined) return 0;
+    return Math.max(0, last + Directory.REFRESH_INTERVAL_MS - this.deps.now());
   }
 
   /** A remote user's public profile (not cached: devices change). */
@@ -67,34 +132,73 @@ export class Directory {
     }
   }
 
-  private async cached(subject: string, refresh: boolean, fetchKey: () => Promise<string>): Promise<string> {
-    const last = this.fetchedAt.get(subject);
-    if (refresh && last !== undefined && this.deps.now() - last < Directory.REFRESH_INTERVAL_MS) refresh = false;
-    if (!refresh) {
-      const known = this.memory.get(subject);
-      if (known) return known;
-      const row = await this.deps.db.selectFrom('remote_keys').select('public_key').where('subject', '=', subject).executeTakeFirst();
-      if (row) {
-        this.memory.set(subject, row.public_key);
-        return row.public_key;
-      }
+  /** Forgets what was learned of a subject (tests, and a user who asks to look again). */
+  forget(subject: string): void {
+    this.memory.delete(subject);
+    this.failed.delete(subject);
+  }
+
+  private async cached(subject: string, site: SiteName, refresh: boolean, fetchKey: (previous: KnownKey | undefined) => Promise<string>): Promise<KnownKey> {
+    const now = this.deps.now();
+    let known = this.memory.get(subject);
+    if (!known) {
+      const row = await this.deps.db.selectFrom('remote_keys').select(['public_key', 'fetched_at']).where('subject', '=', subject).executeTakeFirst();
+      if (row) this.memory.set(subject, (known = { key: row.public_key, fetchedAt: Number(row.fetched_at) }));
     }
+    const last = this.fetchedAt.get(subject);
+    if (refresh && last !== undefined && now - last < Directory.REFRESH_INTERVAL_MS) refresh = false;
+    // A key older than its TTL is fetched again before use: that is when a rotated-out key stops working.
+    const expired = known !== undefined && (now - known.fetchedAt >= Directory.KEY_TTL_MS || known.fetchedAt > now + Directory.KEY_TTL_MS);
+    if (known && !refresh && !expired) return known;
+
+    const failure = this.failed.get(subject);
+    if (failure && failure.until > now) throw failure.error;
+    const hostKey = formatSite(site);
+    const host = this.hostFailures.get(hostKey);
+    if (host && now - host.windowStart < Directory.HOST_FAILURE_WINDOW_MS && host.count >= Directory.HOST_FAILURE_BUDGET) {
+      throw new KeyUnknownError(`too many failed key lookups at ${hostKey}; not asking it again for a while`, host.windowStart + Directory.HOST_FAILURE_WINDOW_MS - now);
+    }
+
     let pending = this.inflight.get(subject);
     if (!pending) {
       pending = (async () => {
-        const key = await fetchKey();
+        this.fetchedAt.set(subject, this.deps.now());
+        let key: string;
+        try {
+          key = await fetchKey(known);
+        } catch (error) {
+          this.remember(subject, hostKey, error);
+          throw error;
+        }
+        const entry = { key, fetchedAt: this.deps.now() };
         await this.deps.db
           .insertInto('remote_keys')
-          .values({ subject, public_key: key, fetched_at: this.deps.now() })
-          .onConflict((oc) => oc.column('subject').doUpdateSet({ public_key: key, fetched_at: this.deps.now() }))
+          .values({ subject, public_key: key, fetched_at: entry.fetchedAt })
+          .onConflict((oc) => oc.column('subject').doUpdateSet({ public_key: key, fetched_at: entry.fetchedAt }))
           .execute();
-        this.memory.set(subject, key);
-        this.fetchedAt.set(subject, this.deps.now());
-        return key;
+        this.memory.set(subject, entry);
+        this.failed.delete(subject);
+        return { ...entry, justFetched: true };
       })().finally(() => this.inflight.delete(subject));
       this.inflight.set(subject, pending);
     }
     return pending;
+  }
+
+  /** Records a failed lookup: the same answer for a while, and one more failure against the host. */
+  private remember(subject: string, hostKey: string, error: unknown): void {
+    if (error instanceof KeyUnknownError) return; // a rotation waiting for its TTL: nothing failed
+    const now = this.deps.now();
+    const notFound = error instanceof HearthError && error.code === 'unknown_user';
+    const asHearth = error instanceof HearthError ? error : new HearthError('unreachable', `could not fetch the key: ${(error as Error)?.message ?? String(error)}`, { status: 502, retryable: true });
+    this.failed.set(subject, { until: now + (notFound ? Directory.NEGATIVE_TTL_MS : Directory.UNREACHABLE_TTL_MS), error: asHearth });
+    const host = this.hostFailures.get(hostKey);
+    if (!host || now - host.windowStart >= Directory.HOST_FAILURE_WINDOW_MS) this.hostFailures.set(hostKey, { windowStart: now, count: 1 });
+    else host.count++;
+    // Bounded memory: forget the oldest entries past a cap.
+    for (const map of [this.failed, this.hostFailures] as Map<string, unknown>[]) {
+      if (map.size > 10_000) map.delete(map.keys().next().value!);
+    }
   }
 }
 

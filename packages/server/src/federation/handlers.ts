@@ -46,8 +46,11 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     if (!(await hc.users.isFollowed(author, trx))) return;
     await upsertRemotePost(trx, env.from, env.data.post, now);
   },
-  [TYPES.postDelete]: async (trx, env) => {
-    await trx.deleteFrom('remote_posts').where('author', '=', formatAddress(env.from)).where('id', '=', env.data.post.id).execute();
+  [TYPES.postDelete]: async (trx, env, now) => {
+    const author = formatAddress(env.from);
+    // The tombstone outlives the post: a create that arrives later (reordered, pulled, replayed) stays deleted.
+    await trx.insertInto('remote_post_tombstones').values({ author, id: env.data.post.id, deleted_at: now }).onConflict((oc) => oc.columns(['author', 'id']).doNothing()).execute();
+    await trx.deleteFrom('remote_posts').where('author', '=', author).where('id', '=', env.data.post.id).execute();
   },
   [TYPES.commentCreate]: async (trx, env, now) => {
     const postId = env.data.post.id;
@@ -59,11 +62,18 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
       return;
     }
     const { comment } = env.data;
+    const tombstone = await trx.selectFrom('comment_tombstones').select('id').where('id', '=', comment.id).where('author', '=', author).executeTakeFirst();
+    if (tombstone) return; // deleted by its author already: a late or replayed create changes nothing
     await trx.insertInto('comments').values({ id: comment.id, post_id: postId, author, text: comment.text, created_at: Date.parse(comment.createdAt) }).execute();
     await addNotification(trx, env.to.username, 'comment', { from: author, post: postId, comment: comment.id }, now);
   },
-  [TYPES.commentDelete]: async (trx, env) => {
-    await trx.deleteFrom('comments').where('id', '=', env.data.comment.id).where('post_id', '=', env.data.post.id).where('author', '=', formatAddress(env.from)).execute();
+  [TYPES.commentDelete]: async (trx, env, now) => {
+    const author = formatAddress(env.from);
+    const { comment, post } = env.data;
+    const taken = await trx.selectFrom('comments').select('author').where('id', '=', comment.id).executeTakeFirst();
+    if (taken && taken.author !== author) return; // someone else's comment: nothing to delete, nothing to remember
+    await trx.insertInto('comment_tombstones').values({ id: comment.id, post_id: post.id, author, deleted_at: now }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await trx.deleteFrom('comments').where('id', '=', comment.id).where('post_id', '=', post.id).where('author', '=', author).execute();
   },
   [TYPES.likeCreate]: async (trx, env, now) => {
     const postId = env.data.post.id;
@@ -81,10 +91,13 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
   },
   [TYPES.dm]: async (trx, env, now) => {
     const peer = formatAddress(env.from);
-    // The backend keeps ciphertext only; it cannot read or check what is inside.
+    // The backend keeps ciphertext only; it cannot read or check what is inside. It can still tell
+    // one sealed message from another by its ephemeral key, so a replay in a new envelope is refused.
+    const messageKey = env.data.message.ephemeralKey;
+    await refuseReplayedDm(trx, env.to.username, messageKey);
     await trx
       .insertInto('dm_messages')
-      .values({ username: env.to.username, envelope_id: env.id, direction: 'in', peer, ciphertext: JSON.stringify(env.data.message), created_at: now })
+      .values({ username: env.to.username, envelope_id: env.id, direction: 'in', peer, ciphertext: JSON.stringify(env.data.message), created_at: now, message_key: messageKey })
       .onConflict((oc) => oc.columns(['username', 'envelope_id']).doNothing())
       .execute();
     await enqueueForVault(trx, env.to.username, { envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
@@ -98,6 +111,12 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     }
   },
 };
+
+/** A sealed DM (by its ephemeral key) is stored once per account: the same message in another envelope is a replay. */
+export async function refuseReplayedDm(trx: Kysely<Database>, username: string, messageKey: string): Promise<void> {
+  const seen = await trx.selectFrom('dm_messages').select('envelope_id').where('username', '=', username).where('message_key', '=', messageKey).executeTakeFirst();
+  if (seen) throw new ApiError('duplicate_message', `this sealed message was already received (in envelope ${seen.envelope_id})`, { status: 409 });
+}
 
 /** Call signals older than this are dropped: a ring from a minute ago is not worth answering. */
 export const CALL_SIGNAL_MAX_AGE_MS = 60_000;
@@ -119,6 +138,8 @@ export function attachmentsJson(attachments: Attachment[] | undefined, author: S
 
 /** Stores (or refreshes) a followed author's post, pushed or pulled. */
 export async function upsertRemotePost(trx: Kysely<Database>, author: Address, post: PostData, now: number): Promise<void> {
+  const deleted = await trx.selectFrom('remote_post_tombstones').select('id').where('author', '=', formatAddress(author)).where('id', '=', post.id).executeTakeFirst();
+  if (deleted) return;
   const attachments = attachmentsJson(post.attachments, author);
   await trx
     .insertInto('remote_posts')

@@ -16,7 +16,7 @@ import {
 import type { Logger } from 'pino';
 import type { LocalUserCache } from '../storage/local-users.js';
 import type { CommitBatcher } from '../storage/commit-batcher.js';
-import type { Directory } from './directory.js';
+import { KeyUnknownError, type Directory } from './directory.js';
 import { HANDLERS, type Handler } from './handlers.js';
 
 export type InboxResult = { status: 'accepted' | 'duplicate'; id: string };
@@ -57,7 +57,7 @@ export class Inbox {
     return Number(result.numDeletedRows);
   }
 
-  async receiveText(text: string, arrival: Arrival): Promise<InboxResult> {
+  async receiveText(text: string | Uint8Array, arrival: Arrival): Promise<InboxResult> {
     return this.receiveChecked(this.logged(() => parseEnvelopeText(text), arrival), arrival);
   }
 
@@ -96,38 +96,52 @@ export class Inbox {
     }
   }
 
+  /**
+   * PROTOCOL.md §4, in order. Nothing about the recipient (whether they exist, whom they block)
+   * is looked at before the sender's signature has verified, so an unsigned envelope learns
+   * nothing but "bad signature".
+   */
   private async check(env: Envelope, arrival: Arrival): Promise<void> {
     const stale = checkFreshness(env.ts, this.deps.now());
     if (stale) throw new EnvelopeError(stale.code, stale.message);
     if (!sameSite(env.to, this.deps.site)) {
       throw new EnvelopeError('not_local', `this site is ${formatSite(this.deps.site)}, not ${formatSite(env.to)}`, 404);
     }
-    if (!(await this.deps.users.exists(env.to.username))) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
     if (arrival.peer && !sameSite(arrival.peer, env.from)) {
       throw new EnvelopeError('forged_from', `envelope claims to come from ${formatSite(env.from)} but arrived on the link of ${formatSite(arrival.peer)}`, 403);
     }
     if (arrival.local && !sameSite(env.from, this.deps.site)) {
       throw new EnvelopeError('forged_from', 'a local delivery must come from this site', 403);
     }
-    if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) throw new EnvelopeError('blocked', `${formatAddress(env.to)} does not accept messages from ${formatAddress(env.from)}`, 403);
     await this.checkSignature(env);
+    if (!(await this.deps.users.exists(env.to.username))) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
+    if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) throw new EnvelopeError('blocked', `${formatAddress(env.to)} does not accept messages from ${formatAddress(env.from)}`, 403);
   }
 
+  /**
+   * The signature against the sender's site key (§3 "Key lifecycle"). A signature that fails
+   * against a key we hold may be the sender's new key: the key is fetched again, at most once a
+   * minute; within that minute the answer is `key_unknown` (retryable), never a final refusal,
+   * so an envelope signed with a just-rotated key is delayed, not lost.
+   */
   private async checkSignature(env: Envelope): Promise<void> {
-    let key: string;
+    let known: { key: string; justFetched?: boolean };
     try {
-      key = await this.deps.directory.siteKeyOf(env.from);
+      known = await this.deps.directory.siteKeyEntry(env.from);
     } catch (error) {
       if (error instanceof HearthError && error.code === 'unknown_user') {
         throw new EnvelopeError('unknown_sender', `the sender ${formatAddress(env.from)} does not exist on its site`, 401);
       }
       throw error;
     }
-    if (verifyEnvelopeSignature(env, key, this.deps.verify)) return;
-    // The sender may have rotated its key: fetch it once more before refusing.
-    if (!this.deps.directory.isLocal(env.from)) {
+    if (verifyEnvelopeSignature(env, known.key, this.deps.verify)) return;
+    if (!this.deps.directory.isLocal(env.from) && !known.justFetched) {
+      const wait = this.deps.directory.refreshAllowedIn(env.from);
+      if (wait > 0) {
+        throw new KeyUnknownError(`the signature does not match the site key this site holds for ${formatAddress(env.from)}, which it fetched less than a minute ago; if the key was rotated, retry later`, wait);
+      }
       const fresh = await this.deps.directory.siteKeyOf(env.from, { refresh: true });
-      if (fresh !== key && verifyEnvelopeSignature(env, fresh, this.deps.verify)) return;
+      if (fresh !== known.key && verifyEnvelopeSignature(env, fresh, this.deps.verify)) return;
     }
     throw new EnvelopeError('bad_signature', `the signature does not match the site key of ${formatAddress(env.from)}`, 401);
   }

@@ -214,10 +214,21 @@ export class LinkManager {
     });
   }
 
+  /**
+   * At most one link each way per peer (PROTOCOL.md §5 "Link lifecycle"): two sites that dial each
+   * other at once keep both, and a newer link in the same direction replaces the older one, whose
+   * unacknowledged envelopes the sender then retries. A peer can hold at most two sockets here.
+   */
   private register(link: Link): void {
     const key = formatSite(link.peer);
     let set = this.links.get(key);
     if (!set) this.links.set(key, (set = new Set()));
+    for (const old of [...set]) {
+      if (old.direction === link.direction) {
+        this.deps.log.info({ peer: key, direction: link.direction }, 'link replaced by a newer one');
+        old.close();
+      }
+    }
     set.add(link);
     this.deps.log.info({ peer: key, direction: link.direction }, 'link up');
     link.on('close', () => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { formatSite, HearthError, jsonDepth, LIMITS, LinkFrameSchema, type LinkFrame, type SiteName } from '@hearth/protocol';
+import { formatSite, HearthError, LIMITS, LinkFrameSchema, parseLimitedJson, type LinkFrame, type SiteName } from '@hearth/protocol';
 import type WebSocket from 'ws';
 
 export interface AckResult {
@@ -76,16 +76,19 @@ export class Link extends EventEmitter {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary || data.length > MAX_FRAME_BYTES) return this.protocolError('frame_invalid', 'frames are JSON text under 80 KiB');
-    const text = data.toString('utf8');
-    // The frame adds one level around the envelope; deeper text is refused before parsing.
-    if (jsonDepth(text) > LIMITS.envelopeDepth + 1) return this.protocolError('too_deep', `JSON nests deeper than ${LIMITS.envelopeDepth} levels`);
     let frame: LinkFrame;
     try {
-      const parsed = LinkFrameSchema.safeParse(JSON.parse(text));
+      // Strict JSON (no repeated keys, no lone surrogates); the frame adds one level around the envelope.
+      const parsed = LinkFrameSchema.safeParse(parseLimitedJson(data, { maxBytes: MAX_FRAME_BYTES, maxDepth: LIMITS.envelopeDepth + 1 }));
       if (!parsed.success) return this.protocolError('frame_invalid', 'unknown or malformed frame');
       frame = parsed.data;
-    } catch {
-      return this.protocolError('frame_invalid', 'frame is not JSON');
+    } catch (error) {
+      const code = error instanceof HearthError ? error.code : 'frame_invalid';
+      // A well-formed envelope frame that only fails strict JSON is refused like any bad envelope,
+      // by its ack; the link stays up. Anything else is a broken peer.
+      const id = code === 'invalid_json' ? envelopeIdOf(data) : null;
+      if (id) return this.reply({ t: 'ack', id, ok: false, code, message: (error as Error).message, retryable: false });
+      return this.protocolError(code === 'too_deep' ? code : 'frame_invalid', (error as Error).message);
     }
     if (frame.t === 'ack') {
       const resolve = this.pending.get(frame.id);
@@ -121,5 +124,15 @@ export class Link extends EventEmitter {
     this.pending.clear();
     for (const resolve of waiting) resolve({ ok: false, code: 'link_closed', message: 'link closed before ack', retryable: true });
     this.emit('close');
+  }
+}
+
+/** The id of an envelope frame that JSON.parse reads but strict parsing refused, so it can be acked. */
+function envelopeIdOf(data: Buffer): string | null {
+  try {
+    const frame = JSON.parse(data.toString('utf8')) as { t?: unknown; env?: { id?: unknown } };
+    return frame.t === 'env' && typeof frame.env?.id === 'string' ? frame.env.id.slice(0, 64) : null;
+  } catch {
+    return null;
   }
 }

@@ -1,4 +1,4 @@
-import { formatAddress, parseAddress, PostSchema, sameSite, type Address, type SiteName } from '@hearth/protocol';
+import { FRESHNESS, formatAddress, parseAddress, PostSchema, sameSite, type Address, type SiteName } from '@hearth/protocol';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { HttpClient } from '../net/http-client.js';
@@ -82,7 +82,9 @@ export class Puller {
       if (page === 0 && typeof res.headers.etag === 'string') etag = res.headers.etag;
       const body = PostsPage.parse(JSON.parse(res.text));
       const now = this.deps.now();
-      const items = body.items.filter((item) => item.author === key);
+      // A post dated in this site's future would pin itself to the top of every feed: skip it
+      // (a pushed post is bounded by its envelope's ts the same way).
+      const items = body.items.filter((item) => item.author === key && Date.parse(item.createdAt) - now <= FRESHNESS.maxFutureMs);
       if (items.length > 0) {
         await this.deps.db.transaction().execute(async (trx) => {
           for (const item of items) {

@@ -261,7 +261,13 @@ export class OutboxWorker {
           const delay = ack.retryable ? nextRetryDelay(row.attempts, age, this.deps.random ?? Math.random, this.deps.policy ?? DEFAULT_RETRY_POLICY) : null;
           const error = `${ack.code ?? 'error'}: ${ack.message ?? ''}`.slice(0, 500);
           if (delay === null) {
-            await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).execute();
+            // Only the body that was refused fails: a row signed again meanwhile (a site key
+            // rotation) is retried with its new signature instead.
+            const marked = await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).where('body', '=', row.body).executeTakeFirst();
+            if (Number(marked.numUpdatedRows) === 0) {
+              await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error }).where('seq', '=', row.seq).execute();
+              continue;
+            }
             const sender = row.sender.split('@')[0]!;
             await addNotification(trx, sender, 'delivery_failed', { envelope: row.envelope_id, to: `${row.dest_host}:${row.dest_port}`, error }, now);
             this.deps.log.warn({ envelope: row.envelope_id, dest: `${row.dest_host}:${row.dest_port}`, code: ack.code }, 'delivery failed for good');

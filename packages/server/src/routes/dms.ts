@@ -1,3 +1,4 @@
+import { refuseReplayedDm } from '../federation/handlers.js';
 import { DmCiphertextSchema, formatAddress, TYPES, type Address } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
@@ -110,10 +111,11 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const body = parseInput(NewDm, request.body);
     const to = parseAddressInput(body.to);
     const env = await ctx.db.transaction().execute(async (trx) => {
+      await refuseReplayedDm(trx, username, body.message.ephemeralKey);
       const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message: body.message } });
       await trx
         .insertInto('dm_messages')
-        .values({ username, envelope_id: sent.id, direction: 'out', peer: formatAddress(to), ciphertext: JSON.stringify(body.message), created_at: ctx.now() })
+        .values({ username, envelope_id: sent.id, direction: 'out', peer: formatAddress(to), ciphertext: JSON.stringify(body.message), created_at: ctx.now(), message_key: body.message.ephemeralKey })
         .execute();
       await enqueueForVault(trx, username, { envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
       return sent;

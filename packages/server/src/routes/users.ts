@@ -8,6 +8,7 @@ import { parseInput, requireUser } from '../http-helpers.js';
 import { decodeCursor } from '../storage/posts.js';
 import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, publicProfile } from '../storage/users.js';
+import { rotateSiteKey } from '../federation/key-rotation.js';
 
 const ProfileUpdate = z.strictObject({
   displayName: z.string().trim().min(1).max(LIMITS.displayNameChars).optional(),
@@ -44,6 +45,17 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     if (update.avatarUrl !== undefined) set.avatar_url = update.avatarUrl;
     if (Object.keys(set).length > 0) await ctx.db.updateTable('users').set(set).where('username', '=', username).execute();
     return publicProfile(ctx.db, ctx.site, (await findUser(ctx.db, username))!);
+  });
+
+  /**
+   * Rotates my site key: the old key signs a notice for the new one, queued envelopes are signed
+   * again, and other sites switch at their next look at my profile (PROTOCOL.md §3).
+   */
+  app.post('/api/me/site-key/rotate', async (request) => {
+    const username = await requireUser(ctx, request);
+    const result = await rotateSiteKey(ctx.db, ctx.site, username, ctx.now());
+    ctx.log.info({ user: username, resigned: result.resigned }, 'site key rotated');
+    return { siteKey: result.publicKey, previous: result.previous, resigned: result.resigned };
   });
 
   /** Public posts, newest first; this is what a follower's site pulls (with ETag and `since`). */

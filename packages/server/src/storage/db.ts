@@ -4,6 +4,7 @@ import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-media.js';
 import * as m003 from './migrations/003-vault.js';
 import * as m004 from './migrations/004-call-allow.js';
+import * as m005 from './migrations/005-hardening.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-media': m002,
   '003-vault': m003,
   '004-call-allow': m004,
+  '005-hardening': m005,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

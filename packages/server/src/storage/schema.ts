@@ -12,6 +12,8 @@ export interface UsersTable {
   identity_key: string | null;
   key_backup: string | null;
   created_at: number;
+  /** JSON of the rotation notice signed by the previous site key (PROTOCOL.md §3), after a rotation. */
+  site_key_rotation?: string | null;
 }
 
 export interface SessionsTable {
@@ -102,6 +104,8 @@ export interface DmMessagesTable {
   peer: string;
   ciphertext: string;
   created_at: number;
+  /** The DM's ephemeral key: one sealed message is stored once per account, whatever envelope carried it. */
+  message_key?: string | null;
 }
 
 export interface OutboxTable {
@@ -167,7 +171,22 @@ export interface CallAllowTable {
   created_at: number;
 }
 
+export interface RemotePostTombstonesTable {
+  author: string;
+  id: string;
+  deleted_at: number;
+}
+
+export interface CommentTombstonesTable {
+  id: string;
+  post_id: string;
+  author: string;
+  deleted_at: number;
+}
+
 export interface Database {
+  remote_post_tombstones: RemotePostTombstonesTable;
+  comment_tombstones: CommentTombstonesTable;
   users: UsersTable;
   sessions: SessionsTable;
   devices: DevicesTable;

@@ -55,6 +55,7 @@ export async function publicProfile(db: Q, site: SiteName, user: UsersTable) {
     bio: user.bio,
     avatarUrl: user.avatar_url,
     siteKey: user.site_public_key,
+    ...(user.site_key_rotation ? { siteKeyRotation: JSON.parse(user.site_key_rotation) as unknown } : {}),
     identityKey: user.identity_key,
     devices: await listDevices(db, user.username),
     postCount: Number(posts?.n ?? 0),
