@@ -4,7 +4,6 @@ import {
   createEnvelope,
   fromBase64url,
   generateSigningKeyPair,
-  linkProofBytes,
   nobleSigner,
   parseAddress,
   toBase64url,
@@ -13,6 +12,7 @@ import {
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess, waitFor } from './helpers/sites.js';
+import { dialLink } from './helpers/link-client.js';
 
 /**
  * Every kind of bad input gets a clear error ({"error":{"code","message"}}) and changes nothing.
@@ -43,19 +43,7 @@ describe('bad input is refused and changes nothing', () => {
     );
     return { ...env, ...overrides };
   };
-  /** Dials bob's /federation as alice's site and answers the challenge with `key`'s signature. */
-  const handshake = async (key: { publicKey: string; secretKey: string }) => {
-    const client = { host: '127.0.0.1', port: alice.port };
-    const server = { host: '127.0.0.1', port: bob.port };
-    const ws = new WebSocket(`ws://127.0.0.1:${bob.port}/federation`);
-    const frames: any[] = [];
-    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
-    await new Promise((resolve) => ws.once('open', resolve));
-    ws.send(JSON.stringify({ t: 'hello', v: 1, client, server, nonce: toBase64url(crypto.randomBytes(24)) }));
-    const challenge = await waitFor('challenge', () => frames.find((f) => f.t === 'challenge'));
-    ws.send(JSON.stringify({ t: 'auth', sig: toBase64url(nobleSigner(key).sign(linkProofBytes('client', client, server, challenge.nonce))) }));
-    return { ws, frames };
-  };
+  const handshake = (key: { publicKey: string; secretKey: string }) => dialLink(alice, bob, key);
   const send = (body: unknown) => bob.api('POST', '/federation/inbox', { raw: typeof body === 'string' ? body : JSON.stringify(body) });
   const state = () => ({
     comments: bob.count('select count(*) n from comments'),
@@ -111,13 +99,15 @@ describe('bad input is refused and changes nothing', () => {
     const before = state();
     const env = comment('original text');
     const tampered = { ...env, data: { ...env.data, comment: { ...(env.data as any).comment, text: 'Original text' } } };
-    // alice's key was fetched under a minute ago, so bob cannot yet look again for a rotated key:
-    // the answer is "retry later" (key_unknown, 503), never a final refusal a rotation would turn into a loss.
-    expectError(await send(tampered), 503, 'key_unknown');
+    // bob fetches alice's key again in case it was rotated, then refuses for good.
+    expectError(await send(tampered), 401, 'bad_signature');
+    // That was the second fetch of alice's key this minute (the first was for the baseline), the
+    // most bob makes: now the answer is "retry later" (key_unknown), never a final refusal
+    // that a key rotation would turn into a lost message.
     const flipped = fromBase64url(env.sig);
     flipped[10] ^= 1;
     const res = await send({ ...env, sig: toBase64url(flipped) });
-    expectError(res, 503, 'key_unknown');
+    expectError(res, 401, 'key_unknown');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(state()).toEqual(before);
   });

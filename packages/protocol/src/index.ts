@@ -15,3 +15,4 @@ export * from './vault.js';
 export * from './call.js';
 export * from './time.js';
 export * from './key-rotation.js';
+export * from './error-codes.js';

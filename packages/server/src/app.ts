@@ -55,10 +55,13 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = errorBody(error);
-    if (status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    // Rate limits (429) and "retry later" answers such as key_unknown (503) say when.
+    // A failure of ours gets a stack trace in the log; a known "not now" answer (key_unknown,
+    // bad_remote_key, vault_offline...) is an expected condition and gets one line with its code.
+    if (status >= 500 && body.error.code === 'internal') request.log.error({ err: error, url: request.url }, 'request failed');
+    else if (status >= 500) request.log.warn({ code: body.error.code, url: request.url }, 'request refused for now');
+    // Rate limits (429) and "retry later" answers such as key_unknown say when.
     const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-    if ((status === 429 || status === 503) && typeof retryAfterMs === 'number' && retryAfterMs > 0) {
+    if (typeof retryAfterMs === 'number' && retryAfterMs > 0) {
       reply.header('retry-after', Math.max(1, Math.ceil(retryAfterMs / 1000)));
     }
     void reply.status(status).send(body);

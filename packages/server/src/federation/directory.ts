@@ -14,10 +14,14 @@ import type { Db } from '../storage/db.js';
 import { findUser } from '../storage/users.js';
 import type { HttpClient } from '../net/http-client.js';
 
-/** What a receiver may still say when it cannot confirm a sender's key right now: retry later. */
+/**
+ * What a receiver says when it cannot confirm a sender's key right now (fetched too often
+ * already, the sender's site unreachable, a changed key waiting for the old one to expire):
+ * 401 like any unverified envelope, but retryable, with a Retry-After.
+ */
 export class KeyUnknownError extends HearthError {
   constructor(message: string, readonly retryAfterMs: number) {
-    super('key_unknown', message, { status: 503, retryable: true });
+    super('key_unknown', message, { status: 401, retryable: true });
   }
 }
 
@@ -34,7 +38,7 @@ interface KnownKey {
  * - a key is trusted for KEY_TTL_MS after it was fetched, then fetched again before use, so a
  *   rotated-out key stops working at a defined moment;
  * - a different key replaces a fresh one only with a rotation notice signed by the old key;
- * - a subject is fetched at most once per REFRESH_INTERVAL_MS, and lookups that fail are
+ * - a subject is fetched at most twice a minute, and lookups that fail are
  *   remembered (per subject, and per host once a host fails often), so envelopes with made-up
  *   senders cannot turn this site into a fetching tool;
  * - keys of small order or in a non-canonical encoding are refused when first fetched.
@@ -42,15 +46,17 @@ interface KnownKey {
 export class Directory {
   private readonly inflight = new Map<string, Promise<KnownKey>>();
   private readonly memory = new Map<string, KnownKey>();
-  /** When each subject was last fetched: forged signatures must not turn into a fetch flood. */
-  private readonly fetchedAt = new Map<string, number>();
+  /** Fetches per subject in the current window: forged signatures must not turn into a fetch flood. */
+  private readonly fetches = new Map<string, { windowStart: number; count: number }>();
   /** Subjects whose lookup failed, with the error to give again until `until`. */
   private readonly failed = new Map<string, { until: number; error: HearthError }>();
   /** Failed lookups per host in the current window; past the budget the host is not asked again. */
   private readonly hostFailures = new Map<string, { windowStart: number; count: number }>();
 
   static readonly KEY_TTL_MS = 60 * 60_000;
-  static readonly REFRESH_INTERVAL_MS = 60_000;
+  /** A subject's key is fetched at most REFRESHES_PER_WINDOW times per REFRESH_WINDOW_MS. */
+  static readonly REFRESH_WINDOW_MS = 60_000;
+  static readonly REFRESHES_PER_WINDOW = 2;
   static readonly NEGATIVE_TTL_MS = 10 * 60_000;
   static readonly UNREACHABLE_TTL_MS = 60_000;
   static readonly HOST_FAILURE_BUDGET = 20;
@@ -84,7 +90,7 @@ export class Directory {
       const profile = (await this.fetchJson(`${this.origin(address)}/api/users/${address.username}`)) as { siteKey?: unknown; siteKeyRotation?: unknown };
       const key = profile.siteKey;
       if (typeof key !== 'string' || !isAcceptableSigningKey(key)) {
-        throw new HearthError('bad_remote_key', `${who} publishes no acceptable site key (missing, malformed, non-canonical or of small order)`, { status: 502 });
+        throw new HearthError('bad_remote_key', `${who} publishes no acceptable site key (missing, malformed, non-canonical or of small order)`, { status: 502, retryable: true });
       }
       if (previous && previous.key !== key && this.deps.now() - previous.fetchedAt < Directory.KEY_TTL_MS) {
         // The key changed while the one we hold is still fresh: only the old key may vouch for the new.
@@ -109,11 +115,24 @@ export class Directory {
     return entry.key;
   }
 
-  /** Whether a subject's key may be fetched again now (at most once per REFRESH_INTERVAL_MS). */
+  /** How long until a subject's key may be fetched again (0: now). */
   refreshAllowedIn(address: Address): number {
-    const last = this.fetchedAt.get(`user:${formatAddress(address)}`);
-    if (last === undefined) return 0;
-    return Math.max(0, last + Directory.REFRESH_INTERVAL_MS - this.deps.now());
+    return this.refreshWait(`user:${formatAddress(address)}`);
+  }
+
+  private refreshWait(subject: string): number {
+    const window = this.fetches.get(subject);
+    const now = this.deps.now();
+    if (!window || now - window.windowStart >= Directory.REFRESH_WINDOW_MS || window.windowStart > now) return 0;
+    return window.count < Directory.REFRESHES_PER_WINDOW ? 0 : window.windowStart + Directory.REFRESH_WINDOW_MS - now;
+  }
+
+  private countFetch(subject: string): void {
+    const now = this.deps.now();
+    const window = this.fetches.get(subject);
+    if (!window || now - window.windowStart >= Directory.REFRESH_WINDOW_MS || window.windowStart > now) this.fetches.set(subject, { windowStart: now, count: 1 });
+    else window.count++;
+    if (this.fetches.size > 10_000) this.fetches.delete(this.fetches.keys().next().value!);
   }
 
   /** A remote user's public profile (not cached: devices change). */
@@ -145,8 +164,7 @@ export class Directory {
       const row = await this.deps.db.selectFrom('remote_keys').select(['public_key', 'fetched_at']).where('subject', '=', subject).executeTakeFirst();
       if (row) this.memory.set(subject, (known = { key: row.public_key, fetchedAt: Number(row.fetched_at) }));
     }
-    const last = this.fetchedAt.get(subject);
-    if (refresh && last !== undefined && now - last < Directory.REFRESH_INTERVAL_MS) refresh = false;
+    if (refresh && this.refreshWait(subject) > 0) refresh = false;
     // A key older than its TTL is fetched again before use: that is when a rotated-out key stops working.
     const expired = known !== undefined && (now - known.fetchedAt >= Directory.KEY_TTL_MS || known.fetchedAt > now + Directory.KEY_TTL_MS);
     if (known && !refresh && !expired) return known;
@@ -162,7 +180,7 @@ export class Directory {
     let pending = this.inflight.get(subject);
     if (!pending) {
       pending = (async () => {
-        this.fetchedAt.set(subject, this.deps.now());
+        this.countFetch(subject);
         let key: string;
         try {
           key = await fetchKey(known);

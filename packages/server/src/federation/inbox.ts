@@ -120,8 +120,8 @@ export class Inbox {
 
   /**
    * The signature against the sender's site key (§3 "Key lifecycle"). A signature that fails
-   * against a key we hold may be the sender's new key: the key is fetched again, at most once a
-   * minute; within that minute the answer is `key_unknown` (retryable), never a final refusal,
+   * against a key we hold may be the sender's new key: the key is fetched again, at most twice a
+   * minute; past that the answer is `key_unknown` (retryable), never a final refusal,
    * so an envelope signed with a just-rotated key is delayed, not lost.
    */
   private async checkSignature(env: Envelope): Promise<void> {
@@ -129,20 +129,32 @@ export class Inbox {
     try {
       known = await this.deps.directory.siteKeyEntry(env.from);
     } catch (error) {
-      if (error instanceof HearthError && error.code === 'unknown_user') {
-        throw new EnvelopeError('unknown_sender', `the sender ${formatAddress(env.from)} does not exist on its site`, 401);
-      }
-      throw error;
+      throw senderKeyError(error, env.from);
     }
     if (verifyEnvelopeSignature(env, known.key, this.deps.verify)) return;
     if (!this.deps.directory.isLocal(env.from) && !known.justFetched) {
       const wait = this.deps.directory.refreshAllowedIn(env.from);
       if (wait > 0) {
-        throw new KeyUnknownError(`the signature does not match the site key this site holds for ${formatAddress(env.from)}, which it fetched less than a minute ago; if the key was rotated, retry later`, wait);
+        throw new KeyUnknownError(`the signature does not match the site key this site holds for ${formatAddress(env.from)}, and this site has already fetched that key twice in the last minute; if the key was rotated, retry later`, wait);
       }
       const fresh = await this.deps.directory.siteKeyOf(env.from, { refresh: true });
       if (fresh !== known.key && verifyEnvelopeSignature(env, fresh, this.deps.verify)) return;
     }
     throw new EnvelopeError('bad_signature', `the signature does not match the site key of ${formatAddress(env.from)}`, 401);
   }
+}
+
+/**
+ * Why a sender's key could not be had, as the answer to the sender: never a 5xx, since the fault
+ * is not this site's. Only a definite answer from the sender's own site is final.
+ */
+function senderKeyError(error: unknown, from: Envelope['from']): HearthError {
+  const who = formatAddress(from);
+  if (error instanceof KeyUnknownError) return error;
+  if (error instanceof HearthError) {
+    if (error.code === 'unknown_user') return new EnvelopeError('unknown_sender', `the sender ${who} does not exist on its site`, 401);
+    if (error.code === 'bad_remote_key') return new EnvelopeError('bad_sender_key', `${error.message}: nothing it signs is accepted`, 401);
+    if (error.code === 'forbidden_address' || error.code === 'insecure_url') return new EnvelopeError(error.code, `the sender ${who} is at an address this site does not contact: ${error.message}`, 400);
+  }
+  return new KeyUnknownError(`could not fetch the site key of ${who} now (${(error as Error)?.message ?? 'unknown error'}); retry later`, 60_000);
 }

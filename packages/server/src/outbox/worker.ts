@@ -1,4 +1,4 @@
-import { formatSite, HearthError, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
+import { formatSite, HearthError, isRetryableAnswer, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import type { OutboxTable } from '../storage/schema.js';
@@ -241,7 +241,8 @@ export class OutboxWorker {
       } catch {
         /* not JSON: keep the status */
       }
-      return { ok: false, code, message, retryable: res.status >= 500 || res.status === 429 || res.status === 408 };
+      // Retry by the code's registry entry (key_unknown is a 401 that asks for a retry), else by status.
+      return { ok: false, code, message, retryable: isRetryableAnswer(code, res.status) };
     } catch (error) {
       return failure(error);
     }
