@@ -33,7 +33,13 @@ export function assertUsername(name: string): string {
 /** Hosts are ASCII only (IDNs in punycode), so look-alike Unicode cannot name a site. */
 export function assertHost(host: string): string {
   if (host.length === 0 || host.length > 253) throw new AddressError('host is empty or longer than 253 characters');
-  if (IPV4.test(host) || IPV6_BRACKETED.test(host)) return host;
+  if (IPV4.test(host)) return host;
+  if (host.startsWith('[')) {
+    // IPv6 only in its canonical text form (RFC 5952: lower case, zeros compressed), as the
+    // WHATWG URL parser writes it, so one address has one spelling in every envelope.
+    if (!IPV6_BRACKETED.test(host) || canonicalIpv6(host) !== host) throw new AddressError(`host "${printable(host)}" is not an IPv6 address in canonical form (RFC 5952)`);
+    return host;
+  }
   const labels = host.split('.');
   if (!labels.every((label) => DNS_LABEL.test(label))) {
     throw new AddressError(`host "${printable(host)}" is not a valid DNS name or IP address`);
@@ -90,7 +96,18 @@ export function parseHostPort(text: string): SiteName {
     if (!/^\d{1,5}$/.test(portText)) throw new AddressError(`port "${printable(portText)}" is not a number`);
     port = assertPort(Number(portText));
   }
-  return { host: assertHost(host.toLowerCase()), port };
+  const lower = host.toLowerCase();
+  return { host: assertHost(lower.startsWith('[') ? (canonicalIpv6(lower) ?? lower) : lower), port };
+}
+
+/** `[v6]` in canonical form, or null when it is not an IPv6 literal. */
+function canonicalIpv6(bracketed: string): string | null {
+  try {
+    const hostname = new URL(`http://${bracketed}/`).hostname;
+    return hostname.startsWith('[') ? hostname : null;
+  } catch {
+    return null;
+  }
 }
 
 export function formatSite(site: SiteName): string {

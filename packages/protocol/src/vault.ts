@@ -70,7 +70,7 @@ export function vaultLinkProofBytes(origin: string, nonceText: string, device: s
  * other side's device key (a domain of their own, so a DM never opens as one) and signed by the
  * sending device, so the backend can neither read nor forge them.
  */
-const VAULT_DOMAIN: SealDomain = { wrapInfo: utf8('hearth-vault-v1 wrap'), bodyAad: utf8('hearth-vault-v1 body') };
+export const VAULT_DOMAIN: SealDomain = { wrapInfo: utf8('hearth-vault-v1 wrap'), bodyAad: utf8('hearth-vault-v1 body') };
 
 export const HistoryRequestSchema = z.strictObject({
   kind: z.literal('history'),

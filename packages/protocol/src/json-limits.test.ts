@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HearthError } from './errors.js';
+import { parseLimitedJson, scanJson } from './json-limits.js';
+import { isExactTime } from './time.js';
+
+const limits = { maxBytes: 1 << 20, maxDepth: 64 };
+const codeOf = (input: string | Uint8Array) => {
+  try {
+    parseLimitedJson(input, limits);
+    return null;
+  } catch (error) {
+    return (error as HearthError).code;
+  }
+};
+// JSON.stringify writes lone surrogates as \\uXXXX escapes; those are refused on purpose, so the
+// round-trip property runs over well-formed Unicode.
+const wellFormed = fc.jsonValue({ maxDepth: 6 }).filter((v) => !/[\uD800-\uDFFF]/.test(JSON.stringify(v).replace(/\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '\uD800')));
+
+describe('strict JSON', () => {
+  it('accepts every well-formed JSON value, and finds no repeated key in it', () => {
+    fc.assert(
+      fc.property(wellFormed, (value) => {
+        const text = JSON.stringify(value);
+        expect(scanJson(text).duplicateKey).toBeNull();
+        expect(parseLimitedJson(text, limits)).toEqual(JSON.parse(text));
+      }),
+    );
+  });
+
+  it('refuses an object that repeats a key, at any depth and however the key is escaped', () => {
+    expect(codeOf('{"a":1,"a":2}')).toBe('invalid_json');
+    expect(codeOf('{"a":1,"\\u0061":2}')).toBe('invalid_json');
+    expect(codeOf('[{"x":{"b":[1,{"c":1}],"b":2}}]')).toBe('invalid_json');
+    expect(codeOf('{"a":{"a":1},"b":{"a":1}}')).toBeNull();
+    expect(codeOf('[{"a":1},{"a":2}]')).toBeNull();
+    expect(codeOf('{"a":"\\",\\"a\\":1"}')).toBeNull(); // a key-like text inside a string value
+  });
+
+  it('refuses lone surrogates and invalid UTF-8, and keeps real pairs', () => {
+    expect(codeOf('{"t":"\\ud800"}')).toBe('invalid_json');
+    expect(codeOf('{"t":"x\\udc00"}')).toBe('invalid_json');
+    expect(codeOf('{"\\ud800":1}')).toBe('invalid_json');
+    expect(codeOf('{"t":"\\ud83d\\ude00"}')).toBeNull();
+    expect(codeOf(new Uint8Array([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toBe('invalid_json');
+    expect(codeOf(new TextEncoder().encode('{"t":"café ☕"}'))).toBeNull();
+  });
+
+  it('has one form for times', () => {
+    expect(isExactTime('2026-11-25T12:00:00.000Z')).toBe(true);
+    for (const t of ['2026-11-25T12:00:00Z', '2026-11-25T12:00:00.0000Z', '2026-11-25T13:00:00.000+01:00', '2026-02-30T12:00:00.000Z', '2026-11-25 12:00:00.000Z', '+02026-11-25T12:00:00.000Z']) {
+      expect({ t, ok: isExactTime(t) }).toEqual({ t, ok: false });
+    }
+  });
+});
