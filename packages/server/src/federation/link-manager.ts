@@ -22,6 +22,8 @@ import type { Directory } from './directory.js';
 import { Link, type AckResult } from './link.js';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Close codes (PROTOCOL.md §5): 4000 handshake refused (after an error frame), 4001 replaced by a newer link. */
+export const LINK_REPLACED = 4001;
 
 export interface LinkManagerDeps {
   site: SiteName;
@@ -226,7 +228,7 @@ export class LinkManager {
     for (const old of [...set]) {
       if (old.direction === link.direction) {
         this.deps.log.info({ peer: key, direction: link.direction }, 'link replaced by a newer one');
-        old.close();
+        old.close(LINK_REPLACED, 'replaced by a newer link');
       }
     }
     set.add(link);

@@ -69,8 +69,15 @@ export class Link extends EventEmitter {
     });
   }
 
-  close(): void {
-    this.socket.terminate();
+  /** Closes the link: with a close code and reason when given (the peer learns why), else at once. */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined && !this.closed) {
+      this.socket.close(code, reason);
+      // A peer that never answers the close frame is cut off.
+      setTimeout(() => this.socket.terminate(), 5000).unref();
+    } else {
+      this.socket.terminate();
+    }
     this.shutdown();
   }
 
