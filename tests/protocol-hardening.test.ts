@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeSite } from './helpers/fake-site.js';
 import { dialLink, sendOverLink } from './helpers/link-client.js';
-import { SiteProcess, waitFor } from './helpers/sites.js';
+import { hearth, SiteProcess, waitFor } from './helpers/sites.js';
 
 /**
  * The defects an independent implementation found (issue 9), one test each, with real sites on
@@ -92,6 +92,20 @@ describe('protocol hardening', () => {
     await bob.start();
     await waitFor('the re-signed comment', async () => (await comments()).some((c) => c.text === 'queued across a rotation'), 60_000);
     expect(alice.count("select count(*) n from outbox where status = 'failed'")).toBe(0);
+  });
+
+  it('1b. hearth user rotate-key works on a running site, which signs with the new key at once', async () => {
+    const before = alice.siteKeyOf('carl').publicKey;
+    const out = await hearth(['user', 'rotate-key', '--data', alice.dataDir, '--user', 'carl']);
+    expect(out.stdout).toMatch(/Rotated the site key of carl/);
+    const after = (await alice.api('GET', '/api/users/carl')).body;
+    expect(after.siteKey).not.toBe(before);
+    expect(after.siteKeyRotation.previous).toBe(before);
+    await alice.api('POST', '/api/comments', { as: 'carl', body: { post: { author: bob.address('bob'), id: postId }, text: 'carl, with a new key' } });
+    await waitFor('carl\'s comment', async () => (await comments()).some((c) => c.text === 'carl, with a new key'));
+    const missing = await hearth(['user', 'rotate-key', '--data', alice.dataDir, '--user', 'nobody'], { allowFailure: true });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no user nobody/);
   });
 
   it('2. nothing about the recipient is revealed before the signature verifies', async () => {
