@@ -18,7 +18,7 @@ import {
 import { newEnvelopeId } from './envelope.js';
 import { HearthError } from './errors.js';
 import { fromBase64url, toBase64url } from './encoding.js';
-import { generateAgreementKeyPair, generateSigningKeyPair, signingPublicKey, type SigningKeyPair } from './keys.js';
+import { generateAgreementKeyPair, generateSigningKeyPair, isAcceptableSigningKey, signingPublicKey, type SigningKeyPair } from './keys.js';
 import type { DmCiphertext } from './messages.js';
 import { HistoryResponseSchema, openFromDevice, sealForDevice, type HistoryRequest } from './vault.js';
 
@@ -60,6 +60,8 @@ interface ProfileDoc {
 export async function peerKeys(api: DmApi, pins: PinStore, me: MyDevice, address: string): Promise<PeerKeys> {
   const doc = address === me.address ? { ...(await api.get<ProfileDoc>('/api/me')), identityKey: me.identity.publicKey } : await api.get<ProfileDoc>(`/api/lookup?address=${encodeURIComponent(address)}`);
   if (!doc.identityKey) throw new DmError('no_devices', `${address} has no device for direct messages yet`);
+  // A small-order key would "verify" certificates it never made (PROTOCOL.md §3).
+  if (!isAcceptableSigningKey(doc.identityKey)) throw new DmError('invalid_key', `${address} publishes an identity key that is not an acceptable Ed25519 key`);
   if (address !== me.address) {
     const pinned = await pins.get(address);
     if (pinned && pinned !== doc.identityKey) {
@@ -71,7 +73,7 @@ export async function peerKeys(api: DmApi, pins: PinStore, me: MyDevice, address
     }
     if (!pinned) await pins.set(address, doc.identityKey);
   }
-  return { address, identityKey: doc.identityKey, devices: doc.devices };
+  return { address, identityKey: doc.identityKey, devices: doc.devices.filter((d) => isAcceptableSigningKey(d.signKey)) };
 }
 
 /** The safety number of my conversation with `address` (both fingerprints), to compare out of band. */

@@ -1,4 +1,4 @@
-import { certifiedDevices, fingerprint, verifyDmPlaintextSignature, type DeviceRecord, type DmPlaintext, type VerifyFn } from '@hearth/protocol';
+import { certifiedDevices, fingerprint, isAcceptableSigningKey, verifyDmPlaintextSignature, type DeviceRecord, type DmPlaintext, type VerifyFn } from '@hearth/protocol';
 
 /** A person's published keys, as the backend's lookup returns them. */
 export interface ProfileKeys {
@@ -48,6 +48,7 @@ export class SenderCheck {
     const profile = await this.lookup(address);
     const identityKey = address === this.me.address ? this.me.identityKey : profile.identityKey;
     if (!identityKey) throw new LookupRefused(`${address} has no identity key`);
+    if (!isAcceptableSigningKey(identityKey)) throw new LookupRefused(`${address} publishes an identity key that is not an acceptable Ed25519 key`);
     if (address !== this.me.address) {
       const pinned = this.pins.get(address);
       if (pinned && pinned !== identityKey) {
@@ -55,7 +56,7 @@ export class SenderCheck {
       }
       if (!pinned) this.pins.set(address, identityKey);
     }
-    const devices = certifiedDevices({ address, identityKey, devices: profile.devices }, this.verify);
+    const devices = certifiedDevices({ address, identityKey, devices: profile.devices }, this.verify).filter((d) => isAcceptableSigningKey(d.signKey));
     const known = { identityKey, devices, signKeys: new Map(devices.map((d) => [d.id, d.signKey])) };
     this.known.set(address, known);
     return known;

@@ -1,4 +1,4 @@
-import { verifyDeviceCertificate, type SiteName } from '@hearth/protocol';
+import { isAcceptableSigningKey, verifyDeviceCertificate, type SiteName } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { ApiError, conflict } from '../errors.js';
 import type { Database } from './schema.js';
@@ -36,6 +36,9 @@ export async function addDevice(
   }
   if (!user.identity_key && options.backupRequired && !options.keyBackup) {
     throw new ApiError('backup_required', 'a new identity key needs its backup, so your other devices can restore it', { status: 400 });
+  }
+  if (!isAcceptableSigningKey(device.identityKey) || !isAcceptableSigningKey(device.signKey)) {
+    throw new ApiError('bad_certificate', 'the identity key or the device signing key is not an acceptable Ed25519 key (small order or non-canonical)', { status: 400 });
   }
   if (!verifyDeviceCertificate(device.identityKey, localAddressText(site, username), device)) {
     throw new ApiError('bad_certificate', 'the device certificate does not verify under the identity key', { status: 400 });
