@@ -37,11 +37,11 @@ export async function addDevice(
   if (!user.identity_key && options.backupRequired && !options.keyBackup) {
     throw new ApiError('backup_required', 'a new identity key needs its backup, so your other devices can restore it', { status: 400 });
   }
-  if (!isAcceptableSigningKey(device.identityKey) || !isAcceptableSigningKey(device.signKey)) {
-    throw new ApiError('bad_certificate', 'the identity key or the device signing key is not an acceptable Ed25519 key (small order or non-canonical)', { status: 400 });
-  }
   if (!verifyDeviceCertificate(device.identityKey, localAddressText(site, username), device)) {
     throw new ApiError('bad_certificate', 'the device certificate does not verify under the identity key', { status: 400 });
+  }
+  if (!isAcceptableSigningKey(device.identityKey) || !isAcceptableSigningKey(device.signKey)) {
+    throw new ApiError('bad_certificate', 'the identity key or the device signing key is not an acceptable Ed25519 key (small order or non-canonical)', { status: 400 });
   }
   if (await trx.selectFrom('devices').select('id').where('id', '=', device.id).executeTakeFirst()) throw conflict('device_exists', 'a device with this id already exists');
   await options.makeRoom?.();
