@@ -100,6 +100,8 @@ export class SiteProcess {
     readonly publicHost?: string,
     /** Extra `hearth start` flags (--turn). */
     readonly startArgs: string[] = [],
+    /** Extra environment for the site process (a fake clock, for instance). */
+    readonly env: Record<string, string> = {},
   ) {}
 
   /** Where tests reach the process (plain http on loopback, as behind a TLS-terminating proxy). */
@@ -125,9 +127,9 @@ export class SiteProcess {
   }
 
   /** Creates the site with `hearth init` (+ `hearth user add`) and starts it. */
-  static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean } = {}): Promise<SiteProcess> {
+  static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean; dataDir?: string; env?: Record<string, string> } = {}): Promise<SiteProcess> {
     const port = await freePort();
-    const dataDir = tempDir(users[0]!);
+    const dataDir = options.dataDir ?? tempDir(users[0]!);
     const [first, ...rest] = users;
     // A production site has a public https URL and no dev mode: every outbound fetch is SSRF-guarded.
     const site_ = options.production ? ['--url', 'https://hearth.test'] : ['--url', `http://${options.publicHost ?? '127.0.0.1'}:${port}`, '--dev'];
@@ -139,7 +141,7 @@ export class SiteProcess {
       const relayBase = 40000 + Math.floor(Math.random() * 200) * 100;
       await hearth(['turn', 'config', '--data', dataDir, '--port', String(turnPort), '--min-port', String(relayBase), '--max-port', String(relayBase + 99)]);
     }
-    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost, options.turn ? ['--turn'] : []);
+    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost, options.turn ? ['--turn'] : [], options.env ?? {});
     if (options.start !== false) await site.start();
     return site;
   }
@@ -148,7 +150,7 @@ export class SiteProcess {
     if (this.proc) throw new Error('already running');
     // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
     const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.port)];
-    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));

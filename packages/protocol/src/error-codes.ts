@@ -13,6 +13,8 @@ const no = (status: number): ErrorCodeInfo => ({ status, retryable: false });
 const later = (status: number): ErrorCodeInfo => ({ status, retryable: true });
 
 export const ERROR_CODES = {
+  // Storage
+  storage_full: later(507),
   // Requests and input
   invalid_request: no(400),
   invalid_json: no(400),

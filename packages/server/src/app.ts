@@ -57,7 +57,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     const { status, body } = errorBody(error);
     // A failure of ours gets a stack trace in the log; a known "not now" answer (key_unknown,
     // bad_remote_key, vault_offline...) is an expected condition and gets one line with its code.
-    if (status >= 500 && body.error.code === 'internal') request.log.error({ err: error, url: request.url }, 'request failed');
+    if (body.error.code === 'storage_full') ctx.storageTrouble(error);
+    else if (status >= 500 && body.error.code === 'internal') request.log.error({ err: error, url: request.url }, 'request failed');
     else if (status >= 500) request.log.warn({ code: body.error.code, url: request.url }, 'request refused for now');
     // Rate limits (429) and "retry later" answers such as key_unknown say when.
     const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
@@ -99,7 +100,12 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     },
   });
   await app.register(websocket, { options: { maxPayload: 128 * 1024 } });
-  app.get('/healthz', async () => ({ ok: true }));
+  // For monitors and `hearth status`: 503 while the disk is full (nothing can be stored).
+  app.get('/healthz', async (_request, reply) => {
+    const storage = ctx.storageState();
+    if (storage !== 'ok') return reply.status(503).send({ ok: false, storage, message: 'the disk holding the database is full: free some space' });
+    return { ok: true, storage };
+  });
   await app.register(wellKnownRoutes(ctx));
   await app.register(authRoutes(ctx));
   await app.register(userRoutes(ctx));

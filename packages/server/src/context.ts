@@ -6,6 +6,7 @@ import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
 import { Directory } from './federation/directory.js';
 import { CALL_SIGNAL_MAX_AGE_MS } from './federation/handlers.js';
 import { Inbox } from './federation/inbox.js';
+import { asStorageError, StorageFullError } from './storage/storage-errors.js';
 import { LinkManager } from './federation/link-manager.js';
 import type { AckResult } from './federation/link.js';
 import { Puller } from './federation/puller.js';
@@ -176,11 +177,34 @@ export class Context {
     return signer;
   }
 
+  private storageFullAt: number | undefined;
+  private storageLoggedAt = 0;
+
+  /**
+   * A write failed because the disk is full: say so in the log in plain words (at most every
+   * 10 s, never a stack trace), and let the health endpoint report it for a minute.
+   */
+  storageTrouble(error: unknown): void {
+    const now = Date.now();
+    this.storageFullAt = now;
+    if (now - this.storageLoggedAt > 10_000) {
+      this.storageLoggedAt = now;
+      const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+      this.log.error({ code: 'storage_full', sqlite: cause?.code, detail: cause?.message }, `the disk holding ${this.config.dataDir} is full: writes are refused (507) until there is space again; nothing acknowledged is lost`);
+    }
+  }
+
+  storageState(): 'ok' | 'full' {
+    return this.storageFullAt !== undefined && Date.now() - this.storageFullAt < 60_000 ? 'full' : 'ok';
+  }
+
   private async receiveOverLink(env: unknown, peer: SiteName): Promise<AckResult> {
     try {
       const result = await this.inbox.receive(env, { peer });
       return result.status === 'accepted' ? { ok: true } : { ok: false, code: 'duplicate_envelope', message: 'already received', retryable: false };
-    } catch (error) {
+    } catch (raw) {
+      const error = asStorageError(raw);
+      if (error instanceof StorageFullError) this.storageTrouble(error);
       if (error instanceof HearthError) return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500 };
       this.log.error({ err: error }, 'inbox failed');
       return { ok: false, code: 'internal', message: 'internal error', retryable: true };

@@ -1,4 +1,5 @@
 import { HearthError } from '@hearth/protocol';
+import { asStorageError } from './storage/storage-errors.js';
 
 /** Errors of the HTTP API; protocol errors (HearthError subclasses) map the same way. */
 export class ApiError extends HearthError {}
@@ -13,7 +14,8 @@ export const conflict = (code: string, message: string) => new ApiError(code, me
  * One place decides what an error looks like on the wire: `{"error":{"code","message"}}`.
  * A 5xx says only "internal error": internals and stack traces stay in the log.
  */
-export function errorBody(error: unknown): { status: number; body: { error: { code: string; message: string } } } {
+export function errorBody(raw: unknown): { status: number; body: { error: { code: string; message: string } } } {
+  const error = asStorageError(raw);
   if (error instanceof HearthError) {
     if (error.status >= 500 && error.code === 'internal') return internal();
     return { status: error.status, body: { error: { code: error.code, message: error.message } } };

@@ -1,5 +1,5 @@
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-media.js';
 import * as m003 from './migrations/003-vault.js';
@@ -38,7 +38,34 @@ export function openSqlite(options: OpenSqliteOptions): Db {
   keepAlive(sqlite);
   // exec, not pragma(): pragma() makes a throwaway Statement (see keepAlive).
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  return new Kysely<Database>({ dialect: new KeepErrorSqliteDialect(sqlite, withStatementCache(sqlite)) });
+}
+
+/**
+ * When SQLite fails a statement with SQLITE_FULL (or IOERR, NOMEM) it may roll the transaction
+ * back by itself; Kysely's driver then runs ROLLBACK anyway, and the error of that
+ * ("cannot rollback - no transaction is active") replaced the real one. This driver rolls back
+ * only a transaction that is still open, so the caller sees what actually went wrong.
+ */
+class KeepErrorSqliteDriver extends SqliteDriver {
+  constructor(private readonly sqlite: SQLite.Database, database: SQLite.Database) {
+    super({ database });
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.sqlite.inTransaction) return;
+    await super.rollbackTransaction(connection);
+  }
+}
+
+class KeepErrorSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: SQLite.Database, private readonly database: SQLite.Database) {
+    super({ database });
+  }
+
+  override createDriver(): Driver {
+    return new KeepErrorSqliteDriver(this.sqlite, this.database);
+  }
 }
 
 /**

@@ -1,0 +1,21 @@
+import { HearthError } from '@hearth/protocol';
+
+/** The disk holding the database is full: nothing was written, and the same request can succeed later. */
+export class StorageFullError extends HearthError {
+  constructor(cause: unknown) {
+    super('storage_full', 'this site cannot store anything right now: its disk is full. Nothing was lost; try again later', { status: 507, retryable: true, cause });
+  }
+}
+
+/** SQLite's own error code (SQLITE_FULL, SQLITE_IOERR_...), if the error is one. */
+export function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
+
+/** Storage failures a client can act on, as HearthErrors; anything else is returned unchanged. */
+export function asStorageError(error: unknown): unknown {
+  const code = sqliteCode(error);
+  if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' && /full|space/i.test(String((error as Error).message))) return new StorageFullError(error);
+  return error;
+}
