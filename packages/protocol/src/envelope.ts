@@ -147,7 +147,8 @@ export const FRESHNESS = {
 /** null when `ts` is acceptable at `now`, else the reason. */
 export function checkFreshness(ts: string, now: number): { code: 'clock_skew' | 'expired'; message: string } | null {
   const at = Date.parse(ts);
-  if (at - now > FRESHNESS.maxFutureMs) return { code: 'clock_skew', message: `envelope time ${ts} is more than 10 minutes ahead of this site's clock` };
-  if (now - at > FRESHNESS.maxAgeMs) return { code: 'expired', message: `envelope time ${ts} is more than 14 days old` };
+  const clock = new Date(now).toISOString();
+  if (at - now > FRESHNESS.maxFutureMs) return { code: 'clock_skew', message: `envelope time ${ts} is more than 10 minutes ahead of this site's clock, which reads ${clock}` };
+  if (now - at > FRESHNESS.maxAgeMs) return { code: 'expired', message: `envelope time ${ts} is more than 14 days before this site's clock, which reads ${clock}` };
   return null;
 }

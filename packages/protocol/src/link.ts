@@ -31,6 +31,8 @@ export const LinkFrameSchema = z.discriminatedUnion('t', [
     code: z.string().max(64).optional(),
     message: z.string().max(500).optional(),
     retryable: z.boolean().optional(),
+    /** The receiver's clock (ISO time), on clock_skew and expired refusals. */
+    time: z.string().max(40).optional(),
   }),
   z.strictObject({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(500) }),
 ]);

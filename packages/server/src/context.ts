@@ -6,6 +6,7 @@ import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
 import { Directory } from './federation/directory.js';
 import { CALL_SIGNAL_MAX_AGE_MS } from './federation/handlers.js';
 import { Inbox } from './federation/inbox.js';
+import { SiteClock } from './storage/site-clock.js';
 import { asStorageError, StorageFullError } from './storage/storage-errors.js';
 import { LinkManager } from './federation/link-manager.js';
 import type { AckResult } from './federation/link.js';
@@ -58,6 +59,13 @@ export class Context {
   readonly verify = nodeVerify;
   private readonly signers = new Map<string, Signer>();
   private pruneTimer: NodeJS.Timeout | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private clock: SiteClock | undefined;
+
+  /** The site clock (storage/site-clock.ts): for schedules and retention, never for protocol times. */
+  siteNow(): number {
+    return this.clock ? this.clock.now() : this.now();
+  }
   /** While the site has no users: the one-time code that lets its owner create the first. */
   setupCode: string | undefined;
 
@@ -83,6 +91,7 @@ export class Context {
       verify: this.verify,
       log: this.log,
       now: this.now,
+      clock: () => this.siteNow(),
       onAccepted: (env) => void this.announce(env),
     });
     this.links = new LinkManager({
@@ -98,7 +107,7 @@ export class Context {
         this.puller.pullSite(peer);
       },
     });
-    this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now });
+    this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now, clock: () => this.siteNow() });
     this.puller = new Puller({ db: this.db, http: this.http, directory: this.directory, log: this.log, now: this.now });
     this.vaults = new VaultHub({
       db: this.db,
@@ -114,6 +123,7 @@ export class Context {
   static async open(options: ContextOptions): Promise<Context> {
     const ctx = new Context(options);
     await migrateToLatest(ctx.db);
+    ctx.clock = await SiteClock.load(ctx.db, ctx.now());
     const anyone = await ctx.db.selectFrom('users').select('username').limit(1).executeTakeFirst();
     if (!anyone) ctx.setupCode = randomToken(18);
     return ctx;
@@ -127,6 +137,10 @@ export class Context {
     prune();
     this.pruneTimer = setInterval(prune, 24 * 60 * 60 * 1000);
     this.pruneTimer.unref();
+    // The site clock goes on from here at the next start: save it now and then (a crash loses
+    // at most these seconds, which only makes schedules and retention a little longer).
+    this.clockTimer = setInterval(() => void this.clock?.save(this.db).catch(() => undefined), 10_000);
+    this.clockTimer.unref();
     const rows = await this.db.selectFrom('following').select('target').union(this.db.selectFrom('followers').select('follower as target')).execute();
     for (const { target } of rows) {
       const at = target.indexOf('@');
@@ -205,7 +219,10 @@ export class Context {
     } catch (raw) {
       const error = asStorageError(raw);
       if (error instanceof StorageFullError) this.storageTrouble(error);
-      if (error instanceof HearthError) return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500 };
+      if (error instanceof HearthError) {
+        const clock = error.code === 'clock_skew' || error.code === 'expired' ? { time: new Date(this.now()).toISOString() } : {};
+        return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500, ...clock };
+      }
       this.log.error({ err: error }, 'inbox failed');
       return { ok: false, code: 'internal', message: 'internal error', retryable: true };
     }
@@ -214,12 +231,14 @@ export class Context {
   /** Stops background work, lets in-flight acks and commits land, then closes the database. */
   async close(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.clockTimer) clearInterval(this.clockTimer);
     this.outbox.stop();
     this.links.close();
     this.vaults.close();
     await this.puller.stop();
     await this.outbox.settled();
     await this.batcher.idle();
+    await this.clock?.save(this.db).catch(() => undefined);
     this.http.close();
     await this.db.destroy();
   }

@@ -486,7 +486,7 @@ export function SetupView({ onLogin }: { onLogin: () => void }) {
 interface Notification {
   seq: number;
   kind: string;
-  data: { from?: string; post?: string; comment?: string; to?: string; error?: string };
+  data: { from?: string; post?: string; comment?: string; to?: string; error?: string; message?: string };
   createdAt: string;
 }
 
@@ -502,6 +502,8 @@ function describeNotification(n: Notification): string {
       return `New message from ${n.data.from}`;
     case 'delivery_failed':
       return `Could not deliver to ${n.data.to}: ${n.data.error}`;
+    case 'clock_skew':
+      return `Clocks disagree: ${n.data.message}. Messages to ${n.data.to} wait until they agree; nothing is lost.`;
     default:
       return n.kind;
   }

@@ -46,14 +46,20 @@ export class Inbox {
       verify: VerifyFn;
       log: Logger;
       now: () => number;
+      /** The site clock (storage/site-clock.ts): how long ids are remembered, whatever the wall clock does. */
+      clock: () => number;
       /** Told of each envelope after its effects have committed (live updates). */
       onAccepted?: (env: Envelope) => void;
     },
   ) {}
 
-  /** Forgets envelope ids too old to be accepted again anyway; runs daily. */
+  /**
+   * Forgets envelope ids too old to be accepted again anyway; runs daily. Measured on the site
+   * clock: a wall clock that jumps days ahead does not empty the table (ids are kept longer
+   * when the site was down, never shorter).
+   */
   async pruneSeen(): Promise<number> {
-    const result = await this.deps.batcher.submit((trx) => trx.deleteFrom('inbox_seen').where('received_at', '<', this.deps.now() - SEEN_RETENTION_MS).executeTakeFirst());
+    const result = await this.deps.batcher.submit((trx) => trx.deleteFrom('inbox_seen').where('received_at', '<', this.deps.clock() - SEEN_RETENTION_MS).executeTakeFirst());
     return Number(result.numDeletedRows);
   }
 
@@ -80,7 +86,7 @@ export class Inbox {
       const result = await this.deps.batcher.submit(async (trx) => {
         const seen = await trx
           .insertInto('inbox_seen')
-          .values({ envelope_id: env.id, received_at: this.deps.now() })
+          .values({ envelope_id: env.id, received_at: this.deps.clock() })
           .onConflict((oc) => oc.column('envelope_id').doNothing())
           .executeTakeFirst();
         if (Number(seen.numInsertedOrUpdatedRows ?? 0) === 0) return { status: 'duplicate' as const, id: env.id };
@@ -103,7 +109,8 @@ export class Inbox {
    */
   private async check(env: Envelope, arrival: Arrival): Promise<void> {
     const stale = checkFreshness(env.ts, this.deps.now());
-    if (stale) throw new EnvelopeError(stale.code, stale.message);
+    // Clocks that disagree are retryable: the same envelope is good once they agree (§4 step 4).
+    if (stale) throw new HearthError(stale.code, stale.message, { status: 400, retryable: true });
     if (!sameSite(env.to, this.deps.site)) {
       throw new EnvelopeError('not_local', `this site is ${formatSite(this.deps.site)}, not ${formatSite(env.to)}`, 404);
     }

@@ -7,6 +7,8 @@ export interface AckResult {
   code?: string;
   message?: string;
   retryable?: boolean;
+  /** The receiver's clock, on refusals that say the clocks disagree (clock_skew, expired). */
+  time?: string;
 }
 
 export class LinkClosedError extends HearthError {
@@ -16,6 +18,11 @@ export class LinkClosedError extends HearthError {
 }
 
 const MAX_FRAME_BYTES = 80 * 1024;
+/**
+ * Bytes of envelopes sent on one link and not yet acknowledged. A peer that reads slowly
+ * (or not at all) holds at most this much of our memory; senders wait for room (room()).
+ */
+export const LINK_BUDGET_BYTES = 4 * 1024 * 1024;
 
 /**
  * One authenticated WebSocket between two sites, after the handshake. Either side sends
@@ -24,6 +31,9 @@ const MAX_FRAME_BYTES = 80 * 1024;
  */
 export class Link extends EventEmitter {
   private readonly pending = new Map<string, (ack: AckResult) => void>();
+  private readonly pendingSize = new Map<string, number>();
+  private pendingBytes = 0;
+  private readonly waiting: Array<{ bytes: number; resolve: (open: boolean) => void }> = [];
   private closed = false;
   private alive = true;
   private readonly heartbeat: NodeJS.Timeout;
@@ -58,15 +68,44 @@ export class Link extends EventEmitter {
     return this.pending.size;
   }
 
+  /** Unacknowledged bytes on this link (for tests and the status page). */
+  get bytesInFlight(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Resolves true when `bytes` more fit the link's budget (always when nothing is in flight, so
+   * one envelope larger than the budget still goes), false if the link closes first.
+   */
+  room(bytes: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.pendingBytes === 0 || this.pendingBytes + bytes <= LINK_BUDGET_BYTES) return Promise.resolve(true);
+    return new Promise((resolve) => this.waiting.push({ bytes, resolve }));
+  }
+
   /** Sends one envelope given as its JSON text (as stored in the outbox: no re-serialising). */
   send(envelopeJson: string, id: string): Promise<AckResult> {
     if (this.closed) return Promise.reject(new LinkClosedError(this.peer));
     return new Promise<AckResult>((resolve, reject) => {
       this.pending.set(id, resolve);
+      this.pendingSize.set(id, envelopeJson.length);
+      this.pendingBytes += envelopeJson.length;
       this.socket.send(`{"t":"env","env":${envelopeJson}}`, (error) => {
-        if (error && this.pending.delete(id)) reject(new LinkClosedError(this.peer));
+        if (error && this.pending.delete(id)) {
+          this.release(id);
+          reject(new LinkClosedError(this.peer));
+        }
       });
     });
+  }
+
+  private release(id: string): void {
+    this.pendingBytes -= this.pendingSize.get(id) ?? 0;
+    this.pendingSize.delete(id);
+    // One waiter per ack: it sends its chunk before the next is let go, so the budget holds.
+    if (this.waiting.length > 0 && (this.pendingBytes === 0 || this.pendingBytes + this.waiting[0]!.bytes <= LINK_BUDGET_BYTES)) {
+      this.waiting.shift()!.resolve(true);
+    }
   }
 
   /** Closes the link: with a close code and reason when given (the peer learns why), else at once. */
@@ -101,7 +140,8 @@ export class Link extends EventEmitter {
       const resolve = this.pending.get(frame.id);
       if (resolve) {
         this.pending.delete(frame.id);
-        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable });
+        this.release(frame.id);
+        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable, ...(frame.time ? { time: frame.time } : {}) });
       }
     } else if (frame.t === 'env') {
       const id = typeof (frame.env as { id?: unknown })?.id === 'string' ? String((frame.env as { id: string }).id).slice(0, 64) : '';
@@ -129,6 +169,9 @@ export class Link extends EventEmitter {
     clearInterval(this.heartbeat);
     const waiting = [...this.pending.values()];
     this.pending.clear();
+    this.pendingSize.clear();
+    this.pendingBytes = 0;
+    for (const waiter of this.waiting.splice(0)) waiter.resolve(false);
     for (const resolve of waiting) resolve({ ok: false, code: 'link_closed', message: 'link closed before ack', retryable: true });
     this.emit('close');
   }

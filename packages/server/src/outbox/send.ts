@@ -13,6 +13,6 @@ export async function queueEnvelope<T extends EnvelopeType>(
 ): Promise<Envelope<T>> {
   const signer = await ctx.signerFor(fields.from, trx);
   const env = createEnvelope({ type: fields.type, from: localAddress(ctx.site, fields.from), to: fields.to, data: fields.data }, signer);
-  await enqueueEnvelope(trx, env, ctx.now());
+  await enqueueEnvelope(trx, env, ctx.siteNow());
   return env;
 }

@@ -8,7 +8,16 @@ import type { LinkManager } from '../federation/link-manager.js';
 import type { AckResult } from '../federation/link.js';
 import type { HttpClient } from '../net/http-client.js';
 
-type Row = Pick<OutboxTable, 'envelope_id' | 'sender' | 'dest_host' | 'dest_port' | 'body' | 'attempts' | 'created_at'> & { seq: number };
+/**
+ * A row as the cycle reads it: without its body (`size` is the body's length), which is loaded
+ * only when the link has room for it, so a backlog costs ids in memory, not envelopes.
+ */
+type Row = Pick<OutboxTable, 'envelope_id' | 'sender' | 'dest_host' | 'dest_port' | 'attempts' | 'created_at'> & { seq: number; size: number; body?: string };
+
+/** Rows in flight to one site at a time: a stalled site cannot take every delivery slot. */
+const MAX_IN_FLIGHT_PER_SITE = 500;
+/** Envelopes loaded at once for one link. */
+const CHUNK = 64;
 
 type Outcome = { row: Row; ack: AckResult };
 
@@ -20,7 +29,10 @@ export interface OutboxWorkerDeps {
   http: HttpClient;
   origin: (site: SiteName) => string;
   log: Logger;
+  /** The wall clock: for notifications people read. */
   now: () => number;
+  /** The site clock (storage/site-clock.ts): every schedule and age here, so clock jumps change none of them. */
+  clock: () => number;
   random?: () => number;
   policy?: RetryPolicy;
 }
@@ -38,6 +50,7 @@ export function isDelivered(ack: AckResult): boolean {
  */
 export class OutboxWorker {
   private readonly inFlight = new Set<number>();
+  private readonly inFlightBySite = new Map<string, number>();
   private wakeTimer: NodeJS.Timeout | undefined;
   private running = false;
   private rerun = false;
@@ -76,7 +89,7 @@ export class OutboxWorker {
   async expedite(site: SiteName): Promise<void> {
     await this.deps.db
       .updateTable('outbox')
-      .set({ next_attempt_at: this.deps.now() })
+      .set({ next_attempt_at: this.deps.clock() })
       .where('status', '=', 'pending')
       .where('dest_host', '=', site.host)
       .where('dest_port', '=', site.port)
@@ -87,7 +100,7 @@ export class OutboxWorker {
   /** Resolves when no delivery is in flight and nothing due is left (tests and benchmarks). */
   async drained(): Promise<void> {
     for (;;) {
-      const due = await this.deps.db.selectFrom('outbox').select('seq').where('status', '=', 'pending').where('next_attempt_at', '<=', this.deps.now()).limit(1).execute();
+      const due = await this.deps.db.selectFrom('outbox').select('seq').where('status', '=', 'pending').where('next_attempt_at', '<=', this.deps.clock()).limit(1).execute();
       if (due.length === 0 && this.inFlight.size === 0) return;
       await new Promise<void>((resolve) => {
         this.idle.push(resolve);
@@ -116,22 +129,19 @@ export class OutboxWorker {
 
   private async cycle(): Promise<void> {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    const now = this.deps.now();
+    const now = this.deps.clock();
     const budget = this.maxInFlight - this.inFlight.size;
     if (budget > 0) {
-      const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'body', 'attempts', 'created_at'] as const;
-      const fresh = (await this.deps.db
-        .selectFrom('outbox')
-        .select(columns)
+      const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at'] as const;
+      const select = () => this.deps.db.selectFrom('outbox').select(columns).select((eb) => eb.fn<number>('length', [eb.ref('body')]).as('size'));
+      const fresh = (await select()
         .where('seq', '>', this.highWater)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
         .orderBy('seq')
         .limit(budget)
         .execute()) as Row[];
-      const retries = (await this.deps.db
-        .selectFrom('outbox')
-        .select(columns)
+      const retries = (await select()
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
         .where('seq', '<=', this.highWater)
@@ -139,17 +149,27 @@ export class OutboxWorker {
         .orderBy('next_attempt_at')
         .limit(budget)
         .execute()) as Row[];
-      const rows = [...retries.filter((row) => !this.inFlight.has(Number(row.seq))), ...fresh].slice(0, budget);
+      const rows = [...retries, ...fresh].filter((row) => !this.inFlight.has(Number(row.seq))).slice(0, budget);
       const byDest = new Map<string, Row[]>();
+      let taken = this.highWater;
+      let skippedFrom = Infinity;
       for (const row of rows) {
         row.seq = Number(row.seq);
-        this.highWater = Math.max(this.highWater, row.seq);
-        this.inFlight.add(row.seq);
+        row.size = Number(row.size);
         const key = `${row.dest_host}:${row.dest_port}`;
+        if ((this.inFlightBySite.get(key) ?? 0) >= MAX_IN_FLIGHT_PER_SITE) {
+          // Left for a later cycle: the sweep restarts below this row so it is read again.
+          skippedFrom = Math.min(skippedFrom, row.seq);
+          continue;
+        }
+        taken = Math.max(taken, row.seq);
+        this.inFlight.add(row.seq);
+        this.inFlightBySite.set(key, (this.inFlightBySite.get(key) ?? 0) + 1);
         const list = byDest.get(key);
         if (list) list.push(row);
         else byDest.set(key, [row]);
       }
+      this.highWater = Math.min(taken, skippedFrom - 1);
       for (const rows of byDest.values()) {
         const dest = { host: rows[0]!.dest_host, port: Number(rows[0]!.dest_port) };
         const delivery = this.deliverTo(dest, rows)
@@ -175,10 +195,10 @@ export class OutboxWorker {
       .selectFrom('outbox')
       .select((eb) => eb.fn.min('next_attempt_at').as('at'))
       .where('status', '=', 'pending')
-      .where('next_attempt_at', '>', this.deps.now())
+      .where('next_attempt_at', '>', this.deps.clock())
       .executeTakeFirst();
     const at = next?.at === null || next?.at === undefined ? undefined : Number(next.at);
-    const delay = at === undefined ? 60_000 : Math.max(0, at - this.deps.now());
+    const delay = at === undefined ? 60_000 : Math.max(0, at - this.deps.clock());
     this.wakeTimer = setTimeout(() => this.wake(), Math.min(delay, 60_000));
     this.wakeTimer.unref();
   }
@@ -188,33 +208,58 @@ export class OutboxWorker {
    * ring and ICE candidates). Nothing is written to the outbox; the caller gets the ack.
    */
   async deliverNow(dest: SiteName, envelopeJson: string, envelopeId: string): Promise<AckResult> {
-    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, attempts: 0, created_at: this.deps.now() };
+    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, size: envelopeJson.length, attempts: 0, created_at: this.deps.clock() };
     const [outcome] = await this.deliverTo(dest, [row]);
     return outcome!.ack;
   }
 
   private async deliverTo(dest: SiteName, rows: Row[]): Promise<Outcome[]> {
     if (sameSite(dest, this.deps.site)) {
+      await this.loadBodies(rows);
       return Promise.all(rows.map(async (row) => ({ row, ack: await this.localDelivery(row) })));
     }
     const link = await this.deps.links.ensure(dest);
     if (link) {
-      return Promise.all(rows.map(async (row) => ({ row, ack: await link.send(row.body, row.envelope_id).catch(failure) })));
+      // Pipelined, but never more than the link's byte budget unacknowledged: bodies are loaded
+      // a chunk at a time as acks make room, so a stalled peer holds a bounded amount of memory.
+      const acks: Array<Promise<Outcome>> = [];
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        const chunk = rows.slice(i, i + CHUNK);
+        if (!(await link.room(chunk.reduce((n, r) => n + r.size, 0)))) {
+          for (const row of rows.slice(i)) acks.push(Promise.resolve({ row, ack: { ok: false, code: 'link_closed', message: 'the link closed before this envelope was sent', retryable: true } }));
+          break;
+        }
+        await this.loadBodies(chunk);
+        for (const row of chunk) acks.push(link.send(row.body!, row.envelope_id).catch(failure).then((ack) => ({ row, ack })));
+      }
+      return Promise.all(acks);
     }
     // No link: fall back to HTTPS POST, a few at a time.
     const outcomes: Outcome[] = [];
     const queue = [...rows];
     await Promise.all(
       Array.from({ length: Math.min(8, queue.length) }, async () => {
-        for (let row = queue.shift(); row; row = queue.shift()) outcomes.push({ row, ack: await this.post(dest, row) });
+        for (let row = queue.shift(); row; row = queue.shift()) {
+          await this.loadBodies([row]);
+          outcomes.push({ row, ack: await this.post(dest, row) });
+        }
       }),
     );
     return outcomes;
   }
 
+  /** Reads the bodies of rows that do not carry theirs yet. */
+  private async loadBodies(rows: Row[]): Promise<void> {
+    const missing = rows.filter((r) => r.body === undefined);
+    if (missing.length === 0) return;
+    const found = await this.deps.db.selectFrom('outbox').select(['seq', 'body']).where('seq', 'in', missing.map((r) => r.seq)).execute();
+    const bodies = new Map(found.map((f) => [Number(f.seq), f.body]));
+    for (const row of missing) row.body = bodies.get(row.seq) ?? '';
+  }
+
   private async localDelivery(row: Row): Promise<AckResult> {
     try {
-      const result = await this.deps.inbox.receiveText(row.body, { local: true });
+      const result = await this.deps.inbox.receiveText(row.body ?? '', { local: true });
       return result.status === 'accepted' ? { ok: true } : { ok: false, code: 'duplicate_envelope' };
     } catch (error) {
       return failure(error);
@@ -242,14 +287,16 @@ export class OutboxWorker {
         /* not JSON: keep the status */
       }
       // Retry by the code's registry entry (key_unknown is a 401 that asks for a retry), else by status.
-      return { ok: false, code, message, retryable: isRetryableAnswer(code, res.status) };
+      const date = typeof res.headers.date === 'string' ? Date.parse(res.headers.date) : NaN;
+      return { ok: false, code, message, retryable: isRetryableAnswer(code, res.status), ...(Number.isFinite(date) ? { time: new Date(date).toISOString() } : {}) };
     } catch (error) {
       return failure(error);
     }
   }
 
   private async record(outcomes: Outcome[]): Promise<void> {
-    const now = this.deps.now();
+    const now = this.deps.clock();
+    const wallNow = this.deps.now();
     const delivered = outcomes.filter((o) => isDelivered(o.ack)).map((o) => o.row.seq);
     const failed = outcomes.filter((o) => !isDelivered(o.ack));
     try {
@@ -259,31 +306,76 @@ export class OutboxWorker {
         }
         for (const { row, ack } of failed) {
           const age = now - Number(row.created_at);
-          const delay = ack.retryable ? nextRetryDelay(row.attempts, age, this.deps.random ?? Math.random, this.deps.policy ?? DEFAULT_RETRY_POLICY) : null;
-          const error = `${ack.code ?? 'error'}: ${ack.message ?? ''}`.slice(0, 500);
+          const clockTrouble = ack.code !== undefined && CLOCK_CODES.has(ack.code);
+          // Clocks that disagree are a reason to wait, not to give up: the envelope is sent again
+          // until the receiver's clock and its ts agree (for as long as receivers accept a ts).
+          const policy = clockTrouble ? CLOCK_RETRY_POLICY : (this.deps.policy ?? DEFAULT_RETRY_POLICY);
+          const delay = ack.retryable || clockTrouble ? nextRetryDelay(row.attempts, age, this.deps.random ?? Math.random, policy) : null;
+          const sender = row.sender.split('@')[0]!;
+          const dest = `${row.dest_host}:${row.dest_port}`;
+          let error = `${ack.code ?? 'error'}: ${ack.message ?? ''}`;
+          if (clockTrouble) {
+            const skew = describeSkew(wallNow, ack.time, dest);
+            error += skew ? ` (${skew.text})` : '';
+            if (this.shouldWarnClock(dest, now)) {
+              await addNotification(trx, sender, 'clock_skew', { to: dest, ...(skew ? { aheadMs: skew.aheadMs } : {}), message: skew?.text ?? `the clocks of this site and ${dest} disagree` }, wallNow);
+              this.deps.log.warn({ dest, aheadMs: skew?.aheadMs }, `clocks disagree: ${skew?.text ?? dest}; deliveries wait until they agree`);
+            }
+          }
+          error = error.slice(0, 500);
           if (delay === null) {
             // Only the body that was refused fails: a row signed again meanwhile (a site key
             // rotation) is retried with its new signature instead.
-            const marked = await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).where('body', '=', row.body).executeTakeFirst();
+            const marked = await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).where('body', '=', row.body ?? '').executeTakeFirst();
             if (Number(marked.numUpdatedRows) === 0) {
               await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error }).where('seq', '=', row.seq).execute();
               continue;
             }
-            const sender = row.sender.split('@')[0]!;
-            await addNotification(trx, sender, 'delivery_failed', { envelope: row.envelope_id, to: `${row.dest_host}:${row.dest_port}`, error }, now);
-            this.deps.log.warn({ envelope: row.envelope_id, dest: `${row.dest_host}:${row.dest_port}`, code: ack.code }, 'delivery failed for good');
+            await addNotification(trx, sender, 'delivery_failed', { envelope: row.envelope_id, to: dest, error }, wallNow);
+            this.deps.log.warn({ envelope: row.envelope_id, dest, code: ack.code }, 'delivery failed for good');
           } else {
             await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now + delay, last_error: error }).where('seq', '=', row.seq).execute();
           }
         }
       });
     } finally {
-      for (const o of outcomes) this.inFlight.delete(o.row.seq);
+      for (const o of outcomes) {
+        this.inFlight.delete(o.row.seq);
+        const key = `${o.row.dest_host}:${o.row.dest_port}`;
+        const left = (this.inFlightBySite.get(key) ?? 1) - 1;
+        if (left > 0) this.inFlightBySite.set(key, left);
+        else this.inFlightBySite.delete(key);
+      }
     }
     if (this.stopped) return;
     if (failed.length > 0) this.deps.log.debug({ failed: failed.length, dest: formatSite({ host: failed[0]!.row.dest_host, port: Number(failed[0]!.row.dest_port) }) }, 'deliveries will be retried');
     this.wake();
   }
+
+  /** The owner hears about a disagreeing clock once a day per site, not once per envelope. */
+  private readonly clockWarned = new Map<string, number>();
+  private shouldWarnClock(dest: string, now: number): boolean {
+    const last = this.clockWarned.get(dest);
+    if (last !== undefined && now - last < 24 * 60 * 60 * 1000) return false;
+    this.clockWarned.set(dest, now);
+    return true;
+  }
+}
+
+/** Refusals that mean "our clocks disagree" (PROTOCOL.md §4 step 4). */
+const CLOCK_CODES = new Set(['clock_skew', 'expired']);
+/** Receivers accept a ts up to 14 days old: retrying longer than that cannot help. */
+const CLOCK_RETRY_POLICY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, giveUpAfterMs: 14 * 24 * 60 * 60 * 1000 };
+
+/** Which clock is ahead, by how much, from the receiver's time in its answer. */
+export function describeSkew(wallNow: number, receiverTime: string | undefined, dest: string): { aheadMs: number; text: string } | null {
+  const theirs = receiverTime ? Date.parse(receiverTime) : NaN;
+  if (!Number.isFinite(theirs)) return null;
+  const aheadMs = wallNow - theirs;
+  const minutes = Math.round(Math.abs(aheadMs) / 60_000);
+  const amount = minutes >= 120 ? `${Math.round(minutes / 60)} hours` : `${minutes} minutes`;
+  if (minutes === 0) return { aheadMs, text: `this site's clock agrees with ${dest}'s now; the envelope was dated by a clock that was off` };
+  return { aheadMs, text: aheadMs > 0 ? `this site's clock is about ${amount} ahead of ${dest}'s` : `${dest}'s clock is about ${amount} ahead of this site's` };
 }
 
 function failure(error: unknown): AckResult {

@@ -1,3 +1,4 @@
+import { nextPostSeq } from '../storage/posts.js';
 import { LIMITS, newEnvelopeId, parseAddress, TYPES, type Attachment } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
@@ -33,7 +34,8 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     }
     const post = { id: newEnvelopeId(), text, createdAt: new Date(now).toISOString(), ...(attachments.length ? { attachments } : {}) };
     await ctx.db.transaction().execute(async (trx) => {
-      await trx.insertInto('posts').values({ id: post.id, author: username, text, created_at: now, attachments: attachments.length ? JSON.stringify(attachments) : null }).execute();
+      const seq = await nextPostSeq(trx);
+      await trx.insertInto('posts').values({ id: post.id, author: username, text, created_at: now, attachments: attachments.length ? JSON.stringify(attachments) : null, seq }).execute();
       const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
       for (const { follower } of followers) {
         await queueEnvelope(ctx, trx, { type: TYPES.postCreate, from: username, to: parseAddress(follower), data: { post } });

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { LIMITS } from '@hearth/protocol';
+import { ExactTimeSchema, LIMITS } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
@@ -19,7 +19,8 @@ const ProfileUpdate = z.strictObject({
 const PostsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   before: z.string().max(100).optional(),
-  since: z.iso.datetime({ offset: false }).optional(),
+  since: ExactTimeSchema.optional(),
+  afterSeq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
@@ -64,7 +65,7 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const query = parseInput(PostsQuery, request.query, 'query');
     const cursor = query.before ? decodeCursor(query.before) : undefined;
     if (query.before && !cursor) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
-    const body = await listPublicPosts(ctx.db, where, user.username, { limit: query.limit, before: cursor ?? undefined, since: query.since ? Date.parse(query.since) : undefined });
+    const body = await listPublicPosts(ctx.db, where, user.username, { limit: query.limit, before: cursor ?? undefined, since: query.since ? Date.parse(query.since) : undefined, afterSeq: query.afterSeq });
     const etag = `W/"${crypto.createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
     void reply.header('etag', etag).header('cache-control', 'no-cache').header('access-control-allow-origin', '*');
     if (request.headers['if-none-match'] === etag) return reply.status(304).send();

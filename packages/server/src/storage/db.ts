@@ -5,6 +5,7 @@ import * as m002 from './migrations/002-media.js';
 import * as m003 from './migrations/003-vault.js';
 import * as m004 from './migrations/004-call-allow.js';
 import * as m005 from './migrations/005-hardening.js';
+import * as m006 from './migrations/006-clocks.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-vault': m003,
   '004-call-allow': m004,
   '005-hardening': m005,
+  '006-clocks': m006,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

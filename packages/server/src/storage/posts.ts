@@ -38,3 +38,11 @@ export function olderThan<T extends 'posts' | 'remote_posts'>(cursor: { createdA
     return e.or([e('created_at', '<', cursor.createdAt), e.and([e('created_at', '=', cursor.createdAt), e('id', '<', cursor.id)])]);
   };
 }
+
+/** The next number of this site's post sequence, taken in the caller's transaction. */
+export async function nextPostSeq(trx: Kysely<Database>): Promise<number> {
+  const row = await trx.selectFrom('site_meta').select('value').where('key', '=', 'post_seq').executeTakeFirst();
+  const next = Number(row?.value ?? 0) + 1;
+  await trx.insertInto('site_meta').values({ key: 'post_seq', value: String(next) }).onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
+  return next;
+}

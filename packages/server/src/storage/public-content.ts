@@ -13,6 +13,8 @@ export interface PostView {
   likeCount: number;
   commentCount: number;
   attachments?: Attachment[];
+  /** The author site's post sequence (PROTOCOL.md §5 "Following"). */
+  seq?: number;
 }
 
 /** Stored attachments (a JSON column) as the API shows them: absent when there are none. */
@@ -34,12 +36,14 @@ export async function listPublicPosts(
   db: Db,
   where: Where,
   username: string,
-  page: { limit: number; before?: { createdAt: number; id: string }; since?: number },
+  page: { limit: number; before?: { createdAt: number; id: string }; since?: number; afterSeq?: number },
 ): Promise<{ items: PostView[]; next: string | null }> {
-  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments']).where('author', '=', username);
+  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments', 'seq']).where('author', '=', username);
   if (page.before) q = q.where(olderThan(page.before));
   if (page.since !== undefined) q = q.where('created_at', '>', page.since);
-  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+  // By sequence: what a follower has not pulled yet, oldest first, whatever the posts' dates say.
+  if (page.afterSeq !== undefined) q = q.where('seq', '>', page.afterSeq);
+  const rows = await (page.afterSeq !== undefined ? q.orderBy('seq', 'asc') : q.orderBy('created_at', 'desc').orderBy('id', 'desc')).limit(page.limit).execute();
   const author = localAddressText(where.site, username);
   const counts = await postCounts(db, rows.map((r) => r.id));
   const items = rows.map((r) => ({
@@ -51,8 +55,10 @@ export async function listPublicPosts(
     likeCount: counts.get(r.id)!.likes,
     commentCount: counts.get(r.id)!.comments,
     ...attachmentsOf(r.attachments),
+    ...(r.seq === null || r.seq === undefined ? {} : { seq: Number(r.seq) }),
   }));
   const last = rows[rows.length - 1];
+  if (page.afterSeq !== undefined) return { items, next: null };
   return { items, next: rows.length === page.limit && last ? encodeCursor(Number(last.created_at), last.id) : null };
 }
 

@@ -40,6 +40,8 @@ export interface PostsTable {
   created_at: number;
   /** JSON array of Attachment, or null. */
   attachments: string | null;
+  /** This site's post sequence (site_meta post_seq): the order posts were made, whatever the wall clock said. */
+  seq?: number | null;
 }
 
 export interface MediaTable {
@@ -68,6 +70,8 @@ export interface FollowingTable {
   created_at: number;
   etag: string | null;
   last_pulled_at: number | null;
+  /** The highest author-site post sequence pulled so far (null: the author's site gives none). */
+  pull_seq?: number | null;
 }
 
 export interface FollowersTable {
@@ -184,7 +188,13 @@ export interface CommentTombstonesTable {
   deleted_at: number;
 }
 
+export interface SiteMetaTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
+  site_meta: SiteMetaTable;
   remote_post_tombstones: RemotePostTombstonesTable;
   comment_tombstones: CommentTombstonesTable;
   users: UsersTable;
