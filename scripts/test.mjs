@@ -18,6 +18,7 @@ const needed = [
   { pkg: 'iproute2', file: '/usr/sbin/ip', why: 'the network-namespace tests' },
   { pkg: 'iptables', file: '/usr/sbin/iptables', why: 'the network-namespace tests' },
   { pkg: 'coturn', file: '/usr/bin/turnserver', why: 'the call relay tests' },
+  { pkg: 'faketime', file: '/usr/bin/faketime', why: 'the clock tests (libfaketime)' },
 ].filter((n) => !fs.existsSync(n.file));
 if (needed.length > 0) {
   if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {

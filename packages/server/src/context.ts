@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { formatAddress, HearthError, parseHostPort, signingBytes, toBase64url, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -107,7 +107,7 @@ export class Context {
         this.puller.pullSite(peer);
       },
     });
-    this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now, clock: () => this.siteNow() });
+    this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now, clock: () => this.siteNow(), restamp: (body) => this.restamp(body) });
     this.puller = new Puller({ db: this.db, http: this.http, directory: this.directory, log: this.log, now: this.now });
     this.vaults = new VaultHub({
       db: this.db,
@@ -189,6 +189,20 @@ export class Context {
       this.signers.set(username, signer);
     }
     return signer;
+  }
+
+  /**
+   * The same envelope (same id, same data) with `ts` from this site's clock now and signed again;
+   * a post's or comment's createdAt that a fast clock put later than the new ts comes down to it.
+   */
+  private async restamp(body: string): Promise<string> {
+    const env = JSON.parse(body) as Envelope;
+    const ts = new Date(this.now()).toISOString();
+    const data = JSON.parse(JSON.stringify(env.data)) as { post?: { createdAt?: string }; comment?: { createdAt?: string } };
+    for (const item of [data.post, data.comment]) if (item?.createdAt && item.createdAt > ts) item.createdAt = ts;
+    const signer = await this.signerFor(env.from.username);
+    const { sig: _sig, ...rest } = { ...env, ts, data } as Envelope;
+    return JSON.stringify({ ...rest, sig: toBase64url(signer.sign(signingBytes(rest as Envelope))) });
   }
 
   private storageFullAt: number | undefined;

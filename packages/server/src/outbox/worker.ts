@@ -12,7 +12,7 @@ import type { HttpClient } from '../net/http-client.js';
  * A row as the cycle reads it: without its body (`size` is the body's length), which is loaded
  * only when the link has room for it, so a backlog costs ids in memory, not envelopes.
  */
-type Row = Pick<OutboxTable, 'envelope_id' | 'sender' | 'dest_host' | 'dest_port' | 'attempts' | 'created_at'> & { seq: number; size: number; body?: string };
+type Row = Pick<OutboxTable, 'envelope_id' | 'sender' | 'dest_host' | 'dest_port' | 'attempts' | 'created_at' | 'last_error'> & { seq: number; size: number; body?: string };
 
 /** Rows in flight to one site at a time: a stalled site cannot take every delivery slot. */
 const MAX_IN_FLIGHT_PER_SITE = 500;
@@ -35,6 +35,12 @@ export interface OutboxWorkerDeps {
   clock: () => number;
   random?: () => number;
   policy?: RetryPolicy;
+  /**
+   * Signs an envelope again with a fresh `ts` from the sender's clock now (PROTOCOL.md §5
+   * "Delivery"): used before resending one that a receiver refused because the clocks disagreed,
+   * so it goes through as soon as they agree. Returns the new JSON text.
+   */
+  restamp?: (body: string) => Promise<string>;
 }
 
 /** An ack that means "the receiver has it": accepted now, or already seen before. */
@@ -132,7 +138,7 @@ export class OutboxWorker {
     const now = this.deps.clock();
     const budget = this.maxInFlight - this.inFlight.size;
     if (budget > 0) {
-      const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at'] as const;
+      const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'] as const;
       const select = () => this.deps.db.selectFrom('outbox').select(columns).select((eb) => eb.fn<number>('length', [eb.ref('body')]).as('size'));
       const fresh = (await select()
         .where('seq', '>', this.highWater)
@@ -208,7 +214,7 @@ export class OutboxWorker {
    * ring and ICE candidates). Nothing is written to the outbox; the caller gets the ack.
    */
   async deliverNow(dest: SiteName, envelopeJson: string, envelopeId: string): Promise<AckResult> {
-    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, size: envelopeJson.length, attempts: 0, created_at: this.deps.clock() };
+    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, size: envelopeJson.length, attempts: 0, created_at: this.deps.clock(), last_error: null };
     const [outcome] = await this.deliverTo(dest, [row]);
     return outcome!.ack;
   }
@@ -254,7 +260,17 @@ export class OutboxWorker {
     if (missing.length === 0) return;
     const found = await this.deps.db.selectFrom('outbox').select(['seq', 'body']).where('seq', 'in', missing.map((r) => r.seq)).execute();
     const bodies = new Map(found.map((f) => [Number(f.seq), f.body]));
-    for (const row of missing) row.body = bodies.get(row.seq) ?? '';
+    for (const row of missing) {
+      row.body = bodies.get(row.seq) ?? '';
+      if (this.deps.restamp && row.body && /^(clock_skew|expired):/.test(row.last_error ?? '')) {
+        try {
+          row.body = await this.deps.restamp(row.body);
+          await this.deps.db.updateTable('outbox').set({ body: row.body }).where('seq', '=', row.seq).execute();
+        } catch (error) {
+          this.deps.log.warn({ envelope: row.envelope_id, err: (error as Error).message }, 'could not date an envelope again; sending it as it was');
+        }
+      }
+    }
   }
 
   private async localDelivery(row: Row): Promise<AckResult> {
