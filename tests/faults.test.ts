@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SiteProcess, tempDir } from './helpers/sites.js';
+import { dialLink } from './helpers/link-client.js';
+import { SiteProcess, tempDir, waitFor } from './helpers/sites.js';
 import { openDatabase } from './helpers/sqlite.js';
 
 /**
@@ -61,5 +62,53 @@ describe('a full disk', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('a follower that stops reading', () => {
+  let alice: SiteProcess;
+  let bob: SiteProcess;
+  afterAll(async () => {
+    await Promise.all([alice?.destroy(), bob?.destroy()]);
+  });
+
+  it('holds at most the link budget unacknowledged, and gets every post once it reads again', async () => {
+    [alice, bob] = await Promise.all([SiteProcess.create(['alice']), SiteProcess.create(['bob'])]);
+    expect((await bob.api('POST', '/api/following', { as: 'bob', body: { address: alice.address('alice') } })).status).toBe(201);
+    await waitFor('bob as a follower', () => alice.count('select count(*) n from followers') === 1);
+    // bob's site goes away; in its place a client with bob's server key links to alice, takes
+    // envelopes and acknowledges none: a follower that has stalled.
+    await bob.stop('SIGKILL');
+    const link = await dialLink(bob, alice);
+    await waitFor('ready', () => link.frames.find((f) => f.t === 'ready'));
+    const received = new Map<string, number>();
+    let bytes = 0;
+    let acking = false;
+    link.ws.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.t !== 'env') return;
+      if (!received.has(frame.env.id)) bytes += data.length;
+      received.set(frame.env.id, (received.get(frame.env.id) ?? 0) + 1);
+      if (acking) link.ws.send(JSON.stringify({ t: 'ack', id: frame.env.id, ok: true }));
+    });
+    const posts = 600; // posts of about 15 KB (4,900 three-byte characters): 9 MB, twice the budget
+    for (let i = 0; i < posts; i++) {
+      const res = await alice.api('POST', '/api/posts', { as: 'alice', body: { text: `post ${i} ${'☕'.repeat(4900)}` } });
+      expect(res.status).toBe(201);
+    }
+    const budget = 4 * 1024 * 1024;
+    await waitFor('the budget to fill', () => bytes > budget - 64 * 1024);
+    // The site answers while the link is full, and sends nothing more until something is acknowledged.
+    for (let i = 0; i < 20; i++) expect((await alice.api('GET', '/healthz')).status).toBe(200);
+    expect(bytes).toBeLessThan(budget + 2 * 16 * 1024);
+    expect(received.size).toBeLessThan(posts);
+
+    // The follower reads again: it acknowledges what it holds, and everything else follows.
+    acking = true;
+    for (const id of received.keys()) link.ws.send(JSON.stringify({ t: 'ack', id, ok: true }));
+    await waitFor('every post', () => received.size === posts, 60_000);
+    await waitFor('an empty outbox', () => alice.count("select count(*) n from outbox where status = 'pending'") === 0);
+    expect(alice.count("select count(*) n from outbox where status = 'failed'")).toBe(0);
+    link.ws.close();
   });
 });

@@ -88,8 +88,9 @@ export class Link extends EventEmitter {
     if (this.closed) return Promise.reject(new LinkClosedError(this.peer));
     return new Promise<AckResult>((resolve, reject) => {
       this.pending.set(id, resolve);
-      this.pendingSize.set(id, envelopeJson.length);
-      this.pendingBytes += envelopeJson.length;
+      const bytes = Buffer.byteLength(envelopeJson);
+      this.pendingSize.set(id, bytes);
+      this.pendingBytes += bytes;
       this.socket.send(`{"t":"env","env":${envelopeJson}}`, (error) => {
         if (error && this.pending.delete(id)) {
           this.release(id);

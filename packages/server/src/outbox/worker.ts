@@ -1,4 +1,5 @@
 import { formatSite, HearthError, isRetryableAnswer, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import type { OutboxTable } from '../storage/schema.js';
@@ -139,7 +140,8 @@ export class OutboxWorker {
     const budget = this.maxInFlight - this.inFlight.size;
     if (budget > 0) {
       const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'] as const;
-      const select = () => this.deps.db.selectFrom('outbox').select(columns).select((eb) => eb.fn<number>('length', [eb.ref('body')]).as('size'));
+      // The body's size in bytes (SQLite's length() of a blob), to wait for room on the link.
+      const select = () => this.deps.db.selectFrom('outbox').select(columns).select(sql<number>`length(cast(body as blob))`.as('size'));
       const fresh = (await select()
         .where('seq', '>', this.highWater)
         .where('status', '=', 'pending')
@@ -214,7 +216,7 @@ export class OutboxWorker {
    * ring and ICE candidates). Nothing is written to the outbox; the caller gets the ack.
    */
   async deliverNow(dest: SiteName, envelopeJson: string, envelopeId: string): Promise<AckResult> {
-    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, size: envelopeJson.length, attempts: 0, created_at: this.deps.clock(), last_error: null };
+    const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, size: Buffer.byteLength(envelopeJson), attempts: 0, created_at: this.deps.clock(), last_error: null };
     const [outcome] = await this.deliverTo(dest, [row]);
     return outcome!.ack;
   }
