@@ -112,3 +112,30 @@ describe('a follower that stops reading', () => {
     link.ws.close();
   });
 });
+
+describe('a damaged write-ahead log', () => {
+  let site: SiteProcess;
+  afterAll(async () => {
+    await site?.destroy();
+  });
+
+  it('is noticed at the next start: the log and /healthz say that acknowledged writes were lost', async () => {
+    site = await SiteProcess.create(['erin']);
+    for (let i = 0; i < 20; i++) expect((await site.api('POST', '/api/posts', { as: 'erin', body: { text: `post ${i}` } })).status).toBe(201);
+    const marks = path.join(site.dataDir, 'ack-marks.json');
+    await waitFor('the marks to record the posts', () => fs.existsSync(marks) && JSON.parse(fs.readFileSync(marks, 'utf8')).marks.post_seq >= 20);
+    await site.stop('SIGKILL');
+    // Damage the first frame of the WAL: SQLite's recovery then drops every frame from there on.
+    const wal = path.join(site.dataDir, 'hearth.db-wal');
+    const bytes = fs.readFileSync(wal);
+    expect(bytes.length).toBeGreaterThan(32 + 24);
+    for (let i = 32 + 16; i < 32 + 24; i++) bytes[i]! ^= 0xff;
+    fs.writeFileSync(wal, bytes);
+    await site.start();
+    expect(site.count('select count(*) n from posts')).toBeLessThan(20);
+    await waitFor('the warning', () => /fewer writes than this site had acknowledged/.test(site.log));
+    expect(site.log).toMatch(/post_seq was 20/);
+    const health = await site.api('GET', '/healthz');
+    expect(health.body).toMatchObject({ ok: true, storage: 'damaged' });
+  });
+});

@@ -100,10 +100,13 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     },
   });
   await app.register(websocket, { options: { maxPayload: 128 * 1024 } });
-  // For monitors and `hearth status`: 503 while the disk is full (nothing can be stored).
+  // For monitors: 503 while the disk is full (nothing can be stored); "damaged" when the start-up
+  // checks found the database damaged or missing acknowledged writes.
   app.get('/healthz', async (_request, reply) => {
     const storage = ctx.storageState();
-    if (storage !== 'ok') return reply.status(503).send({ ok: false, storage, message: 'the disk holding the database is full: free some space' });
+    if (storage === 'full') return reply.status(503).send({ ok: false, storage, message: 'the disk holding the database is full: free some space' });
+    // Still serving, but the operator must look: a monitor can alert on `storage`.
+    if (storage === 'damaged') return { ok: true, storage, message: `the database needs attention: ${ctx.databaseProblem}; see the log and docs/DEPLOY.md, "Recovery"` };
     return { ok: true, storage };
   });
   await app.register(wellKnownRoutes(ctx));

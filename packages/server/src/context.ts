@@ -7,6 +7,7 @@ import { Directory } from './federation/directory.js';
 import { CALL_SIGNAL_MAX_AGE_MS } from './federation/handlers.js';
 import { Inbox } from './federation/inbox.js';
 import { SiteClock } from './storage/site-clock.js';
+import { AckMarks, quickCheck } from './storage/integrity.js';
 import { asStorageError, StorageFullError } from './storage/storage-errors.js';
 import { LinkManager } from './federation/link-manager.js';
 import type { AckResult } from './federation/link.js';
@@ -131,6 +132,17 @@ export class Context {
 
   /** Starts background work: outbox delivery, links to the sites we follow or are followed by, pulls. */
   async startBackground(): Promise<void> {
+    // Is the database sound, and does it hold everything this site had acknowledged? Both are
+    // said plainly in the log (docs/DEPLOY.md, "Recovery"); the site still starts.
+    const problem = await quickCheck(this.db);
+    if (problem) {
+      this.databaseProblem = problem;
+      this.log.error({ quickCheck: problem }, `the database file ${this.config.dbFile} is damaged (SQLite quick_check: ${problem}); restore it from a backup (docs/DEPLOY.md, "Recovery")`);
+    }
+    this.ackMarks = new AckMarks(this.db, AckMarks.fileIn(this.config.dataDir), this.log);
+    if (!(await this.ackMarks.check())) this.databaseProblem ??= 'acknowledged writes were lost at the last start';
+    await this.ackMarks.save();
+    this.ackMarks.start();
     this.outbox.start();
     this.puller.start();
     const prune = () => void this.inbox.pruneSeen().catch((error: unknown) => this.log.error({ err: error }, 'pruning seen envelope ids failed'));
@@ -222,9 +234,14 @@ export class Context {
     }
   }
 
-  storageState(): 'ok' | 'full' {
-    return this.storageFullAt !== undefined && Date.now() - this.storageFullAt < 60_000 ? 'full' : 'ok';
+  storageState(): 'ok' | 'full' | 'damaged' {
+    if (this.storageFullAt !== undefined && Date.now() - this.storageFullAt < 60_000) return 'full';
+    return this.databaseProblem ? 'damaged' : 'ok';
   }
+
+  /** What the start-up checks found wrong with the database, if anything. */
+  databaseProblem: string | undefined;
+  private ackMarks: AckMarks | undefined;
 
   private async receiveOverLink(env: unknown, peer: SiteName): Promise<AckResult> {
     try {
@@ -253,6 +270,7 @@ export class Context {
     await this.outbox.settled();
     await this.batcher.idle();
     await this.clock?.save(this.db).catch(() => undefined);
+    await this.ackMarks?.stop();
     this.http.close();
     await this.db.destroy();
   }
