@@ -1,7 +1,7 @@
 // `npm run bench`: durable delivery between two real site processes, beside two baselines
 // measured in the same run on the same machine: (a) raw `ws` messages per second with the same
 // payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core.
-// Also the idle RSS of one site process, the home vault's sync of 10,000 queued DMs beside the
+// Also the idle RSS of one site process, a site with one stalled follower (bench/stall.mjs), the home vault's sync of 10,000 queued DMs beside the
 // backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
 // and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs).
 // The last line printed is one JSON object.
@@ -184,6 +184,8 @@ const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
+const stall = await (await import('./stall.mjs')).stallBench({ log });
+log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
 log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s`);
 log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest`);
@@ -208,6 +210,11 @@ const result = {
   idleRssMB: Number(delivery.idleRss.toFixed(1)),
   rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),
   envelopes: delivery.total,
+  stallPosts: stall.posts,
+  stallPeakRssMB: Number(stall.peakRss.toFixed(1)),
+  stallRssRatioToIdle: Number((stall.peakRss / stall.idleRss).toFixed(2)),
+  stallMaxPauseMs: stall.pauseMs,
+  idleMaxPauseMs: stall.idlePauseMs,
   vaultDms: vault.count,
   dmIngestPerSec: Math.round(vault.ingestRate),
   vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { formatAddress, HearthError, parseHostPort, signingBytes, toBase64url, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
@@ -143,6 +144,7 @@ export class Context {
     if (!(await this.ackMarks.check())) this.databaseProblem ??= 'acknowledged writes were lost at the last start';
     await this.ackMarks.save();
     this.ackMarks.start();
+    this.loopDelay.enable();
     this.outbox.start();
     this.puller.start();
     const prune = () => void this.inbox.pruneSeen().catch((error: unknown) => this.log.error({ err: error }, 'pruning seen envelope ids failed'));
@@ -239,6 +241,15 @@ export class Context {
     return this.databaseProblem ? 'damaged' : 'ok';
   }
 
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  /** The event loop's longest and 99th-percentile delay in ms since the last reset. */
+  eventLoopDelay(reset: boolean): { maxMs: number; p99Ms: number } {
+    const figures = { maxMs: Math.round(this.loopDelay.max / 1e6), p99Ms: Math.round(this.loopDelay.percentile(99) / 1e6) };
+    if (reset) this.loopDelay.reset();
+    return figures;
+  }
+
   /** What the start-up checks found wrong with the database, if anything. */
   databaseProblem: string | undefined;
   private ackMarks: AckMarks | undefined;
@@ -263,6 +274,7 @@ export class Context {
   async close(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     if (this.clockTimer) clearInterval(this.clockTimer);
+    this.loopDelay.disable();
     this.outbox.stop();
     this.links.close();
     this.vaults.close();

@@ -56,7 +56,10 @@ export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       .groupBy('status')
       .execute();
     const count = (status: string) => Number(counts.find((c) => c.status === status)?.n ?? 0);
-    return { site: ctx.config.origin, links: ctx.links.list(), outbox: { pending: count('pending'), failed: count('failed') } };
+    // The longest the event loop stalled (perf_hooks.monitorEventLoopDelay) since the previous
+    // ?resetEventLoop=1: how long the site answered nothing, for the owner and the benchmark.
+    const eventLoop = ctx.eventLoopDelay((request.query as { resetEventLoop?: string }).resetEventLoop === '1');
+    return { site: ctx.config.origin, links: ctx.links.list(), outbox: { pending: count('pending'), failed: count('failed') }, storage: ctx.storageState(), eventLoop };
   });
 
   app.get('/api/me', async (request) => {
