@@ -23,10 +23,14 @@ function rssMB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 }
 
-/** The follower's site as seen from outside: its server document, and a /federation that never answers. */
+/**
+ * The follower's site as seen from outside: its server document; its inbox answers "busy, retry
+ * later" (503), as an overloaded site would, and it takes no new links.
+ */
 async function fakeFollowerSite(port, serverKey) {
   const server = http.createServer((req, res) => {
     if (req.url === '/.well-known/hearth') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ serverKey: serverKey.publicKey }));
+    if (req.url === '/federation/inbox') return res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"busy","message":"busy"}}');
     res.writeHead(404).end();
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -59,7 +63,8 @@ export async function stallBench({ log }) {
   db.close();
   const followerKey = generateSigningKeyPair();
   const fake = await fakeFollowerSite(followerPort, followerKey);
-  const proc = spawn(process.execPath, [...NODE_FLAGS, HEARTH, 'start', '--data', dir, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...NODE_ENV } });
+  const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : NODE_FLAGS;
+  const proc = spawn(process.execPath, [...flags, HEARTH, 'start', '--data', dir, '--log-level', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...NODE_ENV } });
   const url = `http://127.0.0.1:${authorPort}`;
   try {
     await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok);

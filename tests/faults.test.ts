@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dialLink } from './helpers/link-client.js';
-import { SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
 import { openDatabase } from './helpers/sqlite.js';
 
 /**
@@ -46,6 +46,11 @@ describe('a full disk', () => {
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({ ok: false, storage: 'full' });
     expect(site.log).toMatch(/is full: writes are refused/);
+    const status = await hearth(['status', '--data', site.dataDir], { allowFailure: true });
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/storage full/);
+    expect(status.stdout).toMatch(/FULL: writes are refused/);
+    expect(status.stderr).toMatch(/needs attention/);
     expect(site.log).not.toMatch(/cannot rollback/);
     expect(acknowledged.length).toBeGreaterThan(0);
 
@@ -53,6 +58,7 @@ describe('a full disk', () => {
     fs.rmSync(filler);
     const after = await site.api('POST', '/api/posts', { as: 'dana', body: { text: 'room again' } });
     expect(after.status).toBe(201);
+    expect((await hearth(['status', '--data', site.dataDir])).stdout).toMatch(/Outbox: 0 envelope/);
     await site.stop('SIGKILL');
     const db = openDatabase(path.join(site.dataDir, 'hearth.db'), { readonly: true });
     try {

@@ -8,6 +8,7 @@ import { login, loadProfile } from './device-profile.js';
 import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
+import { siteStatus } from './commands/status.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -75,6 +76,14 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       }
       onShutdown(running.close);
       await new Promise<void>(() => {});
+    });
+
+  program
+    .command('status')
+    .description('is the site answering, is its disk full, what is queued (exits 1 when something needs attention)')
+    .requiredOption('--data <dir>', 'data folder of the site')
+    .action(async (opts: { data: string }) => {
+      await siteStatus(opts, out);
     });
 
   const user = program.command('user').description('manage the users of a site');

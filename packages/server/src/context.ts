@@ -9,7 +9,7 @@ import { CALL_SIGNAL_MAX_AGE_MS } from './federation/handlers.js';
 import { Inbox } from './federation/inbox.js';
 import { SiteClock } from './storage/site-clock.js';
 import { AckMarks, quickCheck } from './storage/integrity.js';
-import { asStorageError, StorageFullError } from './storage/storage-errors.js';
+import { asStorageError, diskSpace, StorageFullError } from './storage/storage-errors.js';
 import { LinkManager } from './federation/link-manager.js';
 import type { AckResult } from './federation/link.js';
 import { Puller } from './federation/puller.js';
@@ -237,7 +237,17 @@ export class Context {
   }
 
   storageState(): 'ok' | 'full' | 'damaged' {
-    if (this.storageFullAt !== undefined && Date.now() - this.storageFullAt < 60_000) return 'full';
+    if (this.storageFullAt !== undefined && Date.now() - this.storageFullAt < 60_000) {
+      // Until the disk has room again: then writes will work, and the state clears at once.
+      let low = true;
+      try {
+        low = diskSpace(this.config.dataDir).low;
+      } catch {
+        /* cannot tell: keep saying full for the minute */
+      }
+      if (low) return 'full';
+      this.storageFullAt = undefined;
+    }
     return this.databaseProblem ? 'damaged' : 'ok';
   }
 

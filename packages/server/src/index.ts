@@ -10,3 +10,4 @@ export { startSite, type RunningSite } from './start.js';
 export { issuePairingCode, PAIRING_CODE_TTL_MS } from './storage/vault.js';
 export { coturnConfig, ensureTurnSettings, turnCredentials, type TurnSettings } from './turn/turn.js';
 export { rotateSiteKey } from './federation/key-rotation.js';
+export { diskSpace } from './storage/storage-errors.js';

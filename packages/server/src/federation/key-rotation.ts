@@ -25,11 +25,17 @@ export async function rotateSiteKey(db: Db, site: SiteName, username: string, no
       .where('username', '=', username)
       .execute();
     const signer = nodeSigner(fresh);
-    const queued = await trx.selectFrom('outbox').select(['seq', 'body']).where('sender', '=', address).where('status', '=', 'pending').execute();
+    const queued = await trx
+      .selectFrom('outbox')
+      .innerJoin('outbox_bodies', 'outbox_bodies.seq', 'outbox.seq')
+      .select(['outbox.seq as seq', 'outbox_bodies.body as body'])
+      .where('outbox.sender', '=', address)
+      .where('outbox.status', '=', 'pending')
+      .execute();
     for (const row of queued) {
       const env = JSON.parse(row.body) as Envelope;
       const resigned: Envelope = { ...env, sig: toBase64url(signer.sign(signingBytes(env))) };
-      await trx.updateTable('outbox').set({ body: JSON.stringify(resigned) }).where('seq', '=', row.seq).execute();
+      await trx.updateTable('outbox_bodies').set({ body: JSON.stringify(resigned) }).where('seq', '=', row.seq).execute();
     }
     return { publicKey: fresh.publicKey, previous: oldSigner.publicKey, resigned: queued.length };
   });

@@ -8,19 +8,22 @@ import type { Database } from '../storage/schema.js';
  * leave a post without its pushes, or a push without its post.
  */
 export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number): Promise<void> {
-  await trx
+  const body = JSON.stringify(env);
+  const inserted = await trx
     .insertInto('outbox')
     .values({
       envelope_id: env.id,
       sender: formatAddress(env.from),
       dest_host: env.to.host,
       dest_port: env.to.port,
-      body: JSON.stringify(env),
+      size: Buffer.byteLength(body),
       attempts: 0,
       next_attempt_at: now,
       created_at: now,
       status: 'pending',
       last_error: null,
     })
-    .execute();
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  await trx.insertInto('outbox_bodies').values({ seq: Number(inserted.seq), body }).execute();
 }

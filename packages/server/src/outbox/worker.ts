@@ -58,6 +58,8 @@ export function isDelivered(ack: AckResult): boolean {
 export class OutboxWorker {
   private readonly inFlight = new Set<number>();
   private readonly inFlightBySite = new Map<string, number>();
+  /** Sites whose rows were passed over at their cap: the lowest such seq, read again when they have room. */
+  private readonly parked = new Map<string, number>();
   private wakeTimer: NodeJS.Timeout | undefined;
   private running = false;
   private rerun = false;
@@ -140,16 +142,26 @@ export class OutboxWorker {
     const budget = this.maxInFlight - this.inFlight.size;
     if (budget > 0) {
       const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'] as const;
-      // The body's size in bytes (SQLite's length() of a blob), to wait for room on the link.
-      const select = () => this.deps.db.selectFrom('outbox').select(columns).select(sql<number>`length(cast(body as blob))`.as('size'));
-      const fresh = (await select()
+      // The body's size in bytes, stored with it, to wait for room on the link without reading it.
+      const select = () => this.deps.db.selectFrom('outbox').select(columns).select(sql<number>`coalesce(size, 65536)`.as('size'));
+      // Sites at their in-flight cap are left out of the reading altogether: a stalled site's
+      // backlog is not read again at every wake (see `parked`).
+      const capped = [...this.inFlightBySite].filter(([, n]) => n >= MAX_IN_FLIGHT_PER_SITE).map(([key]) => key);
+      // Their new rows past the mark are not read now: read them again from here when they have room.
+      for (const key of capped) this.parked.set(key, Math.min(this.parked.get(key) ?? Infinity, this.highWater + 1));
+      const open = <Q extends ReturnType<typeof select>>(q: Q): Q =>
+        capped.reduce((acc, key) => {
+          const at = key.lastIndexOf(':');
+          return acc.where((eb) => eb.not(eb.and([eb('dest_host', '=', key.slice(0, at)), eb('dest_port', '=', Number(key.slice(at + 1)))]))) as Q;
+        }, q);
+      const fresh = (await open(select())
         .where('seq', '>', this.highWater)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
         .orderBy('seq')
         .limit(budget)
         .execute()) as Row[];
-      const retries = (await select()
+      const retries = (await open(select())
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
         .where('seq', '<=', this.highWater)
@@ -160,14 +172,13 @@ export class OutboxWorker {
       const rows = [...retries, ...fresh].filter((row) => !this.inFlight.has(Number(row.seq))).slice(0, budget);
       const byDest = new Map<string, Row[]>();
       let taken = this.highWater;
-      let skippedFrom = Infinity;
       for (const row of rows) {
         row.seq = Number(row.seq);
         row.size = Number(row.size);
         const key = `${row.dest_host}:${row.dest_port}`;
         if ((this.inFlightBySite.get(key) ?? 0) >= MAX_IN_FLIGHT_PER_SITE) {
-          // Left for a later cycle: the sweep restarts below this row so it is read again.
-          skippedFrom = Math.min(skippedFrom, row.seq);
+          // Left for later: read again from here once this site has room (record()).
+          this.parked.set(key, Math.min(this.parked.get(key) ?? Infinity, row.seq));
           continue;
         }
         taken = Math.max(taken, row.seq);
@@ -177,7 +188,7 @@ export class OutboxWorker {
         if (list) list.push(row);
         else byDest.set(key, [row]);
       }
-      this.highWater = Math.min(taken, skippedFrom - 1);
+      this.highWater = taken;
       for (const rows of byDest.values()) {
         const dest = { host: rows[0]!.dest_host, port: Number(rows[0]!.dest_port) };
         const delivery = this.deliverTo(dest, rows)
@@ -260,14 +271,14 @@ export class OutboxWorker {
   private async loadBodies(rows: Row[]): Promise<void> {
     const missing = rows.filter((r) => r.body === undefined);
     if (missing.length === 0) return;
-    const found = await this.deps.db.selectFrom('outbox').select(['seq', 'body']).where('seq', 'in', missing.map((r) => r.seq)).execute();
+    const found = await this.deps.db.selectFrom('outbox_bodies').select(['seq', 'body']).where('seq', 'in', missing.map((r) => r.seq)).execute();
     const bodies = new Map(found.map((f) => [Number(f.seq), f.body]));
     for (const row of missing) {
       row.body = bodies.get(row.seq) ?? '';
       if (this.deps.restamp && row.body && /^(clock_skew|expired):/.test(row.last_error ?? '')) {
         try {
           row.body = await this.deps.restamp(row.body);
-          await this.deps.db.updateTable('outbox').set({ body: row.body }).where('seq', '=', row.seq).execute();
+          await this.deps.db.updateTable('outbox_bodies').set({ body: row.body }).where('seq', '=', row.seq).execute();
         } catch (error) {
           this.deps.log.warn({ envelope: row.envelope_id, err: (error as Error).message }, 'could not date an envelope again; sending it as it was');
         }
@@ -321,6 +332,7 @@ export class OutboxWorker {
       await this.deps.db.transaction().execute(async (trx) => {
         for (let i = 0; i < delivered.length; i += 500) {
           await trx.deleteFrom('outbox').where('seq', 'in', delivered.slice(i, i + 500)).execute();
+          await trx.deleteFrom('outbox_bodies').where('seq', 'in', delivered.slice(i, i + 500)).execute();
         }
         for (const { row, ack } of failed) {
           const age = now - Number(row.created_at);
@@ -344,7 +356,8 @@ export class OutboxWorker {
           if (delay === null) {
             // Only the body that was refused fails: a row signed again meanwhile (a site key
             // rotation) is retried with its new signature instead.
-            const marked = await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).where('body', '=', row.body ?? '').executeTakeFirst();
+            const unchanged = await trx.selectFrom('outbox_bodies').select('seq').where('seq', '=', row.seq).where('body', '=', row.body ?? '').executeTakeFirst();
+            const marked = unchanged ? await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).executeTakeFirst() : { numUpdatedRows: 0n };
             if (Number(marked.numUpdatedRows) === 0) {
               await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error }).where('seq', '=', row.seq).execute();
               continue;
@@ -363,6 +376,11 @@ export class OutboxWorker {
         const left = (this.inFlightBySite.get(key) ?? 1) - 1;
         if (left > 0) this.inFlightBySite.set(key, left);
         else this.inFlightBySite.delete(key);
+        const parkedFrom = this.parked.get(key);
+        if (parkedFrom !== undefined && left < MAX_IN_FLIGHT_PER_SITE) {
+          this.parked.delete(key);
+          this.highWater = Math.min(this.highWater, parkedFrom - 1);
+        }
       }
     }
     if (this.stopped) return;

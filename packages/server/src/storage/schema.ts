@@ -118,12 +118,13 @@ export interface OutboxTable {
   sender: string;
   dest_host: string;
   dest_port: number;
-  body: string;
   attempts: number;
   next_attempt_at: number;
   created_at: number;
   status: 'pending' | 'failed';
   last_error: string | null;
+  /** The body's size in UTF-8 bytes (null for rows written before this column existed). */
+  size?: number | null;
 }
 
 export interface InboxSeenTable {
@@ -193,7 +194,14 @@ export interface SiteMetaTable {
   value: string;
 }
 
+/** The JSON text of each queued envelope, apart from the outbox's small columns (migration 006). */
+export interface OutboxBodiesTable {
+  seq: number;
+  body: string;
+}
+
 export interface Database {
+  outbox_bodies: OutboxBodiesTable;
   site_meta: SiteMetaTable;
   remote_post_tombstones: RemotePostTombstonesTable;
   comment_tombstones: CommentTombstonesTable;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { HearthError } from '@hearth/protocol';
 
 /** The disk holding the database is full: nothing was written, and the same request can succeed later. */
@@ -18,4 +19,15 @@ export function asStorageError(error: unknown): unknown {
   const code = sqliteCode(error);
   if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' && /full|space/i.test(String((error as Error).message))) return new StorageFullError(error);
   return error;
+}
+
+/**
+ * Free space on the disk that holds `dir`; `low` below 16 MB (or 5% of a small disk), where
+ * SQLite can no longer count on room for its journal.
+ */
+export function diskSpace(dir: string): { free: number; total: number; low: boolean } {
+  const stat = fs.statfsSync(dir);
+  const free = stat.bavail * stat.bsize;
+  const total = stat.blocks * stat.bsize;
+  return { free, total, low: free < Math.min(16 * 1024 * 1024, total * 0.05) };
 }
