@@ -2,7 +2,7 @@
 // its socket, while the author makes STALL_POSTS posts of about 15 KB. Measured: the author
 // site's RSS (sampled every 250 ms, highest) beside its own idle RSS from the same run, and the
 // longest event-loop stall inside the site (perf_hooks.monitorEventLoopDelay, via /api/status)
-// beside the longest stall while idle.
+// beside the longest stall while idle; the run lasts until the site closes the stalled link.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -82,13 +82,16 @@ export async function stallBench({ log }) {
     const text = '☕'.repeat(4900); // about 15 KB of UTF-8
     const started = performance.now();
     for (let i = 0; i < POSTS; i++) await api(url, 'POST', '/api/posts', { token, body: { text: `${i} ${text}` } });
-    // Some time with the link stalled after the last post: the heartbeat may close it meanwhile.
-    await new Promise((r) => setTimeout(r, 2000));
+    // Then until the site's heartbeat gives up on the stalled link and closes it (within about a
+    // minute), which must cost no pause either.
+    const follower = `127.0.0.1:${followerPort}`;
+    const closed = await waitFor(async () => !(await status(false)).links.some((l) => l.peer === follower), 120_000, 1000).catch(() => false);
+    if (!closed) log('(the stalled link was not closed within 2 minutes)');
     clearInterval(sampler);
     peakRss = Math.max(peakRss, rssMB(proc.pid));
     const run = { seconds: (performance.now() - started) / 1000, pauseMs: (await status(true)).eventLoop.maxMs };
     ws.terminate();
-    return { posts: POSTS, idleRss: idle.rss, peakRss, idlePauseMs: idle.pauseMs, pauseMs: run.pauseMs, seconds: run.seconds };
+    return { posts: POSTS, idleRss: idle.rss, peakRss, idlePauseMs: idle.pauseMs, pauseMs: run.pauseMs, seconds: run.seconds, linkClosed: Boolean(closed) };
   } finally {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));

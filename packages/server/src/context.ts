@@ -145,7 +145,7 @@ export class Context {
     await this.ackMarks.save();
     this.ackMarks.start();
     this.loopDelay.enable();
-    this.outbox.start();
+    await this.outbox.start();
     this.puller.start();
     const prune = () => void this.inbox.pruneSeen().catch((error: unknown) => this.log.error({ err: error }, 'pruning seen envelope ids failed'));
     prune();

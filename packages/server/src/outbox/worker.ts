@@ -17,6 +17,12 @@ type Row = Pick<OutboxTable, 'envelope_id' | 'sender' | 'dest_host' | 'dest_port
 
 /** Rows in flight to one site at a time: a stalled site cannot take every delivery slot. */
 const MAX_IN_FLIGHT_PER_SITE = 500;
+/** POSTs in flight to one site at a time, when it has no link. */
+const POSTS_PER_SITE = 8;
+/** How long a row taken for delivery stays claimed if its outcome is never written. */
+const CLAIM_MS = 10 * 60_000;
+/** The shortest time between two delivery cycles (see wake()). */
+const MIN_CYCLE_GAP_MS = 10;
 /** Envelopes loaded at once for one link. */
 const CHUNK = 64;
 
@@ -57,9 +63,11 @@ export function isDelivered(ack: AckResult): boolean {
  */
 export class OutboxWorker {
   private readonly inFlight = new Set<number>();
+  private lastCycleAt = -Infinity;
+  private pendingWake: NodeJS.Timeout | undefined;
   private readonly inFlightBySite = new Map<string, number>();
-  /** Sites whose rows were passed over at their cap: the lowest such seq, read again when they have room. */
-  private readonly parked = new Map<string, number>();
+  /** A circuit breaker per site: after deliveries that all failed, the site waits with backoff. */
+  private readonly breakers = new Map<string, { failures: number; until: number }>();
   private wakeTimer: NodeJS.Timeout | undefined;
   private running = false;
   private rerun = false;
@@ -71,7 +79,9 @@ export class OutboxWorker {
 
   constructor(private readonly deps: OutboxWorkerDeps) {}
 
-  start(): void {
+  /** Starts delivering; claims left by a process that died are cleared first. */
+  async start(): Promise<void> {
+    await this.deps.db.updateTable('outbox').set({ claimed_until: null }).where('claimed_until', 'is not', null).execute();
     this.wake();
   }
 
@@ -82,7 +92,19 @@ export class OutboxWorker {
       this.rerun = true;
       return;
     }
+    // Cycles start at least MIN_CYCLE_GAP_MS apart, from a timer: a stream of acks would otherwise
+    // chain cycle after cycle in promise continuations alone, and the event loop would serve
+    // nothing else (no request, no socket) for as long as the stream lasts.
+    const wait = this.lastCycleAt + MIN_CYCLE_GAP_MS - performance.now();
+    if (wait > 0) {
+      this.pendingWake ??= setTimeout(() => {
+        this.pendingWake = undefined;
+        this.wake();
+      }, wait);
+      return;
+    }
     this.running = true;
+    this.lastCycleAt = performance.now();
     void this.cycle().finally(() => {
       this.running = false;
       if (this.rerun && !this.stopped) {
@@ -123,72 +145,59 @@ export class OutboxWorker {
   stop(): void {
     this.stopped = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (this.pendingWake) clearTimeout(this.pendingWake);
   }
 
   async settled(): Promise<void> {
     while (this.active.size > 0) await Promise.allSettled([...this.active]);
   }
 
-  /**
-   * Rows are taken in seq order. Everything up to `highWater` has been handed to a delivery
-   * already: such rows are either in flight, gone (delivered), or rescheduled with attempts > 0.
-   * So a cycle reads only new rows past the mark plus due retries, never the rows in flight.
-   */
-  private highWater = 0;
 
   private async cycle(): Promise<void> {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const now = this.deps.clock();
     const budget = this.maxInFlight - this.inFlight.size;
     if (budget > 0) {
-      const columns = ['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'] as const;
-      // The body's size in bytes, stored with it, to wait for room on the link without reading it.
-      const select = () => this.deps.db.selectFrom('outbox').select(columns).select(sql<number>`coalesce(size, 65536)`.as('size'));
-      // Sites at their in-flight cap are left out of the reading altogether: a stalled site's
-      // backlog is not read again at every wake (see `parked`).
+      // Sites at their in-flight cap are left out of the reading altogether, so a stalled site's
+      // backlog is not read again at every wake; rows in flight are claimed (below), so they are
+      // not read again either. What a cycle reads is what it can start now.
       const capped = [...this.inFlightBySite].filter(([, n]) => n >= MAX_IN_FLIGHT_PER_SITE).map(([key]) => key);
-      // Their new rows past the mark are not read now: read them again from here when they have room.
-      for (const key of capped) this.parked.set(key, Math.min(this.parked.get(key) ?? Infinity, this.highWater + 1));
-      const open = <Q extends ReturnType<typeof select>>(q: Q): Q =>
-        capped.reduce((acc, key) => {
-          const at = key.lastIndexOf(':');
-          return acc.where((eb) => eb.not(eb.and([eb('dest_host', '=', key.slice(0, at)), eb('dest_port', '=', Number(key.slice(at + 1)))]))) as Q;
-        }, q);
-      const fresh = (await open(select())
-        .where('seq', '>', this.highWater)
+      // Sites whose breaker is open (every recent attempt failed) wait as a whole, instead of each
+      // of their queued envelopes trying on its own.
+      for (const [key, breaker] of this.breakers) if (breaker.until > now) capped.push(key);
+      let query = this.deps.db
+        .selectFrom('outbox')
+        .select(['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'])
+        // The body's size in bytes, stored with it, to wait for room on a link without reading it.
+        .select(sql<number>`coalesce(size, 65536)`.as('size'))
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
-        .orderBy('seq')
-        .limit(budget)
-        .execute()) as Row[];
-      const retries = (await open(select())
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where('seq', '<=', this.highWater)
-        .where('attempts', '>', 0)
-        .orderBy('next_attempt_at')
-        .limit(budget)
-        .execute()) as Row[];
-      const rows = [...retries, ...fresh].filter((row) => !this.inFlight.has(Number(row.seq))).slice(0, budget);
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]));
+      for (const key of capped) {
+        const at = key.lastIndexOf(':');
+        query = query.where((eb) => eb.not(eb.and([eb('dest_host', '=', key.slice(0, at)), eb('dest_port', '=', Number(key.slice(at + 1)))])));
+      }
+      const rows = (await query.orderBy('next_attempt_at').orderBy('seq').limit(budget).execute()) as Row[];
       const byDest = new Map<string, Row[]>();
-      let taken = this.highWater;
+      const claimed: number[] = [];
       for (const row of rows) {
         row.seq = Number(row.seq);
         row.size = Number(row.size);
+        if (this.inFlight.has(row.seq)) continue;
         const key = `${row.dest_host}:${row.dest_port}`;
-        if ((this.inFlightBySite.get(key) ?? 0) >= MAX_IN_FLIGHT_PER_SITE) {
-          // Left for later: read again from here once this site has room (record()).
-          this.parked.set(key, Math.min(this.parked.get(key) ?? Infinity, row.seq));
-          continue;
-        }
-        taken = Math.max(taken, row.seq);
+        if ((this.inFlightBySite.get(key) ?? 0) >= MAX_IN_FLIGHT_PER_SITE) continue; // its turn comes when the site has room
         this.inFlight.add(row.seq);
         this.inFlightBySite.set(key, (this.inFlightBySite.get(key) ?? 0) + 1);
+        claimed.push(row.seq);
         const list = byDest.get(key);
         if (list) list.push(row);
         else byDest.set(key, [row]);
       }
-      this.highWater = taken;
+      // A claim lasts until the outcome is written (record() clears it), or a crash: claims are
+      // cleared at start, and one left behind by a failure here expires by itself.
+      for (let i = 0; i < claimed.length; i += 500) {
+        await this.deps.db.updateTable('outbox').set({ claimed_until: now + CLAIM_MS }).where('seq', 'in', claimed.slice(i, i + 500)).execute();
+      }
       for (const rows of byDest.values()) {
         const dest = { host: rows[0]!.dest_host, port: Number(rows[0]!.dest_port) };
         const delivery = this.deliverTo(dest, rows)
@@ -197,8 +206,7 @@ export class OutboxWorker {
             (error: unknown) => this.record(rows.map((row) => ({ row, ack: failure(error) }))),
           )
           .catch((error: unknown) => {
-            // The outcome was not written; start the next sweep from the beginning so these rows are seen again.
-            this.highWater = 0;
+            // The outcome was not written: the claims expire and the rows are read again.
             this.deps.log.error({ err: error }, 'recording deliveries failed; they will be retried');
           });
         this.active.add(delivery);
@@ -216,7 +224,8 @@ export class OutboxWorker {
       .where('status', '=', 'pending')
       .where('next_attempt_at', '>', this.deps.clock())
       .executeTakeFirst();
-    const at = next?.at === null || next?.at === undefined ? undefined : Number(next.at);
+    let at = next?.at === null || next?.at === undefined ? undefined : Number(next.at);
+    for (const breaker of this.breakers.values()) if (breaker.until > this.deps.clock()) at = Math.min(at ?? Infinity, breaker.until);
     const delay = at === undefined ? 60_000 : Math.max(0, at - this.deps.clock());
     this.wakeTimer = setTimeout(() => this.wake(), Math.min(delay, 60_000));
     this.wakeTimer.unref();
@@ -253,18 +262,35 @@ export class OutboxWorker {
       }
       return Promise.all(acks);
     }
-    // No link: fall back to HTTPS POST, a few at a time.
-    const outcomes: Outcome[] = [];
-    const queue = [...rows];
-    await Promise.all(
-      Array.from({ length: Math.min(8, queue.length) }, async () => {
-        for (let row = queue.shift(); row; row = queue.shift()) {
+    // No link: fall back to HTTPS POST, at most POSTS_PER_SITE at a time to one site across all
+    // deliveries (a site that answers slowly gets no storm), each body read only when its turn comes.
+    const key = formatSite(dest);
+    return Promise.all(
+      rows.map((row) =>
+        this.withPostSlot(key, async () => {
           await this.loadBodies([row]);
-          outcomes.push({ row, ack: await this.post(dest, row) });
-        }
-      }),
+          const ack = await this.post(dest, row);
+          return { row, ack };
+        }),
+      ),
     );
-    return outcomes;
+  }
+
+  private readonly postSlots = new Map<string, { active: number; waiting: Array<() => void> }>();
+
+  private async withPostSlot<T>(key: string, run: () => Promise<T>): Promise<T> {
+    let slots = this.postSlots.get(key);
+    if (!slots) this.postSlots.set(key, (slots = { active: 0, waiting: [] }));
+    if (slots.active >= POSTS_PER_SITE) await new Promise<void>((resolve) => slots!.waiting.push(resolve));
+    slots.active++;
+    try {
+      return await run();
+    } finally {
+      slots.active--;
+      const next = slots.waiting.shift();
+      if (next) next();
+      else if (slots.active === 0) this.postSlots.delete(key);
+    }
   }
 
   /** Reads the bodies of rows that do not carry theirs yet. */
@@ -327,12 +353,24 @@ export class OutboxWorker {
     const now = this.deps.clock();
     const wallNow = this.deps.now();
     const delivered = outcomes.filter((o) => isDelivered(o.ack)).map((o) => o.row.seq);
-    const failed = outcomes.filter((o) => !isDelivered(o.ack));
+    // A link that closed under envelopes in flight (or waiting for room) is no verdict on them:
+    // they are due again in a second, in one statement per 500 rows, so closing a busy link costs
+    // no pause. (If the site is down, the next dial fails, and from there the backoff grows.)
+    const interrupted = outcomes.filter((o) => !isDelivered(o.ack) && o.ack.code === 'link_closed').map((o) => o.row.seq);
+    const failed = outcomes.filter((o) => !isDelivered(o.ack) && o.ack.code !== 'link_closed');
+    this.updateBreakers(outcomes, now);
     try {
       await this.deps.db.transaction().execute(async (trx) => {
         for (let i = 0; i < delivered.length; i += 500) {
           await trx.deleteFrom('outbox').where('seq', 'in', delivered.slice(i, i + 500)).execute();
           await trx.deleteFrom('outbox_bodies').where('seq', 'in', delivered.slice(i, i + 500)).execute();
+        }
+        for (let i = 0; i < interrupted.length; i += 500) {
+          await trx
+            .updateTable('outbox')
+            .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: now + 1000, last_error: 'link_closed: the link closed before the ack', claimed_until: null }))
+            .where('seq', 'in', interrupted.slice(i, i + 500))
+            .execute();
         }
         for (const { row, ack } of failed) {
           const age = now - Number(row.created_at);
@@ -357,15 +395,15 @@ export class OutboxWorker {
             // Only the body that was refused fails: a row signed again meanwhile (a site key
             // rotation) is retried with its new signature instead.
             const unchanged = await trx.selectFrom('outbox_bodies').select('seq').where('seq', '=', row.seq).where('body', '=', row.body ?? '').executeTakeFirst();
-            const marked = unchanged ? await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error }).where('seq', '=', row.seq).executeTakeFirst() : { numUpdatedRows: 0n };
+            const marked = unchanged ? await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error, claimed_until: null }).where('seq', '=', row.seq).executeTakeFirst() : { numUpdatedRows: 0n };
             if (Number(marked.numUpdatedRows) === 0) {
-              await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error }).where('seq', '=', row.seq).execute();
+              await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error, claimed_until: null }).where('seq', '=', row.seq).execute();
               continue;
             }
             await addNotification(trx, sender, 'delivery_failed', { envelope: row.envelope_id, to: dest, error }, wallNow);
             this.deps.log.warn({ envelope: row.envelope_id, dest, code: ack.code }, 'delivery failed for good');
           } else {
-            await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now + delay, last_error: error }).where('seq', '=', row.seq).execute();
+            await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now + delay, last_error: error, claimed_until: null }).where('seq', '=', row.seq).execute();
           }
         }
       });
@@ -376,16 +414,37 @@ export class OutboxWorker {
         const left = (this.inFlightBySite.get(key) ?? 1) - 1;
         if (left > 0) this.inFlightBySite.set(key, left);
         else this.inFlightBySite.delete(key);
-        const parkedFrom = this.parked.get(key);
-        if (parkedFrom !== undefined && left < MAX_IN_FLIGHT_PER_SITE) {
-          this.parked.delete(key);
-          this.highWater = Math.min(this.highWater, parkedFrom - 1);
-        }
       }
     }
     if (this.stopped) return;
+    if (interrupted.length > 0) setTimeout(() => this.wake(), 1000).unref();
     if (failed.length > 0) this.deps.log.debug({ failed: failed.length, dest: formatSite({ host: failed[0]!.row.dest_host, port: Number(failed[0]!.row.dest_port) }) }, 'deliveries will be retried');
     this.wake();
+  }
+
+  /**
+   * A site that took something is healthy again; one where every attempt of a delivery failed
+   * for a reason a retry may fix (unreachable, busy) waits as a whole: 1 s, 2 s, 4 s... up to an
+   * hour, with jitter, before any of its envelopes is tried again.
+   */
+  private updateBreakers(outcomes: Outcome[], now: number): void {
+    const bySite = new Map<string, { ok: boolean; retryable: boolean }>();
+    for (const { row, ack } of outcomes) {
+      if (ack.code === 'link_closed') continue;
+      const key = `${row.dest_host}:${row.dest_port}`;
+      const state = bySite.get(key) ?? { ok: false, retryable: true };
+      if (isDelivered(ack) || !ack.retryable) state.ok = true; // the site answered with a verdict
+      bySite.set(key, state);
+    }
+    for (const [key, state] of bySite) {
+      if (state.ok) {
+        this.breakers.delete(key);
+        continue;
+      }
+      const failures = (this.breakers.get(key)?.failures ?? 0) + 1;
+      const delay = nextRetryDelay(failures - 1, 0, this.deps.random ?? Math.random) ?? 60_000;
+      this.breakers.set(key, { failures, until: now + delay });
+    }
   }
 
   /** The owner hears about a disagreeing clock once a day per site, not once per envelope. */

@@ -125,6 +125,8 @@ export interface OutboxTable {
   last_error: string | null;
   /** The body's size in UTF-8 bytes (null for rows written before this column existed). */
   size?: number | null;
+  /** Taken for delivery until then (site clock), or null. */
+  claimed_until?: number | null;
 }
 
 export interface InboxSeenTable {

@@ -31,6 +31,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('body', 'text', (c) => c.notNull())
     .execute();
   await db.schema.alterTable('outbox').addColumn('size', 'integer').execute();
+  // Rows taken for delivery are claimed until their outcome is written: the worker's reads then
+  // skip what is in flight instead of reading it again at every wake.
+  await db.schema.alterTable('outbox').addColumn('claimed_until', 'bigint').execute();
   await sql`insert into outbox_bodies (seq, body) select seq, body from outbox`.execute(db);
   await sql`update outbox set size = length(cast(body as blob))`.execute(db);
   await db.schema.alterTable('outbox').dropColumn('body').execute();
@@ -40,6 +43,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('outbox').addColumn('body', 'text').execute();
   await sql`update outbox set body = (select body from outbox_bodies where outbox_bodies.seq = outbox.seq)`.execute(db);
   await db.schema.dropTable('outbox_bodies').execute();
+  await db.schema.alterTable('outbox').dropColumn('claimed_until').execute();
   await db.schema.alterTable('outbox').dropColumn('size').execute();
   await db.schema.alterTable('following').dropColumn('pull_seq').execute();
   await db.schema.dropIndex('posts_author_seq').execute();
