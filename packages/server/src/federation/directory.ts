@@ -58,7 +58,7 @@ export class Directory {
   static readonly REFRESH_WINDOW_MS = 60_000;
   static readonly REFRESHES_PER_WINDOW = 2;
   static readonly NEGATIVE_TTL_MS = 10 * 60_000;
-  static readonly UNREACHABLE_TTL_MS = 60_000;
+  static readonly UNREACHABLE_TTL_MS = 5_000;
   static readonly HOST_FAILURE_BUDGET = 20;
   static readonly HOST_FAILURE_WINDOW_MS = 10 * 60_000;
 
@@ -172,7 +172,10 @@ export class Directory {
     const failure = this.failed.get(subject);
     if (failure && failure.until > now) throw failure.error;
     const hostKey = formatSite(site);
-    const host = this.hostFailures.get(hostKey);
+    // The per-host budget guards lookups that strangers can cause (a user key named in an
+    // unsigned envelope); the server key, which this site looks up to link, is not held back by it.
+    const budgeted = subject.startsWith('user:');
+    const host = budgeted ? this.hostFailures.get(hostKey) : undefined;
     if (host && now - host.windowStart < Directory.HOST_FAILURE_WINDOW_MS && host.count >= Directory.HOST_FAILURE_BUDGET) {
       throw new KeyUnknownError(`too many failed key lookups at ${hostKey}; not asking it again for a while`, host.windowStart + Directory.HOST_FAILURE_WINDOW_MS - now);
     }
@@ -185,7 +188,7 @@ export class Directory {
         try {
           key = await fetchKey(known);
         } catch (error) {
-          this.remember(subject, hostKey, error);
+          this.remember(subject, budgeted ? hostKey : undefined, error);
           throw error;
         }
         const entry = { key, fetchedAt: this.deps.now() };
@@ -204,12 +207,15 @@ export class Directory {
   }
 
   /** Records a failed lookup: the same answer for a while, and one more failure against the host. */
-  private remember(subject: string, hostKey: string, error: unknown): void {
+  private remember(subject: string, hostKey: string | undefined, error: unknown): void {
     if (error instanceof KeyUnknownError) return; // a rotation waiting for its TTL: nothing failed
     const now = this.deps.now();
     const notFound = error instanceof HearthError && error.code === 'unknown_user';
+    // A site this one dials and cannot reach yet is not remembered: linking has its own backoff.
+    if (!notFound && subject.startsWith('server:')) return;
     const asHearth = error instanceof HearthError ? error : new HearthError('unreachable', `could not fetch the key: ${(error as Error)?.message ?? String(error)}`, { status: 502, retryable: true });
     this.failed.set(subject, { until: now + (notFound ? Directory.NEGATIVE_TTL_MS : Directory.UNREACHABLE_TTL_MS), error: asHearth });
+    if (hostKey === undefined) return;
     const host = this.hostFailures.get(hostKey);
     if (!host || now - host.windowStart >= Directory.HOST_FAILURE_WINDOW_MS) this.hostFailures.set(hostKey, { windowStart: now, count: 1 });
     else host.count++;

@@ -16,9 +16,11 @@ import type { HttpClient } from '../net/http-client.js';
 type Row = Pick<OutboxTable, 'envelope_id' | 'sender' | 'dest_host' | 'dest_port' | 'attempts' | 'created_at' | 'last_error'> & { seq: number; size: number; body?: string };
 
 /** Rows in flight to one site at a time: a stalled site cannot take every delivery slot. */
-const MAX_IN_FLIGHT_PER_SITE = 500;
+const MAX_IN_FLIGHT_PER_SITE = 2000;
 /** POSTs in flight to one site at a time, when it has no link. */
 const POSTS_PER_SITE = 8;
+/** Rows one delivery cycle reads. */
+const ROWS_PER_CYCLE = 1000;
 /** How long a row taken for delivery stays claimed if its outcome is never written. */
 const CLAIM_MS = 10 * 60_000;
 /** The shortest time between two delivery cycles (see wake()). */
@@ -105,19 +107,27 @@ export class OutboxWorker {
     }
     this.running = true;
     this.lastCycleAt = performance.now();
-    void this.cycle().finally(() => {
-      this.running = false;
-      if (this.rerun && !this.stopped) {
-        this.rerun = false;
-        this.wake();
-      } else if (this.inFlight.size === 0) {
-        for (const resolve of this.idle.splice(0)) resolve();
-      }
-    });
+    void this.cycle()
+      .catch((error: unknown) => {
+        // A cycle that could not read or claim (a full disk, say) is tried again at the next wake.
+        this.deps.log.warn({ err: (error as Error)?.message }, 'outbox cycle failed; it will run again');
+        this.wakeTimer = setTimeout(() => this.wake(), 1000);
+        this.wakeTimer.unref();
+      })
+      .finally(() => {
+        this.running = false;
+        if (this.rerun && !this.stopped) {
+          this.rerun = false;
+          this.wake();
+        } else if (this.inFlight.size === 0) {
+          for (const resolve of this.idle.splice(0)) resolve();
+        }
+      });
   }
 
-  /** Makes everything queued for this site due now (its link just came up). */
+  /** Makes everything queued for this site due now (its link just came up, so its breaker closes). */
   async expedite(site: SiteName): Promise<void> {
+    this.breakers.delete(`${site.host}:${site.port}`);
     await this.deps.db
       .updateTable('outbox')
       .set({ next_attempt_at: this.deps.clock() })
@@ -177,27 +187,31 @@ export class OutboxWorker {
         const at = key.lastIndexOf(':');
         query = query.where((eb) => eb.not(eb.and([eb('dest_host', '=', key.slice(0, at)), eb('dest_port', '=', Number(key.slice(at + 1)))])));
       }
-      const rows = (await query.orderBy('next_attempt_at').orderBy('seq').limit(budget).execute()) as Row[];
+      // At most ROWS_PER_CYCLE read at once: a cycle is a short task, and the next one is 10 ms away.
+      const rows = (await query.orderBy('next_attempt_at').orderBy('seq').limit(Math.min(budget, ROWS_PER_CYCLE)).execute()) as Row[];
       const byDest = new Map<string, Row[]>();
-      const claimed: number[] = [];
+      const taking = new Map<string, number>();
       for (const row of rows) {
         row.seq = Number(row.seq);
         row.size = Number(row.size);
         if (this.inFlight.has(row.seq)) continue;
         const key = `${row.dest_host}:${row.dest_port}`;
-        if ((this.inFlightBySite.get(key) ?? 0) >= MAX_IN_FLIGHT_PER_SITE) continue; // its turn comes when the site has room
-        this.inFlight.add(row.seq);
-        this.inFlightBySite.set(key, (this.inFlightBySite.get(key) ?? 0) + 1);
-        claimed.push(row.seq);
+        const count = (this.inFlightBySite.get(key) ?? 0) + (taking.get(key) ?? 0);
+        if (count >= MAX_IN_FLIGHT_PER_SITE) continue; // its turn comes when the site has room
+        taking.set(key, (taking.get(key) ?? 0) + 1);
         const list = byDest.get(key);
         if (list) list.push(row);
         else byDest.set(key, [row]);
       }
+      // Claimed first, then counted as in flight: a claim that fails leaves nothing half taken.
       // A claim lasts until the outcome is written (record() clears it), or a crash: claims are
-      // cleared at start, and one left behind by a failure here expires by itself.
+      // cleared at start, and one left behind otherwise expires by itself.
+      const claimed = [...byDest.values()].flat().map((row) => row.seq);
       for (let i = 0; i < claimed.length; i += 500) {
         await this.deps.db.updateTable('outbox').set({ claimed_until: now + CLAIM_MS }).where('seq', 'in', claimed.slice(i, i + 500)).execute();
       }
+      for (const seq of claimed) this.inFlight.add(seq);
+      for (const [key, n] of taking) this.inFlightBySite.set(key, (this.inFlightBySite.get(key) ?? 0) + n);
       for (const rows of byDest.values()) {
         const dest = { host: rows[0]!.dest_host, port: Number(rows[0]!.dest_port) };
         const delivery = this.deliverTo(dest, rows)
@@ -237,11 +251,15 @@ export class OutboxWorker {
    */
   async deliverNow(dest: SiteName, envelopeJson: string, envelopeId: string): Promise<AckResult> {
     const row: Row = { seq: 0, envelope_id: envelopeId, sender: '', dest_host: dest.host, dest_port: dest.port, body: envelopeJson, size: Buffer.byteLength(envelopeJson), attempts: 0, created_at: this.deps.clock(), last_error: null };
-    const [outcome] = await this.deliverTo(dest, [row]);
+    const [outcome] = await this.deliverTo(dest, [row], false);
     return outcome!.ack;
   }
 
-  private async deliverTo(dest: SiteName, rows: Row[]): Promise<Outcome[]> {
+  /**
+   * Delivers rows to one site and returns their outcomes; over a link, with `progressive`, each
+   * chunk's outcomes are written as they come instead (and nothing is returned).
+   */
+  private async deliverTo(dest: SiteName, rows: Row[], progressive = true): Promise<Outcome[]> {
     if (sameSite(dest, this.deps.site)) {
       await this.loadBodies(rows);
       return Promise.all(rows.map(async (row) => ({ row, ack: await this.localDelivery(row) })));
@@ -250,17 +268,22 @@ export class OutboxWorker {
     if (link) {
       // Pipelined, but never more than the link's byte budget unacknowledged: bodies are loaded
       // a chunk at a time as acks make room, so a stalled peer holds a bounded amount of memory.
-      const acks: Array<Promise<Outcome>> = [];
+      // Each chunk's outcomes are written as soon as its acks are in, which frees its slots for
+      // the next cycle while the rest are still in flight.
+      const outcomes: Outcome[] = [];
+      const done = (chunk: Outcome[]) => (progressive ? this.record(chunk) : void outcomes.push(...chunk));
+      const written: Array<Promise<void>> = [];
       for (let i = 0; i < rows.length; i += CHUNK) {
         const chunk = rows.slice(i, i + CHUNK);
         if (!(await link.room(chunk.reduce((n, r) => n + r.size, 0)))) {
-          for (const row of rows.slice(i)) acks.push(Promise.resolve({ row, ack: { ok: false, code: 'link_closed', message: 'the link closed before this envelope was sent', retryable: true } }));
+          written.push(Promise.resolve(done(rows.slice(i).map((row) => ({ row, ack: { ok: false, code: 'link_closed', message: 'the link closed before this envelope was sent', retryable: true } })))));
           break;
         }
         await this.loadBodies(chunk);
-        for (const row of chunk) acks.push(link.send(row.body!, row.envelope_id).catch(failure).then((ack) => ({ row, ack })));
+        written.push(Promise.all(chunk.map((row) => link.send(row.body!, row.envelope_id).catch(failure).then((ack) => ({ row, ack })))).then(done));
       }
-      return Promise.all(acks);
+      await Promise.all(written);
+      return outcomes;
     }
     // No link: fall back to HTTPS POST, at most POSTS_PER_SITE at a time to one site across all
     // deliveries (a site that answers slowly gets no storm), each body read only when its turn comes.
@@ -349,7 +372,41 @@ export class OutboxWorker {
     }
   }
 
-  private async record(outcomes: Outcome[]): Promise<void> {
+  private outcomeQueue: Outcome[] = [];
+  private outcomeWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  private flushScheduled = false;
+
+  /**
+   * Outcomes are written in one transaction per turn of the event loop, however many deliveries
+   * report in it: a link that closes under 2,000 envelopes settles them in one write, not in
+   * thirty back-to-back transactions that would hold the loop.
+   */
+  private record(outcomes: Outcome[]): Promise<void> {
+    if (outcomes.length === 0) return Promise.resolve();
+    this.outcomeQueue.push(...outcomes);
+    return new Promise<void>((resolve, reject) => {
+      this.outcomeWaiters.push({ resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushOutcomes());
+      }
+    });
+  }
+
+  private async flushOutcomes(): Promise<void> {
+    this.flushScheduled = false;
+    const outcomes = this.outcomeQueue.splice(0);
+    const waiters = this.outcomeWaiters.splice(0);
+    try {
+      await this.writeOutcomes(outcomes);
+      for (const w of waiters) w.resolve();
+    } catch (error) {
+      for (const w of waiters) w.reject(error);
+    }
+  }
+
+  private async writeOutcomes(outcomes: Outcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
     const now = this.deps.clock();
     const wallNow = this.deps.now();
     const delivered = outcomes.filter((o) => isDelivered(o.ack)).map((o) => o.row.seq);
