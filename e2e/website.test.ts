@@ -108,6 +108,9 @@ describe('the website in a browser', () => {
     await screenshots(bobPage, 'settings');
     await blocked.getByRole('button', { name: `Unblock ${alice.address('alice')}` }).click();
     await expect.poll(() => blocked.innerText()).toContain('You block no one.');
+    // Unblocking says plainly what it does not do.
+    await expect.poll(() => blocked.innerText()).toContain('Follows are not restored');
+    await screenshots(bobPage, 'settings-unblocked');
     await Promise.all([bobPage.close(), alicePage.close()]);
   });
 

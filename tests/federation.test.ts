@@ -96,18 +96,31 @@ describe('two sites talk', () => {
     expect((await bob.api('DELETE', `/api/posts/${post.id}/comments/${sent.body.id}`, { as: 'bob' })).status).toBe(204);
     expect(await comments()).toEqual([]);
 
+    // Both follow each other before the block.
+    expect((await bob.api('POST', '/api/following', { as: 'bob', body: { address: alice.address('alice') } })).status).toBeLessThan(300);
+    await waitFor('bob as alice\'s follower', async () => (await alice.api('GET', '/api/followers', { as: 'alice' })).body.items.length === 1);
+    const follows = async () => ({
+      aliceFollowsBob: (await alice.api('GET', '/api/following', { as: 'alice' })).body.items.some((i: { address: string }) => i.address === bob.address('bob')),
+      bobHasAlice: (await bob.api('GET', '/api/followers', { as: 'bob' })).body.items.length === 1,
+      bobFollowsAlice: (await bob.api('GET', '/api/following', { as: 'bob' })).body.items.some((i: { address: string }) => i.address === alice.address('alice')),
+      aliceHasBob: (await alice.api('GET', '/api/followers', { as: 'alice' })).body.items.length === 1,
+    });
+    expect(await follows()).toEqual({ aliceFollowsBob: true, bobHasAlice: true, bobFollowsAlice: true, aliceHasBob: true });
+
     expect((await bob.api('POST', '/api/blocks', { as: 'bob', body: { address: alice.address('alice') } })).status).toBe(201);
+    // The follow ends both ways, and both sites agree on it.
+    await waitFor('both sites to agree that nobody follows', async () => JSON.stringify(await follows()) === JSON.stringify({ aliceFollowsBob: false, bobHasAlice: false, bobFollowsAlice: false, aliceHasBob: false }));
     const again = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: post.id }, text: 'let me back in' } });
     expect(again.status).toBe(202);
-    // The envelope is refused for good: the sender's outbox marks it failed and tells alice.
-    await waitFor('alice to be told', async () => {
-      const res = await alice.api('GET', '/api/notifications', { as: 'alice' });
-      return res.body.items.some((n: { kind: string; data: { error: string } }) => n.kind === 'delivery_failed' && n.data.error.startsWith('blocked'));
-    });
+    // The block is silent: alice's site sees a normal acceptance, nothing fails, nothing reaches bob.
+    await waitFor('the comment to leave alice\'s outbox', () => alice.count('select count(*) n from outbox') === 0);
+    const aliceNotes = (await alice.api('GET', '/api/notifications', { as: 'alice' })).body.items as Array<{ kind: string }>;
+    expect(aliceNotes.some((n) => n.kind === 'delivery_failed')).toBe(false);
     expect(await comments()).toEqual([]);
     expect((await bob.api('DELETE', `/api/blocks/${encodeURIComponent(alice.address('alice'))}`, { as: 'bob' })).status).toBe(204);
-    // The block dropped alice as a follower; following again restores it.
-    expect((await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } })).status).toBe(200);
+    // Unblocking restores no follow; following again does.
+    expect((await follows()).bobHasAlice).toBe(false);
+    expect((await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } })).status).toBe(201);
     await waitFor('alice to follow again', async () => (await bob.api('GET', '/api/followers', { as: 'bob' })).body.items.length === 1);
   });
 

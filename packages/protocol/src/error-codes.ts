@@ -63,7 +63,6 @@ export const ERROR_CODES = {
   not_local: no(404),
   unknown_user: no(404),
   forged_from: no(403),
-  blocked: no(403),
   unknown_sender: no(401),
   bad_sender_key: no(401),
   bad_signature: no(401),

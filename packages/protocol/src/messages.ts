@@ -9,6 +9,7 @@ import { ExactTimeSchema } from './time.js';
 export const TYPES = {
   follow: 'follow',
   unfollow: 'unfollow',
+  followerRemove: 'follower.remove',
   postCreate: 'post.create',
   postDelete: 'post.delete',
   commentCreate: 'comment.create',
@@ -69,6 +70,7 @@ export const CallSealedSchema = DmCiphertextSchema.extend({ ciphertext: b64(48 *
 export const MESSAGE_SCHEMAS = {
   [TYPES.follow]: z.strictObject({}),
   [TYPES.unfollow]: z.strictObject({}),
+  [TYPES.followerRemove]: z.strictObject({}),
   [TYPES.postCreate]: z.strictObject({ post: PostSchema }),
   [TYPES.postDelete]: z.strictObject({ post: z.strictObject({ id }) }),
   [TYPES.commentCreate]: z.strictObject({ post: z.strictObject({ id }), comment: CommentSchema }),

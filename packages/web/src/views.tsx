@@ -141,7 +141,7 @@ export function PostView({ username, postId }: { username: string; postId: strin
     }
   };
   const block = async (address: string) => {
-    if (!window.confirm(`Block ${address}? Nothing they send will reach you.`)) return;
+    if (!window.confirm(`Block ${address}? Nothing they send will reach you, and neither of you will follow the other. They are not told.`)) return;
     try {
       await api('POST', '/api/blocks', { address });
     } catch (error) {
@@ -529,6 +529,8 @@ export function SettingsView() {
   };
   const [form, setForm] = useState<{ displayName: string; bio: string; avatarUrl: string } | undefined>();
   const [state, setState] = useState<{ error?: unknown; message?: string }>({});
+  // Said beside the list where the button was, not at the top of the page.
+  const [unblocked, setUnblocked] = useState<string>();
   useEffect(() => {
     document.title = 'Settings · Hearth';
     if (!session.token) navigate('/login');
@@ -545,6 +547,7 @@ export function SettingsView() {
     try {
       await api('DELETE', `/api/blocks/${encodeURIComponent(address)}`);
       blocks.reload();
+      setUnblocked(`Unblocked ${address}. Follows are not restored: follow them again if you want to.`);
     } catch (error) {
       setState({ error });
     }
@@ -601,7 +604,7 @@ export function SettingsView() {
       </section>
       <CallsSection />
       <VaultSection onChange={devices.reload} />
-      <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} />
+      <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} note={unblocked} />
     </main>
   );
 }
@@ -751,11 +754,12 @@ function backendHost(): string {
 }
 
 /** A titled list of addresses, each with an optional action (unfollow, unblock). */
-function AddressList(props: { label: string; title?: string; items?: Array<{ address: string }>; empty: string; action?: { name: string; run: (address: string) => Promise<void> } }) {
-  const { label, title, items, empty, action } = props;
+function AddressList(props: { label: string; title?: string; items?: Array<{ address: string }>; empty: string; action?: { name: string; run: (address: string) => Promise<void> }; note?: string }) {
+  const { label, title, items, empty, action, note } = props;
   return (
     <section aria-label={label}>
       <h2>{title ?? label}</h2>
+      {note && <p role="status">{note}</p>}
       {items?.length === 0 && <p className="empty">{empty}</p>}
       <ul>
         {items?.map(({ address }) => (

@@ -40,6 +40,11 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
   [TYPES.unfollow]: async (trx, env) => {
     await trx.deleteFrom('followers').where('username', '=', env.to.username).where('follower', '=', formatAddress(env.from)).execute();
   },
+  [TYPES.followerRemove]: async (trx, env) => {
+    // The sender no longer has this user as a follower (they removed or blocked them): this site
+    // stops following, so both sites agree. Nothing is shown; the person may follow again.
+    await trx.deleteFrom('following').where('username', '=', env.to.username).where('target', '=', formatAddress(env.from)).execute();
+  },
   [TYPES.postCreate]: async (trx, env, now, hc) => {
     const author = formatAddress(env.from);
     // Only keep posts that someone here asked for: nobody can fill this site's disk by pushing.

@@ -83,6 +83,9 @@ export class Inbox {
   private async receiveChecked(env: Envelope, arrival: Arrival): Promise<InboxResult> {
     try {
       await this.check(env, arrival);
+      // Blocks are silent (PROTOCOL.md §4 step 8): the sender gets a normal acceptance, and
+      // nothing is stored, shown or remembered.
+      if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) return { status: 'accepted', id: env.id };
       const result = await this.deps.batcher.submit(async (trx) => {
         const seen = await trx
           .insertInto('inbox_seen')
@@ -122,7 +125,6 @@ export class Inbox {
     }
     await this.checkSignature(env);
     if (!(await this.deps.users.exists(env.to.username))) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
-    if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) throw new EnvelopeError('blocked', `${formatAddress(env.to)} does not accept messages from ${formatAddress(env.from)}`, 403);
   }
 
   /**

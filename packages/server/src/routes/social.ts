@@ -63,16 +63,26 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     return { post: { author: formatAddress(author), id }, liked: false };
   });
 
-  /** Blocking refuses every later envelope from that address and drops it as a follower. */
+  /**
+   * Blocking drops every later envelope from that address without telling its sender, and ends
+   * the follow both ways: they are dropped as my follower and their site is told to stop
+   * following me (follower.remove); I stop following them (unfollow). Both sites then agree.
+   */
   app.post('/api/blocks', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const address = formatAddress(parseAddressInput(parseInput(Block, request.body).address));
+    const target = parseAddressInput(parseInput(Block, request.body).address);
+    const address = formatAddress(target);
     if (address === formatAddress({ username, ...ctx.site })) throw badRequest('cannot_block_self', 'you cannot block yourself');
     await ctx.db.transaction().execute(async (trx) => {
       await trx.insertInto('blocks').values({ username, address, created_at: ctx.now() }).onConflict((oc) => oc.columns(['username', 'address']).doNothing()).execute();
-      await trx.deleteFrom('followers').where('username', '=', username).where('follower', '=', address).execute();
+      const follower = await trx.deleteFrom('followers').where('username', '=', username).where('follower', '=', address).executeTakeFirst();
+      if (Number(follower.numDeletedRows) > 0) await queueEnvelope(ctx, trx, { type: TYPES.followerRemove, from: username, to: target, data: {} });
+      const following = await trx.deleteFrom('following').where('username', '=', username).where('target', '=', address).executeTakeFirst();
+      if (Number(following.numDeletedRows) > 0) await queueEnvelope(ctx, trx, { type: TYPES.unfollow, from: username, to: target, data: {} });
     });
     ctx.users.blocksChanged(username);
+    ctx.users.followingChanged();
+    ctx.outbox.wake();
     void reply.status(201);
     return { address, blocked: true };
   });
@@ -89,6 +99,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const result = await ctx.db.deleteFrom('blocks').where('username', '=', username).where('address', '=', address).executeTakeFirst();
     ctx.users.blocksChanged(username);
     if (Number(result.numDeletedRows) === 0) throw notFound(`${address} in your blocked list`);
+    // Follows that the block ended stay ended: either side may follow again.
     return reply.status(204).send();
   });
 
