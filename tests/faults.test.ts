@@ -45,7 +45,8 @@ describe('a full disk', () => {
     const health = await site.api('GET', '/healthz');
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({ ok: false, storage: 'full' });
-    expect(site.log).toMatch(/is full: writes are refused/);
+    // The log line comes through the site's stdout, a moment after the answer.
+    await waitFor('the log line', () => /is full: writes are refused/.test(site!.log));
     const status = await hearth(['status', '--data', site.dataDir], { allowFailure: true });
     expect(status.code).toBe(1);
     expect(status.stdout).toMatch(/storage full/);
