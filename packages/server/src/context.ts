@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { formatAddress, HearthError, parseHostPort, signingBytes, toBase64url, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { createEnvelope, formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -214,9 +214,7 @@ export class Context {
     const ts = new Date(this.now()).toISOString();
     const data = JSON.parse(JSON.stringify(env.data)) as { post?: { createdAt?: string }; comment?: { createdAt?: string } };
     for (const item of [data.post, data.comment]) if (item?.createdAt && item.createdAt > ts) item.createdAt = ts;
-    const signer = await this.signerFor(env.from.username);
-    const { sig: _sig, ...rest } = { ...env, ts, data } as Envelope;
-    return JSON.stringify({ ...rest, sig: toBase64url(signer.sign(signingBytes(rest as Envelope))) });
+    return JSON.stringify(createEnvelope({ ...env, data: data as Envelope['data'], id: env.id, ts }, await this.signerFor(env.from.username)));
   }
 
   private storageFullAt: number | undefined;

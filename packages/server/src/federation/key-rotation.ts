@@ -1,4 +1,4 @@
-import { generateSigningKeyPair, HearthError, signingBytes, signSiteKeyRotation, toBase64url, type Envelope, type SiteName } from '@hearth/protocol';
+import { createEnvelope, generateSigningKeyPair, HearthError, signSiteKeyRotation, type Envelope, type SiteName } from '@hearth/protocol';
 import { nodeSigner } from '../crypto/node-signing.js';
 import type { Db } from '../storage/db.js';
 import { findUser, localAddressText } from '../storage/users.js';
@@ -34,7 +34,8 @@ export async function rotateSiteKey(db: Db, site: SiteName, username: string, no
       .execute();
     for (const row of queued) {
       const env = JSON.parse(row.body) as Envelope;
-      const resigned: Envelope = { ...env, sig: toBase64url(signer.sign(signingBytes(env))) };
+      // The same envelope (id, ts, data), signed by the new key.
+      const resigned = createEnvelope({ ...env, id: env.id, ts: env.ts }, signer);
       await trx.updateTable('outbox_bodies').set({ body: JSON.stringify(resigned) }).where('seq', '=', row.seq).execute();
     }
     return { publicKey: fresh.publicKey, previous: oldSigner.publicKey, resigned: queued.length };
