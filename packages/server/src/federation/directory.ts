@@ -12,6 +12,8 @@ import {
 } from '@hearth/protocol';
 import type { Db } from '../storage/db.js';
 import { findUser } from '../storage/users.js';
+// A sliding-window counter per key, written for failed logins; it counts key fetches as well.
+import { LoginLimiter } from '../auth/login-limiter.js';
 import type { HttpClient } from '../net/http-client.js';
 
 /**
@@ -24,6 +26,13 @@ export class KeyUnknownError extends HearthError {
     super('key_unknown', message, { status: 401, retryable: true });
   }
 }
+
+/** A subject's key is fetched at most REFRESHES_PER_WINDOW times per REFRESH_WINDOW_MS. */
+const REFRESH_WINDOW_MS = 60_000;
+const REFRESHES_PER_WINDOW = 2;
+/** After this many failed user-key lookups at one host within the window, it is not asked again until the window moves on. */
+const HOST_FAILURE_BUDGET = 20;
+const HOST_FAILURE_WINDOW_MS = 10 * 60_000;
 
 interface KnownKey {
   key: string;
@@ -46,21 +55,16 @@ interface KnownKey {
 export class Directory {
   private readonly inflight = new Map<string, Promise<KnownKey>>();
   private readonly memory = new Map<string, KnownKey>();
-  /** Fetches per subject in the current window: forged signatures must not turn into a fetch flood. */
-  private readonly fetches = new Map<string, { windowStart: number; count: number }>();
+  /** Fetches per subject: forged signatures must not turn into a fetch flood. */
+  private readonly fetches = new LoginLimiter({ maxFailures: REFRESHES_PER_WINDOW, windowMs: REFRESH_WINDOW_MS, maxKeys: 10_000 });
   /** Subjects whose lookup failed, with the error to give again until `until`. */
   private readonly failed = new Map<string, { until: number; error: HearthError }>();
-  /** Failed lookups per host in the current window; past the budget the host is not asked again. */
-  private readonly hostFailures = new Map<string, { windowStart: number; count: number }>();
+  /** Failed lookups per host; past the budget the host is not asked again for a while. */
+  private readonly hostFailures = new LoginLimiter({ maxFailures: HOST_FAILURE_BUDGET, windowMs: HOST_FAILURE_WINDOW_MS, maxKeys: 10_000 });
 
   static readonly KEY_TTL_MS = 60 * 60_000;
-  /** A subject's key is fetched at most REFRESHES_PER_WINDOW times per REFRESH_WINDOW_MS. */
-  static readonly REFRESH_WINDOW_MS = 60_000;
-  static readonly REFRESHES_PER_WINDOW = 2;
   static readonly NEGATIVE_TTL_MS = 10 * 60_000;
   static readonly UNREACHABLE_TTL_MS = 5_000;
-  static readonly HOST_FAILURE_BUDGET = 20;
-  static readonly HOST_FAILURE_WINDOW_MS = 10 * 60_000;
 
   constructor(
     private readonly deps: { db: Db; http: HttpClient; site: SiteName; serverPublicKey: string; allowInsecure: boolean; now: () => number; verify: VerifyFn },
@@ -121,18 +125,7 @@ export class Directory {
   }
 
   private refreshWait(subject: string): number {
-    const window = this.fetches.get(subject);
-    const now = this.deps.now();
-    if (!window || now - window.windowStart >= Directory.REFRESH_WINDOW_MS || window.windowStart > now) return 0;
-    return window.count < Directory.REFRESHES_PER_WINDOW ? 0 : window.windowStart + Directory.REFRESH_WINDOW_MS - now;
-  }
-
-  private countFetch(subject: string): void {
-    const now = this.deps.now();
-    const window = this.fetches.get(subject);
-    if (!window || now - window.windowStart >= Directory.REFRESH_WINDOW_MS || window.windowStart > now) this.fetches.set(subject, { windowStart: now, count: 1 });
-    else window.count++;
-    if (this.fetches.size > 10_000) this.fetches.delete(this.fetches.keys().next().value!);
+    return this.fetches.retryAfter([subject], this.deps.now());
   }
 
   /** A remote user's public profile (not cached: devices change). */
@@ -149,12 +142,6 @@ export class Directory {
     } catch {
       throw new HearthError('fetch_failed', `${url} did not return JSON`, { status: 502, retryable: true });
     }
-  }
-
-  /** Forgets what was learned of a subject (tests, and a user who asks to look again). */
-  forget(subject: string): void {
-    this.memory.delete(subject);
-    this.failed.delete(subject);
   }
 
   private async cached(subject: string, site: SiteName, refresh: boolean, fetchKey: (previous: KnownKey | undefined) => Promise<string>): Promise<KnownKey> {
@@ -175,15 +162,15 @@ export class Directory {
     // The per-host budget guards lookups that strangers can cause (a user key named in an
     // unsigned envelope); the server key, which this site looks up to link, is not held back by it.
     const budgeted = subject.startsWith('user:');
-    const host = budgeted ? this.hostFailures.get(hostKey) : undefined;
-    if (host && now - host.windowStart < Directory.HOST_FAILURE_WINDOW_MS && host.count >= Directory.HOST_FAILURE_BUDGET) {
-      throw new KeyUnknownError(`too many failed key lookups at ${hostKey}; not asking it again for a while`, host.windowStart + Directory.HOST_FAILURE_WINDOW_MS - now);
+    const hostWait = budgeted ? this.hostFailures.retryAfter([hostKey], now) : 0;
+    if (hostWait > 0) {
+      throw new KeyUnknownError(`too many failed key lookups at ${hostKey}; not asking it again for a while`, hostWait);
     }
 
     let pending = this.inflight.get(subject);
     if (!pending) {
       pending = (async () => {
-        this.countFetch(subject);
+        this.fetches.recordFailure([subject], this.deps.now());
         let key: string;
         try {
           key = await fetchKey(known);
@@ -215,14 +202,9 @@ export class Directory {
     if (!notFound && subject.startsWith('server:')) return;
     const asHearth = error instanceof HearthError ? error : new HearthError('unreachable', `could not fetch the key: ${(error as Error)?.message ?? String(error)}`, { status: 502, retryable: true });
     this.failed.set(subject, { until: now + (notFound ? Directory.NEGATIVE_TTL_MS : Directory.UNREACHABLE_TTL_MS), error: asHearth });
-    if (hostKey === undefined) return;
-    const host = this.hostFailures.get(hostKey);
-    if (!host || now - host.windowStart >= Directory.HOST_FAILURE_WINDOW_MS) this.hostFailures.set(hostKey, { windowStart: now, count: 1 });
-    else host.count++;
+    if (hostKey !== undefined) this.hostFailures.recordFailure([hostKey], now);
     // Bounded memory: forget the oldest entries past a cap.
-    for (const map of [this.failed, this.hostFailures] as Map<string, unknown>[]) {
-      if (map.size > 10_000) map.delete(map.keys().next().value!);
-    }
+    if (this.failed.size > 10_000) this.failed.delete(this.failed.keys().next().value!);
   }
 }
 
