@@ -84,3 +84,6 @@ export function isRetryableAnswer(code: string | undefined, status?: number): bo
   if (code !== undefined && Object.prototype.hasOwnProperty.call(ERROR_CODES, code)) return ERROR_CODES[code as ErrorCode].retryable;
   return status !== undefined && (status >= 500 || status === 429 || status === 408);
 }
+
+/** Refusals that mean "our clocks disagree" (PROTOCOL.md §4 step 4): retried, and dated again first. */
+export const CLOCK_CODES: ReadonlySet<string> = new Set<ErrorCode>(['clock_skew', 'expired']);

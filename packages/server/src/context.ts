@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createEnvelope, formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { CLOCK_CODES, createEnvelope, formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -270,7 +270,7 @@ export class Context {
       const error = asStorageError(raw);
       if (error instanceof StorageFullError) this.storageTrouble(error);
       if (error instanceof HearthError) {
-        const clock = error.code === 'clock_skew' || error.code === 'expired' ? { time: new Date(this.now()).toISOString() } : {};
+        const clock = CLOCK_CODES.has(error.code) ? { time: new Date(this.now()).toISOString() } : {};
         return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500, ...clock };
       }
       this.log.error({ err: error }, 'inbox failed');

@@ -1,4 +1,4 @@
-import { formatSite, HearthError, isRetryableAnswer, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
+import { CLOCK_CODES, formatSite, HearthError, isRetryableAnswer, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
@@ -324,7 +324,7 @@ export class OutboxWorker {
     const bodies = new Map(found.map((f) => [Number(f.seq), f.body]));
     for (const row of missing) {
       row.body = bodies.get(row.seq) ?? '';
-      if (this.deps.restamp && row.body && /^(clock_skew|expired):/.test(row.last_error ?? '')) {
+      if (this.deps.restamp && row.body && CLOCK_CODES.has((row.last_error ?? '').split(':')[0]!)) {
         try {
           row.body = await this.deps.restamp(row.body);
           await this.deps.db.updateTable('outbox_bodies').set({ body: row.body }).where('seq', '=', row.seq).execute();
@@ -514,8 +514,6 @@ export class OutboxWorker {
   }
 }
 
-/** Refusals that mean "our clocks disagree" (PROTOCOL.md §4 step 4). */
-const CLOCK_CODES = new Set(['clock_skew', 'expired']);
 /** Receivers accept a ts up to 14 days old: retrying longer than that cannot help. */
 const CLOCK_RETRY_POLICY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, giveUpAfterMs: 14 * 24 * 60 * 60 * 1000 };
 
