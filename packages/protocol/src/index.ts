@@ -16,3 +16,4 @@ export * from './call.js';
 export * from './time.js';
 export * from './key-rotation.js';
 export * from './error-codes.js';
+export * from './api-contract.js';

@@ -4,6 +4,8 @@ export const LIMITS = {
   envelopeBytes: 64 * 1024,
   /** Nesting of an envelope's JSON; the deepest legitimate message nests 5 levels. */
   envelopeDepth: 16,
+  /** The shortest password a site accepts. */
+  passwordMinChars: 8,
   postChars: 5000,
   commentChars: 2000,
   dmChars: 5000,

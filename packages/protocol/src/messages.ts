@@ -11,6 +11,7 @@ export const TYPES = {
   unfollow: 'unfollow',
   followerRemove: 'follower.remove',
   postCreate: 'post.create',
+  postUpdate: 'post.update',
   postDelete: 'post.delete',
   commentCreate: 'comment.create',
   commentDelete: 'comment.delete',
@@ -40,6 +41,8 @@ export const PostSchema = z.strictObject({
   id,
   text: z.string().min(1).max(LIMITS.postChars),
   createdAt: isoTime,
+  /** Set once the author has edited it (post.update). */
+  editedAt: isoTime.optional(),
   attachments: z.array(AttachmentSchema).max(LIMITS.attachments).optional(),
 });
 
@@ -72,6 +75,8 @@ export const MESSAGE_SCHEMAS = {
   [TYPES.unfollow]: z.strictObject({}),
   [TYPES.followerRemove]: z.strictObject({}),
   [TYPES.postCreate]: z.strictObject({ post: PostSchema }),
+  // The whole post as it now reads; editedAt orders edits that arrive out of order.
+  [TYPES.postUpdate]: z.strictObject({ post: PostSchema.required({ editedAt: true }) }),
   [TYPES.postDelete]: z.strictObject({ post: z.strictObject({ id }) }),
   [TYPES.commentCreate]: z.strictObject({ post: z.strictObject({ id }), comment: CommentSchema }),
   [TYPES.commentDelete]: z.strictObject({ post: z.strictObject({ id }), comment: z.strictObject({ id }) }),

@@ -1,8 +1,10 @@
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { EnvelopeError, parseLimitedJson } from '@hearth/protocol';
 import type { Context } from './context.js';
 import { ApiError, errorBody } from './errors.js';
+import { useContractSchemas } from './http-contract.js';
+import { requireUser } from './http-helpers.js';
 import rateLimit from '@fastify/rate-limit';
 import { authRoutes } from './routes/auth.js';
 import { dmRoutes } from './routes/dms.js';
@@ -11,6 +13,7 @@ import { followRoutes } from './routes/follows.js';
 import { liveRoutes } from './routes/live.js';
 import { mediaRoutes } from './routes/media.js';
 import { postRoutes } from './routes/posts.js';
+import { peopleRoutes } from './routes/people.js';
 import { setupRoutes } from './routes/setup.js';
 import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
@@ -41,6 +44,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     trustProxy: ctx.config.dev ? false : ['127.0.0.1', '::1'],
     return503OnClosing: true,
   });
+
+  useContractSchemas(app);
+  app.decorate('authenticate', (request: FastifyRequest) => requireUser(ctx, request));
 
   // Our own JSON parser: a depth check before JSON.parse, and errors in our format.
   // Bytes, not text: invalid UTF-8 is refused rather than silently replaced with U+FFFD.
@@ -114,6 +120,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(userRoutes(ctx));
   await app.register(postRoutes(ctx));
   await app.register(followRoutes(ctx));
+  await app.register(peopleRoutes(ctx));
   await app.register(socialRoutes(ctx));
   await app.register(dmRoutes(ctx));
   await app.register(federationRoutes(ctx));

@@ -172,7 +172,7 @@ export class Context {
     if (env.type === TYPES.dm) this.vaults.wake(env.to.username);
     if (this.events.eventNames().length === 0) return; // no page is listening
     try {
-      if (env.type === TYPES.postCreate || env.type === TYPES.postDelete) {
+      if (env.type === TYPES.postCreate || env.type === TYPES.postUpdate || env.type === TYPES.postDelete) {
         for (const username of await this.users.followersOf(formatAddress(env.from))) this.events.emit(`user:${username}`, { type: 'feed' });
       } else if (env.type === TYPES.callSignal) {
         const { data } = env as Envelope<typeof TYPES.callSignal>;

@@ -21,8 +21,18 @@ export function parseAddressInput(text: unknown): Address {
   return parseAddress(text);
 }
 
-/** The username behind the Bearer token, or a 401. */
+const authenticated = new WeakMap<FastifyRequest, string>();
+
+/** The username behind the Bearer token, or a 401 (looked up once per request). */
 export async function requireUser(ctx: Context, request: FastifyRequest): Promise<string> {
+  const known = authenticated.get(request);
+  if (known !== undefined) return known;
+  const username = await userForRequest(ctx, request);
+  authenticated.set(request, username);
+  return username;
+}
+
+async function userForRequest(ctx: Context, request: FastifyRequest): Promise<string> {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer (.+)$/.exec(header) : null;
   if (!match) throw unauthorized();

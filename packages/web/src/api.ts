@@ -50,53 +50,23 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return json as T;
 }
 
-export interface Profile {
-  username: string;
-  address: string;
-  displayName: string;
-  bio: string;
-  avatarUrl: string;
-  postCount: number;
-}
+// The API's types come from the contract in @hearth/protocol (type-only: no schema code here).
+import type { ApiResponse, NotificationView, Page, PostDetail, PostView } from '@hearth/protocol/api';
 
-export interface Attachment {
-  url: string;
-  type: string;
-  width: number;
-  height: number;
-  alt: string;
-}
-
-export interface Post {
-  id: string;
-  text: string;
-  author: string;
-  createdAt: string;
-  attachments?: Attachment[];
-  url?: string;
-  likeCount?: number;
-  commentCount?: number;
-}
-
-export interface PostDetail extends Post {
-  likes: string[];
-  comments: Array<{ id: string; author: string; text: string; createdAt: string }>;
-}
-
-export interface Page<T> {
-  items: T[];
-  next: string | null;
-}
+export type { ApiResponse, NotificationView, Page, PostDetail };
+export type Post = PostView;
+export type Profile = ApiResponse<'user'>;
+export type Person = ApiResponse<'person'>;
 
 /** Uploads one image file; the site checks it by its content, not its name. */
-export async function uploadImage(file: File): Promise<{ id: string; url: string; width: number; height: number }> {
+export async function uploadImage(file: File): Promise<ApiResponse<'upload'>> {
   let res: Response;
   try {
     res = await fetch(`${BACKEND}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${session.token ?? ''}`, 'content-type': 'application/octet-stream' }, body: file });
   } catch {
     throw new ApiError(0, 'offline', 'Could not reach your site to upload the image.');
   }
-  const json = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } & { id: string; url: string; width: number; height: number };
+  const json = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } & ApiResponse<'upload'>;
   if (!res.ok) throw new ApiError(res.status, json?.error?.code ?? 'error', `${file.name}: ${json?.error?.message ?? `upload failed (${res.status})`}`);
   return json;
 }

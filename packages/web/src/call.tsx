@@ -1,6 +1,7 @@
 /**
  * The call screen and the one call this browser tab can be in. Loaded on the first ring or call.
  */
+import { LIMITS } from '@hearth/protocol/limits';
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
 import { CallSession, newCallId, openSignal, MAX_FILE_BYTES } from './call-session';
 import { certifiedDevices, peerKeys, type DeviceRecord, type DmApi, type MyDevice, type PinStore } from '@hearth/protocol/dm';
@@ -188,7 +189,7 @@ export function CallScreen() {
           </ol>
           <form onSubmit={send} className="row">
             <label htmlFor="call-text" className="visually-hidden">Chat message</label>
-            <input id="call-text" value={text} maxLength={5000} onChange={(e) => setText(e.target.value)} placeholder="Chat during the call" />
+            <input id="call-text" value={text} maxLength={LIMITS.dmChars} onChange={(e) => setText(e.target.value)} placeholder="Chat during the call" />
             <button type="submit">Send</button>
           </form>
           <label htmlFor="call-file">Send a file (up to {MAX_FILE_BYTES / 1024 / 1024} MB)</label>

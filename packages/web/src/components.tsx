@@ -1,13 +1,19 @@
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { renderMarkdown } from '@hearth/protocol/markdown';
+import { BACKEND, session } from './api';
 import { navigate } from './router';
 
 /** An in-app link: a real <a href> (works with keyboard, middle-click, no JS), routed without reload. */
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+export function Link({ to, children, className, label, current }: { to: string; children: ReactNode; className?: string; label?: string; current?: 'page' }) {
+  if (/^https?:\/\//.test(to)) {
+    return <a href={to} className={className} aria-label={label} rel="noopener noreferrer nofollow">{children}</a>;
+  }
   return (
     <a
       href={to}
       className={className}
+      aria-label={label}
+      aria-current={current}
       onClick={(event) => {
         if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
         event.preventDefault();
@@ -19,9 +25,93 @@ export function Link({ to, children, className }: { to: string; children: ReactN
   );
 }
 
-export function Time({ iso }: { iso: string }) {
+/** The host (and port) of my site, as it appears in addresses. */
+export function backendHost(): string {
+  return BACKEND ? new URL(BACKEND).host : window.location.host;
+}
+
+/** `name` when the address is on this site, else undefined. */
+export function localName(address: string): string | undefined {
+  const at = address.indexOf('@');
+  return at > 0 && address.slice(at + 1) === backendHost() ? address.slice(0, at) : undefined;
+}
+
+/**
+ * Where a person's page is: on this site its public page; elsewhere, for me, their page seen
+ * through my own site; for a visitor, their own site (a plain outbound link).
+ */
+export function personPath(address: string): string {
+  const local = localName(address);
+  if (local) return `/@${local}`;
+  if (session.token) return `/people/${encodeURIComponent(address)}`;
+  const at = address.indexOf('@');
+  const host = address.slice(at + 1);
+  const scheme = /^(localhost|127\.|\[::1\])/.test(host) ? 'http' : 'https';
+  return `${scheme}://${host}/@${address.slice(0, at)}`;
+}
+
+export function postPath(author: string, id: string): string {
+  const local = localName(author);
+  if (local) return `/@${local}/${id}`;
+  if (session.token) return `/people/${encodeURIComponent(author)}/${id}`;
+  return `${personPath(author)}/${id}`;
+}
+
+/** Only http(s) images: a javascript: or data: URL never reaches an <img>. */
+export function safeImageUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A round picture, or the first letter of the name when there is none. */
+export function Avatar({ name, url, size = 40 }: { name: string; url?: string; size?: number }) {
+  const src = safeImageUrl(url);
+  if (src) return <img className="avatar" src={src} alt="" width={size} height={size} />;
+  return (
+    <span className="avatar letter" aria-hidden="true" style={{ width: size, height: size, fontSize: size * 0.45 }}>
+      {(name.trim()[0] ?? '?').toUpperCase()}
+    </span>
+  );
+}
+
+/** A person as a link to their page: name first, the address beside it. */
+export function PersonLink({ address, name, avatarUrl, avatar = false }: { address: string; name?: string; avatarUrl?: string; avatar?: boolean }) {
+  const shown = name || address.split('@')[0]!;
+  return (
+    <Link to={personPath(address)} className="person">
+      {avatar && <Avatar name={shown} url={avatarUrl} size={36} />}
+      <span className="person-name">{shown}</span> <span className="address">{address}</span>
+    </Link>
+  );
+}
+
+/** "3 min", "2 h", "5 d" for recent times, a date for older ones; the exact time on hover. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  const seconds = Math.round((now - Date.parse(iso)) / 1000);
+  if (seconds < 45) return 'now';
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 24 * 3600) return `${Math.round(seconds / 3600)} h`;
+  if (seconds < 7 * 24 * 3600) return `${Math.round(seconds / 86400)} d`;
   const date = new Date(iso);
-  return <time dateTime={iso}>{date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</time>;
+  return date.toLocaleDateString(undefined, { day: 'numeric', month: 'short', ...(date.getFullYear() !== new Date(now).getFullYear() ? { year: 'numeric' } : {}) });
+}
+
+export function Time({ iso, exact = false }: { iso: string; exact?: boolean }) {
+  // Re-render once a minute, so "now" becomes "1 min".
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (exact) return;
+    const timer = setInterval(() => tick((t) => t + 1), 60_000);
+    return () => clearInterval(timer);
+  }, [exact]);
+  const date = new Date(iso);
+  const full = date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return <time dateTime={iso} title={full}>{exact ? full : relativeTime(iso)}</time>;
 }
 
 /**
@@ -33,11 +123,29 @@ export function Text({ text }: { text: string }) {
   return <div className="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
 }
 
+/** Messages people can act on, never "ECONNREFUSED" or "request body is not valid". */
+export function humanError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  if (code === 'offline') return message;
+  if (code === 'unreachable' || /ECONNREFUSED|ETIMEDOUT|ENOTFOUND|fetch failed/i.test(message)) {
+    return `${message.replace(/:?\s*(connect )?(ECONNREFUSED|ETIMEDOUT|ENOTFOUND)\S*/gi, '').replace(/fetch failed/i, '').trim()}: that site did not answer. It may be down; try again later.`.replace(/^: /, '');
+  }
+  if (code === 'invalid_request') {
+    // "request body is not valid: text: a post may be at most 5000 characters" → the reason alone.
+    const reason = message.split(': ').slice(-1)[0] ?? message;
+    return reason.charAt(0).toUpperCase() + reason.slice(1) + (reason.endsWith('.') ? '' : '.');
+  }
+  if (code === 'unauthorized') return 'Your session has ended: log in again.';
+  // A sentence starts with a capital; a file name or an address keeps its own spelling.
+  return /^[^\s:]*[.@]/.test(message) ? message : message.charAt(0).toUpperCase() + message.slice(1);
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   return (
     <p className="error" role="alert">
-      {error instanceof Error ? error.message : String(error)}
+      {humanError(error)}
     </p>
   );
 }
@@ -50,12 +158,30 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-/** Only http(s) images: a javascript: or data: URL never reaches an <img>. */
-export function safeImageUrl(url: string): string | undefined {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : undefined;
-  } catch {
-    return undefined;
-  }
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A titled list of people, each a link, with an optional action (unfollow, unblock). */
+export function AddressList(props: { label: string; title?: string; items?: Array<{ address: string }>; empty: string; action?: { name: string; run: (address: string) => Promise<void> }; note?: string }) {
+  const { label, title, items, empty, action, note } = props;
+  return (
+    <section aria-label={label}>
+      <h2>{title ?? label}</h2>
+      {note && <p role="status">{note}</p>}
+      {items?.length === 0 && <p className="empty">{empty}</p>}
+      <ul className="people">
+        {items?.map(({ address }) => (
+          <li key={address}>
+            <PersonLink address={address} />{' '}
+            {action && (
+              <button type="button" className="small secondary" onClick={() => void action.run(address)} aria-label={`${action.name} ${address}`}>
+                {action.name}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }

@@ -3,7 +3,7 @@
  * this browser's IndexedDB and never leave it; the site only ever sees ciphertext. This module and
  * the crypto behind it load only when messages are used, keeping the first page load small.
  */
-import { get, set } from 'idb-keyval';
+import { del, get, set } from 'idb-keyval';
 import { enrolDevice, historyFromVault, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol/dm';
 import { api, session } from './api';
 
@@ -30,6 +30,17 @@ export async function ensureDevice(password: string): Promise<MyDevice> {
   const device = await enrolDevice(dmApi, { password, deviceName: `Browser: ${navigator.userAgent.split(') ')[0]?.split(' (')[1] ?? 'web'}`.slice(0, 100), deviceId: id });
   await set(deviceKey(username), device);
   return device;
+}
+
+/**
+ * At logout: this browser stops being one of my devices. The site forgets it (no new messages
+ * are encrypted to it) and its keys leave this browser; logging in again makes a new device.
+ */
+export async function forgetThisDevice(): Promise<void> {
+  const mine = await myDevice();
+  if (!mine || !session.username) return;
+  await api('DELETE', `/api/devices/${encodeURIComponent(mine.device.id)}`).catch(() => undefined);
+  await del(deviceKey(session.username));
 }
 
 export async function myDevice(): Promise<MyDevice | undefined> {

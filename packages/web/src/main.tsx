@@ -1,22 +1,55 @@
-import { lazy, StrictMode, Suspense, useState } from 'react';
+import { lazy, StrictMode, Suspense, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { api, session } from './api';
+import { api, session, type ApiResponse } from './api';
 import { CallManager } from './calls';
-import { Link } from './components';
-import { navigate, useRoute } from './router';
-import { HomeView, LoginView, PostView, ProfileView, SettingsView, SetupView, SiteView } from './views';
+import { backendHost, Link } from './components';
+import { live, useLiveEvents, useSiteOnline, type LiveEvent } from './live';
+import { navigate, useRoute, type Route } from './router';
+import { HomeView } from './views/home';
+import { LoginView } from './views/login';
+import { NotificationsView } from './views/notifications';
+import { PersonView } from './views/person';
+import { SettingsView } from './views/settings';
+import { SetupView } from './views/setup';
+import { SiteView } from './views/site';
+import { ThreadView } from './views/thread';
 
-const MessagesView = lazy(() => import('./messages'));
+const MessagesView = lazy(() => import('./views/messages'));
+
+/** Pages only the owner sees: logged out, they lead to the login page. */
+const PRIVATE: Array<Route['name']> = ['home', 'settings', 'messages', 'notifications', 'person', 'personPost'];
+
+/** The unread count for the nav's badge: loaded once, then kept by live events. */
+function useUnread(signedIn: boolean): [number, (n: number) => void] {
+  const [unread, setUnread] = useState(0);
+  const refresh = useCallback(() => {
+    if (!signedIn) return;
+    api<ApiResponse<'notifications'>>('GET', '/api/notifications?limit=1').then((r) => setUnread(r.unread), () => undefined);
+  }, [signedIn]);
+  useEffect(refresh, [refresh]);
+  useLiveEvents(useCallback((event: LiveEvent) => (event.type === 'notification' || event.type === 'ready') && refresh(), [refresh]));
+  return [unread, setUnread];
+}
 
 function App() {
   const route = useRoute();
   const [signedIn, setSignedIn] = useState(Boolean(session.token));
+  const [unread, setUnread] = useUnread(signedIn);
+  const online = useSiteOnline();
+  const mustLogIn = !signedIn && PRIVATE.includes(route.name);
+  useEffect(() => {
+    if (mustLogIn) navigate('/login', { replace: true });
+  }, [mustLogIn]);
   const logout = async () => {
+    // This browser stops being one of my devices: its keys go, and the site forgets it.
+    await import('./device').then((d) => d.forgetThisDevice()).catch(() => undefined);
     await api('POST', '/api/auth/logout').catch(() => undefined);
+    live.close();
     session.clear();
     setSignedIn(false);
     navigate('/');
   };
+  const here = (name: Route['name']) => (route.name === name ? 'page' : undefined);
   return (
     <>
       <a className="skip" href="#content">Skip to content</a>
@@ -24,34 +57,53 @@ function App() {
         <Link to="/" className="brand">Hearth</Link>
         {signedIn ? (
           <>
-            <Link to="/home">Home</Link>
+            <Link to="/home" current={here('home')}>Home</Link>
+            <Link to="/notifications" current={here('notifications')}>
+              Notifications
+              {unread > 0 && (
+                <>
+                  <span className="badge-count" aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
+                  <span className="visually-hidden"> ({unread} unread)</span>
+                </>
+              )}
+            </Link>
+            <Link to="/messages" current={here('messages')}>Messages</Link>
             {session.username && <Link to={`/@${session.username}`}>My site</Link>}
-            <Link to="/messages">Messages</Link>
-            <Link to="/settings">Settings</Link>
-            <button type="button" className="link" onClick={logout}>Log out</button>
+            <Link to="/settings" current={here('settings')}>Settings</Link>
+            <button type="button" className="link" onClick={() => void logout()}>Log out</button>
           </>
         ) : (
           <Link to="/login">Log in</Link>
         )}
       </nav>
+      {signedIn && !online && (
+        <p className="offline" role="status">Your site is not answering. What you do now may not be saved; this page reconnects by itself.</p>
+      )}
       {signedIn && <CallManager />}
       <div id="content">
         {route.name === 'site' && <SiteView />}
-        {route.name === 'profile' && <ProfileView username={route.username} />}
-        {route.name === 'post' && <PostView username={route.username} postId={route.postId} />}
+        {route.name === 'profile' && <PersonView address={`${route.username}@${backendHost()}`} />}
+        {route.name === 'post' && <ThreadView address={`${route.username}@${backendHost()}`} postId={route.postId} />}
         {route.name === 'login' && <LoginView onLogin={() => setSignedIn(true)} />}
-        {route.name === 'home' && <HomeView />}
         {route.name === 'setup' && <SetupView onLogin={() => setSignedIn(true)} />}
-        {route.name === 'settings' && <SettingsView />}
-        {route.name === 'messages' && (
-          <Suspense fallback={<main><p className="loading" role="status">Loading messages…</p></main>}>
-            <MessagesView />
-          </Suspense>
+        {!mustLogIn && (
+          <>
+            {route.name === 'home' && <HomeView />}
+            {route.name === 'notifications' && <NotificationsView onRead={setUnread} />}
+            {route.name === 'person' && <PersonView address={route.address} />}
+            {route.name === 'personPost' && <ThreadView address={route.address} postId={route.postId} />}
+            {route.name === 'settings' && <SettingsView />}
+            {route.name === 'messages' && (
+              <Suspense fallback={<main><p className="loading" role="status">Loading messages…</p></main>}>
+                <MessagesView />
+              </Suspense>
+            )}
+          </>
         )}
         {route.name === 'notFound' && (
           <main>
             <h1>Not found</h1>
-            <p>There is nothing at this address.</p>
+            <p>There is nothing at this address. <Link to="/">Go to the start page</Link>.</p>
           </main>
         )}
       </div>

@@ -10,6 +10,9 @@ export type Route =
   | { name: 'setup' }
   | { name: 'settings' }
   | { name: 'messages' }
+  | { name: 'notifications' }
+  | { name: 'person'; address: string }
+  | { name: 'personPost'; address: string; postId: string }
   | { name: 'notFound' };
 
 export function parseRoute(pathname: string): Route {
@@ -19,6 +22,17 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/setup') return { name: 'setup' };
   if (pathname === '/settings') return { name: 'settings' };
   if (pathname === '/messages') return { name: 'messages' };
+  if (pathname === '/notifications') return { name: 'notifications' };
+  const person = /^\/people\/([^/]{3,600})(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/.exec(pathname);
+  if (person) {
+    let address: string;
+    try {
+      address = decodeURIComponent(person[1]!);
+    } catch {
+      return { name: 'notFound' };
+    }
+    return person[2] ? { name: 'personPost', address, postId: person[2] } : { name: 'person', address };
+  }
   const profile = /^\/@([a-z0-9_]{1,32})\/?$/.exec(pathname);
   if (profile) return { name: 'profile', username: profile[1]! };
   const post = /^\/@([a-z0-9_]{1,32})\/([A-Za-z0-9_-]{1,64})$/.exec(pathname);
@@ -26,8 +40,10 @@ export function parseRoute(pathname: string): Route {
   return { name: 'notFound' };
 }
 
-export function navigate(to: string): void {
-  window.history.pushState(null, '', to);
+export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) window.history.replaceState(null, '', to);
+  else window.history.pushState(null, '', to);
+  window.scrollTo(0, 0);
   window.dispatchEvent(new PopStateEvent('popstate'));
 }
 

@@ -51,6 +51,12 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     if (!(await hc.users.isFollowed(author, trx))) return;
     await upsertRemotePost(trx, env.from, env.data.post, now);
   },
+  [TYPES.postUpdate]: async (trx, env, now, hc) => {
+    // Only the author's own post changes: the row is keyed by the signed sender, so nobody can
+    // edit someone else's post by naming its id.
+    if (!(await hc.users.isFollowed(formatAddress(env.from), trx))) return;
+    await upsertRemotePost(trx, env.from, env.data.post, now);
+  },
   [TYPES.postDelete]: async (trx, env, now) => {
     const author = formatAddress(env.from);
     // The tombstone outlives the post: a create that arrives later (reordered, pulled, replayed) stays deleted.
@@ -142,13 +148,28 @@ export function attachmentsJson(attachments: Attachment[] | undefined, author: S
 }
 
 /** Stores (or refreshes) a followed author's post, pushed or pulled. */
-export async function upsertRemotePost(trx: Kysely<Database>, author: Address, post: PostData, now: number): Promise<void> {
-  const deleted = await trx.selectFrom('remote_post_tombstones').select('id').where('author', '=', formatAddress(author)).where('id', '=', post.id).executeTakeFirst();
+export async function upsertRemotePost(trx: Kysely<Database>, author: Address, post: PostData, now: number, counts?: { likeCount?: number; commentCount?: number }): Promise<void> {
+  const who = formatAddress(author);
+  const deleted = await trx.selectFrom('remote_post_tombstones').select('id').where('author', '=', who).where('id', '=', post.id).executeTakeFirst();
   if (deleted) return;
   const attachments = attachmentsJson(post.attachments, author);
+  const editedAt = post.editedAt ? Date.parse(post.editedAt) : null;
+  const known = await trx.selectFrom('remote_posts').select(['edited_at']).where('author', '=', who).where('id', '=', post.id).executeTakeFirst();
+  const countsSet = {
+    ...(counts?.likeCount !== undefined ? { like_count: counts.likeCount } : {}),
+    ...(counts?.commentCount !== undefined ? { comment_count: counts.commentCount } : {}),
+  };
+  if (known) {
+    // An older version (a reordered edit, a pull of a page fetched before the edit) never
+    // replaces a newer one; counts are refreshed either way.
+    const newer = editedAt !== null && (known.edited_at === null || known.edited_at === undefined || editedAt > Number(known.edited_at));
+    const set = newer ? { text: post.text, attachments, edited_at: editedAt, ...countsSet } : countsSet;
+    if (Object.keys(set).length > 0) await trx.updateTable('remote_posts').set(set).where('author', '=', who).where('id', '=', post.id).execute();
+    return;
+  }
   await trx
     .insertInto('remote_posts')
-    .values({ author: formatAddress(author), id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments })
-    .onConflict((oc) => oc.columns(['author', 'id']).doUpdateSet({ text: post.text, attachments }))
+    .values({ author: who, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments, edited_at: editedAt, ...countsSet })
+    .onConflict((oc) => oc.columns(['author', 'id']).doNothing())
     .execute();
 }

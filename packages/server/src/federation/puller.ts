@@ -6,7 +6,8 @@ import type { Db } from '../storage/db.js';
 import type { Directory } from './directory.js';
 import { upsertRemotePost } from './handlers.js';
 
-const PostItem = PostSchema.extend({ author: z.string(), seq: z.number().int().min(1).optional() }).loose();
+const count = z.number().int().min(0).max(1e9).optional();
+const PostItem = PostSchema.extend({ author: z.string(), seq: z.number().int().min(1).optional(), likeCount: count, commentCount: count }).loose();
 const PostsPage = z.object({
   items: z.array(PostItem).max(200),
   next: z.string().nullable().optional(),
@@ -105,7 +106,7 @@ export class Puller {
     const items = pulled.filter((item) => item.author === key && Date.parse(item.createdAt) - now <= FRESHNESS.maxFutureMs);
     if (items.length === 0) return;
     await this.deps.db.transaction().execute(async (trx) => {
-      for (const item of items) await upsertRemotePost(trx, author, item, now);
+      for (const item of items) await upsertRemotePost(trx, author, item, now, { likeCount: item.likeCount, commentCount: item.commentCount });
     });
   }
 

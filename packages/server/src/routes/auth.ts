@@ -1,22 +1,21 @@
-import { z } from 'zod';
+import { contractRoute } from '../http-contract.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { HearthError } from '@hearth/protocol';
 import type { Context } from '../context.js';
 import { verifyPassword } from '../auth/passwords.js';
 import { randomToken, sha256Hex } from '../crypto/node-signing.js';
 import { ApiError } from '../errors.js';
-import { parseInput, requireUser } from '../http-helpers.js';
+import { requireUser } from '../http-helpers.js';
 import { findUser, localAddressText, publicProfile } from '../storage/users.js';
 
 const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
-const Login = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
 
 /** A valid hash to verify against when the user does not exist, so timing does not reveal usernames. */
 let decoyHash: Promise<string> | undefined;
 
 export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  app.post('/api/auth/login', async (request, reply) => {
-    const { username, password } = parseInput(Login, request.body);
+  contractRoute(app, 'login', async (request, reply) => {
+    const { username, password } = request.body;
     const keys = [`ip:${request.ip}`, `user:${username.toLowerCase()}`];
     const wait = ctx.loginLimiter.retryAfter(keys, ctx.now());
     if (wait > 0) {
@@ -38,7 +37,7 @@ export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     return { token, username: user.username, expiresAt: new Date(now + SESSION_TTL_MS).toISOString() };
   });
 
-  app.post('/api/auth/logout', async (request, reply) => {
+  contractRoute(app, 'logout', async (request, reply) => {
     await requireUser(ctx, request);
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
     await ctx.db.deleteFrom('sessions').where('token_hash', '=', sha256Hex(token)).execute();
@@ -46,7 +45,7 @@ export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   });
 
   /** How my site is doing: its links to other sites, and my envelopes still queued or failed. */
-  app.get('/api/status', async (request) => {
+  contractRoute(app, 'status', async (request) => {
     const username = await requireUser(ctx, request);
     const sender = localAddressText(ctx.site, username);
     const counts = await ctx.db
@@ -58,11 +57,11 @@ export const authRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const count = (status: string) => Number(counts.find((c) => c.status === status)?.n ?? 0);
     // The longest the event loop stalled (perf_hooks.monitorEventLoopDelay) since the previous
     // ?resetEventLoop=1: how long the site answered nothing, for the owner and the benchmark.
-    const eventLoop = ctx.eventLoopDelay((request.query as { resetEventLoop?: string }).resetEventLoop === '1');
+    const eventLoop = ctx.eventLoopDelay(request.query.resetEventLoop === '1');
     return { site: ctx.config.origin, links: ctx.links.list(), outbox: { pending: count('pending'), failed: count('failed') }, storage: ctx.storageState(), eventLoop };
   });
 
-  app.get('/api/me', async (request) => {
+  contractRoute(app, 'me', async (request) => {
     const username = await requireUser(ctx, request);
     const user = await findUser(ctx.db, username);
     if (!user) throw new HearthError('unauthorized', 'user no longer exists', { status: 401 });

@@ -1,20 +1,13 @@
-import { createEnvelope, formatAddress, sameSite, CallSealedSchema, TYPES } from '@hearth/protocol';
+import { contractRoute } from '../http-contract.js';
+import { createEnvelope, formatAddress, sameSite, TYPES } from '@hearth/protocol';
 import { localAddress } from '../storage/users.js';
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
 import type { Context } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
 import { mayCall } from '../storage/calls.js';
-import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
+import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { turnCredentials, turnUrls } from '../turn/turn.js';
 
-const Allow = z.strictObject({ address: z.string().max(300) });
-
-const Signal = z.strictObject({
-  to: z.string().max(300),
-  callId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  sealed: CallSealedSchema,
-});
 
 /** Signals per minute per user: a call needs a few dozen (ICE candidates); more is abuse. */
 const SIGNALS_PER_MINUTE = 300;
@@ -24,9 +17,9 @@ const SIGNALS_PER_MINUTE = 300;
  * never (a ring is worthless later), and the site's TURN relay hands out short-lived credentials.
  */
 export const callRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  app.post('/api/calls/signal', { config: { rateLimit: { max: SIGNALS_PER_MINUTE, timeWindow: 60_000, keyGenerator: (request) => `calls:${request.headers.authorization ?? request.ip}` } } }, async (request, reply) => {
+  contractRoute(app, 'callSignal', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const body = parseInput(Signal, request.body);
+    const body = request.body;
     const to = parseAddressInput(body.to);
     const callee = formatAddress(to);
     // My half of the agreement: I call only people I follow or allow. Their site checks the other half.
@@ -40,32 +33,32 @@ export const callRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     }
     void reply.status(202);
     return { delivered: true };
-  });
+  }, { config: { rateLimit: { max: SIGNALS_PER_MINUTE, timeWindow: 60_000, keyGenerator: (request) => `calls:${request.headers.authorization ?? request.ip}` } } });
 
   /** "May call me": people I take calls from without following them. */
-  app.get('/api/calls/allowed', async (request) => {
+  contractRoute(app, 'callAllowed', async (request) => {
     const username = await requireUser(ctx, request);
     const rows = await ctx.db.selectFrom('call_allow').select(['address', 'created_at']).where('username', '=', username).orderBy('created_at', 'desc').execute();
     return { items: rows.map((r) => ({ address: r.address, since: new Date(Number(r.created_at)).toISOString() })) };
   });
 
-  app.post('/api/calls/allowed', async (request, reply) => {
+  contractRoute(app, 'allowCalls', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const address = formatAddress(parseAddressInput(parseInput(Allow, request.body).address));
+    const address = formatAddress(parseAddressInput(request.body.address));
     await ctx.db.insertInto('call_allow').values({ username, address, created_at: ctx.now() }).onConflict((oc) => oc.columns(['username', 'address']).doNothing()).execute();
     void reply.status(201);
     return { address, allowed: true };
   });
 
-  app.delete('/api/calls/allowed/:address', async (request, reply) => {
+  contractRoute(app, 'disallowCalls', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const address = formatAddress(parseAddressInput(decodeURIComponent((request.params as { address: string }).address)));
+    const address = formatAddress(parseAddressInput(request.params.address));
     const result = await ctx.db.deleteFrom('call_allow').where('username', '=', username).where('address', '=', address).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`${address} in the people who may call you`);
     return reply.status(204).send();
   });
 
-  app.get('/api/turn-credentials', async (request) => {
+  contractRoute(app, 'turnCredentials', async (request) => {
     const username = await requireUser(ctx, request);
     const turn = ctx.config.turn;
     if (!turn) throw new ApiError('turn_not_configured', 'this site has no TURN relay: calls use direct paths only (the operator can add one with "hearth start --turn")', { status: 404 });

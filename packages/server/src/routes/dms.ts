@@ -1,10 +1,10 @@
+import { contractRoute } from '../http-contract.js';
 import { refuseReplayedDm } from '../federation/handlers.js';
-import { DmCiphertextSchema, formatAddress, TYPES, type Address } from '@hearth/protocol';
+import { formatAddress, TYPES, type Address, type DmCiphertext, type KeyBackup, type Profile } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
 import type { Context } from '../context.js';
 import { notFound } from '../errors.js';
-import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
+import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { remoteLookupError } from '../federation/directory.js';
 import { rowsAfter } from '../storage/sequenced.js';
@@ -12,37 +12,15 @@ import { findUser, publicProfile } from '../storage/users.js';
 import { enqueueForVault, removeVault } from '../storage/vault.js';
 import { addDevice } from '../storage/devices.js';
 
-const key = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a 32-byte key in base64url');
-export const NewDevice = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
-  name: z.string().trim().min(1).max(100),
-  signKey: key,
-  dhKey: key,
-  cert: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
-  identityKey: key,
-});
-export const KeyBackup = z.strictObject({
-  backup: z.strictObject({
-    alg: z.literal('scrypt-xchacha20poly1305'),
-    salt: z.string().max(64),
-    N: z.number().int(),
-    r: z.number().int(),
-    p: z.number().int(),
-    nonce: z.string().max(64),
-    ciphertext: z.string().max(512),
-  }),
-});
-const NewDm = z.strictObject({ to: z.string().max(300), message: DmCiphertextSchema });
-const DmQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) });
 
 /** A person's public profile with device keys, local or remote (for my devices and my vault). */
-export async function lookupProfile(ctx: Context, address: Address): Promise<unknown> {
+export async function lookupProfile(ctx: Context, address: Address): Promise<Profile> {
   if (ctx.directory.isLocal(address)) {
     const user = await findUser(ctx.db, address.username);
     if (!user) throw notFound(`user ${formatAddress(address)}`);
     return publicProfile(ctx.db, ctx.site, user);
   }
-  return ctx.directory.profileOf(address).catch((error: unknown) => {
+  return (ctx.directory.profileOf(address) as Promise<Profile>).catch((error: unknown) => {
     throw remoteLookupError(error, address);
   });
 }
@@ -53,23 +31,23 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
    * carry a certificate from that key. The server checks it too, but devices never rely
    * on the server's word: they verify certificates themselves.
    */
-  app.post('/api/devices', async (request, reply) => {
+  contractRoute(app, 'addDevice', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const device = parseInput(NewDevice, request.body);
+    const device = request.body;
     await ctx.db.transaction().execute((trx) => addDevice(trx, ctx.site, username, device, ctx.now()));
     void reply.status(201);
     return { id: device.id, name: device.name };
   });
 
-  app.get('/api/devices', async (request) => {
+  contractRoute(app, 'devices', async (request) => {
     const username = await requireUser(ctx, request);
     const rows = await ctx.db.selectFrom('devices').select(['id', 'name', 'created_at']).where('username', '=', username).orderBy('created_at').execute();
     return { items: rows.map((r) => ({ id: r.id, name: r.name, createdAt: new Date(Number(r.created_at)).toISOString() })) };
   });
 
-  app.delete('/api/devices/:id', async (request, reply) => {
+  contractRoute(app, 'removeDevice', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const id = (request.params as { id: string }).id;
+    const id = request.params.id;
     const deleted = await ctx.db.transaction().execute(async (trx) => {
       // Removing the vault's device unpairs the vault: its queue goes with it.
       const vault = await trx.selectFrom('vaults').select('device_id').where('username', '=', username).executeTakeFirst();
@@ -82,33 +60,33 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     return reply.status(204).send();
   });
 
-  app.put('/api/key-backup', async (request, reply) => {
+  contractRoute(app, 'putKeyBackup', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const { backup } = parseInput(KeyBackup, request.body);
+    const { backup } = request.body;
     await ctx.db.updateTable('users').set({ key_backup: JSON.stringify(backup) }).where('username', '=', username).execute();
     return reply.status(204).send();
   });
 
-  app.get('/api/key-backup', async (request) => {
+  contractRoute(app, 'keyBackup', async (request) => {
     const username = await requireUser(ctx, request);
     const user = (await findUser(ctx.db, username))!;
     if (!user.key_backup) throw notFound('key backup');
-    return { backup: JSON.parse(user.key_backup) as unknown, identityKey: user.identity_key };
+    return { backup: JSON.parse(user.key_backup) as KeyBackup, identityKey: user.identity_key };
   });
 
   /** A person's public profile and device keys, from wherever they live (for my devices). */
-  app.get('/api/lookup', async (request) => {
+  contractRoute(app, 'lookup', async (request) => {
     await requireUser(ctx, request);
-    return lookupProfile(ctx, parseAddressInput((request.query as { address?: unknown }).address));
+    return lookupProfile(ctx, parseAddressInput(request.query.address));
   });
 
   /**
    * Sends a DM the device has already encrypted. The backend only wraps the ciphertext in an
    * envelope, keeps a copy for my other devices, and queues it for the recipient's site.
    */
-  app.post('/api/dms', async (request, reply) => {
+  contractRoute(app, 'sendDm', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const body = parseInput(NewDm, request.body);
+    const body = request.body;
     const to = parseAddressInput(body.to);
     const env = await ctx.db.transaction().execute(async (trx) => {
       await refuseReplayedDm(trx, username, body.message.ephemeralKey);
@@ -126,9 +104,9 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     return { id: env.id, to: formatAddress(to), status: 'sending' };
   });
 
-  app.get('/api/dms', async (request) => {
+  contractRoute(app, 'dms', async (request) => {
     const username = await requireUser(ctx, request);
-    const query = parseInput(DmQuery, request.query, 'query');
+    const query = request.query;
     const rows = await rowsAfter(ctx.db, 'dm_messages', username, query.after, query.limit);
     const last = rows[rows.length - 1];
     return {
@@ -137,7 +115,7 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
         id: r.envelope_id,
         direction: r.direction,
         peer: r.peer,
-        message: JSON.parse(r.ciphertext) as unknown,
+        message: JSON.parse(r.ciphertext) as DmCiphertext,
         createdAt: new Date(Number(r.created_at)).toISOString(),
       })),
       next: rows.length === query.limit && last ? Number(last.seq) : null,

@@ -1,3 +1,4 @@
+import { contractRoute } from '../http-contract.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,7 @@ export const mediaRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
   const dir = path.join(ctx.config.dataDir, 'media');
   app.addContentTypeParser(/^(application\/octet-stream|image\/[a-z0-9.+-]+)$/, { parseAs: 'buffer', bodyLimit: LIMITS.uploadBytes }, (_request, body, done) => done(null, body));
 
-  app.post('/api/media', { bodyLimit: LIMITS.uploadBytes }, async (request, reply) => {
+  contractRoute(app, 'upload', async (request, reply) => {
     const username = await requireUser(ctx, request);
     if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
       throw new ApiError('invalid_request', 'send the image file itself as the request body (content-type image/* or application/octet-stream)', { status: 400 });
@@ -33,7 +34,7 @@ export const mediaRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
       .execute();
     void reply.status(201);
     return { id, url: `${ctx.config.origin}/media/${file}`, type: image.type, width: image.width, height: image.height, bytes: image.data.length };
-  });
+  }, { bodyLimit: LIMITS.uploadBytes });
 
   app.get('/media/:file', async (request, reply) => {
     const file = (request.params as { file: string }).file;

@@ -1,30 +1,18 @@
-import { nextPostSeq } from '../storage/posts.js';
+import { contractRoute } from '../http-contract.js';
+import { nextPostSeq, postCounts } from '../storage/posts.js';
 import { LIMITS, newEnvelopeId, parseAddress, TYPES, type Attachment } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
 import type { Context } from '../context.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
-import { parseInput, requireUser } from '../http-helpers.js';
+import { requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { localAddressText } from '../storage/users.js';
 
-const NewPost = z.strictObject({
-  text: z
-    .string()
-    .trim()
-    .min(1, 'a post needs some text')
-    .max(LIMITS.postChars, `a post may be at most ${LIMITS.postChars} characters`),
-  attachments: z
-    .array(z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'an id from POST /api/media'), alt: z.string().max(LIMITS.altChars).default('') }))
-    .max(LIMITS.attachments, `a post may have at most ${LIMITS.attachments} images`)
-    .optional(),
-});
-
 export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /** A new post, and in the same transaction a push to every follower's site. */
-  app.post('/api/posts', async (request, reply) => {
+  contractRoute(app, 'createPost', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const { text, attachments: wanted } = parseInput(NewPost, request.body);
+    const { text, attachments: wanted } = request.body;
     const now = ctx.now();
     const attachments: Attachment[] = [];
     for (const { id, alt } of wanted ?? []) {
@@ -46,9 +34,36 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     return { ...post, author: localAddressText(ctx.site, username), url: `${ctx.config.origin}/@${username}/${post.id}`, likeCount: 0, commentCount: 0 };
   });
 
-  app.delete('/api/posts/:id', async (request, reply) => {
+  /**
+   * Edits my post: the new text goes to every follower's site (post.update) and the post takes a
+   * new place in my post sequence, so a follower that pulls instead gets the edit too.
+   */
+  contractRoute(app, 'editPost', async (request) => {
     const username = await requireUser(ctx, request);
-    const id = (request.params as { id: string }).id;
+    const id = request.params.id;
+    const row = await ctx.db.selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound(`post ${id.slice(0, 64)}`);
+    if (row.author !== username) throw forbidden('this post belongs to another user');
+    const now = ctx.now();
+    const text = request.body.text;
+    const attachments = row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : [];
+    const post = { id, text, createdAt: new Date(Number(row.created_at)).toISOString(), editedAt: new Date(now).toISOString(), ...(attachments.length ? { attachments } : {}) };
+    await ctx.db.transaction().execute(async (trx) => {
+      const seq = await nextPostSeq(trx);
+      await trx.updateTable('posts').set({ text, edited_at: now, seq }).where('id', '=', id).where('author', '=', username).execute();
+      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
+      for (const { follower } of followers) {
+        await queueEnvelope(ctx, trx, { type: TYPES.postUpdate, from: username, to: parseAddress(follower), data: { post } });
+      }
+    });
+    ctx.outbox.wake();
+    const counts = (await postCounts(ctx.db, [id])).get(id)!;
+    return { ...post, author: localAddressText(ctx.site, username), url: `${ctx.config.origin}/@${username}/${id}`, likeCount: counts.likes, commentCount: counts.comments };
+  });
+
+  contractRoute(app, 'deletePost', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const id = request.params.id;
     const post = await ctx.db.selectFrom('posts').select(['author']).where('id', '=', id).executeTakeFirst();
     if (!post) throw notFound(`post ${id.slice(0, 64)}`);
     if (post.author !== username) throw forbidden('this post belongs to another user');

@@ -1,3 +1,4 @@
+import { contractRoute } from '../http-contract.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -56,12 +57,13 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
   };
 
   /** Who lives here: for the app's front page. */
-  app.get('/api/site', async () => ({ site: ctx.site, origin: base, users: await listUsernames(ctx.db) }));
+  contractRoute(app, 'siteInfo', async () => ({ site: ctx.site, origin: base, users: await listUsernames(ctx.db) }));
 
   // The app's own pages: the app renders them; the server sends the page shell.
-  for (const route of ['/login', '/home', '/setup', '/settings', '/messages']) {
-    app.get(route, async (_request, reply) =>
-      html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${route}`, type: 'website' }), ''),
+  // Also each other person's page and post as I see them through my site (/people/ADDRESS[/POST]).
+  for (const route of ['/login', '/home', '/setup', '/settings', '/messages', '/notifications', '/people/:address', '/people/:address/:post']) {
+    app.get(route, async (request, reply) =>
+      html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${request.url.split('?')[0]}`, type: 'website' }), ''),
     );
   }
 

@@ -1,26 +1,20 @@
-import { formatAddress, LIMITS, newEnvelopeId, TYPES } from '@hearth/protocol';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+import { contractRoute } from '../http-contract.js';
+import { formatAddress, newEnvelopeId, TYPES } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
 import type { Context } from '../context.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
-import { parseAddressInput, parseInput, requireUser } from '../http-helpers.js';
+import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { rowsAfter } from '../storage/sequenced.js';
-
-const PostRef = z.strictObject({ author: z.string().max(300), id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a post id') });
-const NewComment = z.strictObject({
-  post: PostRef,
-  text: z.string().trim().min(1, 'a comment needs some text').max(LIMITS.commentChars, `a comment may be at most ${LIMITS.commentChars} characters`),
-});
-const Like = z.strictObject({ post: PostRef });
-const Block = z.strictObject({ address: z.string().max(300) });
-const NotificationsQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(200).default(50) });
+import { describeNotifications, newestNotifications, unreadNotifications } from '../storage/notifications.js';
 
 export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /** A comment is a signed envelope to the post author's site; it appears there once delivered. */
-  app.post('/api/comments', async (request, reply) => {
+  contractRoute(app, 'comment', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const body = parseInput(NewComment, request.body);
+    const body = request.body;
     const author = parseAddressInput(body.post.author);
     const comment = { id: newEnvelopeId(), text: body.text, createdAt: new Date(ctx.now()).toISOString() };
     await ctx.db.transaction().execute((trx) =>
@@ -32,9 +26,9 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
   });
 
   /** Moderation: the post's author deletes any comment on it. */
-  app.delete('/api/posts/:postId/comments/:commentId', async (request, reply) => {
+  contractRoute(app, 'deleteComment', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const { postId, commentId } = request.params as { postId: string; commentId: string };
+    const { postId, commentId } = request.params;
     const post = await ctx.db.selectFrom('posts').select('author').where('id', '=', postId).executeTakeFirst();
     if (!post) throw notFound(`post ${postId.slice(0, 64)}`);
     if (post.author !== username) throw forbidden('only the author of a post can delete comments on it');
@@ -43,21 +37,34 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     return reply.status(204).send();
   });
 
-  app.post('/api/likes', async (request, reply) => {
+  contractRoute(app, 'like', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const { post } = parseInput(Like, request.body);
+    const { post } = request.body;
     const author = parseAddressInput(post.author);
-    await ctx.db.transaction().execute((trx) => queueEnvelope(ctx, trx, { type: TYPES.likeCreate, from: username, to: author, data: { post: { id: post.id } } }));
+    await ctx.db.transaction().execute(async (trx) => {
+      const added = await trx
+        .insertInto('my_likes')
+        .values({ username, author: formatAddress(author), post_id: post.id, created_at: ctx.now() })
+        .onConflict((oc) => oc.columns(['username', 'author', 'post_id']).doNothing())
+        .executeTakeFirst();
+      // The author's site counts likes; until its next answer my copy of the post counts mine.
+      if (Number(added.numInsertedOrUpdatedRows ?? 0) > 0) await bumpRemoteLikeCount(trx, formatAddress(author), post.id, +1);
+      await queueEnvelope(ctx, trx, { type: TYPES.likeCreate, from: username, to: author, data: { post: { id: post.id } } });
+    });
     ctx.outbox.wake();
     void reply.status(202);
     return { post: { author: formatAddress(author), id: post.id }, liked: true };
   });
 
-  app.delete('/api/likes', async (request, reply) => {
+  contractRoute(app, 'unlike', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const { author: authorText, id } = parseInput(PostRef, request.query, 'query');
+    const { author: authorText, id } = request.query;
     const author = parseAddressInput(authorText);
-    await ctx.db.transaction().execute((trx) => queueEnvelope(ctx, trx, { type: TYPES.likeDelete, from: username, to: author, data: { post: { id } } }));
+    await ctx.db.transaction().execute(async (trx) => {
+      const removed = await trx.deleteFrom('my_likes').where('username', '=', username).where('author', '=', formatAddress(author)).where('post_id', '=', id).executeTakeFirst();
+      if (Number(removed.numDeletedRows) > 0) await bumpRemoteLikeCount(trx, formatAddress(author), id, -1);
+      await queueEnvelope(ctx, trx, { type: TYPES.likeDelete, from: username, to: author, data: { post: { id } } });
+    });
     ctx.outbox.wake();
     void reply.status(202);
     return { post: { author: formatAddress(author), id }, liked: false };
@@ -68,9 +75,9 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
    * the follow both ways: they are dropped as my follower and their site is told to stop
    * following me (follower.remove); I stop following them (unfollow). Both sites then agree.
    */
-  app.post('/api/blocks', async (request, reply) => {
+  contractRoute(app, 'block', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const target = parseAddressInput(parseInput(Block, request.body).address);
+    const target = parseAddressInput(request.body.address);
     const address = formatAddress(target);
     if (address === formatAddress({ username, ...ctx.site })) throw badRequest('cannot_block_self', 'you cannot block yourself');
     await ctx.db.transaction().execute(async (trx) => {
@@ -87,15 +94,15 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     return { address, blocked: true };
   });
 
-  app.get('/api/blocks', async (request) => {
+  contractRoute(app, 'blocks', async (request) => {
     const username = await requireUser(ctx, request);
     const rows = await ctx.db.selectFrom('blocks').select(['address', 'created_at']).where('username', '=', username).orderBy('created_at', 'desc').execute();
     return { items: rows.map((r) => ({ address: r.address, since: new Date(Number(r.created_at)).toISOString() })) };
   });
 
-  app.delete('/api/blocks/:address', async (request, reply) => {
+  contractRoute(app, 'unblock', async (request, reply) => {
     const username = await requireUser(ctx, request);
-    const address = formatAddress(parseAddressInput(decodeURIComponent((request.params as { address: string }).address)));
+    const address = formatAddress(parseAddressInput(request.params.address));
     const result = await ctx.db.deleteFrom('blocks').where('username', '=', username).where('address', '=', address).executeTakeFirst();
     ctx.users.blocksChanged(username);
     if (Number(result.numDeletedRows) === 0) throw notFound(`${address} in your blocked list`);
@@ -103,12 +110,28 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     return reply.status(204).send();
   });
 
-  app.get('/api/notifications', async (request) => {
+  contractRoute(app, 'notifications', async (request) => {
     const username = await requireUser(ctx, request);
-    const query = parseInput(NotificationsQuery, request.query, 'query');
-    const rows = await rowsAfter(ctx.db, 'notifications', username, query.after, query.limit);
-    return {
-      items: rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, data: JSON.parse(r.data) as unknown, createdAt: new Date(Number(r.created_at)).toISOString() })),
-    };
+    const query = request.query;
+    const rows = query.after !== undefined ? await rowsAfter(ctx.db, 'notifications', username, query.after, query.limit) : await newestNotifications(ctx.db, username, query.before, query.limit);
+    return { items: await describeNotifications(ctx.db, ctx.site, username, rows), unread: await unreadNotifications(ctx.db, username) };
+  });
+
+  /** Marks my notifications up to a seq as read (the page does it once they are on screen). */
+  contractRoute(app, 'markNotificationsRead', async (request) => {
+    const username = await requireUser(ctx, request);
+    await ctx.db.updateTable('notifications').set({ read_at: ctx.now() }).where('username', '=', username).where('seq', '<=', request.body.upTo).where('read_at', 'is', null).execute();
+    ctx.events.emit(`user:${username}`, { type: 'notification', kind: 'read' });
+    return { unread: await unreadNotifications(ctx.db, username) };
   });
 };
+
+/** Adjusts my copy of a remote post's like count (local posts are counted from `likes`). */
+async function bumpRemoteLikeCount(trx: Kysely<Database>, author: string, postId: string, delta: number): Promise<void> {
+  await trx
+    .updateTable('remote_posts')
+    .set((eb) => ({ like_count: sql<number>`case when coalesce(${eb.ref('like_count')}, 0) + ${delta} < 0 then 0 else coalesce(${eb.ref('like_count')}, 0) + ${delta} end` }))
+    .where('author', '=', author)
+    .where('id', '=', postId)
+    .execute();
+}

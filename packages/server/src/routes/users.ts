@@ -1,27 +1,13 @@
+import { contractRoute } from '../http-contract.js';
 import crypto from 'node:crypto';
-import { ExactTimeSchema, LIMITS } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
 import type { Context } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
-import { parseInput, requireUser } from '../http-helpers.js';
+import { requireUser } from '../http-helpers.js';
 import { decodeCursor } from '../storage/posts.js';
 import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, publicProfile } from '../storage/users.js';
 import { rotateSiteKey } from '../federation/key-rotation.js';
-
-const ProfileUpdate = z.strictObject({
-  displayName: z.string().trim().min(1).max(LIMITS.displayNameChars).optional(),
-  bio: z.string().max(LIMITS.bioChars).optional(),
-  avatarUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ }).max(LIMITS.urlChars)]).optional(),
-});
-
-const PostsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  before: z.string().max(100).optional(),
-  since: ExactTimeSchema.optional(),
-  afterSeq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-});
 
 export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   const where = { site: ctx.site, origin: ctx.config.origin };
@@ -31,15 +17,15 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     return user;
   };
 
-  app.get('/api/users/:name', async (request, reply) => {
-    const user = await userOr404((request.params as { name: string }).name);
+  contractRoute(app, 'user', async (request, reply) => {
+    const user = await userOr404(request.params.name);
     void reply.header('access-control-allow-origin', '*').header('cache-control', 'no-cache');
     return publicProfile(ctx.db, ctx.site, user);
   });
 
-  app.patch('/api/me/profile', async (request) => {
+  contractRoute(app, 'updateProfile', async (request) => {
     const username = await requireUser(ctx, request);
-    const update = parseInput(ProfileUpdate, request.body);
+    const update = request.body;
     const set: Record<string, string> = {};
     if (update.displayName !== undefined) set.display_name = update.displayName;
     if (update.bio !== undefined) set.bio = update.bio;
@@ -52,7 +38,7 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
    * Rotates my site key: the old key signs a notice for the new one, queued envelopes are signed
    * again, and other sites switch at their next look at my profile (PROTOCOL.md §3).
    */
-  app.post('/api/me/site-key/rotate', async (request) => {
+  contractRoute(app, 'rotateSiteKey', async (request) => {
     const username = await requireUser(ctx, request);
     const result = await rotateSiteKey(ctx.db, ctx.site, username, ctx.now());
     ctx.log.info({ user: username, resigned: result.resigned }, 'site key rotated');
@@ -60,9 +46,9 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   });
 
   /** Public posts, newest first; this is what a follower's site pulls (with ETag and `since`). */
-  app.get('/api/users/:name/posts', async (request, reply) => {
-    const user = await userOr404((request.params as { name: string }).name);
-    const query = parseInput(PostsQuery, request.query, 'query');
+  contractRoute(app, 'userPosts', async (request, reply) => {
+    const user = await userOr404(request.params.name);
+    const query = request.query;
     const cursor = query.before ? decodeCursor(query.before) : undefined;
     if (query.before && !cursor) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
     const body = await listPublicPosts(ctx.db, where, user.username, { limit: query.limit, before: cursor ?? undefined, since: query.since ? Date.parse(query.since) : undefined, afterSeq: query.afterSeq });
@@ -72,8 +58,8 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     return body;
   });
 
-  app.get('/api/users/:name/posts/:id', async (request, reply) => {
-    const params = request.params as { name: string; id: string };
+  contractRoute(app, 'userPost', async (request, reply) => {
+    const params = request.params;
     const user = await userOr404(params.name);
     const post = await getPublicPost(ctx.db, where, user.username, params.id);
     if (!post) throw notFound(`post ${params.id.slice(0, 64)}`);

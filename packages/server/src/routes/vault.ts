@@ -1,17 +1,13 @@
-import { SealedSchema } from '@hearth/protocol';
+import type { KeyBackup } from '@hearth/protocol';
+import { contractRoute } from '../http-contract.js';
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
 import type { Context } from '../context.js';
 import { ApiError } from '../errors.js';
-import { parseInput, requireUser } from '../http-helpers.js';
+import { requireUser } from '../http-helpers.js';
 import { findUser, localAddressText } from '../storage/users.js';
 import { consumePairingCode, countQueued, issuePairingCode, pairingCodeOwner, removeVault, vaultOf } from '../storage/vault.js';
-import { KeyBackup, NewDevice } from './dms.js';
 import { addDevice } from '../storage/devices.js';
 
-const Code = z.strictObject({ code: z.string().min(1).max(64) });
-const Pair = z.strictObject({ code: z.string().min(1).max(64), device: NewDevice, backup: KeyBackup.shape.backup.optional() });
-const Relay = z.strictObject({ sealed: SealedSchema });
 
 const badCode = () => new ApiError('bad_pairing_code', 'this pairing code is wrong, expired or already used: get a new one from your site', { status: 403 });
 
@@ -21,14 +17,14 @@ const badCode = () => new ApiError('bad_pairing_code', 'this pairing code is wro
  * good for 15 minutes, and failed tries are limited like logins.
  */
 export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  app.post('/api/vault/pairing-code', async (request, reply) => {
+  contractRoute(app, 'pairingCode', async (request, reply) => {
     const username = await requireUser(ctx, request);
     const { code, expiresAt } = await issuePairingCode(ctx.db, username, ctx.now());
     void reply.status(201);
     return { code, expiresAt: new Date(expiresAt).toISOString() };
   });
 
-  app.get('/api/vault', async (request) => {
+  contractRoute(app, 'vault', async (request) => {
     const username = await requireUser(ctx, request);
     const vault = await vaultOf(ctx.db, username);
     if (!vault) return { paired: false };
@@ -42,7 +38,7 @@ export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
     };
   });
 
-  app.delete('/api/vault', async (request, reply) => {
+  contractRoute(app, 'unpairVault', async (request, reply) => {
     const username = await requireUser(ctx, request);
     await ctx.db.transaction().execute((trx) => removeVault(trx, username));
     ctx.vaults.disconnect(username);
@@ -64,21 +60,21 @@ export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
   };
 
   /** First step of pairing: whose vault this becomes, and the identity-key backup to unlock with the owner's password. */
-  app.post('/api/vault/pair/start', async (request) => {
-    const { code } = parseInput(Code, request.body);
+  contractRoute(app, 'vaultPairStart', async (request) => {
+    const { code } = request.body;
     const username = await checkCode(request.ip, code);
     const user = (await findUser(ctx.db, username))!;
     return {
       address: localAddressText(ctx.site, username),
       origin: ctx.config.origin,
       identityKey: user.identity_key,
-      backup: user.key_backup ? (JSON.parse(user.key_backup) as unknown) : null,
+      backup: user.key_backup ? (JSON.parse(user.key_backup) as KeyBackup) : null,
     };
   });
 
   /** Second step: the vault registers its device keys, certified by the identity key, and the code is used up. */
-  app.post('/api/vault/pair', async (request, reply) => {
-    const body = parseInput(Pair, request.body);
+  contractRoute(app, 'vaultPair', async (request, reply) => {
+    const body = request.body;
     await checkCode(request.ip, body.code);
     const device = body.device;
     const result = await ctx.db.transaction().execute(async (trx) => {
@@ -100,9 +96,9 @@ export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
   });
 
   /** A sealed request from one of my devices to my vault (history); the answer comes back sealed to that device. */
-  app.post('/api/vault/request', async (request) => {
+  contractRoute(app, 'vaultRequest', async (request) => {
     const username = await requireUser(ctx, request);
-    const { sealed } = parseInput(Relay, request.body);
+    const { sealed } = request.body;
     if (!(await vaultOf(ctx.db, username))) throw new ApiError('no_vault', 'you have no home vault paired', { status: 404 });
     return { sealed: await ctx.vaults.request(username, sealed) };
   });

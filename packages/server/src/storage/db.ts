@@ -6,6 +6,7 @@ import * as m003 from './migrations/003-vault.js';
 import * as m004 from './migrations/004-call-allow.js';
 import * as m005 from './migrations/005-hardening.js';
 import * as m006 from './migrations/006-clocks.js';
+import * as m007 from './migrations/007-social.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-call-allow': m004,
   '005-hardening': m005,
   '006-clocks': m006,
+  '007-social': m007,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

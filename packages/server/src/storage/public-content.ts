@@ -1,30 +1,17 @@
-import type { Attachment, SiteName } from '@hearth/protocol';
+import type { Attachment, PostDetail as ApiPostDetail, PostView as ApiPostView, SiteName } from '@hearth/protocol';
+
+/** A local post as public pages show it: with its link and counts always present. */
+export type PostView = ApiPostView & { url: string; likeCount: number; commentCount: number };
+export type PostDetail = ApiPostDetail & PostView;
 import type { Db } from './db.js';
 import { encodeCursor, olderThan, postCounts } from './posts.js';
 import { localAddressText } from './users.js';
 
 /** A person's public posts and one post with its comments: what the JSON API and the HTML pages both show. */
-export interface PostView {
-  id: string;
-  text: string;
-  author: string;
-  createdAt: string;
-  url: string;
-  likeCount: number;
-  commentCount: number;
-  attachments?: Attachment[];
-  /** The author site's post sequence (PROTOCOL.md §5 "Following"). */
-  seq?: number;
-}
 
 /** Stored attachments (a JSON column) as the API shows them: absent when there are none. */
 export function attachmentsOf(json: string | null): { attachments?: Attachment[] } {
   return json ? { attachments: JSON.parse(json) as Attachment[] } : {};
-}
-
-export interface PostDetail extends PostView {
-  likes: string[];
-  comments: Array<{ id: string; author: string; text: string; createdAt: string }>;
 }
 
 export interface Where {
@@ -38,7 +25,7 @@ export async function listPublicPosts(
   username: string,
   page: { limit: number; before?: { createdAt: number; id: string }; since?: number; afterSeq?: number },
 ): Promise<{ items: PostView[]; next: string | null }> {
-  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments', 'seq']).where('author', '=', username);
+  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments', 'seq', 'edited_at']).where('author', '=', username);
   if (page.before) q = q.where(olderThan(page.before));
   if (page.since !== undefined) q = q.where('created_at', '>', page.since);
   // By sequence: what a follower has not pulled yet, oldest first, whatever the posts' dates say.
@@ -51,6 +38,7 @@ export async function listPublicPosts(
     text: r.text,
     author,
     createdAt: new Date(Number(r.created_at)).toISOString(),
+    ...(r.edited_at ? { editedAt: new Date(Number(r.edited_at)).toISOString() } : {}),
     url: `${where.origin}/@${username}/${r.id}`,
     likeCount: counts.get(r.id)!.likes,
     commentCount: counts.get(r.id)!.comments,
@@ -72,6 +60,7 @@ export async function getPublicPost(db: Db, where: Where, username: string, id: 
     text: post.text,
     author: localAddressText(where.site, username),
     createdAt: new Date(Number(post.created_at)).toISOString(),
+    ...(post.edited_at ? { editedAt: new Date(Number(post.edited_at)).toISOString() } : {}),
     url: `${where.origin}/@${username}/${post.id}`,
     likeCount: likes.length,
     likes: likes.map((l) => l.author),

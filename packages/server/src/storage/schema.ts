@@ -42,6 +42,8 @@ export interface PostsTable {
   attachments: string | null;
   /** This site's post sequence (site_meta post_seq): the order posts were made, whatever the wall clock said. */
   seq?: number | null;
+  /** When the author last edited it (null: never). */
+  edited_at?: number | null;
 }
 
 export interface MediaTable {
@@ -62,6 +64,24 @@ export interface RemotePostsTable {
   created_at: number;
   received_at: number;
   attachments: string | null;
+  edited_at?: number | null;
+  /** Counts as the author's site last told us (null: not known). */
+  like_count?: number | null;
+  comment_count?: number | null;
+}
+
+export interface MyLikesTable {
+  username: string;
+  author: string;
+  post_id: string;
+  created_at: number;
+}
+
+export interface RemoteProfilesTable {
+  address: string;
+  display_name: string;
+  avatar_url: string;
+  fetched_at: number;
 }
 
 export interface FollowingTable {
@@ -203,6 +223,8 @@ export interface OutboxBodiesTable {
 }
 
 export interface Database {
+  my_likes: MyLikesTable;
+  remote_profiles: RemoteProfilesTable;
   outbox_bodies: OutboxBodiesTable;
   site_meta: SiteMetaTable;
   remote_post_tombstones: RemotePostTombstonesTable;

@@ -1,17 +1,19 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { MyDevice } from '@hearth/protocol/dm';
-import { ErrorBox, Loading, Time } from './components';
-import { conversations, myDevice, safetyNumber, send, type Conversations } from './device';
-import { useLiveEvents, type LiveEvent } from './live';
-import { addressFromInput } from './views';
-import { startCall } from './calls';
+import { LIMITS } from '@hearth/protocol/limits';
+import { ErrorBox, Loading, PersonLink, Time } from '../components';
+import { conversations, myDevice, safetyNumber, send, type Conversations } from '../device';
+import { useLiveEvents, type LiveEvent } from '../live';
+import { addressFromInput } from '../address-input';
+import { startCall } from '../calls';
 
 /** Direct messages, decrypted in this browser. Loaded on demand (see device.ts). */
 export default function MessagesView() {
   const [me, setMe] = useState<MyDevice | null>();
   const [data, setData] = useState<Conversations>();
   const [error, setError] = useState<unknown>();
-  const [peer, setPeer] = useState<string>();
+  // ?with=ADDRESS (from a person's page or a notification) opens that conversation.
+  const [peer, setPeer] = useState<string | undefined>(() => new URLSearchParams(window.location.search).get('with') ?? undefined);
   const [text, setText] = useState('');
   const [newPeer, setNewPeer] = useState('');
   const [safety, setSafety] = useState<string>();
@@ -100,7 +102,7 @@ export default function MessagesView() {
       </nav>
       {peer && (
         <section aria-label={`Conversation with ${peer}`}>
-          <h2>{peer}</h2>
+          <h2><PersonLink address={peer} /></h2>
           <div className="row">
             <button type="button" className="small" onClick={() => startCall(peer, false).catch(setError)}>Call</button>
             <button type="button" className="small" onClick={() => startCall(peer, true).catch(setError)}>Video call</button>
@@ -116,7 +118,7 @@ export default function MessagesView() {
           </ol>
           <form onSubmit={submit} className="row">
             <label htmlFor="dm-text" className="visually-hidden">Message to {peer}</label>
-            <input id="dm-text" value={text} onChange={(e) => setText(e.target.value)} maxLength={5000} required placeholder={`Message ${peer}`} />
+            <input id="dm-text" value={text} onChange={(e) => setText(e.target.value)} maxLength={LIMITS.dmChars} required placeholder={`Message ${peer}`} />
             <button type="submit">Send</button>
           </form>
         </section>

@@ -1,0 +1,140 @@
+import { CommentSchema, formatAddress, LIMITS, PostSchema, type Address, type PostDetail } from '@hearth/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { badRequest, notFound } from '../errors.js';
+import { remoteLookupError } from '../federation/directory.js';
+import { contractRoute } from '../http-contract.js';
+import { parseAddressInput, requireUser } from '../http-helpers.js';
+import { decoratePosts, peopleByAddress, rememberProfile } from '../storage/feed.js';
+import { decodeCursor } from '../storage/posts.js';
+import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
+import { findUser, localAddressText } from '../storage/users.js';
+
+/** What another site says about a person: checked, and cut to what a page shows. */
+const RemoteProfile = z.object({
+  displayName: z.string().max(LIMITS.displayNameChars * 2),
+  bio: z.string().max(LIMITS.bioChars * 2).default(''),
+  avatarUrl: z.string().max(LIMITS.urlChars).default(''),
+  postCount: z.number().int().min(0).default(0),
+  createdAt: z.string().max(40).default(''),
+});
+const count = z.number().int().min(0).max(1e9).optional();
+const RemotePost = PostSchema.extend({ author: z.string().max(300), likeCount: count, commentCount: count }).loose();
+const RemotePage = z.object({ items: z.array(RemotePost).max(100), next: z.string().max(100).nullable().optional() });
+const RemoteDetail = RemotePost.extend({
+  likes: z.array(z.string().max(300)).max(10_000).default([]),
+  comments: z.array(CommentSchema.extend({ author: z.string().max(300) }).loose()).max(10_000).default([]),
+});
+
+/** Keeps a remote person's name and picture from a profile my site fetched (for feeds and links). */
+export async function rememberFetchedProfile(ctx: Context, address: Address, raw: unknown): Promise<void> {
+  const parsed = RemoteProfile.safeParse(raw);
+  if (parsed.success) await rememberProfile(ctx.db, { address: formatAddress(address), displayName: parsed.data.displayName, avatarUrl: parsed.data.avatarUrl }, ctx.now());
+}
+
+/**
+ * Anyone's profile, posts and threads, seen through my own site: the browser only ever talks to
+ * its own site, which fetches from theirs (through the SSRF guard) and adds what I need to act:
+ * whether I follow them, they follow me, I block them, and which of their posts I like.
+ */
+export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
+  const where = { site: ctx.site, origin: ctx.config.origin };
+  const fetchRemote = async <T>(address: Address, path: string, schema: z.ZodType<T>): Promise<T> => {
+    const raw = await ctx.directory.fetchJson(`${ctx.directory.origin(address)}${path}`).catch((error: unknown) => {
+      throw remoteLookupError(error, address);
+    });
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw badRequest('bad_remote_answer', `${formatAddress(address)}'s site answered with something that is not a Hearth page`);
+    return parsed.data;
+  };
+
+  contractRoute(app, 'person', async (request) => {
+    const username = await requireUser(ctx, request);
+    const target = parseAddressInput(request.params.address);
+    const address = formatAddress(target);
+    const local = ctx.directory.isLocal(target);
+    let profile: z.infer<typeof RemoteProfile>;
+    if (local) {
+      const user = await findUser(ctx.db, target.username);
+      if (!user) throw notFound(`user ${address}`);
+      const posts = await ctx.db.selectFrom('posts').select((eb) => eb.fn.countAll<number>().as('n')).where('author', '=', user.username).executeTakeFirst();
+      profile = { displayName: user.display_name, bio: user.bio, avatarUrl: user.avatar_url, postCount: Number(posts?.n ?? 0), createdAt: new Date(Number(user.created_at)).toISOString() };
+    } else {
+      const raw = await ctx.directory.profileOf(target).catch((error: unknown) => {
+        throw remoteLookupError(error, target);
+      });
+      const parsed = RemoteProfile.safeParse(raw);
+      if (!parsed.success) throw badRequest('bad_remote_answer', `${address}'s site answered with something that is not a Hearth profile`);
+      profile = parsed.data;
+      await rememberProfile(ctx.db, { address, displayName: profile.displayName, avatarUrl: profile.avatarUrl }, ctx.now());
+    }
+    const [following, follower, blocked] = await Promise.all([
+      ctx.db.selectFrom('following').select('target').where('username', '=', username).where('target', '=', address).executeTakeFirst(),
+      ctx.db.selectFrom('followers').select('follower').where('username', '=', username).where('follower', '=', address).executeTakeFirst(),
+      ctx.db.selectFrom('blocks').select('address').where('username', '=', username).where('address', '=', address).executeTakeFirst(),
+    ]);
+    return {
+      profile: { username: target.username, address, ...profile },
+      local,
+      me: address === localAddressText(ctx.site, username),
+      following: following !== undefined,
+      followsMe: follower !== undefined,
+      blocked: blocked !== undefined,
+    };
+  });
+
+  contractRoute(app, 'personPosts', async (request) => {
+    const username = await requireUser(ctx, request);
+    const target = parseAddressInput(request.params.address);
+    const address = formatAddress(target);
+    const { limit, before } = request.query;
+    if (before && !decodeCursor(before)) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
+    if (ctx.directory.isLocal(target)) {
+      if (!(await findUser(ctx.db, target.username))) throw notFound(`user ${address}`);
+      const page = await listPublicPosts(ctx.db, where, target.username, { limit, before: before ? decodeCursor(before)! : undefined });
+      const liked = await decoratePosts(ctx.db, where, username, page.items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: null, edited_at: p.editedAt ? Date.parse(p.editedAt) : null, like_count: p.likeCount, comment_count: p.commentCount })));
+      return { items: page.items.map((p, i) => ({ ...p, likedByMe: liked[i]!.likedByMe, ...(liked[i]!.authorProfile ? { authorProfile: liked[i]!.authorProfile } : {}) })), next: page.next };
+    }
+    const page = await fetchRemote(target, `/api/users/${target.username}/posts?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ''}`, RemotePage);
+    const items = page.items.filter((p) => p.author === address);
+    const decorated = await decoratePosts(
+      ctx.db,
+      where,
+      username,
+      items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: p.attachments?.length ? JSON.stringify(p.attachments) : null, edited_at: p.editedAt ? Date.parse(p.editedAt) : null, like_count: p.likeCount, comment_count: p.commentCount })),
+    );
+    return { items: decorated, next: page.next ?? null };
+  });
+
+  contractRoute(app, 'personPost', async (request) => {
+    const username = await requireUser(ctx, request);
+    const target = parseAddressInput(request.params.address);
+    const address = formatAddress(target);
+    const id = request.params.id;
+    let detail: PostDetail;
+    if (ctx.directory.isLocal(target)) {
+      const post = await getPublicPost(ctx.db, where, target.username, id);
+      if (!post) throw notFound(`post ${id}`);
+      detail = post;
+    } else {
+      const post = await fetchRemote(target, `/api/users/${target.username}/posts/${encodeURIComponent(id)}`, RemoteDetail);
+      if (post.author !== address || post.id !== id) throw badRequest('bad_remote_answer', `${address}'s site answered with another post`);
+      detail = {
+        id: post.id,
+        text: post.text,
+        author: address,
+        createdAt: post.createdAt,
+        ...(post.editedAt ? { editedAt: post.editedAt } : {}),
+        ...(post.attachments ? { attachments: post.attachments } : {}),
+        likeCount: post.likes.length,
+        commentCount: post.comments.length,
+        likes: post.likes,
+        comments: post.comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: c.createdAt })),
+      };
+    }
+    const [mine] = await decoratePosts(ctx.db, where, username, [{ author: address, id: detail.id, text: detail.text, created_at: Date.parse(detail.createdAt), attachments: null }]);
+    const people = await peopleByAddress(ctx.db, ctx.site, [address]);
+    return { ...detail, likedByMe: mine!.likedByMe, ...(people.has(address) ? { authorProfile: people.get(address)! } : {}) };
+  });
+};

@@ -1,0 +1,51 @@
+import { useState, type FormEvent } from 'react';
+import { api, session, type ApiResponse } from '../api';
+import { ErrorBox } from '../components';
+import { useTitle } from '../hooks';
+import { navigate } from '../router';
+
+/**
+ * After a login or the first-run setup: keep the session, make this browser one of my devices
+ * (the password is at hand only now, to restore the identity key), and go home.
+ */
+export async function beginSession(res: { token: string; username: string }, password: string, onLogin: () => void): Promise<void> {
+  session.save(res.token, res.username);
+  await import('../device').then((d) => d.ensureDevice(password));
+  onLogin();
+  // replace: the setup link (with its one-time code) or the login form is not a page to go back to.
+  navigate('/home', { replace: true });
+}
+
+export function LoginView({ onLogin }: { onLogin: () => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await beginSession(await api<ApiResponse<'login'>>('POST', '/api/auth/login', { username: username.trim().toLowerCase(), password }), password, onLogin);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  useTitle('Log in · Hearth');
+  return (
+    <main className="narrow">
+      <h1>Log in</h1>
+      <form onSubmit={submit} className="stack">
+        <label htmlFor="username">Username</label>
+        <input id="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required />
+        <label htmlFor="password">Password</label>
+        <input id="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
+        <ErrorBox error={error} />
+      </form>
+    </main>
+  );
+}
+

@@ -1,0 +1,93 @@
+import { useState, type FormEvent } from 'react';
+import { LIMITS } from '@hearth/protocol/limits';
+import { api, session, type PostDetail, type Profile } from '../api';
+import { ErrorBox, Link, Loading, localName, personPath, PersonLink, Text, Time } from '../components';
+import { CharCount } from '../compose';
+import { attempt, useLoad, useTitle, type Status } from '../hooks';
+import { PostCard } from '../post-card';
+
+/**
+ * One post with its comments. A visitor reads a post of this site from the public API; when I
+ * am logged in, any post comes through my own site, and I can comment (a signed envelope to the
+ * author's site). The author moderates: delete a comment (after asking) or block its writer.
+ */
+export function ThreadView({ address, postId }: { address: string; postId: string }) {
+  const signedIn = Boolean(session.token);
+  const local = localName(address);
+  const post = useLoad(async () => {
+    if (signedIn) return api<PostDetail>('GET', `/api/people/${encodeURIComponent(address)}/posts/${postId}`);
+    const [detail, author] = await Promise.all([api<PostDetail>('GET', `/api/users/${local}/posts/${postId}`), api<Profile>('GET', `/api/users/${local}`)]);
+    return { ...detail, authorProfile: { address, displayName: author.displayName, avatarUrl: author.avatarUrl } };
+  }, [address, postId, signedIn]);
+  const [comment, setComment] = useState('');
+  const [status, setStatus] = useState<Status>({});
+  const [modStatus, setModStatus] = useState<Status>({});
+  const isOwner = Boolean(local) && session.username === local;
+  const name = post.data?.authorProfile?.displayName ?? address.split('@')[0]!;
+  useTitle(post.data && `${name}: ${post.data.text.replace(/\s+/g, ' ').slice(0, 60)}`);
+  const remove = (commentId: string, author: string) => {
+    if (!window.confirm(`Delete this comment by ${author}? This cannot be undone.`)) return;
+    void attempt(setModStatus, async () => {
+      await api('DELETE', `/api/posts/${postId}/comments/${commentId}`);
+      post.reload();
+    }, 'Comment deleted.');
+  };
+  const block = (author: string) => {
+    if (!window.confirm(`Block ${author}? Nothing they send will reach you, and neither of you will follow the other. They are not told.`)) return;
+    void attempt(setModStatus, () => api('POST', '/api/blocks', { address: author }), `${author} is blocked.`);
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void attempt(setStatus, async () => {
+      await api('POST', '/api/comments', { post: { author: address, id: postId }, text: comment });
+      setComment('');
+      // The comment shows once the author's site has it: look again shortly.
+      setTimeout(post.reload, 400);
+    }, local ? 'Comment posted.' : `Sent to ${name}'s site.`);
+  };
+  if (post.error) return <main><ErrorBox error={post.error} /></main>;
+  if (!post.data) return <main><Loading what="post" /></main>;
+  const d = post.data;
+  return (
+    <main className="public thread">
+      <PostCard post={d} full onChange={(updated) => (updated ? post.set({ ...d, ...updated }) : window.history.back())} />
+      <section aria-label="Comments">
+        <h2>Comments</h2>
+        {d.comments.length === 0 && <p className="empty">No comments yet.</p>}
+        <ul className="comments">
+          {d.comments.map((c) => (
+            <li key={c.id} className="comment">
+              <p className="comment-author">
+                <PersonLink address={c.author} /> · <Time iso={c.createdAt} />
+              </p>
+              <Text text={c.text} />
+              {isOwner && (
+                <p className="moderation">
+                  <button type="button" className="small secondary" onClick={() => remove(c.id, c.author)} aria-label={`Delete comment by ${c.author}`}>Delete</button>{' '}
+                  <button type="button" className="small secondary" onClick={() => block(c.author)} aria-label={`Block ${c.author}`}>Block</button>
+                </p>
+              )}
+            </li>
+          ))}
+        </ul>
+        {modStatus.message && <p role="status">{modStatus.message}</p>}
+        <ErrorBox error={modStatus.error} />
+        {signedIn ? (
+          <form onSubmit={submit} className="stack">
+            <label htmlFor="comment">Your comment</label>
+            <textarea id="comment" value={comment} onChange={(e) => setComment(e.target.value)} required rows={3} aria-describedby="comment-count" />
+            <CharCount id="comment-count" length={comment.length} limit={LIMITS.commentChars} />
+            <button type="submit" disabled={comment.length > LIMITS.commentChars}>Comment</button>
+            {status.message && <p role="status">{status.message}</p>}
+            <ErrorBox error={status.error} />
+          </form>
+        ) : (
+          <p className="hint"><Link to="/login">Log in</Link> on your own Hearth site to comment.</p>
+        )}
+      </section>
+      <p>
+        <Link to={personPath(address)}>More from {name}</Link>
+      </p>
+    </main>
+  );
+}
