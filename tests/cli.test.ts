@@ -58,7 +58,8 @@ describe('the hearth command', () => {
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     try {
-      await waitFor('the hint', () => output.includes('no users yet'));
+      // Both lines of the hint: they may come in separate chunks of stdout.
+      await waitFor('the hint', () => output.includes('no users yet') && output.includes('--password PASSWORD)'));
       expect(output).toMatch(new RegExp(`http://127\\.0\\.0\\.1:${port}/setup\\?code=[A-Za-z0-9_-]{24}`));
       expect(output).toMatch(/hearth user add --data/);
       expect((await fetch(`http://127.0.0.1:${port}/.well-known/hearth`)).status).toBe(200);

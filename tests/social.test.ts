@@ -129,3 +129,119 @@ describe('social web', () => {
     expectError(await alice.api('POST', '/api/notifications/read', { as: 'alice', body: { upTo: 'all' } }), 400, 'invalid_request');
   });
 });
+
+/** Conversations and control (issue 10): mentions, replies, reposts, mutes, pins, content warnings, search. */
+describe('conversations and control', () => {
+  let alice: SiteProcess;
+  let bob: SiteProcess;
+  let carol: SiteProcess;
+  let bobPost: string;
+
+  beforeAll(async () => {
+    [alice, bob, carol] = await Promise.all([SiteProcess.create(['alice']), SiteProcess.create(['bob']), SiteProcess.create(['carol'])]);
+    bobPost = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'Tea at four #teatime' } })).body.id;
+    // alice follows bob; carol follows alice (she sees what alice shares).
+    await alice.api('POST', '/api/following', { as: 'alice', body: { address: bob.address('bob') } });
+    await carol.api('POST', '/api/following', { as: 'carol', body: { address: alice.address('alice') } });
+    await waitFor('both follows', async () =>
+      (await bob.api('GET', '/api/followers', { as: 'bob' })).body.items.length === 1 && (await alice.api('GET', '/api/followers', { as: 'alice' })).body.items.length === 1);
+  });
+  afterAll(async () => {
+    await Promise.all([alice?.destroy(), bob?.destroy(), carol?.destroy()]);
+  });
+
+  const expectError = (res: { status: number; body: any }, status: number, code: string) => {
+    expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
+    expect(res.body.error.message.length).toBeGreaterThan(5);
+  };
+  const notes = async (site: SiteProcess, user: string) => (await site.api('GET', '/api/notifications', { as: user })).body.items as Array<Record<string, any>>;
+
+  it('a mention notifies the mentioned person\'s site; a mention of nobody is refused and nothing is posted', async () => {
+    const posted = await alice.api('POST', '/api/posts', { as: 'alice', body: { text: `Who is coming, @carol@${carol.host}?` } });
+    expect(posted.status).toBe(201);
+    await waitFor('carol\'s mention', async () => (await notes(carol, 'carol')).some((n) => n.kind === 'mention'));
+    const mention = (await notes(carol, 'carol')).find((n) => n.kind === 'mention')!;
+    expect(mention).toMatchObject({ actor: { address: alice.address('alice') }, data: { post: posted.body.id, excerpt: expect.stringContaining('Who is coming') } });
+
+    const before = alice.count('select count(*) n from posts');
+    expectError(await alice.api('POST', '/api/posts', { as: 'alice', body: { text: `hi @nobody@${carol.host}` } }), 400, 'unknown_mention');
+    expectError(await alice.api('POST', '/api/posts', { as: 'alice', body: { text: `hi @ghost@${alice.host}` } }), 400, 'unknown_mention');
+    expect(alice.count('select count(*) n from posts')).toBe(before);
+  });
+
+  it('replies thread under a comment; a reply to a comment of another post is refused, nothing stored', async () => {
+    const first = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: bobPost }, text: 'I will bring scones' } });
+    await waitFor('the comment', async () => (await bob.api('GET', `/api/users/bob/posts/${bobPost}`)).body.comments.length === 1);
+    const reply = await bob.api('POST', '/api/comments', { as: 'bob', body: { post: { author: bob.address('bob'), id: bobPost }, text: 'Lovely!', replyTo: first.body.id } });
+    expect(reply.status).toBe(202);
+    await waitFor('the reply', async () => (await bob.api('GET', `/api/users/bob/posts/${bobPost}`)).body.comments.length === 2);
+    const thread = (await alice.api('GET', `/api/people/${encodeURIComponent(bob.address('bob'))}/posts/${bobPost}`, { as: 'alice' })).body;
+    expect(thread.comments.find((c: { text: string }) => c.text === 'Lovely!')).toMatchObject({ replyTo: first.body.id });
+
+    // A comment of another post on another site (carol's): refused at alice's site, before anything is queued.
+    const carolPost = (await carol.api('POST', '/api/posts', { as: 'carol', body: { text: 'carol\'s own post' } })).body.id;
+    await alice.api('POST', '/api/following', { as: 'alice', body: { address: carol.address('carol') } });
+    const carolComment = await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: carol.address('carol'), id: carolPost }, text: 'nice' } });
+    await waitFor('the comment on carol\'s post', async () => (await carol.api('GET', `/api/users/carol/posts/${carolPost}`)).body.comments.length === 1);
+    const queued = alice.count('select count(*) n from outbox');
+    expectError(await alice.api('POST', '/api/comments', { as: 'alice', body: { post: { author: bob.address('bob'), id: bobPost }, text: 'misplaced', replyTo: carolComment.body.id } }), 404, 'unknown_comment');
+    expect(alice.count('select count(*) n from outbox')).toBe(queued);
+    // And if it came as an envelope anyway, bob's site refuses it and keeps nothing.
+    expect(bob.count(`select count(*) n from comments where text = 'misplaced'`)).toBe(0);
+  });
+
+  it('a repost reaches my followers with attribution and can be undone; a repost of a deleted post is refused', async () => {
+    const shared = await alice.api('POST', '/api/reposts', { as: 'alice', body: { post: { author: bob.address('bob'), id: bobPost } } });
+    expect(shared.status).toBe(201);
+    // carol follows alice, not bob: bob's post shows in carol's feed, shared by alice, read from bob's site.
+    await waitFor('the shared post in carol\'s feed', async () => (await carol.api('GET', '/api/feed', { as: 'carol' })).body.items.some((p: { id: string }) => p.id === bobPost));
+    const item = (await carol.api('GET', '/api/feed', { as: 'carol' })).body.items.find((p: { id: string }) => p.id === bobPost);
+    expect(item).toMatchObject({ author: bob.address('bob'), text: 'Tea at four #teatime', repostedBy: { address: alice.address('alice') } });
+    // bob is told.
+    await waitFor('bob\'s repost notification', async () => (await notes(bob, 'bob')).some((n) => n.kind === 'repost'));
+    expect((await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.find((p: { id: string; repostedBy?: unknown }) => p.id === bobPost && p.repostedBy)).toMatchObject({ repostedByMe: true });
+
+    expect((await alice.api('DELETE', `/api/reposts?author=${encodeURIComponent(bob.address('bob'))}&id=${bobPost}`, { as: 'alice' })).status).toBe(200);
+    await waitFor('the share gone from carol\'s feed', async () => !(await carol.api('GET', '/api/feed', { as: 'carol' })).body.items.some((p: { id: string }) => p.id === bobPost));
+
+    const doomed = (await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'soon gone' } })).body.id;
+    await bob.api('DELETE', `/api/posts/${doomed}`, { as: 'bob' });
+    expectError(await alice.api('POST', '/api/reposts', { as: 'alice', body: { post: { author: bob.address('bob'), id: doomed } } }), 404, 'unknown_post');
+    expect(alice.count(`select count(*) n from reposts where post_id = '${doomed}'`)).toBe(0);
+  });
+
+  it('mute hides someone from my feed and notifications without telling them', async () => {
+    expect((await alice.api('POST', '/api/mutes', { as: 'alice', body: { address: bob.address('bob') } })).status).toBe(201);
+    expect((await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.some((p: { author: string }) => p.author === bob.address('bob'))).toBe(false);
+    expect((await alice.api('GET', `/api/people/${encodeURIComponent(bob.address('bob'))}`, { as: 'alice' })).body).toMatchObject({ muted: true, following: true });
+    const before = (await notes(alice, 'alice')).length;
+    await bob.api('POST', '/api/likes', { as: 'bob', body: { post: { author: alice.address('alice'), id: (await alice.api('GET', '/api/users/alice/posts')).body.items[0].id } } });
+    await waitFor('bob\'s like to arrive', async () => alice.count('select count(*) n from likes') === 1);
+    expect((await notes(alice, 'alice')).length).toBe(before);
+    expect((await alice.api('DELETE', `/api/mutes/${encodeURIComponent(bob.address('bob'))}`, { as: 'alice' })).status).toBe(204);
+    expect((await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.some((p: { author: string }) => p.author === bob.address('bob'))).toBe(true);
+  });
+
+  it('content warnings travel with the post; a pinned post is on the profile; search finds words and people', async () => {
+    const cw = await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'The ending of the film', contentWarning: 'film spoilers' } });
+    await waitFor('the post with its warning at alice\'s', async () => (await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.some((p: { id: string; contentWarning?: string }) => p.id === cw.body.id && p.contentWarning === 'film spoilers'));
+    expectError(await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'x', contentWarning: 'w'.repeat(201) } }), 400, 'invalid_request');
+
+    expect((await bob.api('PUT', '/api/me/pinned', { as: 'bob', body: { id: bobPost } })).body).toEqual({ pinnedPost: bobPost });
+    expect((await bob.api('GET', '/api/users/bob')).body.pinnedPost).toBe(bobPost);
+    expect((await alice.api('GET', `/api/people/${encodeURIComponent(bob.address('bob'))}`, { as: 'alice' })).body.pinnedPost).toBe(bobPost);
+    const alicesPost = (await alice.api('GET', '/api/users/alice/posts')).body.items[0].id;
+    expectError(await bob.api('PUT', '/api/me/pinned', { as: 'bob', body: { id: alicesPost } }), 404, 'not_found');
+
+    const found = (await alice.api('GET', '/api/search?q=%23teatime', { as: 'alice' })).body;
+    expect(found.posts.map((p: { id: string }) => p.id)).toEqual([bobPost]);
+    expect((await alice.api('GET', '/api/search?q=film', { as: 'alice' })).body.posts.map((p: { id: string }) => p.id)).toEqual([cw.body.id]);
+    expect((await alice.api('GET', '/api/search?q=scon', { as: 'alice' })).body.posts).toEqual([]); // comments are not posts
+    // A pasted address finds the person before any follow.
+    const byAddress = (await bob.api('GET', `/api/search?q=${encodeURIComponent(carol.address('carol'))}`, { as: 'bob' })).body;
+    expect(byAddress.people.map((p: { address: string }) => p.address)).toEqual([carol.address('carol')]);
+    // Query syntax is never FTS syntax: quotes and operators are plain words.
+    expect((await alice.api('GET', '/api/search?q=%22%20OR%20*', { as: 'alice' })).status).toBe(200);
+    expectError(await alice.api('GET', '/api/search?q=', { as: 'alice' }), 400, 'invalid_request');
+  });
+});

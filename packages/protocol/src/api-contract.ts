@@ -38,6 +38,8 @@ export const ProfileSchema = z.object({
   devices: z.array(DeviceKeysSchema),
   postCount: count,
   createdAt: iso,
+  /** The id of the post they pinned to the top of their profile. */
+  pinnedPost: z.string().optional(),
 });
 
 /** Who wrote something, as a page shows them: name and picture when known, always the address. */
@@ -60,9 +62,16 @@ export const PostViewSchema = z.object({
   seq: z.number().int().optional(),
   /** In a feed: the author's name and picture, when my site knows them. */
   authorProfile: PersonSchema.optional(),
+  /** Shown instead of the text until the reader opens it. */
+  contentWarning: z.string().optional(),
+  /** In a feed: someone I follow (or I) shared this post, at that time. */
+  repostedBy: PersonSchema.optional(),
+  repostedAt: iso.optional(),
+  /** Whether I shared it. */
+  repostedByMe: z.boolean().optional(),
 });
 
-export const CommentViewSchema = z.object({ id: z.string(), author: z.string(), text: z.string(), createdAt: iso });
+export const CommentViewSchema = z.object({ id: z.string(), author: z.string(), text: z.string(), createdAt: iso, replyTo: z.string().optional(), authorProfile: PersonSchema.optional() });
 
 export const PostDetailSchema = PostViewSchema.extend({
   likes: z.array(z.string()),
@@ -71,7 +80,7 @@ export const PostDetailSchema = PostViewSchema.extend({
 
 export const PageSchema = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next: cursor.nullable() });
 
-const AddressSinceSchema = z.object({ address: z.string(), since: iso });
+const AddressSinceSchema = z.object({ address: z.string(), since: iso, displayName: z.string().optional(), avatarUrl: z.string().optional() });
 const AddressList = z.object({ items: z.array(AddressSinceSchema) });
 
 export const NotificationSchema = z.object({
@@ -115,6 +124,7 @@ const postText = z
   .min(1, 'a post needs some text')
   .max(LIMITS.postChars, `a post may be at most ${LIMITS.postChars} characters`);
 const AddressBody = z.strictObject({ address });
+const contentWarning = z.string().trim().max(LIMITS.contentWarningChars, `a content warning may be at most ${LIMITS.contentWarningChars} characters`);
 const AddressParam = z.object({ address: z.string().max(600) });
 const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -201,6 +211,8 @@ export const API = {
     path: '/api/posts',
     body: z.strictObject({
       text: postText,
+      /** Empty or absent: none. */
+      contentWarning: contentWarning.optional(),
       attachments: z
         .array(z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'an id from POST /api/media'), alt: z.string().max(LIMITS.altChars).default('') }))
         .max(LIMITS.attachments, `a post may have at most ${LIMITS.attachments} images`)
@@ -209,7 +221,11 @@ export const API = {
     status: 201,
     response: PostViewSchema,
   }),
-  editPost: route({ method: 'PATCH', path: '/api/posts/:id', params: z.object({ id: z.string() }), body: z.strictObject({ text: postText }), status: 200, response: PostViewSchema }),
+  editPost: route({ method: 'PATCH', path: '/api/posts/:id', params: z.object({ id: z.string() }), body: z.strictObject({ text: postText, contentWarning: contentWarning.optional() }), status: 200, response: PostViewSchema }),
+  pin: route({ method: 'PUT', path: '/api/me/pinned', body: z.strictObject({ id }), status: 200, response: z.object({ pinnedPost: z.string() }) }),
+  unpin: route({ method: 'DELETE', path: '/api/me/pinned', status: 204, response: null }),
+  repost: route({ method: 'POST', path: '/api/reposts', body: z.strictObject({ post: PostRef }), status: 201, response: z.object({ post: z.object({ author: z.string(), id: z.string() }), reposted: z.boolean() }) }),
+  unrepost: route({ method: 'DELETE', path: '/api/reposts', query: PostRef, status: 200, response: z.object({ post: z.object({ author: z.string(), id: z.string() }), reposted: z.boolean() }) }),
   deletePost: route({ method: 'DELETE', path: '/api/posts/:id', params: z.object({ id: z.string() }), status: 204, response: null }),
 
   // Following and the feed
@@ -232,6 +248,8 @@ export const API = {
       following: z.boolean(),
       followsMe: z.boolean(),
       blocked: z.boolean(),
+      muted: z.boolean(),
+      pinnedPost: z.string().optional(),
     }),
   }),
   personPosts: route({ method: 'GET', path: '/api/people/:address/posts', params: AddressParam, query: z.object({ limit: pageLimit(50, 20), before: cursor.optional() }), status: 200, response: PageSchema(PostViewSchema) }),
@@ -244,6 +262,8 @@ export const API = {
     body: z.strictObject({
       post: PostRef,
       text: z.string().trim().min(1, 'a comment needs some text').max(LIMITS.commentChars, `a comment may be at most ${LIMITS.commentChars} characters`),
+      /** The comment (of the same post) this one answers. */
+      replyTo: id.optional(),
     }),
     status: 202,
     response: CommentViewSchema.omit({ author: true }).extend({ post: z.object({ author: z.string(), id: z.string() }), status: z.literal('sending') }),
@@ -254,6 +274,21 @@ export const API = {
   block: route({ method: 'POST', path: '/api/blocks', body: AddressBody, status: 201, response: z.object({ address: z.string(), blocked: z.literal(true) }) }),
   blocks: route({ method: 'GET', path: '/api/blocks', status: 200, response: AddressList }),
   unblock: route({ method: 'DELETE', path: '/api/blocks/:address', params: AddressParam, status: 204, response: null }),
+  mute: route({ method: 'POST', path: '/api/mutes', body: AddressBody, status: 201, response: z.object({ address: z.string(), muted: z.literal(true) }) }),
+  mutes: route({ method: 'GET', path: '/api/mutes', status: 200, response: AddressList }),
+  unmute: route({ method: 'DELETE', path: '/api/mutes/:address', params: AddressParam, status: 204, response: null }),
+  search: route({
+    method: 'GET',
+    path: '/api/search',
+    query: z.object({ q: z.string().trim().min(1, 'type something to search for').max(200), limit: pageLimit(50, 20) }),
+    status: 200,
+    response: z.object({
+      /** People whose name or address matches (here, and those my site knows), and the person an address or link names. */
+      people: z.array(PersonSchema),
+      /** Posts of this site and of my feed whose words match, newest first. */
+      posts: z.array(PostViewSchema),
+    }),
+  }),
   notifications: route({
     method: 'GET',
     path: '/api/notifications',

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   unknown_media: no(400),
   bad_setup_code: no(403),
   already_set_up: no(409),
+  unknown_mention: no(400),
+  bad_remote_answer: no(502),
   // Authentication and authorization
   unauthorized: no(401),
   invalid_credentials: no(401),
@@ -72,6 +74,7 @@ export const ERROR_CODES = {
   duplicate_envelope: no(409),
   duplicate_message: no(409),
   unknown_post: no(404),
+  unknown_comment: no(404),
   id_taken: no(409),
   link_closed: later(0),
   internal: later(500),

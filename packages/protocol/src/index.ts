@@ -17,3 +17,4 @@ export * from './time.js';
 export * from './key-rotation.js';
 export * from './error-codes.js';
 export * from './api-contract.js';
+export * from './mentions.js';

@@ -8,6 +8,10 @@ export const LIMITS = {
   passwordMinChars: 8,
   postChars: 5000,
   commentChars: 2000,
+  /** A content warning: the short line shown instead of a post until the reader opens it. */
+  contentWarningChars: 200,
+  /** People one post may mention (each gets a signed `mention`). */
+  mentions: 10,
   dmChars: 5000,
   displayNameChars: 100,
   bioChars: 1000,

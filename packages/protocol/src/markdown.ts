@@ -1,4 +1,6 @@
 import MarkdownIt from 'markdown-it';
+import type Token from 'markdown-it/lib/token.mjs';
+import { profileUrlOf, scanMentions, scanTags, type Found } from './mentions.js';
 
 /**
  * Post and comment text is Markdown (CommonMark). Every site and app renders it with these
@@ -8,7 +10,10 @@ import MarkdownIt from 'markdown-it';
  *   - no images from Markdown (a post's pictures are attachments the author's site serves);
  *   - links open as user content: rel="nofollow ugc noopener noreferrer".
  */
-const md = new MarkdownIt('commonmark', { html: false, linkify: false, breaks: true });
+const md = new MarkdownIt('commonmark', { html: false, linkify: true, breaks: true });
+// Bare URLs become links (linkify-it), but only full http(s) URLs: "example.com" stays text.
+md.enable('linkify');
+md.linkify.set({ fuzzyLink: false, fuzzyEmail: false });
 md.disable(['image', 'html_inline', 'html_block']);
 const allowedLink = (url: string) => /^(https?:\/\/|mailto:)/i.test(url.trim());
 md.validateLink = allowedLink;
@@ -26,6 +31,53 @@ md.core.ruler.push('hearth_unwrap_links', (state) => {
     });
   }
 });
+
+/**
+ * `@name@host` mentions link to the person's profile (class "mention", with data-address, which
+ * the app routes through the reader's own site); `#tags` link to this site's search for the tag.
+ * Text inside links and code is left alone.
+ */
+md.core.ruler.push('hearth_mentions_and_tags', (state) => {
+  for (const block of state.tokens) {
+    if (block.type !== 'inline' || !block.children) continue;
+    const out: Token[] = [];
+    let inLink = 0;
+    for (const token of block.children) {
+      if (token.type === 'link_open') inLink++;
+      if (token.type === 'link_close') inLink--;
+      if (token.type !== 'text' || inLink > 0) {
+        out.push(token);
+        continue;
+      }
+      const found: Array<Found & { kind: 'mention' | 'tag' }> = [
+        ...scanMentions(token.content).map((f) => ({ ...f, kind: 'mention' as const })),
+        ...scanTags(token.content).map((f) => ({ ...f, kind: 'tag' as const })),
+      ].sort((a, b) => a.start - b.start);
+      let at = 0;
+      for (const f of found) {
+        if (f.start < at) continue; // overlapping: the earlier one wins
+        if (f.start > at) out.push(textToken(state, token.content.slice(at, f.start)));
+        const open = new state.Token('link_open', 'a', 1);
+        if (f.kind === 'mention') {
+          open.attrs = [['href', profileUrlOf(f.value)], ['class', 'mention'], ['data-address', f.value]];
+        } else {
+          open.attrs = [['href', `/search?q=${encodeURIComponent(`#${f.value}`)}`], ['class', 'tag']];
+        }
+        out.push(open, textToken(state, token.content.slice(f.start, f.end)), new state.Token('link_close', 'a', -1));
+        at = f.end;
+      }
+      if (at === 0) out.push(token);
+      else if (at < token.content.length) out.push(textToken(state, token.content.slice(at)));
+    }
+    block.children = out;
+  }
+});
+
+function textToken(state: { Token: new (type: string, tag: string, nesting: -1 | 0 | 1) => Token }, content: string): Token {
+  const t = new state.Token('text', '', 0);
+  t.content = content;
+  return t;
+}
 
 const defaultLinkOpen = md.renderer.rules.link_open ?? ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options));
 md.renderer.rules.link_open = (tokens, idx, options, env, self) => {

@@ -13,6 +13,9 @@ export const TYPES = {
   postCreate: 'post.create',
   postUpdate: 'post.update',
   postDelete: 'post.delete',
+  mention: 'mention',
+  repostCreate: 'repost.create',
+  repostDelete: 'repost.delete',
   commentCreate: 'comment.create',
   commentDelete: 'comment.delete',
   likeCreate: 'like.create',
@@ -43,6 +46,8 @@ export const PostSchema = z.strictObject({
   createdAt: isoTime,
   /** Set once the author has edited it (post.update). */
   editedAt: isoTime.optional(),
+  /** Shown instead of the text until the reader chooses to see it. */
+  contentWarning: z.string().min(1).max(LIMITS.contentWarningChars).optional(),
   attachments: z.array(AttachmentSchema).max(LIMITS.attachments).optional(),
 });
 
@@ -50,6 +55,8 @@ export const CommentSchema = z.strictObject({
   id,
   text: z.string().min(1).max(LIMITS.commentChars),
   createdAt: isoTime,
+  /** The comment (on the same post) this one answers. */
+  replyTo: id.optional(),
 });
 
 /** A DM body encrypted once, with its key wrapped for each recipient device (see e2e.ts). */
@@ -78,6 +85,12 @@ export const MESSAGE_SCHEMAS = {
   // The whole post as it now reads; editedAt orders edits that arrive out of order.
   [TYPES.postUpdate]: z.strictObject({ post: PostSchema.required({ editedAt: true }) }),
   [TYPES.postDelete]: z.strictObject({ post: z.strictObject({ id }) }),
+  // "You were mentioned in my post": where to read it, and its opening words for the notification.
+  [TYPES.mention]: z.strictObject({ post: z.strictObject({ id, excerpt: z.string().max(300) }) }),
+  // A repost names the original by its author's address and id; the receiving site reads the post
+  // from its author's site, never from the sharer's word.
+  [TYPES.repostCreate]: z.strictObject({ post: z.strictObject({ author: z.string().max(300), id }) }),
+  [TYPES.repostDelete]: z.strictObject({ post: z.strictObject({ author: z.string().max(300), id }) }),
   [TYPES.commentCreate]: z.strictObject({ post: z.strictObject({ id }), comment: CommentSchema }),
   [TYPES.commentDelete]: z.strictObject({ post: z.strictObject({ id }), comment: z.strictObject({ id }) }),
   [TYPES.likeCreate]: z.strictObject({ post: z.strictObject({ id }) }),

@@ -14,6 +14,7 @@ import { liveRoutes } from './routes/live.js';
 import { mediaRoutes } from './routes/media.js';
 import { postRoutes } from './routes/posts.js';
 import { peopleRoutes } from './routes/people.js';
+import { searchRoutes } from './routes/search.js';
 import { setupRoutes } from './routes/setup.js';
 import { publicSiteRoutes } from './routes/public-site.js';
 import { socialRoutes } from './routes/social.js';
@@ -121,6 +122,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(postRoutes(ctx));
   await app.register(followRoutes(ctx));
   await app.register(peopleRoutes(ctx));
+  await app.register(searchRoutes(ctx));
   await app.register(socialRoutes(ctx));
   await app.register(dmRoutes(ctx));
   await app.register(federationRoutes(ctx));

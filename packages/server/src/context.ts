@@ -1,6 +1,7 @@
+import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CLOCK_CODES, createEnvelope, formatAddress, HearthError, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { CLOCK_CODES, createEnvelope, formatAddress, HearthError, parseAddress, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -170,6 +171,7 @@ export class Context {
 
   private async announce(env: Envelope): Promise<void> {
     if (env.type === TYPES.dm) this.vaults.wake(env.to.username);
+    if (env.type === TYPES.repostCreate) void this.fetchSharedPost(env as Envelope<typeof TYPES.repostCreate>);
     if (this.events.eventNames().length === 0) return; // no page is listening
     try {
       if (env.type === TYPES.postCreate || env.type === TYPES.postUpdate || env.type === TYPES.postDelete) {
@@ -183,6 +185,31 @@ export class Context {
       }
     } catch (error) {
       this.log.warn({ err: error }, 'live event failed');
+    }
+  }
+
+  /**
+   * A post shared into feeds here (repost.create): read from its author's site, unless this site
+   * holds it already; a share of a post that does not exist is dropped. Best effort: a failure
+   * leaves the share without its post, which shows nothing.
+   */
+  private async fetchSharedPost(env: Envelope<typeof TYPES.repostCreate>): Promise<void> {
+    const { author: authorText, id } = env.data.post;
+    try {
+      const author = parseAddress(authorText);
+      if (this.directory.isLocal(author)) return;
+      const held = await this.db.selectFrom('remote_posts').select('id').where('author', '=', authorText).where('id', '=', id).executeTakeFirst();
+      if (!held) {
+        const post = await fetchRemotePost(this.directory, author, id);
+        if (!post) {
+          await this.db.deleteFrom('shared_posts').where('author', '=', authorText).where('post_id', '=', id).execute();
+          return;
+        }
+        await keepRemotePost(this.db, author, post, this.now());
+      }
+      for (const username of await this.users.followersOf(formatAddress(env.from))) this.events.emit(`user:${username}`, { type: 'feed' });
+    } catch (error) {
+      this.log.debug({ err: (error as Error).message, post: `${authorText}/${id}` }, 'shared post not fetched');
     }
   }
 

@@ -163,7 +163,7 @@ export function plural(n: number, word: string): string {
 }
 
 /** A titled list of people, each a link, with an optional action (unfollow, unblock). */
-export function AddressList(props: { label: string; title?: string; items?: Array<{ address: string }>; empty: string; action?: { name: string; run: (address: string) => Promise<void> }; note?: string }) {
+export function AddressList(props: { label: string; title?: string; items?: Array<{ address: string; displayName?: string; avatarUrl?: string }>; empty: string; action?: { name: string; run: (address: string) => Promise<void> }; note?: string }) {
   const { label, title, items, empty, action, note } = props;
   return (
     <section aria-label={label}>
@@ -171,9 +171,9 @@ export function AddressList(props: { label: string; title?: string; items?: Arra
       {note && <p role="status">{note}</p>}
       {items?.length === 0 && <p className="empty">{empty}</p>}
       <ul className="people">
-        {items?.map(({ address }) => (
+        {items?.map(({ address, displayName, avatarUrl }) => (
           <li key={address}>
-            <PersonLink address={address} />{' '}
+            <PersonLink address={address} name={displayName} avatarUrl={avatarUrl} avatar />{' '}
             {action && (
               <button type="button" className="small secondary" onClick={() => void action.run(address)} aria-label={`${action.name} ${address}`}>
                 {action.name}

@@ -4,6 +4,7 @@ import { api, session, type Post } from './api';
 import { Avatar, ErrorBox, Link, localName, personPath, plural, postPath, safeImageUrl, Text, Time } from './components';
 import { attempt, type Status } from './hooks';
 import { CharCount } from './compose';
+import { CommentIcon, HeartIcon } from './icons';
 
 /** Is this post mine (the logged-in user's, on this site)? */
 export function isMine(post: { author: string }): boolean {
@@ -40,9 +41,11 @@ export function PostCard({ post, onChange, full = false }: { post: Post; onChang
   return (
     <article className="post" aria-label={`Post by ${name}`}>
       <header className="post-head">
-        <Link to={personPath(post.author)} className="person">
+        <Link to={personPath(post.author)} className="person stacked">
           <Avatar name={name} url={post.authorProfile?.avatarUrl} size={40} />
-          <span className="person-name">{name}</span> <span className="address">{post.author}</span>
+          <span className="who">
+            <span className="person-name">{name}</span> <span className="address">{post.author}</span>
+          </span>
         </Link>
         <span className="post-time">
           {full ? <Time iso={post.createdAt} exact /> : <Link to={link}><Time iso={post.createdAt} /></Link>}
@@ -68,7 +71,7 @@ export function PostCard({ post, onChange, full = false }: { post: Post; onChang
         {signedIn ? (
           // The name says it ("Like, 3 likes"); the eye sees a heart and the count.
           <button type="button" className={`small ${liked ? 'liked' : 'secondary'}`} aria-pressed={liked} onClick={() => void toggleLike()}>
-            <span aria-hidden="true">{liked ? '♥' : '♡'}</span>
+            <HeartIcon filled={liked} />
             <span className="visually-hidden">{liked ? 'Unlike' : 'Like'}, </span> {post.likeCount ?? 0}
             <span className="visually-hidden"> {(post.likeCount ?? 0) === 1 ? 'like' : 'likes'}</span>
           </button>
@@ -77,7 +80,7 @@ export function PostCard({ post, onChange, full = false }: { post: Post; onChang
         )}
         {!full && (
           <Link to={link} className="small-link">
-            <span aria-hidden="true">💬</span>
+            <CommentIcon />
             <span className="visually-hidden">Comments: </span> {post.commentCount ?? 0}
           </Link>
         )}

@@ -63,6 +63,31 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     await trx.insertInto('remote_post_tombstones').values({ author, id: env.data.post.id, deleted_at: now }).onConflict((oc) => oc.columns(['author', 'id']).doNothing()).execute();
     await trx.deleteFrom('remote_posts').where('author', '=', author).where('id', '=', env.data.post.id).execute();
   },
+  [TYPES.mention]: async (trx, env, now) => {
+    // A mention only notifies: nothing of the post is kept but its opening words.
+    await addNotification(trx, env.to.username, 'mention', { from: formatAddress(env.from), post: env.data.post.id, excerpt: env.data.post.excerpt }, now);
+  },
+  [TYPES.repostCreate]: async (trx, env, now, hc) => {
+    const sharer = formatAddress(env.from);
+    const { author, id } = env.data.post;
+    // To the original's author: a notification (their post must exist here).
+    if (author === formatAddress(env.to)) {
+      if (!(await ownPost(trx, id, env.to.username))) throw unknownPost(id);
+      await addNotification(trx, env.to.username, 'repost', { from: sharer, post: id }, now);
+      return;
+    }
+    // To a follower's site: a shared post for the feed, if someone here follows the sharer. The
+    // post itself is read from its author's site afterwards (Context.announce), not from this envelope.
+    if (!(await hc.users.isFollowed(sharer, trx))) return;
+    await trx
+      .insertInto('shared_posts')
+      .values({ sharer, author, post_id: id, shared_at: now })
+      .onConflict((oc) => oc.columns(['sharer', 'author', 'post_id']).doNothing())
+      .execute();
+  },
+  [TYPES.repostDelete]: async (trx, env) => {
+    await trx.deleteFrom('shared_posts').where('sharer', '=', formatAddress(env.from)).where('author', '=', env.data.post.author).where('post_id', '=', env.data.post.id).execute();
+  },
   [TYPES.commentCreate]: async (trx, env, now) => {
     const postId = env.data.post.id;
     if (!(await ownPost(trx, postId, env.to.username))) throw unknownPost(postId);
@@ -75,7 +100,12 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     const { comment } = env.data;
     const tombstone = await trx.selectFrom('comment_tombstones').select('id').where('id', '=', comment.id).where('author', '=', author).executeTakeFirst();
     if (tombstone) return; // deleted by its author already: a late or replayed create changes nothing
-    await trx.insertInto('comments').values({ id: comment.id, post_id: postId, author, text: comment.text, created_at: Date.parse(comment.createdAt) }).execute();
+    if (comment.replyTo) {
+      // A reply answers a comment of the same post: anything else is refused, and nothing is kept.
+      const parent = await trx.selectFrom('comments').select('id').where('id', '=', comment.replyTo).where('post_id', '=', postId).executeTakeFirst();
+      if (!parent) throw new ApiError('unknown_comment', `comment ${comment.replyTo} is not a comment on post ${postId}`, { status: 404 });
+    }
+    await trx.insertInto('comments').values({ id: comment.id, post_id: postId, author, text: comment.text, created_at: Date.parse(comment.createdAt), reply_to: comment.replyTo ?? null }).execute();
     await addNotification(trx, env.to.username, 'comment', { from: author, post: postId, comment: comment.id }, now);
   },
   [TYPES.commentDelete]: async (trx, env, now) => {
@@ -163,13 +193,13 @@ export async function upsertRemotePost(trx: Kysely<Database>, author: Address, p
     // An older version (a reordered edit, a pull of a page fetched before the edit) never
     // replaces a newer one; counts are refreshed either way.
     const newer = editedAt !== null && (known.edited_at === null || known.edited_at === undefined || editedAt > Number(known.edited_at));
-    const set = newer ? { text: post.text, attachments, edited_at: editedAt, ...countsSet } : countsSet;
+    const set = newer ? { text: post.text, attachments, edited_at: editedAt, content_warning: post.contentWarning ?? null, ...countsSet } : countsSet;
     if (Object.keys(set).length > 0) await trx.updateTable('remote_posts').set(set).where('author', '=', who).where('id', '=', post.id).execute();
     return;
   }
   await trx
     .insertInto('remote_posts')
-    .values({ author: who, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments, edited_at: editedAt, ...countsSet })
+    .values({ author: who, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments, edited_at: editedAt, content_warning: post.contentWarning ?? null, ...countsSet })
     .onConflict((oc) => oc.columns(['author', 'id']).doNothing())
     .execute();
 }

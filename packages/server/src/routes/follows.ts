@@ -7,7 +7,7 @@ import { remoteLookupError } from '../federation/directory.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { decodeCursor } from '../storage/posts.js';
-import { homeFeed } from '../storage/feed.js';
+import { homeFeed, peopleByAddress } from '../storage/feed.js';
 import { findUser, localAddress } from '../storage/users.js';
 import { rememberFetchedProfile } from './people.js';
 
@@ -49,7 +49,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
   contractRoute(app, 'following', async (request) => {
     const username = await requireUser(ctx, request);
     const rows = await ctx.db.selectFrom('following').select(['target', 'created_at']).where('username', '=', username).orderBy('created_at', 'desc').execute();
-    return { items: rows.map((r) => ({ address: r.target, since: new Date(Number(r.created_at)).toISOString() })) };
+    return { items: await withNames(ctx, rows.map((r) => ({ address: r.target, since: new Date(Number(r.created_at)).toISOString() }))) };
   });
 
   contractRoute(app, 'unfollow', async (request, reply) => {
@@ -73,7 +73,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
   contractRoute(app, 'followers', async (request) => {
     const username = await requireUser(ctx, request);
     const rows = await ctx.db.selectFrom('followers').select(['follower', 'created_at']).where('username', '=', username).orderBy('created_at', 'desc').execute();
-    return { items: rows.map((r) => ({ address: r.follower, since: new Date(Number(r.created_at)).toISOString() })) };
+    return { items: await withNames(ctx, rows.map((r) => ({ address: r.follower, since: new Date(Number(r.created_at)).toISOString() }))) };
   });
 
   /** My posts and those of the people I follow, newest first (local authors from `posts`, others pulled or pushed). */
@@ -83,3 +83,12 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     return homeFeed(ctx.db, { site: ctx.site, origin: ctx.config.origin }, username, request.query);
   });
 };
+
+/** Adds the names and pictures my site knows to a list of people. */
+async function withNames<T extends { address: string }>(ctx: Context, items: T[]): Promise<Array<T & { displayName?: string; avatarUrl?: string }>> {
+  const people = await peopleByAddress(ctx.db, ctx.site, items.map((i) => i.address));
+  return items.map((i) => {
+    const p = people.get(i.address);
+    return p ? { ...i, displayName: p.displayName, avatarUrl: p.avatarUrl } : i;
+  });
+}

@@ -1,8 +1,9 @@
-import { CommentSchema, formatAddress, LIMITS, PostSchema, type Address, type PostDetail } from '@hearth/protocol';
+import { formatAddress, LIMITS, type Address, type PostDetail } from '@hearth/protocol';
+import { RemotePostDetailSchema, RemotePostSchema } from '../federation/remote-post.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { badRequest, notFound } from '../errors.js';
+import { ApiError, badRequest, notFound } from '../errors.js';
 import { remoteLookupError } from '../federation/directory.js';
 import { contractRoute } from '../http-contract.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
@@ -11,6 +12,8 @@ import { decodeCursor } from '../storage/posts.js';
 import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, localAddressText } from '../storage/users.js';
 
+const badRemoteAnswer = (message: string) => new ApiError('bad_remote_answer', message, { status: 502 });
+
 /** What another site says about a person: checked, and cut to what a page shows. */
 const RemoteProfile = z.object({
   displayName: z.string().max(LIMITS.displayNameChars * 2),
@@ -18,14 +21,9 @@ const RemoteProfile = z.object({
   avatarUrl: z.string().max(LIMITS.urlChars).default(''),
   postCount: z.number().int().min(0).default(0),
   createdAt: z.string().max(40).default(''),
+  pinnedPost: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined),
 });
-const count = z.number().int().min(0).max(1e9).optional();
-const RemotePost = PostSchema.extend({ author: z.string().max(300), likeCount: count, commentCount: count }).loose();
-const RemotePage = z.object({ items: z.array(RemotePost).max(100), next: z.string().max(100).nullable().optional() });
-const RemoteDetail = RemotePost.extend({
-  likes: z.array(z.string().max(300)).max(10_000).default([]),
-  comments: z.array(CommentSchema.extend({ author: z.string().max(300) }).loose()).max(10_000).default([]),
-});
+const RemotePage = z.object({ items: z.array(RemotePostSchema).max(100), next: z.string().max(100).nullable().optional() });
 
 /** Keeps a remote person's name and picture from a profile my site fetched (for feeds and links). */
 export async function rememberFetchedProfile(ctx: Context, address: Address, raw: unknown): Promise<void> {
@@ -45,7 +43,7 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       throw remoteLookupError(error, address);
     });
     const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw badRequest('bad_remote_answer', `${formatAddress(address)}'s site answered with something that is not a Hearth page`);
+    if (!parsed.success) throw badRemoteAnswer(`${formatAddress(address)}'s site answered with something that is not a Hearth page`);
     return parsed.data;
   };
 
@@ -59,28 +57,39 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       const user = await findUser(ctx.db, target.username);
       if (!user) throw notFound(`user ${address}`);
       const posts = await ctx.db.selectFrom('posts').select((eb) => eb.fn.countAll<number>().as('n')).where('author', '=', user.username).executeTakeFirst();
-      profile = { displayName: user.display_name, bio: user.bio, avatarUrl: user.avatar_url, postCount: Number(posts?.n ?? 0), createdAt: new Date(Number(user.created_at)).toISOString() };
+      profile = {
+        displayName: user.display_name,
+        bio: user.bio,
+        avatarUrl: user.avatar_url,
+        postCount: Number(posts?.n ?? 0),
+        createdAt: new Date(Number(user.created_at)).toISOString(),
+        ...(user.pinned_post ? { pinnedPost: user.pinned_post } : {}),
+      };
     } else {
       const raw = await ctx.directory.profileOf(target).catch((error: unknown) => {
         throw remoteLookupError(error, target);
       });
       const parsed = RemoteProfile.safeParse(raw);
-      if (!parsed.success) throw badRequest('bad_remote_answer', `${address}'s site answered with something that is not a Hearth profile`);
+      if (!parsed.success) throw badRemoteAnswer(`${address}'s site answered with something that is not a Hearth profile`);
       profile = parsed.data;
       await rememberProfile(ctx.db, { address, displayName: profile.displayName, avatarUrl: profile.avatarUrl }, ctx.now());
     }
-    const [following, follower, blocked] = await Promise.all([
+    const [following, follower, blocked, muted] = await Promise.all([
       ctx.db.selectFrom('following').select('target').where('username', '=', username).where('target', '=', address).executeTakeFirst(),
       ctx.db.selectFrom('followers').select('follower').where('username', '=', username).where('follower', '=', address).executeTakeFirst(),
       ctx.db.selectFrom('blocks').select('address').where('username', '=', username).where('address', '=', address).executeTakeFirst(),
+      ctx.db.selectFrom('mutes').select('address').where('username', '=', username).where('address', '=', address).executeTakeFirst(),
     ]);
+    const { pinnedPost, ...shown } = profile;
     return {
-      profile: { username: target.username, address, ...profile },
+      profile: { username: target.username, address, ...shown },
       local,
       me: address === localAddressText(ctx.site, username),
       following: following !== undefined,
       followsMe: follower !== undefined,
       blocked: blocked !== undefined,
+      muted: muted !== undefined,
+      ...(pinnedPost ? { pinnedPost } : {}),
     };
   });
 
@@ -93,8 +102,8 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     if (ctx.directory.isLocal(target)) {
       if (!(await findUser(ctx.db, target.username))) throw notFound(`user ${address}`);
       const page = await listPublicPosts(ctx.db, where, target.username, { limit, before: before ? decodeCursor(before)! : undefined });
-      const liked = await decoratePosts(ctx.db, where, username, page.items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: null, edited_at: p.editedAt ? Date.parse(p.editedAt) : null, like_count: p.likeCount, comment_count: p.commentCount })));
-      return { items: page.items.map((p, i) => ({ ...p, likedByMe: liked[i]!.likedByMe, ...(liked[i]!.authorProfile ? { authorProfile: liked[i]!.authorProfile } : {}) })), next: page.next };
+      const liked = await decoratePosts(ctx.db, where, username, page.items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: null })));
+      return { items: page.items.map((p, i) => ({ ...p, likedByMe: liked[i]!.likedByMe, repostedByMe: liked[i]!.repostedByMe, ...(liked[i]!.authorProfile ? { authorProfile: liked[i]!.authorProfile } : {}) })), next: page.next };
     }
     const page = await fetchRemote(target, `/api/users/${target.username}/posts?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ''}`, RemotePage);
     const items = page.items.filter((p) => p.author === address);
@@ -102,7 +111,7 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       ctx.db,
       where,
       username,
-      items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: p.attachments?.length ? JSON.stringify(p.attachments) : null, edited_at: p.editedAt ? Date.parse(p.editedAt) : null, like_count: p.likeCount, comment_count: p.commentCount })),
+      items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: p.attachments?.length ? JSON.stringify(p.attachments) : null, edited_at: p.editedAt ? Date.parse(p.editedAt) : null, content_warning: p.contentWarning ?? null, like_count: p.likeCount, comment_count: p.commentCount })),
     );
     return { items: decorated, next: page.next ?? null };
   });
@@ -118,23 +127,30 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       if (!post) throw notFound(`post ${id}`);
       detail = post;
     } else {
-      const post = await fetchRemote(target, `/api/users/${target.username}/posts/${encodeURIComponent(id)}`, RemoteDetail);
-      if (post.author !== address || post.id !== id) throw badRequest('bad_remote_answer', `${address}'s site answered with another post`);
+      const post = await fetchRemote(target, `/api/users/${target.username}/posts/${encodeURIComponent(id)}`, RemotePostDetailSchema);
+      if (post.author !== address || post.id !== id) throw badRemoteAnswer(`${address}'s site answered with another post`);
       detail = {
         id: post.id,
         text: post.text,
         author: address,
         createdAt: post.createdAt,
         ...(post.editedAt ? { editedAt: post.editedAt } : {}),
+        ...(post.contentWarning ? { contentWarning: post.contentWarning } : {}),
         ...(post.attachments ? { attachments: post.attachments } : {}),
         likeCount: post.likes.length,
         commentCount: post.comments.length,
         likes: post.likes,
-        comments: post.comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: c.createdAt })),
+        comments: post.comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: c.createdAt, ...(c.replyTo ? { replyTo: c.replyTo } : {}) })),
       };
     }
     const [mine] = await decoratePosts(ctx.db, where, username, [{ author: address, id: detail.id, text: detail.text, created_at: Date.parse(detail.createdAt), attachments: null }]);
-    const people = await peopleByAddress(ctx.db, ctx.site, [address]);
-    return { ...detail, likedByMe: mine!.likedByMe, ...(people.has(address) ? { authorProfile: people.get(address)! } : {}) };
+    const people = await peopleByAddress(ctx.db, ctx.site, [address, ...detail.comments.map((c) => c.author)]);
+    return {
+      ...detail,
+      repostedByMe: mine!.repostedByMe,
+      comments: detail.comments.map((c) => (people.has(c.author) ? { ...c, authorProfile: people.get(c.author)! } : c)),
+      likedByMe: mine!.likedByMe,
+      ...(people.has(address) ? { authorProfile: people.get(address)! } : {}),
+    };
   });
 };

@@ -1,10 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { contractRoute } from '../http-contract.js';
-import { formatAddress, newEnvelopeId, TYPES } from '@hearth/protocol';
+import { formatAddress, newEnvelopeId, parseAddress, TYPES, type Address } from '@hearth/protocol';
+import { remoteLookupError } from '../federation/directory.js';
+import { fetchRemotePost, keepRemotePost } from '../federation/remote-post.js';
+import { localAddressText } from '../storage/users.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { ApiError, badRequest, forbidden, notFound } from '../errors.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { rowsAfter } from '../storage/sequenced.js';
@@ -16,7 +19,8 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const username = await requireUser(ctx, request);
     const body = request.body;
     const author = parseAddressInput(body.post.author);
-    const comment = { id: newEnvelopeId(), text: body.text, createdAt: new Date(ctx.now()).toISOString() };
+    if (body.replyTo) await checkReplyTarget(ctx, author, body.post.id, body.replyTo);
+    const comment = { id: newEnvelopeId(), text: body.text, createdAt: new Date(ctx.now()).toISOString(), ...(body.replyTo ? { replyTo: body.replyTo } : {}) };
     await ctx.db.transaction().execute((trx) =>
       queueEnvelope(ctx, trx, { type: TYPES.commentCreate, from: username, to: author, data: { post: { id: body.post.id }, comment } }),
     );
@@ -35,6 +39,75 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const result = await ctx.db.deleteFrom('comments').where('id', '=', commentId).where('post_id', '=', postId).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`comment ${commentId.slice(0, 64)}`);
     return reply.status(204).send();
+  });
+
+  /** Sharing someone's post with my followers (the post is read from its author's site first). */
+  contractRoute(app, 'repost', async (request) => {
+    const username = await requireUser(ctx, request);
+    const author = parseAddressInput(request.body.post.author);
+    const id = request.body.post.id;
+    const authorText = formatAddress(author);
+    const me = localAddressText(ctx.site, username);
+    const gone = () => new ApiError('unknown_post', `this post of ${authorText} does not exist (any more): its author may have deleted it`, { status: 404 });
+    if (ctx.directory.isLocal(author)) {
+      if (!(await ctx.db.selectFrom('posts').select('id').where('id', '=', id).where('author', '=', author.username).executeTakeFirst())) throw gone();
+    } else {
+      const post = await fetchRemotePost(ctx.directory, author, id).catch((error: unknown) => {
+        throw remoteLookupError(error, author);
+      });
+      if (!post) throw gone();
+      await keepRemotePost(ctx.db, author, post, ctx.now());
+    }
+    await ctx.db.transaction().execute(async (trx) => {
+      const added = await trx
+        .insertInto('reposts')
+        .values({ username, author: authorText, post_id: id, created_at: ctx.now() })
+        .onConflict((oc) => oc.columns(['username', 'author', 'post_id']).doNothing())
+        .executeTakeFirst();
+      if (Number(added.numInsertedOrUpdatedRows ?? 0) === 0) return; // shared already
+      const data = { post: { author: authorText, id } };
+      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
+      for (const { follower } of followers) await queueEnvelope(ctx, trx, { type: TYPES.repostCreate, from: username, to: parseAddress(follower), data });
+      if (authorText !== me) await queueEnvelope(ctx, trx, { type: TYPES.repostCreate, from: username, to: author, data });
+    });
+    ctx.outbox.wake();
+    return { post: { author: authorText, id }, reposted: true };
+  });
+
+  contractRoute(app, 'unrepost', async (request) => {
+    const username = await requireUser(ctx, request);
+    const author = formatAddress(parseAddressInput(request.query.author));
+    const id = request.query.id;
+    await ctx.db.transaction().execute(async (trx) => {
+      const removed = await trx.deleteFrom('reposts').where('username', '=', username).where('author', '=', author).where('post_id', '=', id).executeTakeFirst();
+      if (Number(removed.numDeletedRows) === 0) return;
+      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
+      for (const { follower } of followers) await queueEnvelope(ctx, trx, { type: TYPES.repostDelete, from: username, to: parseAddress(follower), data: { post: { author, id } } });
+    });
+    ctx.outbox.wake();
+    return { post: { author, id }, reposted: false };
+  });
+
+  /** Muting hides someone from my feed and notifications; nothing is sent, they are not told. */
+  contractRoute(app, 'mute', async (request) => {
+    const username = await requireUser(ctx, request);
+    const address = formatAddress(parseAddressInput(request.body.address));
+    if (address === localAddressText(ctx.site, username)) throw badRequest('invalid_request', 'you cannot mute yourself');
+    await ctx.db.insertInto('mutes').values({ username, address, created_at: ctx.now() }).onConflict((oc) => oc.columns(['username', 'address']).doNothing()).execute();
+    return { address, muted: true as const };
+  });
+
+  contractRoute(app, 'mutes', async (request) => {
+    const username = await requireUser(ctx, request);
+    const rows = await ctx.db.selectFrom('mutes').select(['address', 'created_at']).where('username', '=', username).orderBy('created_at', 'desc').execute();
+    return { items: rows.map((r) => ({ address: r.address, since: new Date(Number(r.created_at)).toISOString() })) };
+  });
+
+  contractRoute(app, 'unmute', async (request) => {
+    const username = await requireUser(ctx, request);
+    const address = formatAddress(parseAddressInput(request.params.address));
+    const result = await ctx.db.deleteFrom('mutes').where('username', '=', username).where('address', '=', address).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound(`${address} in your muted list`);
   });
 
   contractRoute(app, 'like', async (request, reply) => {
@@ -134,4 +207,28 @@ async function bumpRemoteLikeCount(trx: Kysely<Database>, author: string, postId
     .where('author', '=', author)
     .where('id', '=', postId)
     .execute();
+}
+
+/**
+ * A reply answers a comment of the same post. Checked here first, so a wrong reference is a clear
+ * error now: in my database for my own posts, on the author's site for theirs. When that site does
+ * not answer, the reply goes anyway and the author's site checks it (PROTOCOL.md §5).
+ */
+async function checkReplyTarget(ctx: Context, author: Address, postId: string, replyTo: string): Promise<void> {
+  const refused = () => new ApiError('unknown_comment', `the comment you reply to is not a comment on this post`, { status: 404 });
+  if (ctx.directory.isLocal(author)) {
+    const parent = await ctx.db
+      .selectFrom('comments')
+      .innerJoin('posts', 'posts.id', 'comments.post_id')
+      .select('comments.id')
+      .where('comments.id', '=', replyTo)
+      .where('comments.post_id', '=', postId)
+      .where('posts.author', '=', author.username)
+      .executeTakeFirst();
+    if (!parent) throw refused();
+    return;
+  }
+  const post = await fetchRemotePost(ctx.directory, author, postId).catch(() => null);
+  if (post === undefined) throw new ApiError('unknown_post', `${formatAddress(author)} has no post ${postId}`, { status: 404 });
+  if (post && !post.comments.some((c) => c.id === replyTo)) throw refused();
 }

@@ -7,6 +7,7 @@ import * as m004 from './migrations/004-call-allow.js';
 import * as m005 from './migrations/005-hardening.js';
 import * as m006 from './migrations/006-clocks.js';
 import * as m007 from './migrations/007-social.js';
+import * as m008 from './migrations/008-conversations.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-hardening': m005,
   '006-clocks': m006,
   '007-social': m007,
+  '008-conversations': m008,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

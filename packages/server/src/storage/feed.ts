@@ -3,18 +3,21 @@ import type { Kysely } from 'kysely';
 import { decodeCursor, encodeCursor, olderThan, postCounts } from './posts.js';
 import { attachmentsOf } from './public-content.js';
 import type { Database } from './schema.js';
-import { localAddress } from './users.js';
 
 /** One post as the feed query finds it, local or remote; `author` is the full address. */
-interface FeedRow {
+export interface FeedRow {
   author: string;
   id: string;
   text: string;
   created_at: number;
   attachments: string | null;
   edited_at?: number | null;
+  content_warning?: string | null;
   like_count?: number | null;
   comment_count?: number | null;
+  /** A shared post: who shared it (full address) and when; the feed orders it by that time. */
+  sharer?: string;
+  shared_at?: number;
 }
 
 export interface Where {
@@ -22,20 +25,24 @@ export interface Where {
   origin: string;
 }
 
+const sortTime = (r: FeedRow) => Number(r.shared_at ?? r.created_at);
+
 /**
- * My home feed: my own posts and those of the people I follow, newest first, each with what a
- * reader needs to act on it (counts, whether I like it, the author's name and picture).
+ * My home feed: my own posts, those of the people I follow and the posts they (or I) shared,
+ * newest first, without anyone I mute; each with what a reader needs to act on it (counts,
+ * whether I like or shared it, the author's name and picture, who shared it).
  */
 export async function homeFeed(db: Kysely<Database>, where: Where, username: string, page: { limit: number; before?: string }): Promise<{ items: PostView[]; next: string | null }> {
   const cursor = page.before ? decodeCursor(page.before) : null;
-  const targets = (await db.selectFrom('following').select('target').where('username', '=', username).execute()).map((r) => r.target);
+  const muted = new Set((await db.selectFrom('mutes').select('address').where('username', '=', username).execute()).map((r) => r.address));
+  const targets = (await db.selectFrom('following').select('target').where('username', '=', username).execute()).map((r) => r.target).filter((t) => !muted.has(t));
   const localSuffix = `@${formatSite(where.site)}`;
   const localAuthors = [username, ...targets.filter((t) => t.endsWith(localSuffix)).map((t) => t.slice(0, -localSuffix.length))];
   const remoteTargets = targets.filter((t) => !t.endsWith(localSuffix));
   const remote = remoteTargets.length
     ? await db
         .selectFrom('remote_posts')
-        .select(['author', 'id', 'text', 'created_at', 'attachments', 'edited_at', 'like_count', 'comment_count'])
+        .select(['author', 'id', 'text', 'created_at', 'attachments', 'edited_at', 'content_warning', 'like_count', 'comment_count'])
         // Local authors' posts come from `posts` below; their local deliveries must not show twice.
         .where('author', 'in', remoteTargets)
         .$if(cursor !== null, (q) => q.where(olderThan(cursor!)))
@@ -46,41 +53,76 @@ export async function homeFeed(db: Kysely<Database>, where: Where, username: str
     : [];
   const local = await db
     .selectFrom('posts')
-    .select(['author', 'id', 'text', 'created_at', 'attachments', 'edited_at'])
+    .select(['author', 'id', 'text', 'created_at', 'attachments', 'edited_at', 'content_warning'])
     .where('author', 'in', localAuthors)
     .$if(cursor !== null, (q) => q.where(olderThan(cursor!)))
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(page.limit)
     .execute();
-  const localCounts = await postCounts(db, local.map((p) => p.id));
+  const shared = await sharedPosts(db, where, localAuthors, remoteTargets, cursor, page.limit);
+  const localCounts = await postCounts(db, [...local.map((p) => p.id)]);
   const merged: FeedRow[] = [
     ...remote,
-    ...local.map((p) => ({ ...p, author: formatAddress(localAddress(where.site, p.author)), like_count: localCounts.get(p.id)!.likes, comment_count: localCounts.get(p.id)!.comments })),
+    ...local.map((p) => ({ ...p, author: `${p.author}${localSuffix}`, like_count: localCounts.get(p.id)!.likes, comment_count: localCounts.get(p.id)!.comments })),
+    ...shared,
   ]
-    .sort((a, b) => Number(b.created_at) - Number(a.created_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    .filter((r) => !muted.has(r.author))
+    .sort((a, b) => sortTime(b) - sortTime(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
     .slice(0, page.limit);
   const last = merged[merged.length - 1];
   return {
     items: await decoratePosts(db, where, username, merged),
-    next: merged.length === page.limit && last ? encodeCursor(Number(last.created_at), last.id) : null,
+    next: merged.length === page.limit && last ? encodeCursor(sortTime(last), last.id) : null,
   };
 }
 
-/** Adds to each post whether `reader` likes it and its author's name and picture. */
+/** Posts shared by local people I follow (and me), and by remote people I follow, with the post itself. */
+async function sharedPosts(db: Kysely<Database>, where: Where, localSharers: string[], remoteSharers: string[], cursor: { createdAt: number; id: string } | null, limit: number): Promise<FeedRow[]> {
+  const localSuffix = `@${formatSite(where.site)}`;
+  const before = <T extends { time: number; post_id: string }>(rows: T[]) =>
+    cursor ? rows.filter((r) => r.time < cursor.createdAt || (r.time === cursor.createdAt && r.post_id < cursor.id)) : rows;
+  const mine = localSharers.length
+    ? await db.selectFrom('reposts').select(['username', 'author', 'post_id', 'created_at as time']).where('username', 'in', localSharers).orderBy('created_at', 'desc').limit(limit * 2).execute()
+    : [];
+  const theirs = remoteSharers.length
+    ? await db.selectFrom('shared_posts').select(['sharer', 'author', 'post_id', 'shared_at as time']).where('sharer', 'in', remoteSharers).orderBy('shared_at', 'desc').limit(limit * 2).execute()
+    : [];
+  const wanted = [
+    ...before(mine.map((r) => ({ sharer: `${r.username}${localSuffix}`, author: r.author, post_id: r.post_id, time: Number(r.time) }))),
+    ...before(theirs.map((r) => ({ sharer: r.sharer, author: r.author, post_id: r.post_id, time: Number(r.time) }))),
+  ];
+  if (wanted.length === 0) return [];
+  const localIds = wanted.filter((w) => w.author.endsWith(localSuffix)).map((w) => w.post_id);
+  const remoteIds = wanted.filter((w) => !w.author.endsWith(localSuffix)).map((w) => w.post_id);
+  const found = new Map<string, FeedRow>();
+  if (localIds.length) {
+    const rows = await db.selectFrom('posts').select(['author', 'id', 'text', 'created_at', 'attachments', 'edited_at', 'content_warning']).where('id', 'in', localIds).execute();
+    const counts = await postCounts(db, rows.map((r) => r.id));
+    for (const r of rows) found.set(`${r.author}${localSuffix}/${r.id}`, { ...r, author: `${r.author}${localSuffix}`, like_count: counts.get(r.id)!.likes, comment_count: counts.get(r.id)!.comments });
+  }
+  if (remoteIds.length) {
+    const rows = await db.selectFrom('remote_posts').select(['author', 'id', 'text', 'created_at', 'attachments', 'edited_at', 'content_warning', 'like_count', 'comment_count']).where('id', 'in', remoteIds).execute();
+    for (const r of rows) found.set(`${r.author}/${r.id}`, r);
+  }
+  // A share whose post my site does not hold (yet, or any more: deleted) shows nothing.
+  return wanted.flatMap((w) => {
+    const post = found.get(`${w.author}/${w.post_id}`);
+    return post ? [{ ...post, sharer: w.sharer, shared_at: w.time }] : [];
+  });
+}
+
+/** Adds to each post whether `reader` likes or shared it, its author's name and picture, and who shared it. */
 export async function decoratePosts(db: Kysely<Database>, where: Where, reader: string, rows: FeedRow[]): Promise<PostView[]> {
   if (rows.length === 0) return [];
+  const ids = [...new Set(rows.map((r) => r.id))];
   const liked = new Set(
-    (
-      await db
-        .selectFrom('my_likes')
-        .select(['author', 'post_id'])
-        .where('username', '=', reader)
-        .where('post_id', 'in', [...new Set(rows.map((r) => r.id))])
-        .execute()
-    ).map((r) => `${r.author}/${r.post_id}`),
+    (await db.selectFrom('my_likes').select(['author', 'post_id']).where('username', '=', reader).where('post_id', 'in', ids).execute()).map((r) => `${r.author}/${r.post_id}`),
   );
-  const people = await peopleByAddress(db, where.site, [...new Set(rows.map((r) => r.author))]);
+  const reposted = new Set(
+    (await db.selectFrom('reposts').select(['author', 'post_id']).where('username', '=', reader).where('post_id', 'in', ids).execute()).map((r) => `${r.author}/${r.post_id}`),
+  );
+  const people = await peopleByAddress(db, where.site, [...new Set(rows.flatMap((r) => (r.sharer ? [r.author, r.sharer] : [r.author])))]);
   const localSuffix = `@${formatSite(where.site)}`;
   return rows.map((p) => {
     const local = p.author.endsWith(localSuffix);
@@ -90,12 +132,15 @@ export async function decoratePosts(db: Kysely<Database>, where: Where, reader: 
       author: p.author,
       createdAt: new Date(Number(p.created_at)).toISOString(),
       ...(p.edited_at ? { editedAt: new Date(Number(p.edited_at)).toISOString() } : {}),
+      ...(p.content_warning ? { contentWarning: p.content_warning } : {}),
       ...(local ? { url: `${where.origin}/@${p.author.slice(0, -localSuffix.length)}/${p.id}` } : {}),
       ...(p.like_count === null || p.like_count === undefined ? {} : { likeCount: Number(p.like_count) }),
       ...(p.comment_count === null || p.comment_count === undefined ? {} : { commentCount: Number(p.comment_count) }),
       likedByMe: liked.has(`${p.author}/${p.id}`),
+      repostedByMe: reposted.has(`${p.author}/${p.id}`),
       ...attachmentsOf(p.attachments),
       ...(people.has(p.author) ? { authorProfile: people.get(p.author)! } : {}),
+      ...(p.sharer ? { repostedBy: people.get(p.sharer) ?? { address: p.sharer }, repostedAt: new Date(Number(p.shared_at)).toISOString() } : {}),
     };
   });
 }

@@ -3,9 +3,11 @@ import type { Kysely } from 'kysely';
 import { peopleByAddress } from './feed.js';
 import type { Database } from './schema.js';
 
-export type NotificationKind = 'follower' | 'comment' | 'like' | 'message' | 'delivery_failed' | 'clock_skew';
+export type NotificationKind = 'follower' | 'comment' | 'like' | 'mention' | 'repost' | 'message' | 'delivery_failed' | 'clock_skew';
 
 export async function addNotification(db: Kysely<Database>, username: string, kind: NotificationKind, data: Record<string, unknown>, now: number): Promise<void> {
+  // Someone I muted does not reach my notifications (and is not told).
+  if (typeof data.from === 'string' && (await db.selectFrom('mutes').select('address').where('username', '=', username).where('address', '=', data.from).executeTakeFirst())) return;
   await db.insertInto('notifications').values({ username, kind, data: JSON.stringify(data), created_at: now, read_at: null }).execute();
 }
 

@@ -25,7 +25,7 @@ export async function listPublicPosts(
   username: string,
   page: { limit: number; before?: { createdAt: number; id: string }; since?: number; afterSeq?: number },
 ): Promise<{ items: PostView[]; next: string | null }> {
-  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments', 'seq', 'edited_at']).where('author', '=', username);
+  let q = db.selectFrom('posts').select(['id', 'text', 'created_at', 'attachments', 'seq', 'edited_at', 'content_warning']).where('author', '=', username);
   if (page.before) q = q.where(olderThan(page.before));
   if (page.since !== undefined) q = q.where('created_at', '>', page.since);
   // By sequence: what a follower has not pulled yet, oldest first, whatever the posts' dates say.
@@ -39,6 +39,7 @@ export async function listPublicPosts(
     author,
     createdAt: new Date(Number(r.created_at)).toISOString(),
     ...(r.edited_at ? { editedAt: new Date(Number(r.edited_at)).toISOString() } : {}),
+    ...(r.content_warning ? { contentWarning: r.content_warning } : {}),
     url: `${where.origin}/@${username}/${r.id}`,
     likeCount: counts.get(r.id)!.likes,
     commentCount: counts.get(r.id)!.comments,
@@ -61,11 +62,12 @@ export async function getPublicPost(db: Db, where: Where, username: string, id: 
     author: localAddressText(where.site, username),
     createdAt: new Date(Number(post.created_at)).toISOString(),
     ...(post.edited_at ? { editedAt: new Date(Number(post.edited_at)).toISOString() } : {}),
+    ...(post.content_warning ? { contentWarning: post.content_warning } : {}),
     url: `${where.origin}/@${username}/${post.id}`,
     likeCount: likes.length,
     likes: likes.map((l) => l.author),
     commentCount: comments.length,
     ...attachmentsOf(post.attachments),
-    comments: comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: new Date(Number(c.created_at)).toISOString() })),
+    comments: comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: new Date(Number(c.created_at)).toISOString(), ...(c.reply_to ? { replyTo: c.reply_to } : {}) })),
   };
 }

@@ -14,6 +14,7 @@ export interface UsersTable {
   created_at: number;
   /** JSON of the rotation notice signed by the previous site key (PROTOCOL.md §3), after a rotation. */
   site_key_rotation?: string | null;
+  pinned_post?: string | null;
 }
 
 export interface SessionsTable {
@@ -44,6 +45,7 @@ export interface PostsTable {
   seq?: number | null;
   /** When the author last edited it (null: never). */
   edited_at?: number | null;
+  content_warning?: string | null;
 }
 
 export interface MediaTable {
@@ -65,6 +67,7 @@ export interface RemotePostsTable {
   received_at: number;
   attachments: string | null;
   edited_at?: number | null;
+  content_warning?: string | null;
   /** Counts as the author's site last told us (null: not known). */
   like_count?: number | null;
   comment_count?: number | null;
@@ -106,6 +109,7 @@ export interface CommentsTable {
   author: string;
   text: string;
   created_at: number;
+  reply_to?: string | null;
 }
 
 export interface LikesTable {
@@ -222,7 +226,30 @@ export interface OutboxBodiesTable {
   body: string;
 }
 
+export interface MutesTable {
+  username: string;
+  address: string;
+  created_at: number;
+}
+
+export interface RepostsTable {
+  username: string;
+  author: string;
+  post_id: string;
+  created_at: number;
+}
+
+export interface SharedPostsTable {
+  sharer: string;
+  author: string;
+  post_id: string;
+  shared_at: number;
+}
+
 export interface Database {
+  mutes: MutesTable;
+  reposts: RepostsTable;
+  shared_posts: SharedPostsTable;
   my_likes: MyLikesTable;
   remote_profiles: RemoteProfilesTable;
   outbox_bodies: OutboxBodiesTable;

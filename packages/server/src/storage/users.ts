@@ -60,5 +60,6 @@ export async function publicProfile(db: Q, site: SiteName, user: UsersTable) {
     devices: await listDevices(db, user.username),
     postCount: Number(posts?.n ?? 0),
     createdAt: new Date(Number(user.created_at)).toISOString(),
+    ...(user.pinned_post ? { pinnedPost: user.pinned_post } : {}),
   };
 }

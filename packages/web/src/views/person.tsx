@@ -34,7 +34,7 @@ export function PersonView({ address }: { address: string }) {
     async () => {
       if (signedIn) return api<Person>('GET', `/api/people/${encoded}`);
       const p = await api<Profile>('GET', `/api/users/${local}`);
-      return { profile: p, local: true, me: false, following: false, followsMe: false, blocked: false };
+      return { profile: p, local: true, me: false, following: false, followsMe: false, blocked: false, muted: false, ...(p.pinnedPost ? { pinnedPost: p.pinnedPost } : {}) };
     },
     [address, signedIn],
   );

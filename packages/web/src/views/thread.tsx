@@ -49,7 +49,7 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
   if (!post.data) return <main><Loading what="post" /></main>;
   const d = post.data;
   return (
-    <main className="public thread">
+    <main className="public">
       <PostCard post={d} full onChange={(updated) => (updated ? post.set({ ...d, ...updated }) : window.history.back())} />
       <section aria-label="Comments">
         <h2>Comments</h2>
@@ -58,7 +58,7 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
           {d.comments.map((c) => (
             <li key={c.id} className="comment">
               <p className="comment-author">
-                <PersonLink address={c.author} /> · <Time iso={c.createdAt} />
+                <PersonLink address={c.author} name={c.authorProfile?.displayName} avatarUrl={c.authorProfile?.avatarUrl} avatar /> · <Time iso={c.createdAt} />
               </p>
               <Text text={c.text} />
               {isOwner && (
