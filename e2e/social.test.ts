@@ -150,6 +150,95 @@ describe('the social web in a browser', () => {
     await alicePage.getByLabel(/What's on your mind/).fill('');
   });
 
+  it('a mention of carol links to her and reaches her notifications; a mention of nobody is refused', async () => {
+    await alicePage.goto(`${alice.url}/home`);
+    const compose = alicePage.getByLabel(/What's on your mind/);
+    await compose.fill(`Tea with @carol@${carol.host} and @nobody@${carol.host}`);
+    await alicePage.getByRole('button', { name: 'Post', exact: true }).click();
+    await expect.poll(() => alicePage.getByRole('alert').first().innerText()).toContain(`Nobody lives at nobody@${carol.host}`);
+    await compose.fill(`Tea with @carol@${carol.host} at four #teatime`);
+    await alicePage.getByRole('button', { name: 'Post', exact: true }).click();
+    const card = alicePage.locator('article.post', { hasText: 'Tea with' });
+    await expect.poll(() => card.count()).toBe(1);
+    // The mention is a link to carol, through alice's own site.
+    await card.getByRole('link', { name: `@carol@${carol.host}` }).click();
+    await alicePage.waitForURL(`${alice.url}/people/${encodeURIComponent(carol.address('carol'))}`);
+    await expect.poll(() => alicePage.getByRole('heading', { name: 'Carol Cook' }).count()).toBe(1);
+
+    const carolPage = await loginPage(browser, carol, 'carol');
+    await carolPage.getByRole('link', { name: /^Notifications/ }).click();
+    await expect.poll(() => carolPage.locator('ul.notifications').innerText(), { timeout: 10_000 }).toContain('Alice Archer mentioned you in a post: “Tea with @carol@');
+    await carolPage.close();
+  });
+
+  it('a #tag opens the search, which finds posts and people', async () => {
+    await alicePage.goto(`${alice.url}/home`);
+    await alicePage.locator('article.post', { hasText: 'Tea with' }).getByRole('link', { name: '#teatime' }).click();
+    await alicePage.waitForURL(`${alice.url}/search?q=%23teatime`);
+    const posts = alicePage.getByRole('region', { name: 'Posts' });
+    await expect.poll(() => posts.locator('article.post').count()).toBe(1);
+    await alicePage.getByLabel('Search for people or words').fill('Bob');
+    await alicePage.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => alicePage.getByRole('region', { name: 'People' }).innerText()).toContain('Bob Baker');
+    await expectAccessible(alicePage, 'search');
+    await screenshots(alicePage, 'search');
+  });
+
+  it('reply to a comment nests under it on both sites', async () => {
+    await alicePage.goto(`${alice.url}/people/${encodeURIComponent(bob.address('bob'))}/${bobPost}`);
+    const comments = alicePage.locator('section[aria-label="Comments"]');
+    await expect.poll(() => comments.innerText()).toContain('Count me in');
+    await comments.getByRole('button', { name: 'Reply' }).first().click();
+    await alicePage.getByLabel(/^Your reply to/).fill('And I will bring scones');
+    await alicePage.getByRole('button', { name: 'Comment', exact: true }).click();
+    await expect.poll(() => comments.locator('ul.replies').innerText(), { timeout: 10_000 }).toContain('And I will bring scones');
+    const page = await browser.newPage();
+    await page.goto(`${bob.url}/@bob/${bobPost}`);
+    await expect.poll(() => page.locator('ul.replies').innerText()).toContain('And I will bring scones');
+    await screenshots(page, 'thread-replies');
+    await page.close();
+  });
+
+  it('share a post with my followers and undo it; content warnings hide text until opened', async () => {
+    await alicePage.goto(`${alice.url}/home`);
+    const card = alicePage.locator('article.post', { hasText: 'Tea at five' }).first();
+    await card.getByRole('button', { name: 'Share' }).click();
+    await expect.poll(() => alicePage.locator('article.post', { hasText: 'Shared by' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await waitFor('bob\'s repost notification', async () => ((await bob.api('GET', '/api/notifications', { as: 'bob' })).body.items as Array<{ kind: string }>).some((n) => n.kind === 'repost'));
+    await alicePage.locator('article.post', { hasText: 'Shared by' }).first().getByRole('button', { name: 'Shared' }).click();
+    await expect.poll(async () => (await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.some((p: { repostedBy?: unknown }) => p.repostedBy)).toBe(false);
+
+    await alicePage.getByRole('button', { name: 'Add a content warning' }).click();
+    await alicePage.getByLabel(/^Content warning:/).fill('the ending of the film');
+    await alicePage.getByLabel(/What's on your mind/).fill('The butler did it.');
+    await alicePage.getByRole('button', { name: 'Post', exact: true }).click();
+    const warned = alicePage.locator('article.post', { hasText: 'the ending of the film' });
+    await expect.poll(() => warned.count()).toBe(1);
+    expect(await warned.getByText('The butler did it.').isVisible()).toBe(false);
+    await warned.getByText('Content warning:').click();
+    expect(await warned.getByText('The butler did it.').isVisible()).toBe(true);
+    await screenshots(alicePage, 'home-content-warning');
+  });
+
+  it('mute hides bob from the feed without telling him; the app installs (manifest and icon)', async () => {
+    await alicePage.goto(`${alice.url}/people/${encodeURIComponent(bob.address('bob'))}`);
+    await alicePage.getByRole('button', { name: 'Mute' }).click();
+    await expect.poll(() => alicePage.getByRole('status').first().innerText()).toContain('They are not told');
+    await alicePage.getByRole('link', { name: 'Home', exact: true }).click();
+    await expect.poll(() => alicePage.locator('section[aria-label="Feed"]').innerText()).toContain('Hello from Alice');
+    expect(await alicePage.locator('article.post', { hasText: 'Bob Baker' }).count()).toBe(0);
+    await alicePage.goto(`${alice.url}/people/${encodeURIComponent(bob.address('bob'))}`);
+    await alicePage.getByRole('button', { name: 'Unmute' }).click();
+    await expect.poll(async () => (await alice.api('GET', '/api/mutes', { as: 'alice' })).body.items.length).toBe(0);
+
+    const manifestHref = await alicePage.locator('link[rel="manifest"]').getAttribute('href');
+    const manifest = await (await fetch(new URL(manifestHref!, alice.url))).json();
+    expect(manifest).toMatchObject({ name: 'Alice Archer · Hearth', start_url: '/home', display: 'standalone' });
+    const icon = await fetch(new URL(manifest.icons[0].src, alice.url));
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await alicePage.locator('link[rel="icon"]').getAttribute('href')).toBe('/icon.svg');
+  });
+
   it('block is silent, and both sites agree afterwards: neither follows the other', async () => {
     // alice follows bob (above) and bob follows alice (setup). bob blocks alice from her page.
     const bobPage = await loginPage(browser, bob, 'bob');

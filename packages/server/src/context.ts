@@ -1,4 +1,5 @@
 import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
+import { rememberProfileDocument } from './storage/feed.js';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CLOCK_CODES, createEnvelope, formatAddress, HearthError, parseAddress, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
@@ -83,7 +84,18 @@ export class Context {
     const allowInsecure = options.config.dev;
     this.http = new HttpClient({ allowInsecure, userAgent: `Hearth/0.1 (+${options.config.origin})` });
     this.serverSigner = nodeSigner(options.config.serverKey);
-    this.directory = new Directory({ db: this.db, http: this.http, site: this.site, serverPublicKey: this.serverSigner.publicKey, allowInsecure, now: this.now, verify: this.verify });
+    this.directory = new Directory({
+      db: this.db,
+      http: this.http,
+      site: this.site,
+      serverPublicKey: this.serverSigner.publicKey,
+      allowInsecure,
+      now: this.now,
+      verify: this.verify,
+      // Every profile fetched (for a key, a follow, a visit) keeps its name and picture for pages.
+      onProfile: (address, profile) =>
+        void rememberProfileDocument(this.db, formatAddress(address), profile, this.now()).catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'profile not remembered')),
+    });
     this.batcher = new CommitBatcher(this.db);
     this.users = new LocalUserCache(this.db);
     this.inbox = new Inbox({

@@ -145,9 +145,13 @@ export function CallScreen() {
             </div>
           )}
           {live && (
-            <p className="hint call-stats" aria-label="Call statistics">
-              Path: <strong className="call-path">{session.stats.path ?? 'finding one…'}</strong> · received {kB(session.stats.audioBytes)} of audio, {session.stats.videoFrames} video frames
-            </p>
+            // Figures for the curious (and for support), not for every call: behind "details".
+            <details className="debug">
+              <summary>Connection details</summary>
+              <p className="hint call-stats" aria-label="Call statistics">
+                Path: <strong className="call-path">{session.stats.path ?? 'finding one…'}</strong> · received {kB(session.stats.audioBytes)} of audio, {session.stats.videoFrames} video frames
+              </p>
+            </details>
           )}
           <div className="row">
             {state !== 'ended' ? (

@@ -120,7 +120,27 @@ export function Time({ iso, exact = false }: { iso: string; exact?: boolean }) {
  * inline script besides.
  */
 export function Text({ text }: { text: string }) {
-  return <div className="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
+  return <div className="markdown" onClick={followInAppLink} dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
+}
+
+/**
+ * Mentions and #tags in rendered text: a mention opens the person through my own site (when I am
+ * logged in), a tag opens the search; both without a page load. Other links leave as links do.
+ */
+function followInAppLink(event: React.MouseEvent<HTMLElement>): void {
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+  const link = (event.target as HTMLElement).closest('a');
+  if (!link) return;
+  let to: string | undefined;
+  if (link.classList.contains('mention') && link.dataset.address) {
+    const address = link.dataset.address;
+    if (localName(address) || session.token) to = personPath(address);
+  } else if (link.classList.contains('tag')) {
+    to = link.getAttribute('href') ?? undefined;
+  }
+  if (!to || /^https?:/.test(to)) return;
+  event.preventDefault();
+  navigate(to);
 }
 
 /** Messages people can act on, never "ECONNREFUSED" or "request body is not valid". */

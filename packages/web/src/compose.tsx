@@ -21,6 +21,7 @@ const draftKey = () => `hearth.draft.${session.username ?? ''}`;
 export function Compose({ onPosted }: { onPosted: (post: Post) => void }) {
   const [text, setText] = useState(() => localStorage.getItem(draftKey()) ?? '');
   const [images, setImages] = useState<Array<{ id: string; url: string; alt: string }>>([]);
+  const [warning, setWarning] = useState<string | undefined>();
   const [uploading, setUploading] = useState(false);
   const [status, setStatus] = useState<Status>({});
   useEffect(() => {
@@ -45,9 +46,10 @@ export function Compose({ onPosted }: { onPosted: (post: Post) => void }) {
   const post = (event: FormEvent) => {
     event.preventDefault();
     void attempt(setStatus, async () => {
-      const created = await api<Post>('POST', '/api/posts', { text, ...(images.length ? { attachments: images.map(({ id, alt }) => ({ id, alt })) } : {}) });
+      const created = await api<Post>('POST', '/api/posts', { text, ...(warning ? { contentWarning: warning } : {}), ...(images.length ? { attachments: images.map(({ id, alt }) => ({ id, alt })) } : {}) });
       setText('');
       setImages([]);
+      setWarning(undefined);
       onPosted(created);
     }, 'Posted.');
   };
@@ -60,6 +62,17 @@ export function Compose({ onPosted }: { onPosted: (post: Post) => void }) {
         <p id="compose-help" className="hint">Markdown works: **bold**, _italic_, [links](https://example.com).</p>
         <CharCount id="compose-count" length={text.length} limit={LIMITS.postChars} />
       </div>
+      {warning === undefined ? (
+        <button type="button" className="small secondary fit" onClick={() => setWarning('')}>Add a content warning</button>
+      ) : (
+        <>
+          <label htmlFor="compose-cw">Content warning: readers see this first, and open the post if they choose</label>
+          <div className="row tight">
+            <input id="compose-cw" value={warning} maxLength={LIMITS.contentWarningChars} placeholder="e.g. spoilers for the new film" onChange={(e) => setWarning(e.target.value)} />
+            <button type="button" className="small secondary" onClick={() => setWarning(undefined)}>Remove</button>
+          </div>
+        </>
+      )}
       <label htmlFor="images">Add images (JPEG, PNG, GIF or WebP, up to {LIMITS.attachments})</label>
       <input id="images" type="file" accept="image/jpeg,image/png,image/gif,image/webp" multiple disabled={uploading || images.length >= LIMITS.attachments} onChange={(e) => { void addImages(e.target.files); e.target.value = ''; }} />
       {uploading && <p role="status">Uploading…</p>}

@@ -16,3 +16,23 @@ export function CommentIcon() {
     </svg>
   );
 }
+
+export function RepostIcon() {
+  return (
+    <svg {...common} className="icon">
+      <path d="M17 2l4 4-4 4" />
+      <path d="M3 11V9a3 3 0 0 1 3-3h15" />
+      <path d="M7 22l-4-4 4-4" />
+      <path d="M21 13v2a3 3 0 0 1-3 3H3" />
+    </svg>
+  );
+}
+
+export function SearchIcon() {
+  return (
+    <svg {...common} className="icon">
+      <circle cx="11" cy="11" r="7" />
+      <path d="M21 21l-4.3-4.3" />
+    </svg>
+  );
+}

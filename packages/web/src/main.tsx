@@ -9,6 +9,7 @@ import { HomeView } from './views/home';
 import { LoginView } from './views/login';
 import { NotificationsView } from './views/notifications';
 import { PersonView } from './views/person';
+import { SearchView } from './views/search';
 import { SettingsView } from './views/settings';
 import { SetupView } from './views/setup';
 import { SiteView } from './views/site';
@@ -17,7 +18,7 @@ import { ThreadView } from './views/thread';
 const MessagesView = lazy(() => import('./views/messages'));
 
 /** Pages only the owner sees: logged out, they lead to the login page. */
-const PRIVATE: Array<Route['name']> = ['home', 'settings', 'messages', 'notifications', 'person', 'personPost'];
+const PRIVATE: Array<Route['name']> = ['home', 'settings', 'messages', 'notifications', 'person', 'personPost', 'search'];
 
 /** The unread count for the nav's badge: loaded once, then kept by live events. */
 function useUnread(signedIn: boolean): [number, (n: number) => void] {
@@ -68,6 +69,7 @@ function App() {
               )}
             </Link>
             <Link to="/messages" current={here('messages')}>Messages</Link>
+            <Link to="/search" current={here('search')}>Search</Link>
             {session.username && <Link to={`/@${session.username}`}>My site</Link>}
             <Link to="/settings" current={here('settings')}>Settings</Link>
             <button type="button" className="link" onClick={() => void logout()}>Log out</button>
@@ -93,6 +95,7 @@ function App() {
             {route.name === 'person' && <PersonView address={route.address} />}
             {route.name === 'personPost' && <ThreadView address={route.address} postId={route.postId} />}
             {route.name === 'settings' && <SettingsView />}
+            {route.name === 'search' && <SearchView />}
             {route.name === 'messages' && (
               <Suspense fallback={<main><p className="loading" role="status">Loading messages…</p></main>}>
                 <MessagesView />

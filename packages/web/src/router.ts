@@ -11,6 +11,7 @@ export type Route =
   | { name: 'settings' }
   | { name: 'messages' }
   | { name: 'notifications' }
+  | { name: 'search' }
   | { name: 'person'; address: string }
   | { name: 'personPost'; address: string; postId: string }
   | { name: 'notFound' };
@@ -23,6 +24,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/settings') return { name: 'settings' };
   if (pathname === '/messages') return { name: 'messages' };
   if (pathname === '/notifications') return { name: 'notifications' };
+  if (pathname === '/search') return { name: 'search' };
   const person = /^\/people\/([^/]{3,600})(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/.exec(pathname);
   if (person) {
     let address: string;

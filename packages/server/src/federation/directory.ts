@@ -67,7 +67,17 @@ export class Directory {
   static readonly UNREACHABLE_TTL_MS = 5_000;
 
   constructor(
-    private readonly deps: { db: Db; http: HttpClient; site: SiteName; serverPublicKey: string; allowInsecure: boolean; now: () => number; verify: VerifyFn },
+    private readonly deps: {
+      db: Db;
+      http: HttpClient;
+      site: SiteName;
+      serverPublicKey: string;
+      allowInsecure: boolean;
+      now: () => number;
+      verify: VerifyFn;
+      /** Told of each profile document fetched (for names and pictures); must not throw. */
+      onProfile?: (address: Address, profile: unknown) => void;
+    },
   ) {}
 
   origin(site: SiteName): string {
@@ -93,6 +103,7 @@ export class Directory {
     return this.cached(`user:${who}`, address, options.refresh === true, async (previous) => {
       const profile = (await this.fetchJson(`${this.origin(address)}/api/users/${address.username}`)) as { siteKey?: unknown; siteKeyRotation?: unknown };
       const key = profile.siteKey;
+      this.deps.onProfile?.(address, profile);
       if (typeof key !== 'string' || !isAcceptableSigningKey(key)) {
         throw new HearthError('bad_remote_key', `${who} publishes no acceptable site key (missing, malformed, non-canonical or of small order)`, { status: 502, retryable: true });
       }
@@ -130,7 +141,9 @@ export class Directory {
 
   /** A remote user's public profile (not cached: devices change). */
   async profileOf(address: Address): Promise<unknown> {
-    return this.fetchJson(`${this.origin(address)}/api/users/${address.username}`);
+    const profile = await this.fetchJson(`${this.origin(address)}/api/users/${address.username}`);
+    this.deps.onProfile?.(address, profile);
+    return profile;
   }
 
   async fetchJson(url: string): Promise<unknown> {

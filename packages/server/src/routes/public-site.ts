@@ -61,11 +61,41 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
 
   // The app's own pages: the app renders them; the server sends the page shell.
   // Also each other person's page and post as I see them through my site (/people/ADDRESS[/POST]).
-  for (const route of ['/login', '/home', '/setup', '/settings', '/messages', '/notifications', '/people/:address', '/people/:address/:post']) {
+  for (const route of ['/login', '/home', '/setup', '/settings', '/messages', '/notifications', '/search', '/people/:address', '/people/:address/:post']) {
     app.get(route, async (request, reply) =>
       html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${request.url.split('?')[0]}`, type: 'website' }), ''),
     );
   }
+
+  /** The site's icon (the browser tab, and the app icon when installed). */
+  app.get('/icon.svg', async (_request, reply) => {
+    const icon = ctx.webDir ? await fs.promises.readFile(path.join(ctx.webDir, 'icon.svg')).catch(() => undefined) : undefined;
+    if (!icon) return notFoundPage(reply, 'No such file.');
+    return reply.header('content-type', 'image/svg+xml').header('cache-control', 'public, max-age=86400').header('x-content-type-options', 'nosniff').send(icon);
+  });
+
+  /** The web app manifest: the site installs as an app named after its owner, opening at Home. */
+  app.get('/manifest.webmanifest', async (_request, reply) => {
+    const names = await listUsernames(ctx.db);
+    const owner = names.length === 1 ? await findUser(ctx.db, names[0]!) : undefined;
+    const name = owner ? `${owner.display_name} · Hearth` : `Hearth at ${ctx.site.host}`;
+    return reply
+      .header('content-type', 'application/manifest+json; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .send(
+        JSON.stringify({
+          name,
+          short_name: owner ? owner.display_name.slice(0, 12) : 'Hearth',
+          description: 'Your own corner of the web.',
+          start_url: '/home',
+          scope: '/',
+          display: 'standalone',
+          background_color: '#fbf8f3',
+          theme_color: '#b4461e',
+          icons: [{ src: '/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any maskable' }],
+        }),
+      );
+  });
 
   /** The built app's files. Names are content-hashed, so they are cached for good. */
   app.get('/assets/:file', async (request, reply) => {
@@ -103,8 +133,8 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     if (rest === 'feed.atom' || rest === 'feed.json') {
       const { items } = await listPublicPosts(ctx.db, where, user.username, { limit: FEED_SIZE });
       void reply.header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*');
-      if (rest === 'feed.atom') return reply.header('content-type', 'application/atom+xml; charset=utf-8').send(renderAtom(profile, items, base));
-      return reply.header('content-type', 'application/feed+json; charset=utf-8').send(JSON.stringify(renderJsonFeed(profile, items, base)));
+      if (rest === 'feed.atom') return reply.header('content-type', 'application/atom+xml; charset=utf-8').send(renderAtom(profile, items, base, await renderer()));
+      return reply.header('content-type', 'application/feed+json; charset=utf-8').send(JSON.stringify(renderJsonFeed(profile, items, base, await renderer())));
     }
     const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where, user.username, rest) : undefined;
     if (!post) return notFoundPage(reply, 'This post does not exist, or was deleted.');

@@ -166,6 +166,17 @@ export async function peopleByAddress(db: Kysely<Database>, site: SiteName, addr
   return found;
 }
 
+/**
+ * Remembers a person's name and picture from a profile document my site fetched anyway (for
+ * their key, a follow, a visit): best effort, and only what looks like a Hearth profile.
+ */
+export async function rememberProfileDocument(db: Kysely<Database>, address: string, raw: unknown, now: number): Promise<void> {
+  const doc = raw as { displayName?: unknown; avatarUrl?: unknown };
+  if (typeof doc?.displayName !== 'string' || doc.displayName.length === 0 || doc.displayName.length > 200) return;
+  const avatarUrl = typeof doc.avatarUrl === 'string' && /^https?:\/\//.test(doc.avatarUrl) && doc.avatarUrl.length <= 2000 ? doc.avatarUrl : '';
+  await rememberProfile(db, { address, displayName: doc.displayName, avatarUrl }, now);
+}
+
 /** Remembers a remote person's name and picture from a profile my site fetched. */
 export async function rememberProfile(db: Kysely<Database>, profile: { address: string; displayName: string; avatarUrl: string }, now: number): Promise<void> {
   const values = { display_name: profile.displayName.slice(0, 200), avatar_url: profile.avatarUrl.slice(0, 2000), fetched_at: now };

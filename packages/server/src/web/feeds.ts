@@ -1,8 +1,18 @@
-import { escapeXml, summarize } from './html.js';
+import { escapeHtml, escapeXml, summarize } from './html.js';
 import type { PublicPost, PublicProfile } from './public-pages.js';
 
-/** Atom (RFC 4287) of a person's latest public posts. Post text is carried as type="text". */
-export function renderAtom(profile: PublicProfile, posts: PublicPost[], base: string): string {
+/**
+ * A post as HTML for feed readers: its Markdown rendered under the shared safe rules, its images
+ * with their descriptions, and its content warning first.
+ */
+export function postHtml(post: PublicPost, markdown: (text: string) => string): string {
+  const warning = post.contentWarning ? `<p><strong>Content warning: ${escapeHtml(post.contentWarning)}</strong></p>` : '';
+  const images = (post.attachments ?? []).map((a) => `<p><img src="${escapeHtml(a.url)}" alt="${escapeHtml(a.alt)}" width="${a.width}" height="${a.height}"></p>`).join('');
+  return `${warning}${markdown(post.text)}${images}`;
+}
+
+/** Atom (RFC 4287) of a person's latest public posts, each with its text and images as HTML. */
+export function renderAtom(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): string {
   const self = `${base}/@${profile.username}/feed.atom`;
   const home = `${base}/@${profile.username}`;
   const updated = posts[0]?.createdAt ?? new Date(0).toISOString();
@@ -13,8 +23,8 @@ export function renderAtom(profile: PublicProfile, posts: PublicPost[], base: st
     <title type="text">${escapeXml(summarize(post.text, 80))}</title>
     <link rel="alternate" type="text/html" href="${escapeXml(post.url)}"/>
     <published>${post.createdAt}</published>
-    <updated>${post.createdAt}</updated>
-    <content type="text">${escapeXml(post.text)}</content>
+    <updated>${post.editedAt ?? post.createdAt}</updated>
+    <content type="html">${escapeXml(postHtml(post, markdown))}</content>
   </entry>`,
     )
     .join('\n');
@@ -34,7 +44,7 @@ ${entries}
 }
 
 /** JSON Feed 1.1 of the same posts. */
-export function renderJsonFeed(profile: PublicProfile, posts: PublicPost[], base: string): object {
+export function renderJsonFeed(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): object {
   const home = `${base}/@${profile.username}`;
   return {
     version: 'https://jsonfeed.org/version/1.1',
@@ -44,6 +54,15 @@ export function renderJsonFeed(profile: PublicProfile, posts: PublicPost[], base
     description: profile.bio || `${profile.displayName}'s posts on Hearth`,
     authors: [{ name: profile.displayName, url: home, ...(profile.avatarUrl ? { avatar: profile.avatarUrl } : {}) }],
     language: 'en',
-    items: posts.map((post) => ({ id: post.url, url: post.url, title: summarize(post.text, 80), content_text: post.text, date_published: post.createdAt })),
+    items: posts.map((post) => ({
+      id: post.url,
+      url: post.url,
+      title: summarize(post.text, 80),
+      content_html: postHtml(post, markdown),
+      content_text: post.text,
+      ...(post.attachments?.[0] ? { image: post.attachments[0].url } : {}),
+      date_published: post.createdAt,
+      ...(post.editedAt ? { date_modified: post.editedAt } : {}),
+    })),
   };
 }

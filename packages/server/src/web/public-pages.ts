@@ -21,6 +21,8 @@ export interface PublicPost {
   likeCount: number;
   commentCount: number;
   attachments?: Array<{ url: string; width: number; height: number; alt: string }>;
+  contentWarning?: string;
+  editedAt?: string;
 }
 
 function images(post: PublicPost): string {
@@ -74,11 +76,18 @@ function time(iso: string): string {
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(date.toUTCString().replace(/ GMT$/, ' UTC'))}</time>`;
 }
 
-function profileHeader(profile: PublicProfile): string {
+function profileHeader(profile: PublicProfile, markdown: (text: string) => string): string {
   const avatar = profile.avatarUrl ? `<img class="avatar" src="${escapeHtml(profile.avatarUrl)}" alt="" width="64" height="64">` : '';
   return `<header class="profile">${avatar}<div><h1>${escapeHtml(profile.displayName)}</h1><p class="address">${escapeHtml(profile.address)}</p>${
-    profile.bio ? `<p class="bio">${escapeHtml(profile.bio)}</p>` : ''
+    profile.bio ? `<div class="bio">${markdown(profile.bio)}</div>` : ''
   }</div></header>`;
+}
+
+/** A post's text, behind its content warning when it has one (a disclosure that needs no script). */
+function postText(post: PublicPost, markdown: (text: string) => string): string {
+  const text = `<div class="post-text">${markdown(post.text)}</div>`;
+  if (!post.contentWarning) return text;
+  return `<details class="content-warning"><summary><span class="cw-label">Content warning:</span> ${escapeHtml(post.contentWarning)} <span class="hint">(show)</span></summary>${text}</details>`;
 }
 
 /** Post text is Markdown: `markdown` renders it under the shared safe rules (@hearth/protocol/markdown). */
@@ -86,17 +95,17 @@ export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], b
   const items = posts
     .map(
       (post) =>
-        `<article class="post"><div class="post-text">${markdown(post.text)}</div>${images(post)}<footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
+        `<article class="post">${postText(post, markdown)}${images(post)}<footer><a href="${escapeHtml(`${base}/@${profile.username}/${post.id}`)}">${time(post.createdAt)}</a> · ${plural(post.likeCount, 'like')} · ${plural(post.commentCount, 'comment')}</footer></article>`,
     )
     .join('');
-  return `<main class="public">${profileHeader(profile)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
+  return `<main class="public">${profileHeader(profile, markdown)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
 }
 
 export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string, markdown: (text: string) => string): string {
   const list = comments
     .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${markdown(c.text)}</li>`)
     .join('');
-  return `<main class="public">${profileHeader(profile)}<article class="post single"><div class="post-text">${markdown(post.text)}</div>${images(post)}<footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
+  return `<main class="public">${profileHeader(profile, markdown)}<article class="post single">${postText(post, markdown)}${images(post)}<footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
     list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
   }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
 }

@@ -35,6 +35,8 @@ export function HomeView() {
     ),
   );
   const change = (old: Post, updated: Post | null) => {
+    // Sharing or unsharing adds or removes a "Shared by me" entry: the feed is asked again.
+    if (updated && updated.repostedByMe !== old.repostedByMe) return feed.reload();
     const swap = (items: Post[]) => items.flatMap((p) => (p.author !== old.author || p.id !== old.id ? [p] : updated ? [updated] : []));
     if (feed.data) feed.set({ ...feed.data, items: swap(feed.data.items) });
     setOlder((o) => ({ ...o, items: swap(o.items) }));

@@ -1,6 +1,6 @@
 import { useCallback, useEffect } from 'react';
 import { api, type ApiResponse, type NotificationView } from '../api';
-import { ErrorBox, Link, Loading, personPath, Time } from '../components';
+import { ErrorBox, Link, Loading, personPath, postPath, Time } from '../components';
 import { useLoad, useTitle } from '../hooks';
 import { useLiveEvents, type LiveEvent } from '../live';
 import { session } from '../api';
@@ -16,7 +16,7 @@ export function groupNotifications(items: NotificationView[]): NotificationGroup
   const groups: NotificationGroup[] = [];
   for (const n of items) {
     const about = typeof n.data.post === 'string' ? n.data.post : '';
-    const groupable = n.kind === 'like' || n.kind === 'follower';
+    const groupable = n.kind === 'like' || n.kind === 'follower' || n.kind === 'repost';
     const last = groups[groups.length - 1];
     if (groupable && last && last.kind === n.kind && (n.kind === 'follower' || last.items[0]!.data.post === about)) last.items.push(n);
     else groups.push({ key: `${n.seq}`, kind: n.kind, items: [n] });
@@ -55,6 +55,13 @@ function Describe({ group }: { group: NotificationGroup }) {
       return <><Actors group={group} /> commented on {post ?? 'your post'}{n.comment && <>: “{excerpt(n.comment.text, 80)}”</>}</>;
     case 'like':
       return <><Actors group={group} /> liked {post ?? 'your post'}</>;
+    case 'repost':
+      return <><Actors group={group} /> shared {post ?? 'your post'} with their followers</>;
+    case 'mention': {
+      const from = n.actor?.address ?? '';
+      const where = typeof n.data.post === 'string' ? <Link to={postPath(from, n.data.post)}>a post</Link> : 'a post';
+      return <><Actors group={group} /> mentioned you in {where}{typeof n.data.excerpt === 'string' && <>: “{excerpt(n.data.excerpt, 80)}”</>}</>;
+    }
     case 'message':
       return <><Link to={`/messages?with=${encodeURIComponent(n.actor?.address ?? '')}`}><strong>New message</strong></Link> from <Actors group={group} /></>;
     case 'delivery_failed':

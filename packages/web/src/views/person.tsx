@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import { api, session, type Page, type Person, type Post, type Profile } from '../api';
+import { api, session, type Page, type Person, type Post, type PostDetail, type Profile } from '../api';
 import { Avatar, ErrorBox, Loading, localName, plural, Text } from '../components';
 import { attempt, useLoad, useTitle, type Status } from '../hooks';
 import { PostCard } from '../post-card';
@@ -39,6 +39,11 @@ export function PersonView({ address }: { address: string }) {
     [address, signedIn],
   );
   const posts = useLoad(() => api<Page<Post>>('GET', signedIn ? `/api/people/${encoded}/posts?limit=20` : `/api/users/${local}/posts?limit=20`), [address, signedIn]);
+  const pinnedId = person.data?.pinnedPost;
+  const pinned = useLoad(
+    async () => (pinnedId ? api<PostDetail>('GET', signedIn ? `/api/people/${encoded}/posts/${pinnedId}` : `/api/users/${local}/posts/${pinnedId}`).catch(() => undefined) : undefined),
+    [pinnedId, address, signedIn],
+  );
   const [older, setOlder] = useState<Post[]>([]);
   const [next, setNext] = useState<string | null | undefined>();
   const [status, setStatus] = useState<Status>({});
@@ -68,6 +73,13 @@ export function PersonView({ address }: { address: string }) {
       else await api('POST', '/api/following', { address });
       person.set({ ...p, following: !p.following });
     }, p.following ? `You no longer follow ${p.profile.displayName}.` : `You now follow ${p.profile.displayName}.`);
+  const mute = () =>
+    attempt(setStatus, async () => {
+      if (p.muted) await api('DELETE', `/api/mutes/${encoded}`);
+      else await api('POST', '/api/mutes', { address });
+      person.set({ ...p, muted: !p.muted });
+    }, p.muted ? `${p.profile.displayName} is no longer muted.` : `Muted: you will not see ${p.profile.displayName}'s posts or notifications. They are not told.`);
+  const setPinned = (id: string | undefined) => person.set({ ...p, ...(id ? { pinnedPost: id } : { pinnedPost: undefined }) });
   const block = () => {
     if (!p.blocked && !window.confirm(`Block ${p.profile.displayName}? Nothing they send will reach you, and neither of you will follow the other. They are not told.`)) return;
     void attempt(setStatus, async () => {
@@ -85,6 +97,7 @@ export function PersonView({ address }: { address: string }) {
             {!p.blocked && <button type="button" className={p.following ? 'secondary' : ''} onClick={() => void follow()}>{p.following ? 'Unfollow' : 'Follow'}</button>}
             {!p.blocked && <button type="button" className="secondary" onClick={() => navigate(`/messages?with=${encoded}`)}>Message</button>}
             {!p.blocked && <button type="button" className="secondary" onClick={() => startCall(address, false).catch((error: unknown) => setStatus({ error }))}>Call</button>}
+            {!p.blocked && <button type="button" className="secondary" onClick={() => void mute()}>{p.muted ? 'Unmute' : 'Mute'}</button>}
             <button type="button" className="secondary" onClick={block}>{p.blocked ? 'Unblock' : 'Block'}</button>
           </div>
         )}
@@ -96,7 +109,12 @@ export function PersonView({ address }: { address: string }) {
         <ErrorBox error={posts.error} />
         {!posts.data && !posts.error && <Loading what="posts" />}
         {posts.data?.items.length === 0 && <p className="empty">No posts yet.</p>}
-        {[...(posts.data?.items ?? []), ...older].map((post) => <PostCard key={post.id} post={{ ...post, authorProfile: who }} onChange={(u) => change(post, u)} />)}
+        {pinned.data && <PostCard key={`pinned-${pinned.data.id}`} post={{ ...pinned.data, authorProfile: who }} pinned onPin={p.me ? () => setPinned(undefined) : undefined} onChange={() => person.reload()} />}
+        {[...(posts.data?.items ?? []), ...older]
+          .filter((post) => post.id !== pinned.data?.id)
+          .map((post) => (
+            <PostCard key={post.id} post={{ ...post, authorProfile: who }} onChange={(u) => change(post, u)} onPin={p.me ? () => setPinned(post.id) : undefined} />
+          ))}
         {cursor && <button type="button" className="secondary" onClick={() => void loadOlder()}>Older posts</button>}
       </section>
     </main>

@@ -10,6 +10,7 @@ import { VaultSection } from './settings-vault';
 export function SettingsView() {
   const me = useLoad(() => api<Profile>('GET', '/api/me'), []);
   const blocks = useLoad(() => api<ApiResponse<'blocks'>>('GET', '/api/blocks'), []);
+  const mutes = useLoad(() => api<ApiResponse<'mutes'>>('GET', '/api/mutes'), []);
   const devices = useLoad(() => api<ApiResponse<'devices'>>('GET', '/api/devices'), []);
   const [thisDevice, setThisDevice] = useState<string>();
   useEffect(() => {
@@ -97,6 +98,7 @@ export function SettingsView() {
       </section>
       <CallsSection />
       <VaultSection onChange={devices.reload} />
+ <AddressList label="Muted" title="Muted" items={mutes.data?.items} empty="You mute no one." action={{ name: 'Unmute', run: async (address) => { await attempt(setState, () => api('DELETE', `/api/mutes/${encodeURIComponent(address)}`), `Unmuted ${address}.`); mutes.reload(); } }} />
       <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} note={unblocked} />
     </main>
   );

@@ -20,6 +20,7 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
     return { ...detail, authorProfile: { address, displayName: author.displayName, avatarUrl: author.avatarUrl } };
   }, [address, postId, signedIn]);
   const [comment, setComment] = useState('');
+  const [replyTo, setReplyTo] = useState<{ id: string; author: string }>();
   const [status, setStatus] = useState<Status>({});
   const [modStatus, setModStatus] = useState<Status>({});
   const isOwner = Boolean(local) && session.username === local;
@@ -39,8 +40,9 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void attempt(setStatus, async () => {
-      await api('POST', '/api/comments', { post: { author: address, id: postId }, text: comment });
+      await api('POST', '/api/comments', { post: { author: address, id: postId }, text: comment, ...(replyTo ? { replyTo: replyTo.id } : {}) });
       setComment('');
+      setReplyTo(undefined);
       // The comment shows once the author's site has it: look again shortly.
       setTimeout(post.reload, 400);
     }, local ? 'Comment posted.' : `Sent to ${name}'s site.`);
@@ -54,27 +56,49 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
       <section aria-label="Comments">
         <h2>Comments</h2>
         {d.comments.length === 0 && <p className="empty">No comments yet.</p>}
-        <ul className="comments">
-          {d.comments.map((c) => (
-            <li key={c.id} className="comment">
+        <CommentList
+          comments={d.comments}
+          parent={undefined}
+          render={(c) => (
+            <>
               <p className="comment-author">
                 <PersonLink address={c.author} name={c.authorProfile?.displayName} avatarUrl={c.authorProfile?.avatarUrl} avatar /> · <Time iso={c.createdAt} />
               </p>
               <Text text={c.text} />
-              {isOwner && (
-                <p className="moderation">
-                  <button type="button" className="small secondary" onClick={() => remove(c.id, c.author)} aria-label={`Delete comment by ${c.author}`}>Delete</button>{' '}
-                  <button type="button" className="small secondary" onClick={() => block(c.author)} aria-label={`Block ${c.author}`}>Block</button>
-                </p>
-              )}
-            </li>
-          ))}
-        </ul>
+              <p className="moderation">
+                {signedIn && (
+                  <button
+                    type="button"
+                    className="small secondary"
+                    onClick={() => {
+                      setReplyTo({ id: c.id, author: c.authorProfile?.displayName || c.author });
+                      document.getElementById('comment')?.focus();
+                    }}
+                  >
+                    Reply
+                  </button>
+                )}{' '}
+                {isOwner && (
+                  <>
+                    <button type="button" className="small secondary" onClick={() => remove(c.id, c.author)} aria-label={`Delete comment by ${c.author}`}>Delete</button>{' '}
+                    <button type="button" className="small secondary" onClick={() => block(c.author)} aria-label={`Block ${c.author}`}>Block</button>
+                  </>
+                )}
+              </p>
+            </>
+          )}
+        />
         {modStatus.message && <p role="status">{modStatus.message}</p>}
         <ErrorBox error={modStatus.error} />
         {signedIn ? (
           <form onSubmit={submit} className="stack">
-            <label htmlFor="comment">Your comment</label>
+            {replyTo && (
+              <p className="hint" role="status">
+                Replying to {replyTo.author}{' '}
+                <button type="button" className="small secondary" onClick={() => setReplyTo(undefined)}>Cancel reply</button>
+              </p>
+            )}
+            <label htmlFor="comment">{replyTo ? `Your reply to ${replyTo.author}` : 'Your comment'}</label>
             <textarea id="comment" value={comment} onChange={(e) => setComment(e.target.value)} required rows={3} aria-describedby="comment-count" />
             <CharCount id="comment-count" length={comment.length} limit={LIMITS.commentChars} />
             <button type="submit" disabled={comment.length > LIMITS.commentChars}>Comment</button>
@@ -89,5 +113,27 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
         <Link to={personPath(address)}>More from {name}</Link>
       </p>
     </main>
+  );
+}
+
+type Comment = PostDetail['comments'][number];
+
+/**
+ * Comments as a thread: replies nested under the comment they answer (a reply whose comment is
+ * gone stays at the top level rather than disappearing).
+ */
+function CommentList({ comments, parent, render }: { comments: Comment[]; parent: string | undefined; render: (c: Comment) => React.ReactNode }) {
+  const ids = new Set(comments.map((c) => c.id));
+  const level = comments.filter((c) => (parent === undefined ? !c.replyTo || !ids.has(c.replyTo) : c.replyTo === parent));
+  if (level.length === 0) return null;
+  return (
+    <ul className={parent === undefined ? 'comments' : 'replies'}>
+      {level.map((c) => (
+        <li key={c.id} className="comment">
+          {render(c)}
+          <CommentList comments={comments} parent={c.id} render={render} />
+        </li>
+      ))}
+    </ul>
   );
 }
