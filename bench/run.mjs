@@ -235,6 +235,13 @@ const result = {
     profileFcpMs: Math.round(web.fcpMs),
     staticFcpMs: Math.round(web.staticFcpMs),
     fcpRatioToStatic: Number((web.fcpMs / web.staticFcpMs).toFixed(2)),
+    homeFeedItems: web.feedItems,
+    homeFirstFeedPaintMs: Math.round(web.homeFirstPaintMs),
+    homeStaticFirstPaintMs: Math.round(web.staticFirstPaintMs),
+    homeFirstPaintRatioToStatic: Number((web.homeFirstPaintMs / web.staticFirstPaintMs).toFixed(2)),
+    homeNextPageMs: Math.round(web.homeNextPageMs),
+    homeStaticNextPageMs: Math.round(web.staticNextPageMs),
+    homeNextPageRatioToStatic: Number((web.homeNextPageMs / web.staticNextPageMs).toFixed(2)),
   }),
 };
 console.log(JSON.stringify(result));

@@ -1,9 +1,12 @@
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
 
-/** The figures on the call screen, which the page reads from its own getStats once a second. */
+/**
+ * The figures on the call screen, which the page reads from its own getStats once a second. They
+ * sit behind "Connection details" (closed unless opened), so their text is read, not their look.
+ */
 export async function callStats(page: Page): Promise<{ path: string; audioKB: number; frames: number } | undefined> {
-  const text = await page.locator('.call-stats').innerText().catch(() => '');
+  const text = ((await page.locator('.call-stats').textContent({ timeout: 2_000 }).catch(() => '')) ?? '').replace(/\s+/g, ' ');
   const match = /Path: (.+) · received ([\d,]+) kB of audio, (\d+) video frames/.exec(text);
   return match ? { path: match[1]!, audioKB: Number(match[2]!.replace(/,/g, '')), frames: Number(match[3]) } : undefined;
 }

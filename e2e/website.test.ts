@@ -78,6 +78,10 @@ describe('the website in a browser', () => {
 
   it('alice comments from her feed, bob sees the live notification and deletes the comment, then blocks her', async () => {
     const bobPage = await login(bob, 'bob');
+    // bob has seen what came before (alice's follow): the badge below counts only the comment.
+    await bobPage.getByRole('link', { name: /^Notifications/ }).click();
+    await expect.poll(() => bobPage.getByRole('link', { name: 'Notifications', exact: true }).count()).toBe(1);
+    await bobPage.getByRole('link', { name: 'Home', exact: true }).click();
     const alicePage = await login(alice, 'alice');
     const card = alicePage.locator('article.post', { hasText: 'Hello from my own corner' });
     await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(1);

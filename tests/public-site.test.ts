@@ -63,7 +63,7 @@ describe('public site and feeds', () => {
     expect((await page('/@Bad!Name')).status).toBe(404);
   });
 
-  it('the Atom feed parses with a real feed parser and carries the exact text', async () => {
+  it('the Atom feed parses with a real feed parser and carries the post as safe HTML', async () => {
     const res = await fetch(`${site.url}/@bob/feed.atom`);
     expect(res.headers.get('content-type')).toMatch(/^application\/atom\+xml/);
     const xml = await res.text();
@@ -71,10 +71,14 @@ describe('public site and feeds', () => {
     const feed = parseAtomFeed(xml) as any;
     expect(feed.title).toEqual({ value: 'Bob <b>Builder</b>', type: 'text' });
     expect(feed.entries).toHaveLength(4);
-    // The text comes back exactly, as text (XML cannot carry the BEL control character, so it is dropped).
-    expect(feed.entries[0].content).toEqual({ value: hostile.replace('\u0007', ''), type: 'text' });
+    // The post comes as HTML rendered under the shared Markdown rules: the markup in it is text,
+    // the javascript: link is not a link (XML cannot carry the BEL control character: dropped).
+    const content = feed.entries[0].content;
+    expect(content.type).toBe('html');
+    expect(content.value).toContain('Hello &lt;img src=x onerror=alert(1)&gt;');
+    expect(content.value).not.toMatch(/<img|href="javascript|\u0007/i);
     expect(feed.entries[0].links[0].href).toBe(`${site.url}/@bob/${postId}`);
-    expect(feed.entries[3].content.value).toBe('Post number 0\n\nSecond paragraph.');
+    expect(feed.entries[3].content.value.trim()).toBe('<p>Post number 0</p>\n<p>Second paragraph.</p>');
   });
 
   it('the JSON Feed parses with a real feed parser', async () => {
@@ -86,6 +90,7 @@ describe('public site and feeds', () => {
     expect(feed.title).toBe('Bob <b>Builder</b>');
     expect(feed.items).toHaveLength(4);
     expect(feed.items[0].content_text).toBe(hostile);
+    expect(feed.items[0].content_html).toContain('Hello &lt;img src=x onerror=alert(1)&gt;');
     expect(feed.items[0].url).toBe(`${site.url}/@bob/${postId}`);
   });
 });

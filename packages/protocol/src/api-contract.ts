@@ -305,7 +305,21 @@ export const API = {
 
   // Devices, keys, direct messages
   addDevice: route({ method: 'POST', path: '/api/devices', body: NewDeviceSchema, status: 201, response: z.object({ id: z.string(), name: z.string() }) }),
-  devices: route({ method: 'GET', path: '/api/devices', status: 200, response: z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), createdAt: iso })) }) }),
+  devices: route({
+    method: 'GET',
+    path: '/api/devices',
+    status: 200,
+    response: z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), kind: z.enum(['browser', 'vault', 'other']), createdAt: iso, lastUsedAt: iso.nullable() })) }),
+  }),
+  deviceSeen: route({ method: 'POST', path: '/api/devices/:id/seen', params: z.object({ id: z.string() }), status: 204, response: null }),
+  removeUnusedDevices: route({
+    method: 'DELETE',
+    path: '/api/devices',
+    // Browsers (not the vault, not the CLI) unused for this many days, except the one asking.
+    query: z.object({ unusedDays: z.coerce.number().int().min(0).max(3650).default(30), keep: z.string().max(64).optional() }),
+    status: 200,
+    response: z.object({ removed: count }),
+  }),
   removeDevice: route({ method: 'DELETE', path: '/api/devices/:id', params: z.object({ id: z.string() }), status: 204, response: null }),
   putKeyBackup: route({ method: 'PUT', path: '/api/key-backup', body: z.strictObject({ backup: KeyBackupSchema }), status: 204, response: null }),
   keyBackup: route({ method: 'GET', path: '/api/key-backup', status: 200, response: z.object({ backup: KeyBackupSchema, identityKey: z.string().nullable() }) }),

@@ -123,7 +123,14 @@ export class Context {
       },
     });
     this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now, clock: () => this.siteNow(), restamp: (body) => this.restamp(body) });
-    this.puller = new Puller({ db: this.db, http: this.http, directory: this.directory, log: this.log, now: this.now });
+    this.puller = new Puller({
+      db: this.db,
+      http: this.http,
+      directory: this.directory,
+      log: this.log,
+      now: this.now,
+      onPulled: (author) => void this.feedChanged(formatAddress(author)),
+    });
     this.vaults = new VaultHub({
       db: this.db,
       log: this.log,
@@ -195,6 +202,16 @@ export class Context {
       } else {
         this.events.emit(`user:${env.to.username}`, { type: 'notification', kind: env.type });
       }
+    } catch (error) {
+      this.log.warn({ err: error }, 'live event failed');
+    }
+  }
+
+  /** Tells the open pages of everyone here who follows `author` that their feed changed. */
+  private async feedChanged(author: string): Promise<void> {
+    if (this.events.eventNames().length === 0) return;
+    try {
+      for (const username of await this.users.followersOf(author)) this.events.emit(`user:${username}`, { type: 'feed' });
     } catch (error) {
       this.log.warn({ err: error }, 'live event failed');
     }

@@ -43,6 +43,12 @@ export async function forgetThisDevice(): Promise<void> {
   await del(deviceKey(session.username));
 }
 
+/** Tells my site this browser is in use (at most once per page load). */
+export async function markDeviceUsed(): Promise<void> {
+  const mine = await myDevice();
+  if (mine) await api('POST', `/api/devices/${encodeURIComponent(mine.device.id)}/seen`);
+}
+
 export async function myDevice(): Promise<MyDevice | undefined> {
   return session.username ? get<MyDevice>(deviceKey(session.username)) : undefined;
 }

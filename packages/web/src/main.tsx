@@ -39,6 +39,10 @@ function App() {
   const online = useSiteOnline();
   const mustLogIn = !signedIn && PRIVATE.includes(route.name);
   useEffect(() => {
+    // This browser is in use: its entry in Settings > Devices says so ("last used").
+    if (signedIn) void import('./device').then((d) => d.markDeviceUsed()).catch(() => undefined);
+  }, [signedIn]);
+  useEffect(() => {
     if (mustLogIn) navigate('/login', { replace: true });
   }, [mustLogIn]);
   const logout = async () => {

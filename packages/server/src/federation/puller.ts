@@ -23,7 +23,7 @@ export class Puller {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: { db: Db; http: HttpClient; directory: Directory; log: Logger; now: () => number }) {}
+  constructor(private readonly deps: { db: Db; http: HttpClient; directory: Directory; log: Logger; now: () => number; onPulled?: (author: Address) => void }) {}
 
   start(): void {
     void this.pullAll();
@@ -108,6 +108,8 @@ export class Puller {
     await this.deps.db.transaction().execute(async (trx) => {
       for (const item of items) await upsertRemotePost(trx, author, item, now, { likeCount: item.likeCount, commentCount: item.commentCount });
     });
+    // Open feeds hear of pulled posts as of pushed ones (a post may come by pull first).
+    this.deps.onPulled?.(author);
   }
 
   /** For an author site that gives no post sequence: newest first, since the newest post held. */

@@ -41,8 +41,39 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
 
   contractRoute(app, 'devices', async (request) => {
     const username = await requireUser(ctx, request);
-    const rows = await ctx.db.selectFrom('devices').select(['id', 'name', 'created_at']).where('username', '=', username).orderBy('created_at').execute();
-    return { items: rows.map((r) => ({ id: r.id, name: r.name, createdAt: new Date(Number(r.created_at)).toISOString() })) };
+    const rows = await ctx.db.selectFrom('devices').select(['id', 'name', 'created_at', 'last_used_at']).where('username', '=', username).orderBy('created_at').execute();
+    const vault = await ctx.db.selectFrom('vaults').select('device_id').where('username', '=', username).executeTakeFirst();
+    return {
+      items: rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        kind: r.id === vault?.device_id ? ('vault' as const) : r.name.startsWith('Browser') ? ('browser' as const) : ('other' as const),
+        createdAt: new Date(Number(r.created_at)).toISOString(),
+        lastUsedAt: r.last_used_at ? new Date(Number(r.last_used_at)).toISOString() : null,
+      })),
+    };
+  });
+
+  /** A device says it is in use (the web app, when it opens): the list shows when each was last used. */
+  contractRoute(app, 'deviceSeen', async (request) => {
+    const username = await requireUser(ctx, request);
+    const result = await ctx.db.updateTable('devices').set({ last_used_at: ctx.now() }).where('id', '=', request.params.id).where('username', '=', username).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw notFound('device');
+  });
+
+  /**
+   * One click to clear out browsers I no longer use (each holds keys that new messages are
+   * encrypted to): browser devices not used for `unusedDays`, except the one asking. The home
+   * vault and CLI devices stay.
+   */
+  contractRoute(app, 'removeUnusedDevices', async (request) => {
+    const username = await requireUser(ctx, request);
+    const cutoff = ctx.now() - request.query.unusedDays * 24 * 60 * 60 * 1000;
+    const vault = await ctx.db.selectFrom('vaults').select('device_id').where('username', '=', username).executeTakeFirst();
+    const rows = await ctx.db.selectFrom('devices').select(['id', 'name', 'created_at', 'last_used_at']).where('username', '=', username).execute();
+    const unused = rows.filter((r) => r.name.startsWith('Browser') && r.id !== vault?.device_id && r.id !== request.query.keep && Number(r.last_used_at ?? r.created_at) <= cutoff).map((r) => r.id);
+    if (unused.length > 0) await ctx.db.deleteFrom('devices').where('username', '=', username).where('id', 'in', unused).execute();
+    return { removed: unused.length };
   });
 
   contractRoute(app, 'removeDevice', async (request, reply) => {

@@ -8,6 +8,7 @@ import * as m005 from './migrations/005-hardening.js';
 import * as m006 from './migrations/006-clocks.js';
 import * as m007 from './migrations/007-social.js';
 import * as m008 from './migrations/008-conversations.js';
+import * as m009 from './migrations/009-device-use.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-clocks': m006,
   '007-social': m007,
   '008-conversations': m008,
+  '009-device-use': m009,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -32,6 +32,7 @@ export interface DevicesTable {
   dh_key: string;
   cert: string;
   created_at: number;
+  last_used_at?: number | null;
 }
 
 export interface PostsTable {

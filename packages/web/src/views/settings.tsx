@@ -25,6 +25,12 @@ export function SettingsView() {
       setState({ error });
     }
   };
+  const removeUnused = () =>
+    attempt(setState, async () => {
+      const { removed } = await api<ApiResponse<'removeUnusedDevices'>>('DELETE', `/api/devices?unusedDays=30${thisDevice ? `&keep=${encodeURIComponent(thisDevice)}` : ''}`);
+      devices.reload();
+      return removed;
+    }, 'Browsers unused for 30 days were removed.');
   const [form, setForm] = useState<{ displayName: string; bio: string; avatarUrl: string } | undefined>();
   const [state, setState] = useState<{ error?: unknown; message?: string }>({});
   // Said beside the list where the button was, not at the top of the page.
@@ -87,18 +93,27 @@ export function SettingsView() {
         <h2>Devices</h2>
         <p className="hint">Each device has its own keys for direct messages. Remove one you lost: it gets no new messages.</p>
         <ErrorBox error={devices.error} />
-        <ul>
+        <ul className="devices">
           {devices.data?.items.map((d) => (
             <li key={d.id}>
-              {d.name}{d.id === thisDevice && <strong> (this browser)</strong>} · added <Time iso={d.createdAt} />{' '}
-              <button type="button" className="small secondary" onClick={() => void removeDevice(d.id)} aria-label={`Remove device ${d.name}`}>Remove</button>
+              <strong>{d.kind === 'vault' ? 'Home vault' : d.name}</strong>
+              {d.id === thisDevice && <strong> (this browser)</strong>}
+              <span className="hint">
+                {' '}· added <Time iso={d.createdAt} /> · {d.id === thisDevice ? 'in use now' : d.lastUsedAt ? <>last used <Time iso={d.lastUsedAt} /></> : 'not used since it was added'}
+              </span>{' '}
+              {d.id !== thisDevice && (
+                <button type="button" className="small secondary" onClick={() => void removeDevice(d.id)} aria-label={`Remove device ${d.kind === 'vault' ? 'Home vault' : d.name}`}>Remove</button>
+              )}
             </li>
           ))}
         </ul>
+        {(devices.data?.items.filter((d) => d.kind === 'browser' && d.id !== thisDevice).length ?? 0) > 0 && (
+          <button type="button" className="secondary" onClick={() => void removeUnused()}>Remove browsers unused for 30 days</button>
+        )}
       </section>
       <CallsSection />
       <VaultSection onChange={devices.reload} />
- <AddressList label="Muted" title="Muted" items={mutes.data?.items} empty="You mute no one." action={{ name: 'Unmute', run: async (address) => { await attempt(setState, () => api('DELETE', `/api/mutes/${encodeURIComponent(address)}`), `Unmuted ${address}.`); mutes.reload(); } }} />
+      <AddressList label="Muted" title="Muted" items={mutes.data?.items} empty="You mute no one." action={{ name: 'Unmute', run: async (address) => { await attempt(setState, () => api('DELETE', `/api/mutes/${encodeURIComponent(address)}`), `Unmuted ${address}.`); mutes.reload(); } }} />
       <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} note={unblocked} />
     </main>
   );
