@@ -58,6 +58,29 @@ export type Post = PostView;
 export type Profile = ApiResponse<'user'>;
 export type Person = ApiResponse<'person'>;
 
+/** This browser's device id (its keys live in IndexedDB; the id is kept here too, to say "in use" cheaply). */
+export const DEVICE_ID_KEY = 'hearth.deviceId';
+
+/** Tells my site this browser is in use, for Settings > Devices ("last used"). */
+export async function markDeviceUsed(): Promise<void> {
+  const id = localStorage.getItem(DEVICE_ID_KEY);
+  if (id && session.token) await api('POST', `/api/devices/${encodeURIComponent(id)}/seen`);
+}
+
+/**
+ * A GET started before React renders (at module load), for the page being opened: the first
+ * page of Home's feed need not wait for the app to mount. Taken once; later loads fetch anew.
+ */
+const early = new Map<string, Promise<unknown>>();
+export function prefetch(path: string): void {
+  if (session.token && !early.has(path)) early.set(path, api('GET', path));
+}
+export function takePrefetched<T>(path: string): Promise<T> | undefined {
+  const pending = early.get(path) as Promise<T> | undefined;
+  early.delete(path);
+  return pending;
+}
+
 /** Uploads one image file; the site checks it by its content, not its name. */
 export async function uploadImage(file: File): Promise<ApiResponse<'upload'>> {
   let res: Response;

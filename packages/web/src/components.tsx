@@ -98,8 +98,30 @@ export function relativeTime(iso: string, now = Date.now()): string {
   if (seconds < 24 * 3600) return `${Math.round(seconds / 3600)} h`;
   if (seconds < 7 * 24 * 3600) return `${Math.round(seconds / 86400)} d`;
   const date = new Date(iso);
-  return date.toLocaleDateString(undefined, { day: 'numeric', month: 'short', ...(date.getFullYear() !== new Date(now).getFullYear() ? { year: 'numeric' } : {}) });
+  return (date.getFullYear() !== new Date(now).getFullYear() ? formats.dayYear : formats.day).format(date);
 }
+
+/**
+ * One formatter of each kind for the whole app: making one is slow (Chromium loads locale data),
+ * and a feed shows dozens of times.
+ */
+const formats = {
+  get full() {
+    const value = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    Object.defineProperty(this, 'full', { value });
+    return value;
+  },
+  get day() {
+    const value = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+    Object.defineProperty(this, 'day', { value });
+    return value;
+  },
+  get dayYear() {
+    const value = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+    Object.defineProperty(this, 'dayYear', { value });
+    return value;
+  },
+};
 
 export function Time({ iso, exact = false }: { iso: string; exact?: boolean }) {
   // Re-render once a minute, so "now" becomes "1 min".
@@ -109,8 +131,7 @@ export function Time({ iso, exact = false }: { iso: string; exact?: boolean }) {
     const timer = setInterval(() => tick((t) => t + 1), 60_000);
     return () => clearInterval(timer);
   }, [exact]);
-  const date = new Date(iso);
-  const full = date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const full = formats.full.format(new Date(iso));
   return <time dateTime={iso} title={full}>{exact ? full : relativeTime(iso)}</time>;
 }
 

@@ -5,7 +5,7 @@
  */
 import { del, get, set } from 'idb-keyval';
 import { enrolDevice, historyFromVault, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol/dm';
-import { api, session } from './api';
+import { api, DEVICE_ID_KEY, session } from './api';
 
 const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
 const pinKey = (address: string) => `hearth.pin.${location.host}.${address}`;
@@ -25,10 +25,14 @@ export const pins: PinStore = {
 export async function ensureDevice(password: string): Promise<MyDevice> {
   const username = session.username!;
   const existing = await get<MyDevice>(deviceKey(username));
-  if (existing) return existing;
+  if (existing) {
+    localStorage.setItem(DEVICE_ID_KEY, existing.device.id);
+    return existing;
+  }
   const id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
   const device = await enrolDevice(dmApi, { password, deviceName: `Browser: ${navigator.userAgent.split(') ')[0]?.split(' (')[1] ?? 'web'}`.slice(0, 100), deviceId: id });
   await set(deviceKey(username), device);
+  localStorage.setItem(DEVICE_ID_KEY, device.device.id);
   return device;
 }
 
@@ -41,13 +45,9 @@ export async function forgetThisDevice(): Promise<void> {
   if (!mine || !session.username) return;
   await api('DELETE', `/api/devices/${encodeURIComponent(mine.device.id)}`).catch(() => undefined);
   await del(deviceKey(session.username));
+  localStorage.removeItem(DEVICE_ID_KEY);
 }
 
-/** Tells my site this browser is in use (at most once per page load). */
-export async function markDeviceUsed(): Promise<void> {
-  const mine = await myDevice();
-  if (mine) await api('POST', `/api/devices/${encodeURIComponent(mine.device.id)}/seen`);
-}
 
 export async function myDevice(): Promise<MyDevice | undefined> {
   return session.username ? get<MyDevice>(deviceKey(session.username)) : undefined;

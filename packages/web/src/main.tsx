@@ -1,11 +1,11 @@
 import { lazy, StrictMode, Suspense, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { api, session, type ApiResponse } from './api';
+import { api, markDeviceUsed, prefetch, session, type ApiResponse } from './api';
 import { CallManager } from './calls';
 import { backendHost, Link } from './components';
 import { live, useLiveEvents, useSiteOnline, type LiveEvent } from './live';
 import { navigate, useRoute, type Route } from './router';
-import { HomeView } from './views/home';
+import { FIRST_PAGE, HomeView } from './views/home';
 import { LoginView } from './views/login';
 import { NotificationsView } from './views/notifications';
 import { PersonView } from './views/person';
@@ -40,7 +40,8 @@ function App() {
   const mustLogIn = !signedIn && PRIVATE.includes(route.name);
   useEffect(() => {
     // This browser is in use: its entry in Settings > Devices says so ("last used").
-    if (signedIn) void import('./device').then((d) => d.markDeviceUsed()).catch(() => undefined);
+    // After the page has painted: it is not what the reader came for.
+    if (signedIn) setTimeout(() => void markDeviceUsed().catch(() => undefined), 1000);
   }, [signedIn]);
   useEffect(() => {
     if (mustLogIn) navigate('/login', { replace: true });
@@ -117,6 +118,9 @@ function App() {
     </>
   );
 }
+
+// Home's first page is asked for now, while React starts.
+if (window.location.pathname === '/home') prefetch(FIRST_PAGE);
 
 // The server already rendered this page's content; the app takes over the same element.
 createRoot(document.getElementById('root')!).render(

@@ -1,5 +1,7 @@
 import { useCallback, useState, type FormEvent } from 'react';
-import { api, session, type ApiResponse, type Page, type Post } from '../api';
+import { api, session, takePrefetched, type ApiResponse, type Page, type Post } from '../api';
+
+export const FIRST_PAGE = '/api/feed?limit=20';
 import { addressFromInput } from '../address-input';
 import { AddressList, backendHost, ErrorBox, Loading } from '../components';
 import { Compose } from '../compose';
@@ -11,7 +13,7 @@ import { navigate } from '../router';
 /** My home: compose, my posts and those of the people I follow, who I follow and who follows me. */
 export function HomeView() {
   const me = session.username;
-  const feed = useLoad(() => api<Page<Post>>('GET', '/api/feed?limit=20'), []);
+  const feed = useLoad(() => takePrefetched<Page<Post>>(FIRST_PAGE) ?? api<Page<Post>>('GET', FIRST_PAGE), []);
   const [older, setOlder] = useState<Page<Post>>({ items: [], next: null });
   const following = useLoad(() => api<ApiResponse<'following'>>('GET', '/api/following'), []);
   const followers = useLoad(() => api<ApiResponse<'followers'>>('GET', '/api/followers'), []);
