@@ -56,11 +56,25 @@ describe('the website in a browser', () => {
     await page.getByRole('link', { name: 'Home', exact: true }).click();
     await expect.poll(() => page.locator('section[aria-label="Feed"]').innerText(), { timeout: 10_000 }).toContain('Hello from my own corner');
 
+    // What the page heard on its live socket, for the failure message below.
+    const frames: string[] = [];
+    page.on('websocket', (ws) => {
+      frames.push(`open ${ws.url()}`);
+      ws.on('framereceived', (f) => frames.push(`in ${String(f.payload).slice(0, 80)}`));
+      ws.on('close', () => frames.push('close'));
+    });
     let reloaded = false;
     page.on('load', () => (reloaded = true));
     await waitFor('a link', async () => (await bob.api('GET', '/api/status', { as: 'bob' })).body.links.length > 0);
     await bob.api('POST', '/api/posts', { as: 'bob', body: { text: 'A fresh post, pushed live.' } });
-    await expect.poll(() => page.locator('section[aria-label="Feed"]').innerText(), { timeout: 15_000 }).toContain('A fresh post, pushed live.'); // (a generous bound: CI shares the machine)
+    const live = await expect
+      .poll(() => page.locator('section[aria-label="Feed"]').innerText(), { timeout: 15_000 }) // (a generous bound: CI shares the machine)
+      .toContain('A fresh post, pushed live.')
+      .then(() => undefined, (error: Error) => error);
+    if (live) {
+      const feed = (await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.map((p: { text: string }) => p.text);
+      throw new Error(`${live.message}\nalice's feed by API: ${JSON.stringify(feed)}\nlive socket since the follow: ${JSON.stringify(frames)}`);
+    }
     expect(reloaded).toBe(false);
     await screenshots(page, 'home-feed');
     await page.close();

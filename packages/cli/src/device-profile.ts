@@ -1,3 +1,4 @@
+import type { ApiResponse } from '@hearth/protocol/api';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,11 +51,6 @@ export function saveContacts(dir: string, contacts: Record<string, string>): voi
   writeSecretFile(path.join(dir, CONTACTS_FILE), contacts);
 }
 
-interface Me {
-  username: string;
-  address: string;
-}
-
 /**
  * Logs in and makes this folder a device of the account: new device keys, certified by the
  * identity key. The first device creates the identity key and leaves a backup encrypted
@@ -63,9 +59,9 @@ interface Me {
 export async function login(options: { dir: string; site: string; username: string; password: string }): Promise<Profile> {
   const site = options.site.replace(/\/+$/, '');
   const anon = new ApiClient(site);
-  const { token } = await anon.post<{ token: string }>('/api/auth/login', { username: options.username, password: options.password });
+  const { token } = await anon.post<ApiResponse<'login'>>('/api/auth/login', { username: options.username, password: options.password });
   const api = anon.withToken(token);
-  const me = await api.get<Me>('/api/me');
+  const me = await api.get<ApiResponse<'me'>>('/api/me');
   let existing: Profile | undefined;
   try {
     existing = loadProfile(options.dir);

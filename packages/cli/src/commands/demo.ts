@@ -1,3 +1,4 @@
+import type { ApiResponse } from '@hearth/protocol/api';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createSiteConfig, Context, createUser, type RunningSite } from '@hearth/server';
@@ -45,13 +46,13 @@ async function setUpDemo(options: { data: string; basePort: number; log: (line: 
   const clients = new Map<string, ApiClient>();
   for (const [i, person] of PEOPLE.entries()) {
     const api = new ApiClient(sites[i]!.url);
-    const { token } = await api.post<{ token: string }>('/api/auth/login', { username: person.user, password: demoPassword(person.user) });
+    const { token } = await api.post<ApiResponse<'login'>>('/api/auth/login', { username: person.user, password: demoPassword(person.user) });
     clients.set(person.user, api.withToken(token));
   }
   const addressOf = (user: string) => `${user}@127.0.0.1:${options.basePort + PEOPLE.findIndex((p) => p.user === user)}`;
   for (const [from, to] of FOLLOWS) await clients.get(from)!.post('/api/following', { address: addressOf(to) });
   for (const person of PEOPLE) {
-    const existing = await clients.get(person.user)!.get<{ items: unknown[] }>(`/api/users/${person.user}/posts`);
+    const existing = await clients.get(person.user)!.get<ApiResponse<'userPosts'>>(`/api/users/${person.user}/posts`);
     if (existing.items.length === 0) for (const text of person.posts) await clients.get(person.user)!.post('/api/posts', { text });
   }
   options.log('Hearth demo: three sites on this machine, following each other.\n');

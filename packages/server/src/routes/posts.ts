@@ -73,7 +73,18 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueMentions(ctx, trx, username, post, mentioned);
     });
     ctx.outbox.wake();
-    return { ...post, author: localAddressText(ctx.site, username), url: `${ctx.config.origin}/@${username}/${post.id}`, likeCount: 0, commentCount: 0, likedByMe: false };
+    const me = (await findUser(ctx.db, username))!;
+    const author = localAddressText(ctx.site, username);
+    return {
+      ...post,
+      author,
+      authorProfile: { address: author, displayName: me.display_name, avatarUrl: me.avatar_url },
+      url: `${ctx.config.origin}/@${username}/${post.id}`,
+      likeCount: 0,
+      commentCount: 0,
+      likedByMe: false,
+      repostedByMe: false,
+    };
   });
 
   /**

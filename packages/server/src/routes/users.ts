@@ -7,6 +7,7 @@ import { requireUser } from '../http-helpers.js';
 import { decodeCursor } from '../storage/posts.js';
 import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, publicProfile } from '../storage/users.js';
+import { peopleByAddress } from '../storage/feed.js';
 import { rotateSiteKey } from '../federation/key-rotation.js';
 
 export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
@@ -63,6 +64,9 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const user = await userOr404(params.name);
     const post = await getPublicPost(ctx.db, where, user.username, params.id);
     if (!post) throw notFound(`post ${params.id.slice(0, 64)}`);
+    // Commenters' names and pictures, as far as this site knows them.
+    const people = await peopleByAddress(ctx.db, ctx.site, [...new Set(post.comments.map((c) => c.author))]);
+    post.comments = post.comments.map((c) => (people.has(c.author) ? { ...c, authorProfile: people.get(c.author)! } : c));
     void reply.header('access-control-allow-origin', '*').header('cache-control', 'no-cache');
     return post;
   });

@@ -39,7 +39,7 @@ export function HomeView() {
   const change = (old: Post, updated: Post | null) => {
     // Sharing or unsharing adds or removes a "Shared by me" entry: the feed is asked again.
     if (updated && updated.repostedByMe !== old.repostedByMe) return feed.reload();
-    const swap = (items: Post[]) => items.flatMap((p) => (p.author !== old.author || p.id !== old.id ? [p] : updated ? [updated] : []));
+    const swap = (items: Post[]) => items.flatMap((p) => (p.author !== old.author || p.id !== old.id ? [p] : updated ? [{ ...updated, repostedBy: p.repostedBy, repostedAt: p.repostedAt }] : []));
     if (feed.data) feed.set({ ...feed.data, items: swap(feed.data.items) });
     setOlder((o) => ({ ...o, items: swap(o.items) }));
   };
@@ -80,7 +80,8 @@ export function HomeView() {
         {!feed.data && !feed.error && <Loading what="your feed" />}
         {feed.data?.items.length === 0 && <p className="empty">Nothing yet: write your first post, or find someone to follow above.</p>}
         {[...(feed.data?.items ?? []), ...older.items].map((p) => (
-          <PostCard key={`${p.author}/${p.id}`} post={p} onChange={(u) => change(p, u)} />
+          // A post and a share of it are two entries: the sharer is part of the key.
+          <PostCard key={`${p.repostedBy?.address ?? ''}:${p.author}/${p.id}`} post={p} onChange={(u) => change(p, u)} />
         ))}
         {nextCursor && <button type="button" className="secondary" onClick={() => void loadOlder()}>Load older posts</button>}
       </section>

@@ -76,7 +76,7 @@ export function SearchView() {
             <h2>Posts</h2>
             {result.posts.length === 0 && <p className="empty">No posts on your site or in your feed have these words.</p>}
             {result.posts.map((p) => (
-              <PostCard key={`${p.author}/${p.id}`} post={p} onChange={(u) => change(p, u)} />
+              <PostCard key={`${p.repostedBy?.address ?? ''}:${p.author}/${p.id}`} post={p} onChange={(u) => change(p, u)} />
             ))}
           </section>
         </>
