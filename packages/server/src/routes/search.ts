@@ -88,7 +88,7 @@ export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     let rows: FeedRow[] = [];
     if (fts) {
       const following = new Set((await ctx.db.selectFrom('following').select('target').where('username', '=', username).execute()).map((r) => r.target));
-      const hits = await sql<{ author: string; id: string }>`select author, id from post_search where post_search match ${fts} order by rank limit 500`.execute(ctx.db);
+      const hits = await matchingPosts(ctx, fts, q);
       const localIds = hits.rows.filter((h) => !h.author.includes('@')).map((h) => h.id);
       const remoteHits = hits.rows.filter((h) => h.author.includes('@') && following.has(h.author));
       const local = localIds.length
@@ -109,3 +109,21 @@ export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     return { people: [...people.values()].filter((p) => !muted.has(p.address)).slice(0, 20), posts: await decoratePosts(ctx.db, where, username, rows) };
   });
 };
+
+/**
+ * Posts whose words match: SQLite's FTS5 index (migration 008). A database without it (the
+ * PostgreSQL dialect, until it gets its own full-text index) falls back to a plain scan for
+ * each word, slower but with the same answer for simple words.
+ */
+async function matchingPosts(ctx: Context, fts: string, q: string): Promise<{ rows: Array<{ author: string; id: string }> }> {
+  try {
+    return await sql<{ author: string; id: string }>`select author, id from post_search where post_search match ${fts} order by rank limit 500`.execute(ctx.db);
+  } catch (error) {
+    if (!/no such table|does not exist/i.test((error as Error).message)) throw error;
+    const words = q.toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean).slice(0, 8);
+    const contains = (column: string, word: string) => sql<boolean>`strpos(lower(${sql.ref(column)}), ${word}) > 0`;
+    const local = await ctx.db.selectFrom('posts').select(['author', 'id']).where((eb) => eb.and(words.map((w) => contains('text', w)))).limit(500).execute();
+    const remote = await ctx.db.selectFrom('remote_posts').select(['author', 'id']).where((eb) => eb.and(words.map((w) => contains('text', w)))).limit(500).execute();
+    return { rows: [...local, ...remote] };
+  }
+}
