@@ -301,6 +301,22 @@ describe('the social web in a browser', () => {
       if (label) reached.add(label);
       await alicePage.keyboard.press('Tab');
     }
-    expect([...reached]).toEqual(expect.arrayContaining([expect.stringMatching(/^Alice Archer/), expect.stringMatching(/^Like, 0 likes/), expect.stringMatching(/^Comments: 0/), 'Edit', 'Delete']));
+    expect([...reached]).toEqual(expect.arrayContaining([expect.stringMatching(/^Alice Archer/), expect.stringMatching(/^Like, 0 likes/), expect.stringMatching(/^Comments: 0/), 'Share', 'Edit', 'Delete']));
+
+    // The nav, from the top of the page, and a person's actions: Tab reaches each one.
+    const tabTo = async (names: string[], limit: number) => {
+      const seen = new Set<string>();
+      // (Notifications may carry its unread count after the word.)
+      const reached = (n: string) => [...seen].some((t) => t === n || t.startsWith(`${n}`) && /^\d/.test(t.slice(n.length, n.length + 1)));
+      for (let i = 0; i < limit && !names.every(reached); i++) {
+        await alicePage.keyboard.press('Tab');
+        seen.add(await alicePage.evaluate(() => (document.activeElement?.textContent ?? '').replace(/\s+/g, ' ').trim()));
+      }
+      return names.filter((n) => !reached(n));
+    };
+    await alicePage.goto(`${alice.url}/people/${encodeURIComponent(carol.address('carol'))}`);
+    await expect.poll(() => alicePage.getByRole('heading', { name: 'Carol Cook' }).count()).toBe(1);
+    await alicePage.locator('body').focus();
+    expect(await tabTo(['Skip to content', 'Home', 'Notifications', 'Messages', 'Search', 'My site', 'Settings', 'Log out', 'Follow', 'Message', 'Call', 'Mute', 'Block'], 40)).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import type { ApiResponse } from './api-contract.js';
 import { formatAddress, parseAddress } from './address.js';
 import {
   certifiedDevices,
@@ -92,7 +93,7 @@ export async function sendDm(api: DmApi, pins: PinStore, me: MyDevice, toText: s
   if (recipientDevices.length === 0) throw new DmError('no_devices', `${to} has no verified device to receive messages`);
   const targets = [...recipientDevices, ...certifiedDevices(mine).filter((d) => d.id !== me.device.id), { id: me.device.id, dhKey: me.device.dh.publicKey }];
   const plain = signDmPlaintext(me.device, { id: newEnvelopeId(), from: me.address, to, sentAt: new Date().toISOString(), text });
-  const sent = await api.post<{ id: string }>('/api/dms', { to, message: encryptDm(plain, targets) });
+  const sent = await api.post<ApiResponse<'sendDm'>>('/api/dms', { to, message: encryptDm(plain, targets) });
   return { id: sent.id, devices: targets.length };
 }
 
@@ -163,10 +164,10 @@ export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddr
  * identity key and leaves a backup encrypted under the password; later devices restore it.
  */
 export async function enrolDevice(api: DmApi, options: { password: string; deviceName: string; deviceId: string }): Promise<MyDevice> {
-  const me = await api.get<{ address: string; identityKey: string | null }>('/api/me');
+  const me = await api.get<ApiResponse<'me'>>('/api/me');
   let identity: SigningKeyPair;
   if (me.identityKey) {
-    const { backup } = await api.get<{ backup: KeyBackup }>('/api/key-backup').catch(() => {
+    const { backup } = await api.get<ApiResponse<'keyBackup'>>('/api/key-backup').catch(() => {
       throw new DmError('no_key_backup', 'this account has an identity key but no key backup on its site: add this device from one that has the key');
     });
     const secret = toBase64url(decryptKeyBackup(backup, options.password));
@@ -189,7 +190,7 @@ export async function enrolDevice(api: DmApi, options: { password: string; devic
  * key. The site relays both and reads neither. A new device gets the old messages this way.
  */
 export async function historyFromVault(api: DmApi, me: MyDevice, options: { with?: string } = {}): Promise<ListedDm[]> {
-  const status = await api.get<{ paired: boolean; deviceId?: string }>('/api/vault');
+  const status = await api.get<ApiResponse<'vault'>>('/api/vault');
   if (!status.paired) throw new DmError('no_vault', 'you have no home vault paired: pair one first (hearth vault pair)');
   const mine = await api.get<ProfileDoc>('/api/me');
   const vault = certifiedDevices({ address: me.address, identityKey: me.identity.publicKey, devices: mine.devices }).find((d) => d.id === status.deviceId);
@@ -200,7 +201,7 @@ export async function historyFromVault(api: DmApi, me: MyDevice, options: { with
   for (;;) {
     const rid = newEnvelopeId();
     const request: HistoryRequest = { kind: 'history', after, limit: 200, ...(withAddress ? { with: withAddress } : {}) };
-    const { sealed } = await api.post<{ sealed: DmCiphertext }>('/api/vault/request', { sealed: sealForDevice(me.device, vault, rid, request) });
+    const { sealed } = await api.post<ApiResponse<'vaultRequest'>>('/api/vault/request', { sealed: sealForDevice(me.device, vault, rid, request) });
     const page = openFromDevice(sealed, me.device, HistoryResponseSchema, (id) => (id === vault.id ? vault.signKey : undefined));
     if (page.rid !== rid) throw new DmError('vault_mismatch', 'the vault answered another request');
     for (const { seq: _seq, ...message } of page.body.messages) messages.push(message);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown } from './markdown.js';
+import { markdownToPlainText, renderMarkdown } from './markdown.js';
 
 describe('markdown rendering', () => {
   it('renders ordinary Markdown', () => {
@@ -34,6 +34,11 @@ describe('markdown rendering', () => {
     expect(renderMarkdown('mail bob@example.com, or example.com')).toBe('<p>mail bob@example.com, or example.com</p>\n');
     expect(renderMarkdown('`@bob@example.com #tag`')).toBe('<p><code>@bob@example.com #tag</code></p>\n');
     expect(renderMarkdown('[#tag @bob@example.com](https://example.com)')).toBe('<p><a href="https://example.com" rel="nofollow ugc noopener noreferrer">#tag @bob@example.com</a></p>\n');
+  });
+
+  it('gives the plain words of a text for titles', () => {
+    expect(markdownToPlainText('**Tea** at [four](https://x.y), _all_ `welcome`\n\n# Next\npara')).toBe('Tea at four, all welcome Next para');
+    expect(markdownToPlainText('<b>not html</b>')).toBe('<b>not html</b>');
   });
 
   it('never emits a tag outside a small safe set, an event handler or a non-http link, whatever the input', () => {

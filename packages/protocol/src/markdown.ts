@@ -89,3 +89,23 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
 export function renderMarkdown(text: string): string {
   return md.render(text);
 }
+
+/**
+ * The words of a Markdown text without its marks, for places that show plain text: page titles,
+ * feed titles, notification excerpts. "**Tea** at [four](https://x)" becomes "Tea at four".
+ */
+export function markdownToPlainText(text: string): string {
+  const words: string[] = [];
+  for (const block of md.parse(text, {})) {
+    if (block.type === 'inline') {
+      for (const token of block.children ?? []) {
+        if (token.type === 'text' || token.type === 'code_inline') words.push(token.content);
+        else if (token.type === 'softbreak' || token.type === 'hardbreak') words.push(' ');
+      }
+    } else if (block.type === 'code_block' || block.type === 'fence') {
+      words.push(block.content);
+    }
+    if (block.type.endsWith('_close') && block.block) words.push(' ');
+  }
+  return words.join('').replace(/\s+/g, ' ').trim();
+}

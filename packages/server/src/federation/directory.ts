@@ -231,5 +231,7 @@ export function remoteLookupError(error: unknown, address: Address): HearthError
     if (error.code === 'unknown_user') return new HearthError('not_found', `user ${who} was not found`, { status: 404 });
     if (error.code === 'forbidden_address' || error.code === 'insecure_url') return new HearthError(error.code, `${who}: ${error.message}`, { status: 400 });
   }
-  return new HearthError('unreachable', `could not reach ${who}'s site: ${(error as Error).message}`, { status: 502 });
+  // The fetch's own message says what failed in words ("could not reach host: nothing answers there").
+  const reason = (error as Error).message.replace(/^could not reach [^:]+: /, '');
+  return new HearthError('unreachable', `could not reach ${who}'s site: ${reason}`, { status: 502 });
 }

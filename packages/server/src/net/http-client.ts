@@ -77,7 +77,7 @@ export class HttpClient {
       request.on('error', (error) => {
         if (error instanceof HearthError) reject(error);
         else if ((error as { code?: string }).code === 'forbidden_address') reject(error);
-        else reject(new FetchError(`could not reach ${url.host}: ${error.message}`, error));
+        else reject(new FetchError(`could not reach ${url.host}: ${networkReason(error)}`, error));
       });
       if (req.body !== undefined) request.end(req.body);
       else request.end();
@@ -88,4 +88,19 @@ export class HttpClient {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
+}
+
+/**
+ * A network failure as a person can read it ("nothing answers there"), never a system code such
+ * as ECONNREFUSED; the original error stays as the cause, for the log.
+ */
+export function networkReason(error: Error): string {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'ECONNREFUSED') return 'nothing answers there (the site may be down)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'no such site name (check the address)';
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return 'it did not answer in time';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'the connection was cut';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'the network cannot reach it';
+  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') return 'its HTTPS certificate is not valid';
+  return 'the connection failed';
 }

@@ -1,3 +1,4 @@
+import { markdownToPlainText } from '@hearth/protocol/markdown';
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -10,7 +11,8 @@ export function escapeXml(text: string): string {
 }
 
 /** A short single-line summary: page titles, Atom entry titles, link-preview descriptions. */
+/** One line of at most `max` characters from Markdown text: its words, without its marks. */
 export function summarize(text: string, max = 80): string {
-  const line = text.replace(/\s+/g, ' ').trim();
+  const line = markdownToPlainText(text);
   return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`;
 }

@@ -1,3 +1,4 @@
+import type { CommentView, PostView, Profile } from '@hearth/protocol';
 import { escapeHtml, summarize } from './html.js';
 
 /**
@@ -5,25 +6,10 @@ import { escapeHtml, summarize } from './html.js';
  * work without JavaScript, and the page's content itself, so a visitor sees it at first paint;
  * the single-page app takes over the same URL when its script has loaded.
  */
-export interface PublicProfile {
-  username: string;
-  address: string;
-  displayName: string;
-  bio: string;
-  avatarUrl: string;
-}
-
-export interface PublicPost {
-  id: string;
-  text: string;
-  createdAt: string;
-  url: string;
-  likeCount: number;
-  commentCount: number;
-  attachments?: Array<{ url: string; width: number; height: number; alt: string }>;
-  contentWarning?: string;
-  editedAt?: string;
-}
+// The shapes these pages show are the API contract's (@hearth/protocol/api), so a page and the
+// JSON of the same URL cannot drift apart.
+export type PublicProfile = Pick<Profile, 'username' | 'address' | 'displayName' | 'bio' | 'avatarUrl'>;
+export type PublicPost = Pick<PostView, 'id' | 'text' | 'createdAt' | 'attachments' | 'contentWarning' | 'editedAt'> & { url: string; likeCount: number; commentCount: number };
 
 function images(post: PublicPost): string {
   return (post.attachments ?? [])
@@ -32,12 +18,7 @@ function images(post: PublicPost): string {
     .join('');
 }
 
-export interface PublicComment {
-  id: string;
-  author: string;
-  text: string;
-  createdAt: string;
-}
+export type PublicComment = Pick<CommentView, 'id' | 'author' | 'text' | 'createdAt'>;
 
 export interface PageHead {
   title: string;

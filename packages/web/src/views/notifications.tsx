@@ -1,5 +1,6 @@
 import { useCallback, useEffect } from 'react';
 import { api, type ApiResponse, type NotificationView } from '../api';
+import { markdownToPlainText } from '@hearth/protocol/markdown';
 import { ErrorBox, Link, Loading, personPath, postPath, Time } from '../components';
 import { useLoad, useTitle } from '../hooks';
 import { useLiveEvents, type LiveEvent } from '../live';
@@ -26,7 +27,7 @@ export function groupNotifications(items: NotificationView[]): NotificationGroup
 
 const excerpt = (text: string, max = 60) => {
   // Plain words: Markdown's marks (**bold**, _italic_, `code`, # heading) would show as symbols here.
-  const flat = text.replace(/[*_~`#>]+/g, '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/\s+/g, ' ').trim();
+  const flat = markdownToPlainText(text);
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 

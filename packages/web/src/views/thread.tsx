@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { LIMITS } from '@hearth/protocol/limits';
+import { markdownToPlainText } from '@hearth/protocol/markdown';
 import { api, session, type PostDetail, type Profile } from '../api';
 import { ErrorBox, Link, Loading, localName, personPath, PersonLink, Text, Time } from '../components';
 import { CharCount } from '../compose';
@@ -25,7 +26,7 @@ export function ThreadView({ address, postId }: { address: string; postId: strin
   const [modStatus, setModStatus] = useState<Status>({});
   const isOwner = Boolean(local) && session.username === local;
   const name = post.data?.authorProfile?.displayName ?? address.split('@')[0]!;
-  useTitle(post.data && `${name}: ${post.data.text.replace(/\s+/g, ' ').slice(0, 60)}`);
+  useTitle(post.data && `${name}: ${summary(post.data.text, 60)}`);
   const remove = (commentId: string, author: string) => {
     if (!window.confirm(`Delete this comment by ${author}? This cannot be undone.`)) return;
     void attempt(setModStatus, async () => {
@@ -136,4 +137,10 @@ function CommentList({ comments, parent, render }: { comments: Comment[]; parent
       ))}
     </ul>
   );
+}
+
+/** Plain words for a title: Markdown marks would show as symbols there. */
+function summary(text: string, max: number): string {
+  const plain = markdownToPlainText(text);
+  return plain.length > max ? `${plain.slice(0, max - 1).trimEnd()}…` : plain;
 }
