@@ -319,4 +319,17 @@ describe('the social web in a browser', () => {
     await alicePage.locator('body').focus();
     expect(await tabTo(['Skip to content', 'Home', 'Notifications', 'Messages', 'Search', 'My site', 'Settings', 'Log out', 'Follow', 'Message', 'Call', 'Mute', 'Block'], 40)).toEqual([]);
   });
+
+  it('when my site stops answering, the page says so, and the notice goes when it is back', async () => {
+    await alicePage.goto(`${alice.url}/home`);
+    await expect.poll(() => alicePage.getByRole('heading', { name: 'Home' }).count()).toBe(1);
+    const notice = alicePage.getByText('Your site is not answering');
+    expect(await notice.count()).toBe(0);
+    await alice.stop();
+    await expect.poll(() => notice.count(), { timeout: 20_000 }).toBe(1);
+    await screenshots(alicePage, 'offline-notice');
+    await alice.start();
+    // It reconnects by itself (with backoff), and catches up.
+    await expect.poll(() => notice.count(), { timeout: 45_000 }).toBe(0);
+  });
 });

@@ -73,7 +73,9 @@ describe('the website in a browser', () => {
       .then(() => undefined, (error: Error) => error);
     if (live) {
       const feed = (await alice.api('GET', '/api/feed', { as: 'alice' })).body.items.map((p: { text: string }) => p.text);
-      throw new Error(`${live.message}\nalice's feed by API: ${JSON.stringify(feed)}\nlive socket since the follow: ${JSON.stringify(frames)}`);
+      const outbox = bob.query('select dest_port, status, attempts, last_error, next_attempt_at, claimed_until from outbox');
+      const links = (await bob.api('GET', '/api/status', { as: 'bob' })).body.links;
+      throw new Error(`${live.message}\nalice's feed by API: ${JSON.stringify(feed)}\nlive socket since the follow: ${JSON.stringify(frames)}\nbob's outbox: ${JSON.stringify(outbox)}\nbob's links: ${JSON.stringify(links)}`);
     }
     expect(reloaded).toBe(false);
     await screenshots(page, 'home-feed');
@@ -156,6 +158,13 @@ describe('the website in a browser', () => {
     const image = page.locator('article.post', { hasText: 'Sunset from my window' }).locator('img.attachment');
     await expect.poll(() => image.getAttribute('alt')).toBe('An orange sunset');
     await expect.poll(() => image.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(120);
+    // The image viewer: full size, with its description written out; Escape closes it.
+    await image.click();
+    const viewer = page.getByRole('dialog', { name: 'Image' });
+    await expect.poll(() => viewer.innerText()).toContain('An orange sunset');
+    await screenshots(page, 'image-viewer');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => viewer.count()).toBe(0);
     await page.close();
   });
 

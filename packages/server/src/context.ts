@@ -2,7 +2,7 @@ import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
 import { rememberProfileDocument } from './storage/feed.js';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CLOCK_CODES, createEnvelope, formatAddress, HearthError, parseAddress, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { CLOCK_CODES, createEnvelope, type Address, formatAddress, HearthError, parseAddress, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -122,7 +122,27 @@ export class Context {
         this.puller.pullSite(peer);
       },
     });
-    this.outbox = new OutboxWorker({ db: this.db, site: this.site, links: this.links, inbox: this.inbox, http: this.http, origin: (s) => this.directory.origin(s), log: this.log, now: this.now, clock: () => this.siteNow(), restamp: (body) => this.restamp(body) });
+    this.outbox = new OutboxWorker({
+      db: this.db,
+      site: this.site,
+      links: this.links,
+      inbox: this.inbox,
+      http: this.http,
+      origin: (s) => this.directory.origin(s),
+      log: this.log,
+      now: this.now,
+      clock: () => this.siteNow(),
+      restamp: (body) => this.restamp(body),
+      onDelivered: (ids) => {
+        if (this.pullAfterDelivery.size === 0) return;
+        for (const id of ids) {
+          const target = this.pullAfterDelivery.get(id);
+          if (!target) continue;
+          this.pullAfterDelivery.delete(id);
+          void this.puller.pull(target);
+        }
+      },
+    });
     this.puller = new Puller({
       db: this.db,
       http: this.http,
@@ -206,6 +226,14 @@ export class Context {
       this.log.warn({ err: error }, 'live event failed');
     }
   }
+
+  /**
+   * Envelopes whose delivery should start a pull of their recipient: a follow. The author's site
+   * pushes new posts only to followers it knows of; a post made between the first pull and the
+   * follow's arrival would otherwise wait for the next periodic pull. (In memory: after a restart
+   * the link-up and periodic pulls cover it.)
+   */
+  readonly pullAfterDelivery = new Map<string, Address>();
 
   /** Tells the open pages of everyone here who follows `author` that their feed changed. */
   private async feedChanged(author: string): Promise<void> {

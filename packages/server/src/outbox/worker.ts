@@ -50,6 +50,8 @@ export interface OutboxWorkerDeps {
    * so it goes through as soon as they agree. Returns the new JSON text.
    */
   restamp?: (body: string) => Promise<string>;
+  /** Told the ids of envelopes whose delivery was just recorded (after the commit). Must be cheap. */
+  onDelivered?: (envelopeIds: string[]) => void;
 }
 
 /** An ack that means "the receiver has it": accepted now, or already seen before. */
@@ -473,6 +475,7 @@ export class OutboxWorker {
         else this.inFlightBySite.delete(key);
       }
     }
+    if (delivered.length > 0) this.deps.onDelivered?.(outcomes.filter((o) => isDelivered(o.ack)).map((o) => o.row.envelope_id));
     if (this.stopped) return;
     if (interrupted.length > 0) setTimeout(() => this.wake(), 1000).unref();
     if (failed.length > 0) this.deps.log.debug({ failed: failed.length, dest: formatSite({ host: failed[0]!.row.dest_host, port: Number(failed[0]!.row.dest_port) }) }, 'deliveries will be retried');

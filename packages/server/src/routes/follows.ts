@@ -27,6 +27,7 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       await rememberFetchedProfile(ctx, target, profile);
     }
     const text = formatAddress(target);
+    let followId = '';
     const created = await ctx.db.transaction().execute(async (trx) => {
       const result = await trx
         .insertInto('following')
@@ -35,10 +36,12 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         .executeTakeFirst();
       // Sent again on a repeated follow too: the other side may have dropped us (a block, a
       // lost database), and a follow is idempotent there.
-      await queueEnvelope(ctx, trx, { type: TYPES.follow, from: username, to: target, data: {} });
+      followId = (await queueEnvelope(ctx, trx, { type: TYPES.follow, from: username, to: target, data: {} })).id;
       return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
     });
     ctx.users.followingChanged();
+    // Once their site knows of the follow, pull again: a post made meanwhile was pushed to no one.
+    if (!ctx.directory.isLocal(target)) ctx.pullAfterDelivery.set(followId, target);
     ctx.outbox.wake();
     ctx.links.want(target);
     void ctx.puller.pull(target);
