@@ -126,8 +126,23 @@ export class SiteProcess {
     return `${user}-secret-pw`;
   }
 
-  /** Creates the site with `hearth init` (+ `hearth user add`) and starts it. */
+  /**
+   * Creates the site with `hearth init` (+ `hearth user add`) and starts it. A free port can be
+   * taken by another process between the look and the listen (the machine is shared): the site
+   * is then made again on another port, up to three times.
+   */
   static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean; dataDir?: string; env?: Record<string, string> } = {}): Promise<SiteProcess> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await SiteProcess.createOnce(users, options);
+      } catch (error) {
+        const taken = /port is already in use|EADDRINUSE/.test((error as Error).message);
+        if (!taken || attempt === 3 || options.dataDir) throw error;
+      }
+    }
+  }
+
+  private static async createOnce(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean; dataDir?: string; env?: Record<string, string> }): Promise<SiteProcess> {
     const port = await freePort();
     const dataDir = options.dataDir ?? tempDir(users[0]!);
     const [first, ...rest] = users;
