@@ -332,4 +332,16 @@ describe('the social web in a browser', () => {
     // It reconnects by itself (with backoff), and catches up.
     await expect.poll(() => notice.count(), { timeout: 45_000 }).toBe(0);
   });
+
+  it('logging out takes this browser off my devices: new messages are no longer encrypted to it', async () => {
+    const devices = async () => (await alice.api('GET', '/api/devices', { as: 'alice' })).body.items as Array<{ id: string; lastUsedAt: string | null }>;
+    const before = await devices();
+    // The open app said it was in use.
+    expect(before.some((d) => d.lastUsedAt !== null)).toBe(true);
+    await alicePage.goto(`${alice.url}/home`);
+    await alicePage.getByRole('button', { name: 'Log out' }).click();
+    await alicePage.waitForURL(`${alice.url}/`);
+    await expect.poll(async () => (await devices()).length).toBe(before.length - 1);
+    expect(await alicePage.evaluate(() => localStorage.getItem('hearth.token'))).toBeNull();
+  });
 });

@@ -5,6 +5,7 @@
  * Loaded only when a call starts or rings.
  */
 import { certifiedDevices, openCallSignal, peerKeys, sealCallSignal, type CallSignal, type DeviceRecord, type DmApi, type MyDevice, type PinStore, type UnsignedCallSignal } from '@hearth/protocol/dm';
+import { LIMITS } from '@hearth/protocol/limits';
 import { api, ApiError } from './api';
 import { preferences } from './preferences';
 
@@ -309,7 +310,7 @@ export class CallSession {
       return;
     }
     if (message.t === 'text' && typeof message.text === 'string') {
-      this.chat.push({ from: 'them', text: message.text.slice(0, 5000) });
+      this.chat.push({ from: 'them', text: message.text.slice(0, LIMITS.dmChars) });
     } else if (message.t === 'file' && typeof message.name === 'string' && typeof message.size === 'number' && typeof message.sha256 === 'string' && message.size <= MAX_FILE_BYTES) {
       const item: ChatItem = { from: 'them', file: { name: message.name.slice(0, 200), size: message.size, received: 0 } };
       this.chat.push(item);

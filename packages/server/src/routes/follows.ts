@@ -9,7 +9,6 @@ import { queueEnvelope } from '../outbox/send.js';
 import { decodeCursor } from '../storage/posts.js';
 import { homeFeed, peopleByAddress } from '../storage/feed.js';
 import { findUser, localAddress } from '../storage/users.js';
-import { rememberFetchedProfile } from './people.js';
 
 
 export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
@@ -21,10 +20,9 @@ export const followRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     if (ctx.directory.isLocal(target)) {
       if (!(await findUser(ctx.db, target.username))) throw notFound(`user ${formatAddress(target)}`);
     } else {
-      const profile = await ctx.directory.profileOf(target).catch((error: unknown) => {
+      await ctx.directory.profileOf(target).catch((error: unknown) => {
         throw remoteLookupError(error, target);
       });
-      await rememberFetchedProfile(ctx, target, profile);
     }
     const text = formatAddress(target);
     let followId = '';

@@ -7,7 +7,7 @@ import { ApiError, badRequest, notFound } from '../errors.js';
 import { remoteLookupError } from '../federation/directory.js';
 import { contractRoute } from '../http-contract.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
-import { decoratePosts, peopleByAddress, rememberProfile } from '../storage/feed.js';
+import { decoratePosts, peopleByAddress } from '../storage/feed.js';
 import { decodeCursor } from '../storage/posts.js';
 import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, localAddressText } from '../storage/users.js';
@@ -24,12 +24,6 @@ const RemoteProfile = z.object({
   pinnedPost: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined),
 });
 const RemotePage = z.object({ items: z.array(RemotePostSchema).max(100), next: z.string().max(100).nullable().optional() });
-
-/** Keeps a remote person's name and picture from a profile my site fetched (for feeds and links). */
-export async function rememberFetchedProfile(ctx: Context, address: Address, raw: unknown): Promise<void> {
-  const parsed = RemoteProfile.safeParse(raw);
-  if (parsed.success) await rememberProfile(ctx.db, { address: formatAddress(address), displayName: parsed.data.displayName, avatarUrl: parsed.data.avatarUrl }, ctx.now());
-}
 
 /**
  * Anyone's profile, posts and threads, seen through my own site: the browser only ever talks to
@@ -71,8 +65,8 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       });
       const parsed = RemoteProfile.safeParse(raw);
       if (!parsed.success) throw badRemoteAnswer(`${address}'s site answered with something that is not a Hearth profile`);
+      // (Its name and picture were remembered as it was fetched: Directory's onProfile.)
       profile = parsed.data;
-      await rememberProfile(ctx.db, { address, displayName: profile.displayName, avatarUrl: profile.avatarUrl }, ctx.now());
     }
     const [following, follower, blocked, muted] = await Promise.all([
       ctx.db.selectFrom('following').select('target').where('username', '=', username).where('target', '=', address).executeTakeFirst(),

@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { ApiError, badRequest, forbidden, notFound } from '../errors.js';
 import { contractRoute } from '../http-contract.js';
 import { requireUser } from '../http-helpers.js';
-import { queueEnvelope } from '../outbox/send.js';
+import { queueEnvelope, queueToFollowers } from '../outbox/send.js';
 import { nextPostSeq, postCounts } from '../storage/posts.js';
 import type { Database } from '../storage/schema.js';
 import { findUser, localAddressText } from '../storage/users.js';
@@ -43,11 +43,6 @@ async function queueMentions(ctx: Context, trx: Kysely<Database>, username: stri
   }
 }
 
-async function fanOut(ctx: Context, trx: Kysely<Database>, username: string, send: (to: string) => Promise<unknown>): Promise<void> {
-  const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
-  for (const { follower } of followers) await send(follower);
-}
-
 export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /** A new post, and in the same transaction a push to every follower's site and a mention to each person named. */
   contractRoute(app, 'createPost', async (request) => {
@@ -69,7 +64,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
         .insertInto('posts')
         .values({ id: post.id, author: username, text, created_at: now, attachments: attachments.length ? JSON.stringify(attachments) : null, seq, content_warning: contentWarning ?? null })
         .execute();
-      await fanOut(ctx, trx, username, (follower) => queueEnvelope(ctx, trx, { type: TYPES.postCreate, from: username, to: parseAddress(follower), data: { post } }));
+      await queueToFollowers(ctx, trx, username, TYPES.postCreate, { post });
       await queueMentions(ctx, trx, username, post, mentioned);
     });
     ctx.outbox.wake();
@@ -115,7 +110,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     await ctx.db.transaction().execute(async (trx) => {
       const seq = await nextPostSeq(trx);
       await trx.updateTable('posts').set({ text, edited_at: now, seq, content_warning: contentWarning ?? null }).where('id', '=', id).where('author', '=', username).execute();
-      await fanOut(ctx, trx, username, (follower) => queueEnvelope(ctx, trx, { type: TYPES.postUpdate, from: username, to: parseAddress(follower), data: { post } }));
+      await queueToFollowers(ctx, trx, username, TYPES.postUpdate, { post });
       await queueMentions(ctx, trx, username, post, mentioned.filter((a) => !before.has(a)));
     });
     ctx.outbox.wake();
@@ -132,7 +127,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     await ctx.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('posts').where('id', '=', id).execute();
       await trx.updateTable('users').set({ pinned_post: null }).where('username', '=', username).where('pinned_post', '=', id).execute();
-      await fanOut(ctx, trx, username, (follower) => queueEnvelope(ctx, trx, { type: TYPES.postDelete, from: username, to: parseAddress(follower), data: { post: { id } } }));
+      await queueToFollowers(ctx, trx, username, TYPES.postDelete, { post: { id } });
     });
     ctx.outbox.wake();
   });

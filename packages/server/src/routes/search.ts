@@ -4,8 +4,7 @@ import { sql } from 'kysely';
 import type { Context } from '../context.js';
 import { contractRoute } from '../http-contract.js';
 import { requireUser } from '../http-helpers.js';
-import { decoratePosts, peopleByAddress, type FeedRow } from '../storage/feed.js';
-import { rememberFetchedProfile } from './people.js';
+import { decoratePosts, peopleByAddress, rememberProfileDocument, type FeedRow } from '../storage/feed.js';
 
 /** The words of a query as an FTS5 expression: each word quoted (no operators from the user), the last one a prefix. */
 export function ftsQuery(q: string): string | undefined {
@@ -59,7 +58,8 @@ export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         // Their card before following: my site asks theirs (through the SSRF guard).
         const profile = await ctx.directory.profileOf(named).catch(() => undefined);
         if (profile) {
-          await rememberFetchedProfile(ctx, named, profile);
+          // Kept now, not only in the background as every fetch does, so the card below has the name.
+          await rememberProfileDocument(ctx.db, address, profile, ctx.now());
           const found = await peopleByAddress(ctx.db, ctx.site, [address]);
           people.set(address, found.get(address) ?? { address });
         }

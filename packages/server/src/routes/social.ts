@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { contractRoute } from '../http-contract.js';
-import { formatAddress, newEnvelopeId, parseAddress, TYPES, type Address } from '@hearth/protocol';
+import { formatAddress, newEnvelopeId, TYPES, type Address } from '@hearth/protocol';
 import { remoteLookupError } from '../federation/directory.js';
 import { fetchRemotePost, keepRemotePost } from '../federation/remote-post.js';
 import { localAddressText } from '../storage/users.js';
@@ -9,7 +9,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
 import { ApiError, badRequest, forbidden, notFound } from '../errors.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
-import { queueEnvelope } from '../outbox/send.js';
+import { queueEnvelope, queueToFollowers } from '../outbox/send.js';
 import { rowsAfter } from '../storage/sequenced.js';
 import { describeNotifications, newestNotifications, unreadNotifications } from '../storage/notifications.js';
 
@@ -66,8 +66,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         .executeTakeFirst();
       if (Number(added.numInsertedOrUpdatedRows ?? 0) === 0) return; // shared already
       const data = { post: { author: authorText, id } };
-      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
-      for (const { follower } of followers) await queueEnvelope(ctx, trx, { type: TYPES.repostCreate, from: username, to: parseAddress(follower), data });
+      await queueToFollowers(ctx, trx, username, TYPES.repostCreate, data);
       if (authorText !== me) await queueEnvelope(ctx, trx, { type: TYPES.repostCreate, from: username, to: author, data });
     });
     ctx.outbox.wake();
@@ -81,8 +80,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     await ctx.db.transaction().execute(async (trx) => {
       const removed = await trx.deleteFrom('reposts').where('username', '=', username).where('author', '=', author).where('post_id', '=', id).executeTakeFirst();
       if (Number(removed.numDeletedRows) === 0) return;
-      const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
-      for (const { follower } of followers) await queueEnvelope(ctx, trx, { type: TYPES.repostDelete, from: username, to: parseAddress(follower), data: { post: { author, id } } });
+      await queueToFollowers(ctx, trx, username, TYPES.repostDelete, { post: { author, id } });
     });
     ctx.outbox.wake();
     return { post: { author, id }, reposted: false };
