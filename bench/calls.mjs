@@ -110,7 +110,8 @@ export async function callBench() {
       await waitFor(async () => (await incoming.count()) === 1, 60_000, 20, 'the ring');
       await incoming.getByRole('button', { name: 'Answer' }).click();
       const setupText = await waitFor(async () => /Connected in ([\d.]+) s/.exec(await alice.page.locator('.call-status').innerText().catch(() => ''))?.[1], 60_000, 20, 'media');
-      const pathText = await waitFor(async () => /Path: (direct|relayed[^·]*)/.exec(await alice.page.locator('.call-stats').innerText().catch(() => ''))?.[1], 60_000, 20, 'the path');
+      // The figures sit behind "Connection details" (closed): their text, not their look.
+      const pathText = await waitFor(async () => /Path: (direct|relayed[^·]*)/.exec(((await alice.page.locator('.call-stats').textContent({ timeout: 2_000 }).catch(() => '')) ?? '').replace(/\s+/g, ' '))?.[1], 60_000, 20, 'the path');
       await alice.page.setInputFiles('#call-file', file);
       const mbps = await waitFor(async () => /at ([\d.]+) MB\/s/.exec(await bob.page.locator('.call-chat').innerText().catch(() => ''))?.[1], 120_000, 20, 'the file');
       await alice.page.getByRole('button', { name: 'Hang up' }).click();
