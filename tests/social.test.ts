@@ -109,6 +109,9 @@ describe('social web', () => {
     expectError(await alice.api('GET', `/api/people/${encodeURIComponent(`nobody@${bob.host}`)}`, { as: 'alice' }), 404, 'not_found');
     expectError(await alice.api('GET', `/api/people/not-an-address`, { as: 'alice' }), 400, 'invalid_address');
     expectError(await alice.api('GET', `/api/people/${bobAddress}`), 401, 'unauthorized');
+    // Names for a list of people, as my site knows them (nothing fetched for the unknown one).
+    const names = await alice.api('GET', `/api/people?addresses=${bobAddress},${encodeURIComponent(`zed@${bob.host}`)}`, { as: 'alice' });
+    expect(names.body.items).toEqual([{ address: bob.address('bob'), displayName: 'Bob Baker', avatarUrl: '' }, { address: `zed@${bob.host}` }]);
   });
 
   it('notifications: unread count, newest first, marked read', async () => {

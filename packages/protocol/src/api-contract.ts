@@ -252,6 +252,14 @@ export const API = {
       pinnedPost: z.string().optional(),
     }),
   }),
+  /** Names and pictures my site knows for these addresses (no fetching): for lists of people. */
+  names: route({
+    method: 'GET',
+    path: '/api/people',
+    query: z.object({ addresses: z.string().max(50 * 300) }),
+    status: 200,
+    response: z.object({ items: z.array(PersonSchema) }),
+  }),
   personPosts: route({ method: 'GET', path: '/api/people/:address/posts', params: AddressParam, query: z.object({ limit: pageLimit(50, 20), before: cursor.optional() }), status: 200, response: PageSchema(PostViewSchema) }),
   personPost: route({ method: 'GET', path: '/api/people/:address/posts/:id', params: AddressParam.extend({ id }), status: 200, response: PostDetailSchema }),
 

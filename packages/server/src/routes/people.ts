@@ -87,6 +87,13 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     };
   });
 
+  contractRoute(app, 'names', async (request) => {
+    await requireUser(ctx, request);
+    const addresses = [...new Set(request.query.addresses.split(',').map((a) => a.trim()).filter(Boolean))].slice(0, 50);
+    const known = await peopleByAddress(ctx.db, ctx.site, addresses);
+    return { items: addresses.map((address) => known.get(address) ?? { address }) };
+  });
+
   contractRoute(app, 'personPosts', async (request) => {
     const username = await requireUser(ctx, request);
     const target = parseAddressInput(request.params.address);

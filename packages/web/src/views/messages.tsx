@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { MyDevice } from '@hearth/protocol/dm';
 import { LIMITS } from '@hearth/protocol/limits';
+import { api, type ApiResponse } from '../api';
 import { ErrorBox, Loading, PersonLink, Time } from '../components';
 import { conversations, myDevice, safetyNumber, send, type Conversations } from '../device';
 import { useLiveEvents, type LiveEvent } from '../live';
@@ -41,6 +42,16 @@ export default function MessagesView() {
     return [...set];
   }, [data, me]);
   const thread = (data?.messages ?? []).filter((m) => m.from === peer || m.to === peer);
+  // Names for the conversation list, as my site knows them (addresses stay beside them).
+  const [names, setNames] = useState<Record<string, string>>({});
+  const peerKey = peers.join(',');
+  useEffect(() => {
+    if (!peerKey) return;
+    api<ApiResponse<'names'>>('GET', `/api/people?addresses=${encodeURIComponent(peerKey)}`).then(
+      (r) => setNames(Object.fromEntries(r.items.filter((p) => p.displayName).map((p) => [p.address, p.displayName!]))),
+      () => undefined,
+    );
+  }, [peerKey]);
 
   useEffect(() => {
     setSafety(undefined);
@@ -95,7 +106,9 @@ export default function MessagesView() {
         <ul className="peers">
           {peers.map((p) => (
             <li key={p}>
-              <button type="button" className={p === peer ? 'small' : 'small secondary'} aria-current={p === peer} onClick={() => setPeer(p)}>{p}</button>
+              <button type="button" className={p === peer ? 'small' : 'small secondary'} aria-current={p === peer} onClick={() => setPeer(p)}>
+                {names[p] ? <>{names[p]} <span className="address">{p}</span></> : p}
+              </button>
             </li>
           ))}
         </ul>
