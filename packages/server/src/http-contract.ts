@@ -17,7 +17,7 @@ export interface Authenticating {
 const PART_NAMES: Record<string, string> = { body: 'request body', querystring: 'query', params: 'path', headers: 'headers' };
 
 /** The first few problems of a failed parse, as one readable sentence. */
-export function describeIssues(error: z.ZodError, what: string): string {
+function describeIssues(error: z.ZodError, what: string): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.join('.') || what}: ${issue.message}`)

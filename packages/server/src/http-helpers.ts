@@ -1,20 +1,8 @@
 import { HearthError, parseAddress, type Address } from '@hearth/protocol';
 import type { FastifyRequest } from 'fastify';
-import type { z } from 'zod';
 import type { Context } from './context.js';
 import { sha256Hex } from './crypto/node-signing.js';
 import { badRequest, unauthorized } from './errors.js';
-
-/** Validates a request body (or query) against its schema; the first problems become the message. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what = 'request body'): z.infer<S> {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const detail = result.error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || what}: ${issue.message}`)
-    .join('; ');
-  throw badRequest('invalid_request', `${what} is not valid: ${detail}`);
-}
 
 export function parseAddressInput(text: unknown): Address {
   if (typeof text !== 'string') throw badRequest('invalid_address', 'address must be a string like name@host');
