@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatAddress, parseAddress, parseHostPort, siteOrigin, siteFromUrl } from './address.js';
+import { addressFromInput, formatAddress, parseAddress, parseHostPort, siteOrigin, siteFromUrl } from './address.js';
 import { AddressError } from './errors.js';
 
 const username = fc.stringMatching(/^[a-z0-9_]{1,32}$/);
@@ -82,5 +82,13 @@ describe('addresses', () => {
     expect(siteOrigin({ host: '10.77.3.1', port: 4001 }, { allowInsecureLoopback: false })).toBe('https://10.77.3.1:4001');
     expect(siteFromUrl('https://Example.com')).toEqual({ host: 'example.com', port: 443 });
     expect(siteFromUrl('http://127.0.0.1:4001')).toEqual({ host: '127.0.0.1', port: 4001 });
+  });
+
+  it('reads an address or a pasted profile or post link, as a person gives it', () => {
+    expect(addressFromInput(' @bob@example.com ')).toEqual({ username: 'bob', host: 'example.com', port: 443 });
+    expect(addressFromInput('https://Example.com/@Bob')).toEqual({ username: 'bob', host: 'example.com', port: 443 });
+    expect(addressFromInput('http://127.0.0.1:4001/@bob/AbC_1')).toEqual({ username: 'bob', host: '127.0.0.1', port: 4001 });
+    expect(() => addressFromInput('https://example.com/about')).toThrow(AddressError);
+    expect(() => addressFromInput('bob')).toThrow(AddressError);
   });
 });

@@ -169,3 +169,19 @@ function printable(text: string): string {
   const shown = String(text).slice(0, 64);
   return JSON.stringify(shown).slice(1, -1);
 }
+
+/**
+ * What a person types or pastes to name someone: `bob@example.com`, `@bob@example.com`, or a
+ * profile link `https://example.com/@bob` (a post link `.../@bob/ID` names its author too).
+ */
+export function addressFromInput(input: string): Address {
+  const text = input.trim();
+  if (/^https?:\/\//i.test(text)) {
+    const url = new URL(text);
+    const match = /^\/@([a-z0-9_]{1,32})(\/[A-Za-z0-9_-]{1,64})?\/?$/i.exec(url.pathname);
+    if (!match) throw new AddressError('That link is not a profile link (it should end in /@name).');
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    return { username: match[1]!.toLowerCase(), host: url.hostname.toLowerCase(), port };
+  }
+  return parseAddress(text);
+}

@@ -1,4 +1,4 @@
-import { formatAddress, LIMITS, type Address, type PostDetail } from '@hearth/protocol';
+import { formatAddress, type Address, type PostDetail } from '@hearth/protocol';
 import { RemotePostDetailSchema, RemotePostSchema } from '../federation/remote-post.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
@@ -7,22 +7,13 @@ import { ApiError, badRequest, notFound } from '../errors.js';
 import { remoteLookupError } from '../federation/directory.js';
 import { contractRoute } from '../http-contract.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
-import { decoratePosts, peopleByAddress } from '../storage/feed.js';
+import { decoratePosts, peopleByAddress, RemoteProfileSchema } from '../storage/feed.js';
 import { decodeCursor } from '../storage/posts.js';
 import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, localAddressText } from '../storage/users.js';
 
 const badRemoteAnswer = (message: string) => new ApiError('bad_remote_answer', message, { status: 502 });
 
-/** What another site says about a person: checked, and cut to what a page shows. */
-const RemoteProfile = z.object({
-  displayName: z.string().max(LIMITS.displayNameChars * 2),
-  bio: z.string().max(LIMITS.bioChars * 2).default(''),
-  avatarUrl: z.string().max(LIMITS.urlChars).default(''),
-  postCount: z.number().int().min(0).default(0),
-  createdAt: z.string().max(40).default(''),
-  pinnedPost: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined),
-});
 const RemotePage = z.object({ items: z.array(RemotePostSchema).max(100), next: z.string().max(100).nullable().optional() });
 
 /**
@@ -46,7 +37,7 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const target = parseAddressInput(request.params.address);
     const address = formatAddress(target);
     const local = ctx.directory.isLocal(target);
-    let profile: z.infer<typeof RemoteProfile>;
+    let profile: z.infer<typeof RemoteProfileSchema>;
     if (local) {
       const user = await findUser(ctx.db, target.username);
       if (!user) throw notFound(`user ${address}`);
@@ -63,7 +54,7 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       const raw = await ctx.directory.profileOf(target).catch((error: unknown) => {
         throw remoteLookupError(error, target);
       });
-      const parsed = RemoteProfile.safeParse(raw);
+      const parsed = RemoteProfileSchema.safeParse(raw);
       if (!parsed.success) throw badRemoteAnswer(`${address}'s site answered with something that is not a Hearth profile`);
       // (Its name and picture were remembered as it was fetched: Directory's onProfile.)
       profile = parsed.data;

@@ -1,4 +1,4 @@
-import { formatAddress, formatSite, parseAddress, type Address } from '@hearth/protocol';
+import { addressFromInput, formatAddress, formatSite, type Address } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { sql } from 'kysely';
 import type { Context } from '../context.js';
@@ -20,14 +20,10 @@ export function ftsQuery(q: string): string | undefined {
 /** `bob@host`, `@bob@host` or a profile link `https://host/@bob`: the address it names, if any. */
 export function addressInQuery(q: string): Address | undefined {
   const text = q.trim();
+  const link = /^https?:\/\//i.test(text);
+  if (!link && !text.includes('@', 1)) return undefined;
   try {
-    if (/^https?:\/\//i.test(text)) {
-      const url = new URL(text);
-      const m = /^\/@([a-z0-9_]{1,32})(\/[A-Za-z0-9_-]{1,64})?\/?$/i.exec(url.pathname);
-      if (!m) return undefined;
-      return { username: m[1]!.toLowerCase(), host: url.hostname.toLowerCase(), port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 };
-    }
-    return text.includes('@', 1) ? parseAddress(text.toLowerCase()) : undefined;
+    return addressFromInput(link ? text : text.toLowerCase());
   } catch {
     return undefined;
   }

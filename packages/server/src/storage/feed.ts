@@ -1,4 +1,5 @@
-import { formatAddress, formatSite, type PostView, type SiteName } from '@hearth/protocol';
+import { formatAddress, formatSite, LIMITS, type PostView, type SiteName } from '@hearth/protocol';
+import { z } from 'zod';
 import type { Kysely } from 'kysely';
 import { decodeCursor, encodeCursor, olderThan, postCounts } from './posts.js';
 import { attachmentsOf } from './public-content.js';
@@ -145,6 +146,16 @@ export async function decoratePosts(db: Kysely<Database>, where: Where, reader: 
   });
 }
 
+/** What another site says about a person: checked, and cut to what a page shows (and what is remembered). */
+export const RemoteProfileSchema = z.object({
+  displayName: z.string().max(LIMITS.displayNameChars * 2),
+  bio: z.string().max(LIMITS.bioChars * 2).default(''),
+  avatarUrl: z.string().max(LIMITS.urlChars).default(''),
+  postCount: z.number().int().min(0).default(0),
+  createdAt: z.string().max(40).default(''),
+  pinnedPost: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined),
+});
+
 /** Names and pictures for addresses: local users from `users`, others as last fetched. */
 export async function peopleByAddress(db: Kysely<Database>, site: SiteName, addresses: string[]): Promise<Map<string, { address: string; displayName: string; avatarUrl: string }>> {
   const found = new Map<string, { address: string; displayName: string; avatarUrl: string }>();
@@ -171,10 +182,11 @@ export async function peopleByAddress(db: Kysely<Database>, site: SiteName, addr
  * their key, a follow, a visit): best effort, and only what looks like a Hearth profile.
  */
 export async function rememberProfileDocument(db: Kysely<Database>, address: string, raw: unknown, now: number): Promise<void> {
-  const doc = raw as { displayName?: unknown; avatarUrl?: unknown };
-  if (typeof doc?.displayName !== 'string' || doc.displayName.length === 0 || doc.displayName.length > 200) return;
-  const avatarUrl = typeof doc.avatarUrl === 'string' && /^https?:\/\//.test(doc.avatarUrl) && doc.avatarUrl.length <= 2000 ? doc.avatarUrl : '';
-  await rememberProfile(db, { address, displayName: doc.displayName, avatarUrl }, now);
+  // Only what is remembered is checked: a picture that is not a usable URL is dropped, not the name.
+  const parsed = RemoteProfileSchema.pick({ displayName: true }).extend({ avatarUrl: z.string().max(LIMITS.urlChars).catch('') }).safeParse(raw);
+  if (!parsed.success || parsed.data.displayName.length === 0) return;
+  const avatarUrl = /^https?:\/\//.test(parsed.data.avatarUrl) ? parsed.data.avatarUrl : '';
+  await rememberProfile(db, { address, displayName: parsed.data.displayName, avatarUrl }, now);
 }
 
 /** Remembers a remote person's name and picture from a profile my site fetched. */
