@@ -165,7 +165,7 @@ export class SiteProcess {
     if (this.proc) throw new Error('already running');
     // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
     const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.port)];
-    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
+    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', process.env.HEARTH_TEST_LOG_LEVEL ?? 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));

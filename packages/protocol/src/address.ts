@@ -23,6 +23,14 @@ export function isValidUsername(name: string): boolean {
   return USERNAME.test(name);
 }
 
+/**
+ * Usernames that start with "_" name parts of a site, not people (the relay inbox, `_relay`):
+ * a site never gives one to a person.
+ */
+export function isReservedUsername(name: string): boolean {
+  return name.startsWith('_');
+}
+
 export function assertUsername(name: string): string {
   if (!USERNAME.test(name)) {
     throw new AddressError(`username "${printable(name)}" is not valid: use 1 to 32 of a-z, 0-9 and _`);

@@ -146,6 +146,33 @@ export interface RouteContract {
   response: z.ZodType | null;
 }
 
+const RelayCountsSchema = z.object({ envelopes: count, bytes: count, refused: count });
+/** Someone I relay for, with the limits I set and what I relayed for them (counts, never contents). */
+const RelayFriendSchema = z.object({
+  address,
+  perMinute: count,
+  bytesPerDay: count,
+  since: iso,
+  displayName: z.string().optional(),
+  today: RelayCountsSchema,
+  total: RelayCountsSchema,
+});
+const RelayFriendBody = z.strictObject({
+  address,
+  perMinute: z.number().int().min(1, 'allow at least 1 envelope a minute').max(60_000).optional(),
+  bytesPerDay: z.number().int().min(1024, 'allow at least 1 KB a day').max(100 * 1024 ** 3).optional(),
+});
+/** How my site reaches another site now: direct, or through whom, since when. */
+const RelayPathSchema = z.object({
+  site: z.string(),
+  via: address.nullable(),
+  since: iso,
+  /** While a relay is in use: when the direct path is tried again. */
+  nextProbeAt: iso.optional(),
+  /** The people I follow or who follow me there (what a person recognises). */
+  people: z.array(address),
+});
+
 const route = <R extends RouteContract>(r: R): R => r;
 
 export const API = {
@@ -375,6 +402,14 @@ export const API = {
     response: z.object({ address: z.string(), deviceId: z.string(), origin: z.string() }),
   }),
   vaultRequest: route({ method: 'POST', path: '/api/vault/request', body: z.strictObject({ sealed: SealedSchema }), status: 200, response: z.object({ sealed: SealedSchema }) }),
+  // Friends relay (PROTOCOL.md §6): whom I relay for, the relays I use, and the path to each site.
+  relayFriends: route({ method: 'GET', path: '/api/relay/friends', status: 200, response: z.object({ friends: z.array(RelayFriendSchema) }) }),
+  relayFriendPut: route({ method: 'POST', path: '/api/relay/friends', body: RelayFriendBody, status: 200, response: RelayFriendSchema }),
+  relayFriendRemove: route({ method: 'DELETE', path: '/api/relay/friends/:address', params: AddressParam, status: 204, response: null }),
+  myRelays: route({ method: 'GET', path: '/api/relay/mine', status: 200, response: z.object({ relays: z.array(address) }) }),
+  myRelayAdd: route({ method: 'POST', path: '/api/relay/mine', body: AddressBody, status: 200, response: z.object({ relays: z.array(address) }) }),
+  myRelayRemove: route({ method: 'DELETE', path: '/api/relay/mine/:address', params: AddressParam, status: 204, response: null }),
+  relayPaths: route({ method: 'GET', path: '/api/relay/paths', status: 200, response: z.object({ paths: z.array(RelayPathSchema) }) }),
 } as const satisfies Record<string, RouteContract>;
 
 export type ApiRouteName = keyof typeof API;

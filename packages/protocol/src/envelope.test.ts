@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { LIMITS } from './limits.js';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -70,7 +71,7 @@ describe('envelopes', () => {
   });
 
   it('refuses oversized and deeply nested text before parsing', () => {
-    expect(() => parseEnvelopeText('x'.repeat(70_000))).toThrow(expect.objectContaining({ code: 'too_large' }));
+    expect(() => parseEnvelopeText('x'.repeat(LIMITS.relayEnvelopeBytes + 1))).toThrow(expect.objectContaining({ code: 'too_large' }));
     expect(() => parseEnvelopeText('['.repeat(20) + ']'.repeat(20))).toThrow(expect.objectContaining({ code: 'too_deep' }));
     expect(() => parseEnvelopeText('{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')).toThrow(expect.objectContaining({ code: 'invalid_envelope' }));
   });

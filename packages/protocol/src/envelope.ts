@@ -68,13 +68,25 @@ export function createEnvelope<T extends EnvelopeType>(
   const sig = toBase64url(signer.sign(signingBytes(unsigned)));
   const envelope = { ...unsigned, sig } as Envelope<T>;
   const size = utf8Length(JSON.stringify(envelope));
-  if (size > LIMITS.envelopeBytes) throw new EnvelopeError('too_large', `envelope is ${size} bytes; the limit is ${LIMITS.envelopeBytes}`, 413);
+  const limit = envelopeLimit(envelope.type);
+  if (size > limit) throw new EnvelopeError('too_large', `envelope is ${size} bytes; the limit is ${limit}`, 413);
   return envelope;
+}
+
+/** The largest envelope of a type: a relay envelope carries a whole sealed envelope. */
+export function envelopeLimit(type: string): number {
+  return type === 'relay' ? LIMITS.relayEnvelopeBytes : LIMITS.envelopeBytes;
 }
 
 /** Parses one envelope from JSON text or raw UTF-8 bytes, enforcing size, depth and strict JSON before the schema. */
 export function parseEnvelopeText(text: string | Uint8Array): Envelope {
-  return validateEnvelope(parseLimitedJson(text, { maxBytes: LIMITS.envelopeBytes, maxDepth: LIMITS.envelopeDepth }));
+  const value = parseLimitedJson(text, { maxBytes: LIMITS.relayEnvelopeBytes, maxDepth: LIMITS.envelopeDepth });
+  // Each type's own limit, before the schema: only a relay envelope may be larger than LIMITS.envelopeBytes.
+  const size = typeof text === 'string' ? utf8Length(text) : text.byteLength;
+  const type = (value as { type?: unknown } | null)?.type;
+  const limit = envelopeLimit(typeof type === 'string' ? type : '');
+  if (size > limit) throw new EnvelopeError('too_large', `${typeof type === 'string' && type === 'relay' ? 'a relay envelope' : 'an envelope'} is at most ${limit} bytes; this one is ${size}`, 413);
+  return validateEnvelope(value);
 }
 
 /**

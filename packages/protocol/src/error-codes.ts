@@ -77,6 +77,16 @@ export const ERROR_CODES = {
   unknown_comment: no(404),
   id_taken: no(409),
   link_closed: later(0),
+  // Friends relay (PROTOCOL.md §6)
+  relay_not_allowed: no(403),
+  relay_not_served: no(403),
+  hop_limit: no(400),
+  bad_seal: no(400),
+  relay_rate_limited: later(429),
+  relay_queued: later(503),
+  relay_unreachable: later(502),
+  no_relay_path: later(502),
+  relay_fetch_refused: no(403),
   internal: later(500),
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -18,3 +18,4 @@ export * from './key-rotation.js';
 export * from './error-codes.js';
 export * from './api-contract.js';
 export * from './mentions.js';
+export * from './relay.js';

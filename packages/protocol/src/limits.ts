@@ -2,6 +2,13 @@
 export const LIMITS = {
   /** One envelope, as UTF-8 JSON. Large enough for a DM to 50 devices. */
   envelopeBytes: 64 * 1024,
+  /**
+   * One relay envelope (PROTOCOL.md §6): an envelope of up to envelopeBytes, sealed for its
+   * destination site and base64url-encoded (4/3), with room for the wrapping.
+   */
+  relayEnvelopeBytes: 96 * 1024,
+  /** Relay sites one envelope may pass through: 1 by default, never more than this. */
+  relayHops: 2,
   /** Nesting of an envelope's JSON; the deepest legitimate message nests 5 levels. */
   envelopeDepth: 16,
   /** The shortest password a site accepts. */

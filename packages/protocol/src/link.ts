@@ -33,6 +33,8 @@ export const LinkFrameSchema = z.discriminatedUnion('t', [
     retryable: z.boolean().optional(),
     /** The receiver's clock (ISO time), on clock_skew and expired refusals. */
     time: z.string().max(40).optional(),
+    /** How long to wait before sending again (a relay's per-friend limit), in ms. */
+    retryAfterMs: z.number().int().min(0).max(7 * 24 * 60 * 60 * 1000).optional(),
   }),
   z.strictObject({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(500) }),
 ]);

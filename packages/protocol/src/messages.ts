@@ -22,6 +22,13 @@ export const TYPES = {
   likeDelete: 'like.delete',
   dm: 'dm',
   callSignal: 'call.signal',
+  /** Another envelope, sealed for its destination site, for a friend's site to pass on (PROTOCOL.md §6). */
+  relay: 'relay',
+  /**
+   * A GET of a public document on `next`, passed on by a relay and answered at once (never
+   * queued): sealed for the destination site, or, without `sealed`, its discovery document.
+   */
+  relayFetch: 'relay.fetch',
 } as const;
 
 export type EnvelopeType = (typeof TYPES)[keyof typeof TYPES];
@@ -77,6 +84,20 @@ export const DmCiphertextSchema = z.strictObject({
  */
 export const CallSealedSchema = DmCiphertextSchema.extend({ ciphertext: b64(48 * 1024) });
 
+/**
+ * An envelope sealed for one site (relay.ts): the same construction as a DM, with one recipient,
+ * the destination site's relay key, and a domain label of its own.
+ */
+export const RelaySealedSchema = DmCiphertextSchema.extend({
+  ciphertext: b64(Math.ceil(((LIMITS.envelopeBytes + 16) * 4) / 3)),
+  recipients: z.array(z.strictObject({ device: z.string().max(16), nonce: b64(32), wrappedKey: b64(64) })).length(1),
+});
+
+/** A relayed fetch request, sealed for its destination site (relay.ts). */
+export const RelayFetchSealedSchema = RelaySealedSchema.extend({ ciphertext: b64(4096) });
+
+const siteName = z.strictObject({ host: z.string().max(253), port: z.number().int().min(1).max(65535) });
+
 export const MESSAGE_SCHEMAS = {
   [TYPES.follow]: z.strictObject({}),
   [TYPES.unfollow]: z.strictObject({}),
@@ -97,6 +118,10 @@ export const MESSAGE_SCHEMAS = {
   [TYPES.likeDelete]: z.strictObject({ post: z.strictObject({ id }) }),
   [TYPES.dm]: z.strictObject({ message: DmCiphertextSchema }),
   [TYPES.callSignal]: z.strictObject({ call: z.strictObject({ id }), sealed: CallSealedSchema }),
+  // `next`: the site the relay passes it to; `hops`: how many relay sites may still pass it on
+  // (outside the inner signature, so each relay counts it down); `sealed`: the inner envelope.
+  [TYPES.relay]: z.strictObject({ next: siteName, hops: z.number().int().min(0).max(LIMITS.relayHops), sealed: RelaySealedSchema }),
+  [TYPES.relayFetch]: z.strictObject({ next: siteName, hops: z.number().int().min(0).max(LIMITS.relayHops), sealed: RelayFetchSealedSchema.optional() }),
 } as const satisfies Record<EnvelopeType, z.ZodType>;
 
 export type MessageData = { [T in EnvelopeType]: z.infer<(typeof MESSAGE_SCHEMAS)[T]> };

@@ -22,6 +22,7 @@ import { userRoutes } from './routes/users.js';
 import { vaultRoutes } from './routes/vault.js';
 import { callRoutes } from './routes/calls.js';
 import { wellKnownRoutes } from './routes/well-known.js';
+import { relayRoutes } from './routes/relay.js';
 
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
 
@@ -131,6 +132,13 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(setupRoutes(ctx));
   await app.register(vaultRoutes(ctx));
   await app.register(callRoutes(ctx));
+  await app.register(relayRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
+  // A relayed fetch that ends here reads the public document as any visitor would (no login).
+  ctx.readLocal = async (path, ifNoneMatch) => {
+    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json', ...(ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {}) } });
+    const etag = res.headers.etag;
+    return { status: res.statusCode, body: res.body, ...(typeof etag === 'string' ? { etag } : {}) };
+  };
   return app;
 }

@@ -2,7 +2,13 @@ import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
 import { rememberProfileDocument } from './storage/feed.js';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CLOCK_CODES, createEnvelope, type Address, formatAddress, HearthError, parseAddress, parseHostPort, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { CLOCK_CODES, createEnvelope, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { nodeX25519 } from '@hearth/protocol/node';
+import { RelayPaths } from './relay/paths.js';
+import { RelayRouter } from './relay/router.js';
+import { RelayService } from './relay/relay-service.js';
+import { PathAwareHttp } from './relay/path-aware-http.js';
+import { allMyRelays } from './relay/store.js';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -49,7 +55,20 @@ export class Context {
   readonly log: Logger;
   readonly db: Db;
   readonly now: () => number;
+  /** Plain HTTP(S) to other sites (SSRF-guarded). */
   readonly http: HttpClient;
+  /** Reads of other sites that go through a friend's relay when the direct path fails. */
+  readonly fetcher: PathAwareHttp;
+  /** This site's relay key (X25519), derived from its server key: what relayed envelopes are sealed to. */
+  readonly relayKeys: AgreementKeyPair;
+  readonly relayPaths: RelayPaths;
+  readonly router: RelayRouter;
+  readonly relay: RelayService;
+  /**
+   * Reads a public document of this site in process (a relayed fetch that ends here); set by
+   * buildApp, which owns the routes.
+   */
+  readLocal: (path: string, ifNoneMatch?: string) => Promise<{ status: number; etag?: string; body: string }> = async () => ({ status: 503, body: '' });
   readonly directory: Directory;
   readonly batcher: CommitBatcher;
   readonly inbox: Inbox;
@@ -84,9 +103,11 @@ export class Context {
     const allowInsecure = options.config.dev;
     this.http = new HttpClient({ allowInsecure, userAgent: `Hearth/0.1 (+${options.config.origin})` });
     this.serverSigner = nodeSigner(options.config.serverKey);
+    this.relayKeys = deriveRelayKeyPair(options.config.serverKey.secretKey, nodeX25519);
+    this.fetcher = new PathAwareHttp(this.http, () => this.router, (url) => this.hearthSiteOf(url));
     this.directory = new Directory({
       db: this.db,
-      http: this.http,
+      http: this.fetcher,
       site: this.site,
       serverPublicKey: this.serverSigner.publicKey,
       allowInsecure,
@@ -118,11 +139,28 @@ export class Context {
       log: this.log,
       onEnvelope: (env, link) => this.receiveOverLink(env, link.peer),
       onLinkUp: (peer) => {
+        void this.router.directWorks(peer).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'path not saved'));
         void this.outbox.expedite(peer).catch((error: unknown) => this.log.error({ err: error }, 'outbox expedite failed'));
         this.puller.pullSite(peer);
       },
     });
+    this.relayPaths = new RelayPaths({ db: this.db, clock: () => this.siteNow(), now: this.now });
+    this.router = new RelayRouter({
+      db: this.db,
+      site: this.site,
+      x: nodeX25519,
+      links: this.links,
+      http: this.http,
+      fetchDiscovery: (site) => this.directory.fetchJson(`${this.directory.origin(site)}/.well-known/hearth`),
+      serverKeyOf: (site) => this.directory.serverKeyOf(site),
+      origin: (s) => this.directory.origin(s),
+      signerFor: (username) => this.signerFor(username),
+      paths: this.relayPaths,
+      log: this.log,
+      now: this.now,
+    });
     this.outbox = new OutboxWorker({
+      router: this.router,
       db: this.db,
       site: this.site,
       links: this.links,
@@ -143,9 +181,27 @@ export class Context {
         }
       },
     });
+    this.relay = new RelayService({
+      db: this.db,
+      batcher: this.batcher,
+      site: this.site,
+      keys: this.relayKeys,
+      x: nodeX25519,
+      inbox: this.inbox,
+      http: this.http,
+      origin: (s) => this.directory.origin(s),
+      signerFor: (username) => this.signerFor(username),
+      forward: (dest, body, id) => this.outbox.deliverNow(dest, body, id),
+      readLocal: (path, ifNoneMatch) => this.readLocal(path, ifNoneMatch),
+      discovery: () => this.discoveryDocument(),
+      log: this.log,
+      now: this.now,
+      clock: () => this.siteNow(),
+    });
+    this.inbox.relay = this.relay;
     this.puller = new Puller({
       db: this.db,
-      http: this.http,
+      http: this.fetcher,
       directory: this.directory,
       log: this.log,
       now: this.now,
@@ -195,10 +251,48 @@ export class Context {
     // at most these seconds, which only makes schedules and retention a little longer).
     this.clockTimer = setInterval(() => void this.clock?.save(this.db).catch(() => undefined), 10_000);
     this.clockTimer.unref();
+    // Links to the relays people here use, kept up like those to friends: a relay is ready when the direct path fails.
+    for (const { address } of await allMyRelays(this.db)) this.links.want(parseAddress(address));
     const rows = await this.db.selectFrom('following').select('target').union(this.db.selectFrom('followers').select('follower as target')).execute();
     for (const { target } of rows) {
       const at = target.indexOf('@');
       this.links.want(parseHostPort(target.slice(at + 1)));
+    }
+  }
+
+  /**
+   * The discovery document (/.well-known/hearth): what another site needs to link to this one,
+   * and the relay part (PROTOCOL.md §6): the key relayed envelopes are sealed to and the relays
+   * this site can be reached through, signed by the server key.
+   */
+  async discoveryDocument(): Promise<Record<string, unknown>> {
+    const origin = this.config.origin;
+    const relays = [...new Set((await allMyRelays(this.db)).map((r) => r.address))];
+    const advert = { site: this.site, relayKey: this.relayKeys.publicKey, relays };
+    return {
+      software: 'hearth',
+      version: '0.1.0',
+      protocol: PROTOCOL_VERSION,
+      site: this.site,
+      serverKey: this.serverSigner.publicKey,
+      relay: { key: advert.relayKey, relays, sig: signRelayAdvert(advert, this.serverSigner) },
+      endpoints: {
+        federation: `${origin.replace(/^http/, 'ws')}/federation`,
+        inbox: `${origin}/federation/inbox`,
+        relayFetch: `${origin}/federation/relay/fetch`,
+        user: `${origin}/api/users/{username}`,
+        posts: `${origin}/api/users/{username}/posts`,
+      },
+    };
+  }
+
+  /** The other Hearth site a URL belongs to (its origin is that site's), or null. */
+  private hearthSiteOf(url: URL): SiteName | null {
+    try {
+      const site = siteFromUrl(url.origin);
+      return !sameSite(site, this.site) && this.directory.origin(site) === url.origin ? site : null;
+    } catch {
+      return null;
     }
   }
 
@@ -355,7 +449,8 @@ export class Context {
       if (error instanceof StorageFullError) this.storageTrouble(error);
       if (error instanceof HearthError) {
         const clock = CLOCK_CODES.has(error.code) ? { time: new Date(this.now()).toISOString() } : {};
-        return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500, ...clock };
+        const wait = (error as { retryAfterMs?: number }).retryAfterMs;
+        return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500, ...clock, ...(typeof wait === 'number' ? { retryAfterMs: Math.ceil(wait) } : {}) };
       }
       this.log.error({ err: error }, 'inbox failed');
       return { ok: false, code: 'internal', message: 'internal error', retryable: true };
@@ -370,6 +465,7 @@ export class Context {
     this.outbox.stop();
     this.links.close();
     this.vaults.close();
+    await this.relay.close();
     await this.puller.stop();
     await this.outbox.settled();
     await this.batcher.idle();

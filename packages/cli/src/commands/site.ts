@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HearthError, isValidUsername } from '@hearth/protocol';
+import { HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
 import { Context, createSiteConfig, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, rotateSiteKey, siteExists, startSite, type RunningSite } from '@hearth/server';
 import { CliError } from '../errors.js';
 import { Prompter } from '../prompt.js';
 
 export function checkUsername(name: string): string | null {
+  if (isValidUsername(name) && isReservedUsername(name)) return 'names starting with _ are kept for the site itself';
   return isValidUsername(name) ? null : 'use 1 to 32 of a-z, 0-9 and _';
 }
 

@@ -144,6 +144,13 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     await enqueueForVault(trx, env.to.username, { envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
+  // Relay envelopes never reach a handler: the inbox passes them to the relay service (PROTOCOL.md §6).
+  [TYPES.relay]: async () => {
+    throw new ApiError('invalid_envelope', 'a relay envelope is passed on, not stored', { status: 400 });
+  },
+  [TYPES.relayFetch]: async () => {
+    throw new ApiError('invalid_envelope', 'a relayed fetch is answered, not stored', { status: 400 });
+  },
   [TYPES.callSignal]: async (trx, env) => {
     // Calls only from people the callee follows or allows (the caller's site checks the other
     // half for the caller). Nothing is stored: the signal goes to the callee's open pages.

@@ -6,7 +6,9 @@ import {
   formatSite,
   HearthError,
   parseEnvelopeText,
+  RELAY_INBOX,
   sameSite,
+  TYPES,
   validateEnvelope,
   verifyEnvelopeSignature,
   type Envelope,
@@ -26,6 +28,13 @@ export interface Arrival {
   peer?: SiteName;
   /** Delivered by this site to itself (a local user's envelope to another local user). */
   local?: boolean;
+  /** Opened from a relay envelope (PROTOCOL.md §6): it came through a friend's site, not from its sender's. */
+  relayed?: boolean;
+}
+
+/** The relay operator's side, which the inbox hands relay envelopes to once they are verified. */
+export interface RelayReceiver {
+  receive(env: Envelope<'relay'>): Promise<InboxResult>;
 }
 
 /** Seen ids are kept a day longer than the oldest envelope accepted (FRESHNESS.maxAgeMs). */
@@ -37,6 +46,9 @@ export const SEEN_RETENTION_MS = FRESHNESS.maxAgeMs + 24 * 60 * 60 * 1000;
  * handler in one transaction. Nothing is stored until every check has passed.
  */
 export class Inbox {
+  /** Set by the composition root (the relay needs the inbox for the envelopes it opens). */
+  relay: RelayReceiver | undefined;
+
   constructor(
     private readonly deps: {
       batcher: CommitBatcher;
@@ -83,6 +95,12 @@ export class Inbox {
   private async receiveChecked(env: Envelope, arrival: Arrival): Promise<InboxResult> {
     try {
       await this.check(env, arrival);
+      if (env.type === TYPES.relayFetch) throw new EnvelopeError('invalid_envelope', 'a relay.fetch envelope goes to /federation/relay/fetch, which answers it', 400);
+      if (env.type === TYPES.relay) {
+        if (arrival.relayed) throw new EnvelopeError('bad_seal', 'a sealed envelope holds one envelope, never another relay envelope', 400);
+        if (!this.relay) throw new EnvelopeError('unknown_type', 'this site does not relay', 400);
+        return await this.relay.receive(env as Envelope<'relay'>);
+      }
       // Blocks are silent (PROTOCOL.md §4 step 8): the sender gets a normal acceptance, and
       // nothing is stored, shown or remembered.
       if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) return { status: 'accepted', id: env.id };
@@ -110,6 +128,16 @@ export class Inbox {
    * is looked at before the sender's signature has verified, so an unsigned envelope learns
    * nothing but "bad signature".
    */
+  /** The checks alone, for a relayed fetch (answered, never stored). */
+  async verify(env: Envelope): Promise<void> {
+    try {
+      await this.check(env, {});
+    } catch (error) {
+      this.deps.log.warn({ code: error instanceof HearthError ? error.code : 'internal', id: env.id, type: env.type, from: formatAddress(env.from) }, 'envelope refused');
+      throw error;
+    }
+  }
+
   private async check(env: Envelope, arrival: Arrival): Promise<void> {
     const stale = checkFreshness(env.ts, this.deps.now());
     // Clocks that disagree are retryable: the same envelope is good once they agree (§4 step 4).
@@ -124,6 +152,8 @@ export class Inbox {
       throw new EnvelopeError('forged_from', 'a local delivery must come from this site', 403);
     }
     await this.checkSignature(env);
+    // The relay inbox is the site itself, not a person (PROTOCOL.md §6).
+    if (env.to.username === RELAY_INBOX && (env.type === TYPES.relay || env.type === TYPES.relayFetch)) return;
     if (!(await this.deps.users.exists(env.to.username))) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
   }
 

@@ -45,6 +45,8 @@ export class LinkManager {
   private readonly links = new Map<string, Set<Link>>();
   private readonly dialing = new Map<string, Promise<Link | null>>();
   private readonly wanted = new Map<string, { site: SiteName; failures: number; timer?: NodeJS.Timeout; lastFailure?: number }>();
+  /** Sites whose last dial failed in the network (nothing answered, timed out, cut): the relay path's cue. */
+  private readonly unreachableSites = new Set<string>();
   private closing = false;
 
   constructor(private readonly deps: LinkManagerDeps) {}
@@ -93,6 +95,7 @@ export class LinkManager {
         })
         .catch((error: unknown) => {
           this.deps.log.debug({ peer: key, err: (error as Error).message }, 'link dial failed');
+          if (isNetworkFailure(error)) this.unreachableSites.add(key);
           this.scheduleRedial(site);
           return null;
         })
@@ -113,6 +116,14 @@ export class LinkManager {
       void this.ensure(site);
     }, delay);
     state.timer.unref();
+  }
+
+  /**
+   * Whether the last dial to this site failed in the network (connection refused, timed out,
+   * unreachable, cut), with no link up since: its direct path is down or blocked.
+   */
+  unreachable(site: SiteName): boolean {
+    return this.unreachableSites.has(formatSite(siteOnly(site))) && !this.get(site);
   }
 
   /** The server side of the handshake, on a socket accepted at /federation. */
@@ -232,6 +243,7 @@ export class LinkManager {
       }
     }
     set.add(link);
+    this.unreachableSites.delete(key);
     this.deps.log.info({ peer: key, direction: link.direction }, 'link up');
     link.on('close', () => {
       set!.delete(link);
@@ -253,6 +265,16 @@ export class LinkManager {
     for (const set of this.links.values()) for (const link of set) link.close();
     this.links.clear();
   }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', 'EAI_AGAIN', 'handshake_timeout', 'link_closed', 'fetch_failed']);
+
+/** A failure of the network itself (as opposed to an answer: a refusal, a bad key). */
+export function isNetworkFailure(error: unknown): boolean {
+  const e = error as { code?: string; cause?: { code?: string }; message?: string };
+  if (NETWORK_CODES.has(e?.code ?? '') || NETWORK_CODES.has(e?.cause?.code ?? '')) return true;
+  // ws reports a handshake that timed out as a plain Error.
+  return /Opening handshake has timed out|socket hang up/.test(e?.message ?? '');
 }
 
 /** Callers may pass an address (it has a username too); links and handshakes name sites only. */

@@ -9,6 +9,8 @@ export interface AckResult {
   retryable?: boolean;
   /** The receiver's clock, on refusals that say the clocks disagree (clock_skew, expired). */
   time?: string;
+  /** How long the receiver asks the sender to wait (a relay's per-friend limit). */
+  retryAfterMs?: number;
 }
 
 export class LinkClosedError extends HearthError {
@@ -17,7 +19,8 @@ export class LinkClosedError extends HearthError {
   }
 }
 
-const MAX_FRAME_BYTES = 80 * 1024;
+/** The largest frame: a relay envelope (the largest envelope there is) and the frame around it. */
+const MAX_FRAME_BYTES = LIMITS.relayEnvelopeBytes + 1024;
 /**
  * Bytes of envelopes sent on one link and not yet acknowledged. A peer that reads slowly
  * (or not at all) holds at most this much of our memory; senders wait for room (room()).
@@ -86,15 +89,28 @@ export class Link extends EventEmitter {
   /** Sends one envelope given as its JSON text (as stored in the outbox: no re-serialising). */
   send(envelopeJson: string, id: string): Promise<AckResult> {
     if (this.closed) return Promise.reject(new LinkClosedError(this.peer));
-    return new Promise<AckResult>((resolve, reject) => {
+    // The same envelope already in flight here (a relay's synchronous try and its outbox copy):
+    // it is not sent twice; both senders get its one ack.
+    const inFlight = this.pending.get(id);
+    if (inFlight) {
+      return new Promise<AckResult>((resolve) =>
+        this.pending.set(id, (ack) => {
+          inFlight(ack);
+          resolve(ack);
+        }),
+      );
+    }
+    return new Promise<AckResult>((resolve) => {
       this.pending.set(id, resolve);
       const bytes = Buffer.byteLength(envelopeJson);
       this.pendingSize.set(id, bytes);
       this.pendingBytes += bytes;
       this.socket.send(`{"t":"env","env":${envelopeJson}}`, (error) => {
-        if (error && this.pending.delete(id)) {
+        const waiting = this.pending.get(id);
+        if (error && waiting) {
+          this.pending.delete(id);
           this.release(id);
-          reject(new LinkClosedError(this.peer));
+          waiting({ ok: false, code: 'link_closed', message: new LinkClosedError(this.peer).message, retryable: true });
         }
       });
     });
@@ -122,7 +138,7 @@ export class Link extends EventEmitter {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (isBinary || data.length > MAX_FRAME_BYTES) return this.protocolError('frame_invalid', 'frames are JSON text under 80 KiB');
+    if (isBinary || data.length > MAX_FRAME_BYTES) return this.protocolError('frame_invalid', `frames are JSON text of at most ${MAX_FRAME_BYTES} bytes`);
     let frame: LinkFrame;
     try {
       // Strict JSON (no repeated keys, no lone surrogates); the frame adds one level around the envelope.
@@ -142,10 +158,15 @@ export class Link extends EventEmitter {
       if (resolve) {
         this.pending.delete(frame.id);
         this.release(frame.id);
-        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable, ...(frame.time ? { time: frame.time } : {}) });
+        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable, ...(frame.time ? { time: frame.time } : {}), ...(frame.retryAfterMs !== undefined ? { retryAfterMs: frame.retryAfterMs } : {}) });
       }
     } else if (frame.t === 'env') {
       const id = typeof (frame.env as { id?: unknown })?.id === 'string' ? String((frame.env as { id: string }).id).slice(0, 64) : '';
+      // Only a relay envelope may be larger than an envelope (it carries one, sealed).
+      const type = (frame.env as { type?: unknown })?.type;
+      if (data.length > LIMITS.envelopeBytes + 32 && type !== 'relay') {
+        return this.reply({ t: 'ack', id, ok: false, code: 'too_large', message: `a ${String(type).slice(0, 64)} envelope is at most ${LIMITS.envelopeBytes} bytes`, retryable: false });
+      }
       this.onEnvelope(frame.env, this).then(
         (ack) => this.reply({ t: 'ack', id, ...ack }),
         () => this.reply({ t: 'ack', id, ok: false, code: 'internal', message: 'internal error', retryable: true }),

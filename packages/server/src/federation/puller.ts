@@ -1,7 +1,7 @@
 import { FRESHNESS, formatAddress, parseAddress, PostSchema, sameSite, type Address, type SiteName } from '@hearth/protocol';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { HttpClient } from '../net/http-client.js';
+import type { HttpFetcher } from '../relay/path-aware-http.js';
 import type { Db } from '../storage/db.js';
 import type { Directory } from './directory.js';
 import { upsertRemotePost } from './handlers.js';
@@ -23,7 +23,7 @@ export class Puller {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: { db: Db; http: HttpClient; directory: Directory; log: Logger; now: () => number; onPulled?: (author: Address) => void }) {}
+  constructor(private readonly deps: { db: Db; http: HttpFetcher; directory: Directory; log: Logger; now: () => number; onPulled?: (author: Address) => void }) {}
 
   start(): void {
     void this.pullAll();

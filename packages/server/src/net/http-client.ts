@@ -20,7 +20,11 @@ export interface HttpRequest {
 }
 
 export class FetchError extends HearthError {
-  constructor(message: string, cause?: unknown) {
+  /**
+   * @param network the network failed (nothing answered, no answer in time, the connection was
+   * cut), as opposed to an answer that was too large or unreadable: the cue for a relay path.
+   */
+  constructor(message: string, cause?: unknown, readonly network = false) {
     super('fetch_failed', message, { status: 502, retryable: true, cause });
   }
 }
@@ -73,11 +77,11 @@ export class HttpClient {
           res.on('error', (error) => reject(new FetchError(`reading from ${url.host} failed: ${error.message}`, error)));
         },
       );
-      request.on('timeout', () => request.destroy(new FetchError(`${url.host} did not answer in time`)));
+      request.on('timeout', () => request.destroy(new FetchError(`${url.host} did not answer in time`, undefined, true)));
       request.on('error', (error) => {
         if (error instanceof HearthError) reject(error);
         else if ((error as { code?: string }).code === 'forbidden_address') reject(error);
-        else reject(new FetchError(`could not reach ${url.host}: ${networkReason(error)}`, error));
+        else reject(new FetchError(`could not reach ${url.host}: ${networkReason(error)}`, error, true));
       });
       if (req.body !== undefined) request.end(req.body);
       else request.end();

@@ -7,7 +7,7 @@ import type { Database } from '../storage/schema.js';
  * it (a post, a follow...), so the action and its delivery commit together: a crash can never
  * leave a post without its pushes, or a push without its post.
  */
-export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number): Promise<void> {
+export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number, options: { notBefore?: number } = {}): Promise<number> {
   const body = JSON.stringify(env);
   const inserted = await trx
     .insertInto('outbox')
@@ -18,7 +18,7 @@ export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now:
       dest_port: env.to.port,
       size: Buffer.byteLength(body),
       attempts: 0,
-      next_attempt_at: now,
+      next_attempt_at: options.notBefore ?? now,
       created_at: now,
       status: 'pending',
       last_error: null,
@@ -26,4 +26,5 @@ export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now:
     .returning('seq')
     .executeTakeFirstOrThrow();
   await trx.insertInto('outbox_bodies').values({ seq: Number(inserted.seq), body }).execute();
+  return Number(inserted.seq);
 }

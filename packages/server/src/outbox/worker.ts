@@ -1,4 +1,4 @@
-import { CLOCK_CODES, formatSite, HearthError, isRetryableAnswer, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
+import { CLOCK_CODES, formatSite, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
@@ -8,6 +8,8 @@ import type { Inbox } from '../federation/inbox.js';
 import type { LinkManager } from '../federation/link-manager.js';
 import type { AckResult } from '../federation/link.js';
 import type { HttpClient } from '../net/http-client.js';
+import { failure, postEnvelope } from './post.js';
+import type { RelayRouter } from '../relay/router.js';
 
 /**
  * A row as the cycle reads it: without its body (`size` is the body's length), which is loaded
@@ -52,6 +54,8 @@ export interface OutboxWorkerDeps {
   restamp?: (body: string) => Promise<string>;
   /** Told the ids of envelopes whose delivery was just recorded (after the commit). Must be cheap. */
   onDelivered?: (envelopeIds: string[]) => void;
+  /** The friends relay: the way to a site whose direct path fails (PROTOCOL.md §6 "Path choice"). */
+  router?: RelayRouter;
 }
 
 /** An ack that means "the receiver has it": accepted now, or already seen before. */
@@ -266,7 +270,19 @@ export class OutboxWorker {
       await this.loadBodies(rows);
       return Promise.all(rows.map(async (row) => ({ row, ack: await this.localDelivery(row) })));
     }
+    const router = this.deps.router;
+    // A relay in use for this site, and no probe of the direct path due: through the relay.
+    if (router && (await router.avoidDirect(dest))) {
+      const relayed = await this.viaRelay(router, dest, rows);
+      if (relayed) return relayed;
+    }
     const link = await this.deps.links.ensure(dest);
+    if (!link && router && this.deps.links.unreachable(dest)) {
+      // The direct path failed in the network (refused, timed out, blocked): try the relays.
+      await router.directFailed(dest);
+      const relayed = await this.viaRelay(router, dest, rows);
+      if (relayed) return relayed;
+    }
     if (link) {
       // Pipelined, but never more than the link's byte budget unacknowledged: bodies are loaded
       // a chunk at a time as acks make room, so a stalled peer holds a bounded amount of memory.
@@ -299,6 +315,13 @@ export class OutboxWorker {
         }),
       ),
     );
+  }
+
+  /** Delivers rows through the friends relay; null when there is no relay path to try. */
+  private async viaRelay(router: RelayRouter, dest: SiteName, rows: Row[]): Promise<Outcome[] | null> {
+    await this.loadBodies(rows);
+    const acks = await router.deliver(dest, rows.map((row) => ({ body: row.body!, id: row.envelope_id })));
+    return acks && rows.map((row, i) => ({ row, ack: acks[i]! }));
   }
 
   private readonly postSlots = new Map<string, { active: number; waiting: Array<() => void> }>();
@@ -347,31 +370,7 @@ export class OutboxWorker {
   }
 
   private async post(dest: SiteName, row: Row): Promise<AckResult> {
-    try {
-      const res = await this.deps.http.request({
-        url: `${this.deps.origin(dest)}/federation/inbox`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: row.body,
-        timeoutMs: 15_000,
-        maxBytes: 16 * 1024,
-      });
-      if (res.status >= 200 && res.status < 300) return { ok: true };
-      let code = `http_${res.status}`;
-      let message = `answered ${res.status}`;
-      try {
-        const body = JSON.parse(res.text) as { error?: { code?: string; message?: string } };
-        code = body.error?.code ?? code;
-        message = body.error?.message ?? message;
-      } catch {
-        /* not JSON: keep the status */
-      }
-      // Retry by the code's registry entry (key_unknown is a 401 that asks for a retry), else by status.
-      const date = typeof res.headers.date === 'string' ? Date.parse(res.headers.date) : NaN;
-      return { ok: false, code, message, retryable: isRetryableAnswer(code, res.status), ...(Number.isFinite(date) ? { time: new Date(date).toISOString() } : {}) };
-    } catch (error) {
-      return failure(error);
-    }
+    return postEnvelope(this.deps.http, this.deps.origin(dest), row.body ?? '');
   }
 
   private outcomeQueue: Outcome[] = [];
@@ -529,9 +528,4 @@ export function describeSkew(wallNow: number, receiverTime: string | undefined, 
   const amount = minutes >= 120 ? `${Math.round(minutes / 60)} hours` : `${minutes} minutes`;
   if (minutes === 0) return { aheadMs, text: `this site's clock agrees with ${dest}'s now; the envelope was dated by a clock that was off` };
   return { aheadMs, text: aheadMs > 0 ? `this site's clock is about ${amount} ahead of ${dest}'s` : `${dest}'s clock is about ${amount} ahead of this site's` };
-}
-
-function failure(error: unknown): AckResult {
-  if (error instanceof HearthError) return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500 };
-  return { ok: false, code: 'error', message: (error as Error)?.message ?? String(error), retryable: true };
 }

@@ -1,4 +1,4 @@
-import { formatSite, parseAddress, PROTOCOL_VERSION, sameSite } from '@hearth/protocol';
+import { formatSite, parseAddress, sameSite } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
@@ -25,22 +25,9 @@ export const wellKnownRoutes = (ctx: Context): FastifyPluginAsync => async (app)
     };
   });
 
-  /** The Hearth server document: what another site needs to link to this one. */
+  /** The Hearth server document: what another site needs to link to this one, and reach it through relays. */
   app.get('/.well-known/hearth', async (_request, reply) => {
-    const origin = ctx.config.origin;
     void reply.header('access-control-allow-origin', '*');
-    return {
-      software: 'hearth',
-      version: '0.1.0',
-      protocol: PROTOCOL_VERSION,
-      site: ctx.site,
-      serverKey: ctx.serverSigner.publicKey,
-      endpoints: {
-        federation: `${origin.replace(/^http/, 'ws')}/federation`,
-        inbox: `${origin}/federation/inbox`,
-        user: `${origin}/api/users/{username}`,
-        posts: `${origin}/api/users/{username}/posts`,
-      },
-    };
+    return ctx.discoveryDocument();
   });
 };

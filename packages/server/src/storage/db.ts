@@ -9,6 +9,7 @@ import * as m006 from './migrations/006-clocks.js';
 import * as m007 from './migrations/007-social.js';
 import * as m008 from './migrations/008-conversations.js';
 import * as m009 from './migrations/009-device-use.js';
+import * as m010 from './migrations/010-relay.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-social': m007,
   '008-conversations': m008,
   '009-device-use': m009,
+  '010-relay': m010,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

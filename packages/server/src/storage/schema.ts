@@ -247,7 +247,47 @@ export interface SharedPostsTable {
   shared_at: number;
 }
 
+export interface RelayFriendsTable {
+  owner: string;
+  address: string;
+  per_minute: number;
+  bytes_per_day: number;
+  created_at: number;
+}
+
+export interface RelayStatsTable {
+  owner: string;
+  address: string;
+  /** The UTC day, YYYY-MM-DD. */
+  day: string;
+  envelopes: number;
+  bytes: number;
+  refused: number;
+}
+
+export interface MyRelaysTable {
+  username: string;
+  address: string;
+  position: number;
+  created_at: number;
+}
+
+export interface RelayPathsTable {
+  /** The destination site, host:port. */
+  dest: string;
+  /** The relay in use (an address), or null for the direct path. */
+  via: string | null;
+  since: number;
+  direct_failures: number;
+  /** When the direct path is tried again (site clock), while a relay is in use. */
+  next_probe_at: number;
+}
+
 export interface Database {
+  relay_friends: RelayFriendsTable;
+  relay_stats: RelayStatsTable;
+  my_relays: MyRelaysTable;
+  relay_paths: RelayPathsTable;
   mutes: MutesTable;
   reposts: RepostsTable;
   shared_posts: SharedPostsTable;

@@ -1,4 +1,4 @@
-import { formatAddress, generateSigningKeyPair, type Address, type DeviceRecord, type SiteName } from '@hearth/protocol';
+import { formatAddress, generateSigningKeyPair, HearthError, isReservedUsername, type Address, type DeviceRecord, type SiteName } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { hashPassword } from '../auth/passwords.js';
 import type { Database, UsersTable } from './schema.js';
@@ -15,6 +15,7 @@ export async function listUsernames(db: Q): Promise<string[]> {
 }
 
 export async function createUser(db: Q, fields: { username: string; password: string; displayName?: string }, now: number): Promise<UsersTable> {
+  if (isReservedUsername(fields.username)) throw new HearthError('invalid_request', `the username "${fields.username}" is kept for the site itself: choose one that does not start with _`, { status: 400 });
   const siteKey = generateSigningKeyPair();
   const row: UsersTable = {
     username: fields.username,

@@ -1,0 +1,282 @@
+import {
+  createEnvelope,
+  DEFAULT_RELAY_HOPS,
+  formatAddress,
+  formatSite,
+  HearthError,
+  openFetchAnswer,
+  parseAddress,
+  sameSite,
+  sealFetchRequest,
+  sealForSite,
+  TYPES,
+  verifyRelayAdvert,
+  type Address,
+  type DmCiphertext,
+  type Envelope,
+  type Signer,
+  type SiteName,
+  type X25519,
+} from '@hearth/protocol';
+import type { Logger } from 'pino';
+import type { AckResult } from '../federation/link.js';
+import type { LinkManager } from '../federation/link-manager.js';
+import type { HttpClient, HttpResponse } from '../net/http-client.js';
+import { failure, postEnvelope } from '../outbox/post.js';
+import type { Db } from '../storage/db.js';
+import type { RelayPaths } from './paths.js';
+import { allMyRelays, myRelays } from './store.js';
+
+/** What a site publishes for relays (verified): its relay key and the relays it can be reached through. */
+export interface KnownAdvert {
+  relayKey: string;
+  relays: string[];
+  fetchedAt: number;
+}
+
+/** Adverts are read again after an hour; a failed read is not repeated for a minute. */
+const ADVERT_TTL_MS = 60 * 60_000;
+const ADVERT_RETRY_MS = 60_000;
+
+/**
+ * Acks that say "this path did not work", so the next relay is tried: the network failed, or the
+ * relay would not take it (not on its list, not a site it serves, too many hops, over its limits).
+ * Any other answer is the destination's verdict, which a different path would not change.
+ */
+const PATH_FAILURES = new Set(['error', 'fetch_failed', 'link_closed', 'handshake_timeout', 'unreachable', 'relay_not_allowed', 'relay_not_served', 'hop_limit', 'relay_rate_limited', 'relay_unreachable', 'bad_remote_key', 'key_unknown']);
+
+export function isPathFailure(ack: AckResult): boolean {
+  return !ack.ok && PATH_FAILURES.has(ack.code ?? 'error');
+}
+
+export interface RelayRouterDeps {
+  db: Db;
+  site: SiteName;
+  x: X25519;
+  links: LinkManager;
+  /** Plain HTTP(S), for talking to relays themselves. */
+  http: HttpClient;
+  /** The path-aware fetch of a site's discovery document (direct, else through a relay). */
+  fetchDiscovery: (site: SiteName) => Promise<unknown>;
+  /** The server key of a site as this one knows it (for the advert's signature). */
+  serverKeyOf: (site: SiteName) => Promise<string>;
+  origin: (site: SiteName) => string;
+  signerFor: (username: string) => Promise<Signer>;
+  paths: RelayPaths;
+  log: Logger;
+  now: () => number;
+}
+
+type Candidate = { relay: Address; asUser: string };
+
+/**
+ * The sender's side of the friends relay (PROTOCOL.md §6 "Path choice"): when a site cannot be
+ * reached directly, its envelopes and fetches go through a relay: the one that worked last, then
+ * the relays the destination advertises, then the sender's own, in order. Which one works is
+ * remembered per destination, and the direct path is probed again with backoff (RelayPaths).
+ */
+export class RelayRouter {
+  private readonly adverts = new Map<string, KnownAdvert>();
+  private readonly advertFailures = new Map<string, number>();
+
+  constructor(private readonly deps: RelayRouterDeps) {}
+
+  /** The relay to go through first for this site, while its direct path is known to be down. */
+  async relayFirst(dest: SiteName): Promise<string | null> {
+    return this.deps.paths.relayFirst(dest);
+  }
+
+  /** Whether the direct path to this site is skipped for now: a relay is in use and no probe is due. */
+  async avoidDirect(dest: SiteName): Promise<boolean> {
+    return (await this.relayFirst(dest)) !== null;
+  }
+
+  async directFailed(dest: SiteName): Promise<void> {
+    await this.deps.paths.directFailed(dest);
+  }
+
+  async directWorks(dest: SiteName): Promise<void> {
+    await this.deps.paths.direct(dest);
+  }
+
+  /**
+   * Delivers envelopes (JSON text as stored in the outbox) to `dest` through relays. Returns an
+   * ack per envelope, in order: the destination's verdict, carried back by the relay; or null
+   * when no relay path exists, so the caller keeps its own outcome.
+   */
+  async deliver(dest: SiteName, items: Array<{ body: string; id: string }>): Promise<AckResult[] | null> {
+    const results: Array<AckResult | undefined> = new Array(items.length);
+    const bySender = new Map<string, number[]>();
+    items.forEach((item, i) => {
+      const sender = (JSON.parse(item.body) as Envelope).from.username;
+      bySender.set(sender, [...(bySender.get(sender) ?? []), i]);
+    });
+    let tried = false;
+    for (const [sender, indexes] of bySender) {
+      let left = indexes;
+      for (const candidate of await this.candidates(dest, [sender])) {
+        if (left.length === 0) break;
+        const wrapped = await Promise.all(left.map((i) => this.wrap(items[i]!, dest, candidate)));
+        const sendable = left.filter((_, k) => wrapped[k] !== null);
+        if (sendable.length === 0) continue;
+        tried = true;
+        const acks = await this.sendTo(candidate.relay, wrapped.filter((w): w is { json: string; id: string } => w !== null));
+        const failed: number[] = [];
+        sendable.forEach((i, k) => {
+          results[i] = acks[k]!;
+          if (isPathFailure(acks[k]!)) failed.push(i);
+        });
+        if (failed.length < sendable.length) await this.deps.paths.usingRelay(dest, formatAddress(candidate.relay));
+        left = [...left.filter((i) => !sendable.includes(i)), ...failed];
+      }
+    }
+    if (!tried) return null;
+    return results.map((ack) => ack ?? { ok: false, code: 'no_relay_path', message: `${formatSite(dest)} cannot be reached directly and no relay took the envelope`, retryable: true });
+  }
+
+  /**
+   * A GET of a public document on `dest` through a relay: sealed for `dest`, answered sealed to a
+   * one-time key, so the relay sees neither what is asked nor what comes back. The discovery
+   * document itself (which holds the key to seal to) is fetched by the relay in the clear; its
+   * relay part is signed by the server key. Null when no relay could do it.
+   */
+  async fetch(dest: SiteName, path: string, ifNoneMatch?: string): Promise<HttpResponse | null> {
+    const discovery = path === '/.well-known/hearth';
+    const advert = discovery ? undefined : await this.advertOf(dest);
+    if (!discovery && !advert) return null;
+    const local = (await allMyRelays(this.deps.db)).map((r) => r.username);
+    // The discovery document is what gives the destination's advertised relays: not looked up for itself.
+    for (const candidate of await this.candidates(dest, [...new Set(local)], !discovery)) {
+      const sealedRequest = advert ? sealFetchRequest({ path, ...(ifNoneMatch ? { ifNoneMatch } : {}) }, advert.relayKey, this.deps.x) : undefined;
+      const env = createEnvelope(
+        { type: TYPES.relayFetch, from: { ...this.deps.site, username: candidate.asUser }, to: candidate.relay, data: { next: dest, hops: DEFAULT_RELAY_HOPS, ...(sealedRequest ? { sealed: sealedRequest.sealed } : {}) } },
+        await this.deps.signerFor(candidate.asUser),
+      );
+      let res: HttpResponse;
+      try {
+        res = await this.deps.http.request({ url: `${this.deps.origin(candidate.relay)}/federation/relay/fetch`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(env), timeoutMs: 20_000, maxBytes: 6 * 1024 * 1024 });
+      } catch (error) {
+        this.deps.log.debug({ relay: formatAddress(candidate.relay), err: (error as Error).message }, 'relay unreachable for a fetch');
+        continue;
+      }
+      if (res.status !== 200) {
+        this.deps.log.debug({ relay: formatAddress(candidate.relay), status: res.status }, 'relay refused a fetch');
+        continue;
+      }
+      try {
+        const answer = JSON.parse(res.text) as { sealed?: DmCiphertext; document?: unknown };
+        await this.deps.paths.usingRelay(dest, formatAddress(candidate.relay));
+        if (discovery) return { status: 200, headers: {}, text: JSON.stringify(answer.document ?? null) };
+        const opened = openFetchAnswer(answer.sealed!, sealedRequest!.replyKeys, this.deps.x);
+        return { status: opened.status, headers: opened.etag ? { etag: opened.etag } : {}, text: opened.body };
+      } catch (error) {
+        this.deps.log.warn({ relay: formatAddress(candidate.relay), err: (error as Error).message }, 'a relayed answer did not open; trying another relay');
+      }
+    }
+    return null;
+  }
+
+  /** The destination's relay key and relays, from its discovery document (verified, cached). */
+  async advertOf(dest: SiteName): Promise<KnownAdvert | undefined> {
+    const key = formatSite(dest);
+    let pending = this.advertReads.get(key);
+    if (!pending) {
+      pending = this.readAdvert(dest).finally(() => this.advertReads.delete(key));
+      this.advertReads.set(key, pending);
+    }
+    return pending;
+  }
+
+  private readonly advertReads = new Map<string, Promise<KnownAdvert | undefined>>();
+
+  private async readAdvert(dest: SiteName): Promise<KnownAdvert | undefined> {
+    const key = formatSite(dest);
+    const known = this.adverts.get(key);
+    const now = this.deps.now();
+    if (known && now - known.fetchedAt < ADVERT_TTL_MS) return known;
+    if ((this.advertFailures.get(key) ?? 0) > now) return known;
+    try {
+      const doc = (await this.deps.fetchDiscovery(dest)) as { relay?: { key?: unknown; relays?: unknown; sig?: unknown } };
+      const relay = doc?.relay;
+      if (typeof relay?.key !== 'string' || !Array.isArray(relay.relays) || typeof relay.sig !== 'string') throw new HearthError('bad_remote_answer', `${key} advertises no relay key`, { status: 502 });
+      const relays = relay.relays.filter((r): r is string => typeof r === 'string').slice(0, 16);
+      const serverKey = await this.deps.serverKeyOf(dest);
+      if (!verifyRelayAdvert({ site: dest, relayKey: relay.key, relays }, relay.sig, serverKey)) throw new HearthError('bad_remote_answer', `the relay advert of ${key} is not signed by its server key`, { status: 502 });
+      const advert = { relayKey: relay.key, relays, fetchedAt: now };
+      this.adverts.set(key, advert);
+      this.advertFailures.delete(key);
+      return advert;
+    } catch (error) {
+      this.advertFailures.set(key, now + ADVERT_RETRY_MS);
+      this.deps.log.debug({ dest: key, err: (error as Error).message }, 'relay advert not read');
+      return known;
+    }
+  }
+
+  /**
+   * The relays to try for `dest`, each with the local user who asks it (a relay serves people,
+   * so the envelope to it is signed by one of its friends): the one that worked last, then those
+   * `dest` advertises, then the users' own. Never `dest` itself, never this site.
+   */
+  private async candidates(dest: SiteName, users: string[], useAdvert = true): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    const seen = new Set<string>();
+    const add = (text: string, asUser: string) => {
+      let relay: Address;
+      try {
+        relay = parseAddress(text);
+      } catch {
+        return;
+      }
+      if (sameSite(relay, dest) || sameSite(relay, this.deps.site)) return;
+      const key = `${formatAddress(relay)} ${asUser}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.push({ relay, asUser });
+    };
+    const own = new Map<string, string[]>();
+    for (const user of users) own.set(user, await myRelays(this.deps.db, user));
+    const last = (await this.deps.paths.get(dest))?.via;
+    // The advert is read only when someone here has relays, or it was read before: a site with no
+    // relay at all never makes the extra request.
+    const anyOwn = [...own.values()].some((list) => list.length > 0);
+    const advert = useAdvert && (anyOwn || this.adverts.has(formatSite(dest))) ? await this.advertOf(dest) : undefined;
+    for (const user of users) {
+      if (last) add(last, user);
+      for (const relay of advert?.relays ?? []) add(relay, user);
+      for (const relay of own.get(user) ?? []) add(relay, user);
+    }
+    return out;
+  }
+
+  /**
+   * The relay envelope for one outbox envelope, signed by its sender. An envelope that is already
+   * a relay envelope (this site relays it on) keeps its seal and hop count; any other is sealed
+   * for the destination and may pass DEFAULT_RELAY_HOPS relays. Null when it cannot go this way.
+   */
+  private async wrap(item: { body: string; id: string }, dest: SiteName, candidate: Candidate): Promise<{ json: string; id: string } | null> {
+    const env = JSON.parse(item.body) as Envelope;
+    if (env.from.username !== candidate.asUser) return null;
+    let data: Envelope<typeof TYPES.relay>['data'];
+    if (env.type === TYPES.relay) {
+      const relayed = env as Envelope<typeof TYPES.relay>;
+      if (relayed.data.hops < 1) return null;
+      data = { next: dest, hops: relayed.data.hops, sealed: relayed.data.sealed };
+    } else {
+      const advert = await this.advertOf(dest);
+      if (!advert) return null;
+      data = { next: dest, hops: DEFAULT_RELAY_HOPS, sealed: sealForSite(item.body, advert.relayKey, this.deps.x) };
+    }
+    const outer = createEnvelope({ type: TYPES.relay, from: env.from, to: candidate.relay, data }, await this.deps.signerFor(env.from.username));
+    return { json: JSON.stringify(outer), id: outer.id };
+  }
+
+  /** Sends relay envelopes to the relay's site: over its link, else by POST. */
+  private async sendTo(relay: SiteName, envelopes: Array<{ json: string; id: string }>): Promise<AckResult[]> {
+    const link = await this.deps.links.ensure(relay);
+    if (link) return Promise.all(envelopes.map((e) => link.send(e.json, e.id).catch(failure)));
+    if (this.deps.links.unreachable(relay)) return envelopes.map(() => ({ ok: false, code: 'unreachable', message: `${formatSite(relay)} cannot be reached`, retryable: true }));
+    const origin = this.deps.origin(relay);
+    return Promise.all(envelopes.map((e) => postEnvelope(this.deps.http, origin, e.json)));
+  }
+}
