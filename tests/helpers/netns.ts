@@ -97,3 +97,43 @@ export function dropUdpBetween(a: TestNetwork, b: TestNetwork): () => void {
     }
   };
 }
+
+/**
+ * Lets the test networks reach each other through this host (IP forwarding on, and an explicit
+ * ACCEPT in case the host's FORWARD policy drops). Returns the undo, which restores the host.
+ */
+export function routeBetweenNetworks(): () => void {
+  const before = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+  const rule = ['-s', '10.77.0.0/16', '-d', '10.77.0.0/16', '-j', 'ACCEPT'];
+  sh('iptables', '-A', 'FORWARD', ...rule);
+  return () => {
+    try {
+      sh('iptables', '-D', 'FORWARD', ...rule);
+    } catch {
+      /* already gone */
+    }
+    fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', before);
+  };
+}
+
+/**
+ * Drops everything between two test networks, both ways (a censor's firewall between them), ahead
+ * of any ACCEPT. Returns the undo, which lifts the block.
+ */
+export function blockBetween(a: TestNetwork, b: TestNetwork): () => void {
+  const rules = [
+    ['-s', a.subnet, '-d', b.subnet],
+    ['-s', b.subnet, '-d', a.subnet],
+  ].map((r) => [...r, '-j', 'DROP']);
+  for (const rule of rules) sh('iptables', '-I', 'FORWARD', ...rule);
+  return () => {
+    for (const rule of rules) {
+      try {
+        sh('iptables', '-D', 'FORWARD', ...rule);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+}

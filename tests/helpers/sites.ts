@@ -79,6 +79,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+export interface SiteOptions {
+  start?: boolean;
+  production?: boolean;
+  publicHost?: string;
+  turn?: boolean;
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** Run the site inside this network namespace, at this address (a TestNetwork's prefix and innerIp). */
+  netns?: { prefix: string[]; ip: string };
+}
+
 export interface ApiResult<T = any> {
   status: number;
   body: T;
@@ -102,11 +113,13 @@ export class SiteProcess {
     readonly startArgs: string[] = [],
     /** Extra environment for the site process (a fake clock, for instance). */
     readonly env: Record<string, string> = {},
+    /** A network namespace the site runs in (its own host on a test network): the command prefix and its address. */
+    readonly netns?: { prefix: string[]; ip: string },
   ) {}
 
   /** Where tests reach the process (plain http on loopback, as behind a TLS-terminating proxy). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.netns ? `http://${this.netns.ip}:${this.port}` : `http://127.0.0.1:${this.port}`;
   }
 
   get host(): string {
@@ -131,7 +144,7 @@ export class SiteProcess {
    * taken by another process between the look and the listen (the machine is shared): the site
    * is then made again on another port, up to three times.
    */
-  static async create(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean; dataDir?: string; env?: Record<string, string> } = {}): Promise<SiteProcess> {
+  static async create(users: string[], options: SiteOptions = {}): Promise<SiteProcess> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await SiteProcess.createOnce(users, options);
@@ -142,8 +155,9 @@ export class SiteProcess {
     }
   }
 
-  private static async createOnce(users: string[], options: { start?: boolean; production?: boolean; publicHost?: string; turn?: boolean; dataDir?: string; env?: Record<string, string> }): Promise<SiteProcess> {
+  private static async createOnce(users: string[], options: SiteOptions): Promise<SiteProcess> {
     const port = await freePort();
+    if (options.netns) options = { ...options, publicHost: options.netns.ip };
     const dataDir = options.dataDir ?? tempDir(users[0]!);
     const [first, ...rest] = users;
     // A production site has a public https URL and no dev mode: every outbound fetch is SSRF-guarded.
@@ -156,7 +170,7 @@ export class SiteProcess {
       const relayBase = 40000 + Math.floor(Math.random() * 200) * 100;
       await hearth(['turn', 'config', '--data', dataDir, '--port', String(turnPort), '--min-port', String(relayBase), '--max-port', String(relayBase + 99)]);
     }
-    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost, options.turn ? ['--turn'] : [], options.env ?? {});
+    const site = new SiteProcess(dataDir, port, users, options.production, options.publicHost, options.turn ? ['--turn'] : [], options.env ?? {}, options.netns);
     if (options.start !== false) await site.start();
     return site;
   }
@@ -165,7 +179,9 @@ export class SiteProcess {
     if (this.proc) throw new Error('already running');
     // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
     const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.port)];
-    const proc = spawn(process.execPath, [HEARTH, 'start', '--data', this.dataDir, '--log-level', process.env.HEARTH_TEST_LOG_LEVEL ?? 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
+    // In a network namespace, `ip netns exec` runs node in place (exec), so signals reach the site itself.
+    const [bin, ...prefix] = [...(this.netns?.prefix ?? []), process.execPath];
+    const proc = spawn(bin!, [...prefix, HEARTH, 'start', '--data', this.dataDir, '--log-level', process.env.HEARTH_TEST_LOG_LEVEL ?? 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
