@@ -121,6 +121,7 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
   });
 
   it('when the rule is lifted, traffic goes direct again', async () => {
+    expect((await pathFromAlice())?.via).toBe(c.address('carol'));
     unblock!();
     unblock = undefined;
     await waitFor('the direct path back in use', async () => (await pathFromAlice())?.via === null, 300_000, 500);

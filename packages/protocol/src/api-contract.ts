@@ -402,7 +402,7 @@ export const API = {
     response: z.object({ address: z.string(), deviceId: z.string(), origin: z.string() }),
   }),
   vaultRequest: route({ method: 'POST', path: '/api/vault/request', body: z.strictObject({ sealed: SealedSchema }), status: 200, response: z.object({ sealed: SealedSchema }) }),
-  // Friends relay (PROTOCOL.md §6): whom I relay for, the relays I use, and the path to each site.
+  // Friends relay (PROTOCOL.md §9): whom I relay for, the relays I use, and the path to each site.
   relayFriends: route({ method: 'GET', path: '/api/relay/friends', status: 200, response: z.object({ friends: z.array(RelayFriendSchema) }) }),
   relayFriendPut: route({ method: 'POST', path: '/api/relay/friends', body: RelayFriendBody, status: 200, response: RelayFriendSchema }),
   relayFriendRemove: route({ method: 'DELETE', path: '/api/relay/friends/:address', params: AddressParam, status: 204, response: null }),

@@ -77,7 +77,7 @@ export const ERROR_CODES = {
   unknown_comment: no(404),
   id_taken: no(409),
   link_closed: later(0),
-  // Friends relay (PROTOCOL.md §6)
+  // Friends relay (PROTOCOL.md §9)
   relay_not_allowed: no(403),
   relay_not_served: no(403),
   hop_limit: no(400),

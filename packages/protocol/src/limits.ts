@@ -3,7 +3,7 @@ export const LIMITS = {
   /** One envelope, as UTF-8 JSON. Large enough for a DM to 50 devices. */
   envelopeBytes: 64 * 1024,
   /**
-   * One relay envelope (PROTOCOL.md §6): an envelope of up to envelopeBytes, sealed for its
+   * One relay envelope (PROTOCOL.md §9): an envelope of up to envelopeBytes, sealed for its
    * destination site and base64url-encoded (4/3), with room for the wrapping.
    */
   relayEnvelopeBytes: 96 * 1024,

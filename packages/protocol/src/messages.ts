@@ -22,7 +22,7 @@ export const TYPES = {
   likeDelete: 'like.delete',
   dm: 'dm',
   callSignal: 'call.signal',
-  /** Another envelope, sealed for its destination site, for a friend's site to pass on (PROTOCOL.md §6). */
+  /** Another envelope, sealed for its destination site, for a friend's site to pass on (PROTOCOL.md §9). */
   relay: 'relay',
   /**
    * A GET of a public document on `next`, passed on by a relay and answered at once (never

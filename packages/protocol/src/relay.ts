@@ -11,7 +11,7 @@ import { decodeKey, nobleVerify, nobleX25519, type AgreementKeyPair, type Signer
 import type { DmCiphertext } from './messages.js';
 
 /**
- * Friends relay (PROTOCOL.md §6). A relay passes on an envelope it can neither read nor forge:
+ * Friends relay (PROTOCOL.md §9). A relay passes on an envelope it can neither read nor forge:
  * - the inner envelope, unchanged and signed by its sender, is sealed for the destination
  *   *site* (X25519 relay key from the site's discovery document), the DM construction with a
  *   domain label of its own, so the relay learns only the next hop, the size and the time;

@@ -262,7 +262,7 @@ export class Context {
 
   /**
    * The discovery document (/.well-known/hearth): what another site needs to link to this one,
-   * and the relay part (PROTOCOL.md §6): the key relayed envelopes are sealed to and the relays
+   * and the relay part (PROTOCOL.md §9): the key relayed envelopes are sealed to and the relays
    * this site can be reached through, signed by the server key.
    */
   async discoveryDocument(): Promise<Record<string, unknown>> {

@@ -144,7 +144,7 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     await enqueueForVault(trx, env.to.username, { envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
-  // Relay envelopes never reach a handler: the inbox passes them to the relay service (PROTOCOL.md §6).
+  // Relay envelopes never reach a handler: the inbox passes them to the relay service (PROTOCOL.md §9).
   [TYPES.relay]: async () => {
     throw new ApiError('invalid_envelope', 'a relay envelope is passed on, not stored', { status: 400 });
   },

@@ -28,7 +28,7 @@ export interface Arrival {
   peer?: SiteName;
   /** Delivered by this site to itself (a local user's envelope to another local user). */
   local?: boolean;
-  /** Opened from a relay envelope (PROTOCOL.md §6): it came through a friend's site, not from its sender's. */
+  /** Opened from a relay envelope (PROTOCOL.md §9): it came through a friend's site, not from its sender's. */
   relayed?: boolean;
 }
 
@@ -152,7 +152,7 @@ export class Inbox {
       throw new EnvelopeError('forged_from', 'a local delivery must come from this site', 403);
     }
     await this.checkSignature(env);
-    // The relay inbox is the site itself, not a person (PROTOCOL.md §6).
+    // The relay inbox is the site itself, not a person (PROTOCOL.md §9).
     if (env.to.username === RELAY_INBOX && (env.type === TYPES.relay || env.type === TYPES.relayFetch)) return;
     if (!(await this.deps.users.exists(env.to.username))) throw new EnvelopeError('unknown_user', `${formatAddress(env.to)} does not exist`, 404);
   }

@@ -54,7 +54,7 @@ export interface OutboxWorkerDeps {
   restamp?: (body: string) => Promise<string>;
   /** Told the ids of envelopes whose delivery was just recorded (after the commit). Must be cheap. */
   onDelivered?: (envelopeIds: string[]) => void;
-  /** The friends relay: the way to a site whose direct path fails (PROTOCOL.md §6 "Path choice"). */
+  /** The friends relay: the way to a site whose direct path fails (PROTOCOL.md §9 "Path choice"). */
   router?: RelayRouter;
 }
 

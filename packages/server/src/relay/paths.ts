@@ -14,7 +14,7 @@ export interface PathState {
 const PROBE_POLICY = { baseMs: 30_000, maxDelayMs: 30 * 60_000, giveUpAfterMs: Number.POSITIVE_INFINITY };
 
 /**
- * Which path works to each site (PROTOCOL.md §6 "Path choice"), remembered across restarts:
+ * Which path works to each site (PROTOCOL.md §9 "Path choice"), remembered across restarts:
  * direct by default; after the direct path failed, the relay that worked, with the time the
  * direct path is probed again (with backoff); direct again as soon as it works.
  */

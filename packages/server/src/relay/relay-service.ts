@@ -72,7 +72,7 @@ export interface RelayServiceDeps {
 }
 
 /**
- * The relay operator's side (PROTOCOL.md §6): a relay envelope addressed to one of this site's
+ * The relay operator's side (PROTOCOL.md §9): a relay envelope addressed to one of this site's
  * people is passed on if they relay for its sender and serve its next hop, within the friend's
  * limits; one whose next hop is this site is opened and its inner envelope received as if it
  * had come directly. Counts and bytes are kept per friend; contents never are, nor logged.

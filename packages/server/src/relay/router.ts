@@ -70,7 +70,7 @@ export interface RelayRouterDeps {
 type Candidate = { relay: Address; asUser: string };
 
 /**
- * The sender's side of the friends relay (PROTOCOL.md §6 "Path choice"): when a site cannot be
+ * The sender's side of the friends relay (PROTOCOL.md §9 "Path choice"): when a site cannot be
  * reached directly, its envelopes and fetches go through a relay: the one that worked last, then
  * the relays the destination advertises, then the sender's own, in order. Which one works is
  * remembered per destination, and the direct path is probed again with backoff (RelayPaths).

@@ -19,7 +19,7 @@ export const federationRoutes = (ctx: Context): FastifyPluginAsync => async (app
   });
 
   /**
-   * A relayed fetch (PROTOCOL.md §6): a `relay.fetch` envelope, checked like any envelope, then
+   * A relayed fetch (PROTOCOL.md §9): a `relay.fetch` envelope, checked like any envelope, then
    * answered at once: by this site if it is the destination, else by passing it on.
    */
   app.post('/federation/relay/fetch', { bodyLimit: 16 * 1024 }, async (request) => {

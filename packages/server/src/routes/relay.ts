@@ -13,7 +13,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const zero = { envelopes: 0, bytes: 0, refused: 0 };
 
 /**
- * The friends relay in settings (PROTOCOL.md §6): whom I relay for (with limits, and what I
+ * The friends relay in settings (PROTOCOL.md §9): whom I relay for (with limits, and what I
  * relayed for each, counts only), the relays I use for my own traffic (advertised in this
  * site's discovery document), and the path my site uses to each site now.
  */

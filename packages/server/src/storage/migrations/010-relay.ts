@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 
 /**
- * Friends relay (issue 11, PROTOCOL.md §6):
+ * Friends relay (issue 11, PROTOCOL.md §9):
  * - relay_friends: the people each user relays for, with their limits;
  * - relay_stats: what was relayed per friend and day (counts and bytes, never contents);
  * - my_relays: the relays each user trusts for their own traffic, in order (also advertised in
