@@ -13,7 +13,7 @@ import {
 } from '@hearth/protocol';
 import { nodeSigner } from '@hearth/protocol/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SiteProcess, waitFor } from './helpers/sites.js';
+import { hearth, SiteProcess, waitFor } from './helpers/sites.js';
 
 /**
  * The friends relay's refusals and its one-effect rule, on loopback with real sites: carol@C
@@ -182,5 +182,23 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     expect(doc.body.relay.key).toBe(relayKeyOf(a));
     expect(doc.body.relay.sig).toMatch(/^[A-Za-z0-9_-]{86}$/);
     expect((await c.api('DELETE', `/api/relay/mine/${encodeURIComponent(a.address('alice'))}`, { as: 'carol' })).status).toBe(404);
+  });
+
+  it('the CLI lists, changes and stops relaying, and a stop takes effect at the next envelope', async () => {
+    const list = await hearth(['relay', 'list', '--data', c.dataDir]);
+    expect(list.stdout).toContain(`carol relays for:`);
+    expect(list.stdout).toContain(a.address('alice'));
+    const denied = await hearth(['relay', 'deny', b.address('bob'), '--data', c.dataDir]);
+    expect(denied.stdout).toContain('no longer relays for');
+    const inner = envelope(b, 'bob', addr(a, 'alice'), 'follow', {});
+    const fromBob = envelope(b, 'bob', addr(c, 'carol'), 'relay', { next: { host: addr(a, 'x').host, port: addr(a, 'x').port }, hops: 1, sealed: sealForSite(JSON.stringify(inner), relayKeyOf(a)) });
+    expect((await post(c, fromBob)).body.error.code).toBe('relay_not_allowed');
+    const again = await hearth(['relay', 'deny', b.address('bob'), '--data', c.dataDir], { allowFailure: true });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('does not relay for');
+    const bad = await hearth(['relay', 'allow', 'nobody', '--data', c.dataDir], { allowFailure: true });
+    expect(bad.code).toBe(2);
+    const allowed = await hearth(['relay', 'allow', b.address('bob'), '--per-minute', '10', '--mb-per-day', '5', '--data', c.dataDir]);
+    expect(allowed.stdout).toContain('up to 10 envelopes a minute and 5.0 MB a day');
   });
 });

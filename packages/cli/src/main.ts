@@ -9,6 +9,7 @@ import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
+import { relayAllow, relayDeny, relayList, relayUnuse, relayUse } from './commands/relay.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -171,6 +172,37 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       if (result.messages.length === 0) out('No messages.');
       for (const m of result.messages) out(`${m.sentAt}  ${m.from} -> ${m.to}: ${m.text}`);
       for (const r of result.rejected) process.stderr.write(`warning: message ${r.id} from ${r.peer} was not shown: ${r.reason}\n`);
+    });
+
+  const relay = program.command('relay').description("the friends relay: whom you relay for, the relays you use, and how your site reaches others");
+  const relayOptions = (command: ReturnType<typeof relay.command>) =>
+    command.requiredOption('--data <dir>', 'data folder of the site').option('--user <name>', 'whose relay (needed when the site has several users)');
+  relayOptions(relay.command('allow').argument('<address>', 'a friend on another site, name@host'))
+    .description('relay for a friend: pass on their envelopes to the sites of people you relay for')
+    .option('--per-minute <n>', 'envelopes a minute (default 600)')
+    .option('--mb-per-day <n>', 'megabytes a day (default 200)')
+    .action(async (address: string, opts: { data: string; user?: string; perMinute?: string; mbPerDay?: string }) => {
+      await relayAllow({ ...opts, address }, out);
+    });
+  relayOptions(relay.command('deny').argument('<address>', 'a friend you relay for'))
+    .description('stop relaying for someone, at once')
+    .action(async (address: string, opts: { data: string; user?: string }) => {
+      await relayDeny({ ...opts, address }, out);
+    });
+  relayOptions(relay.command('list'))
+    .description('whom you relay for (with what you relayed today), the relays you use, and the sites reached through one')
+    .action(async (opts: { data: string; user?: string }) => {
+      await relayList(opts, out);
+    });
+  relayOptions(relay.command('use').argument('<address>', 'a friend who relays for you, name@host'))
+    .description('use a friend\'s relay for your own traffic when a direct path fails (tried in the order added)')
+    .action(async (address: string, opts: { data: string; user?: string }) => {
+      await relayUse({ ...opts, address }, out);
+    });
+  relayOptions(relay.command('unuse').argument('<address>', 'one of your relays'))
+    .description('stop using a relay')
+    .action(async (address: string, opts: { data: string; user?: string }) => {
+      await relayUnuse({ ...opts, address }, out);
     });
 
   program
