@@ -5,6 +5,7 @@ import { AddressList, ErrorBox, Loading, safeImageUrl, Time } from '../component
 import { attempt, useLoad, useTitle } from '../hooks';
 import { CallsSection } from './settings-calls';
 import { VaultSection } from './settings-vault';
+import { RelaySection } from './settings-relay';
 
 /** My profile and the addresses I block. */
 export function SettingsView() {
@@ -113,6 +114,7 @@ export function SettingsView() {
       </section>
       <CallsSection />
       <VaultSection onChange={devices.reload} />
+      <RelaySection />
       <AddressList label="Muted" title="Muted" items={mutes.data?.items} empty="You mute no one." action={{ name: 'Unmute', run: async (address) => { await attempt(setState, () => api('DELETE', `/api/mutes/${encodeURIComponent(address)}`), `Unmuted ${address}.`); mutes.reload(); } }} />
       <AddressList label="Blocked" title="Blocked addresses" items={blocks.data?.items} empty="You block no one." action={{ name: 'Unblock', run: unblock }} note={unblocked} />
     </main>
