@@ -1,5 +1,9 @@
 // Small helpers shared by the benchmark scripts.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
 
 export async function freePort() {
   return new Promise((resolve) => {
@@ -34,4 +38,35 @@ export async function api(url, method, urlPath, { token, body } = {}) {
   const json = await res.json().catch(() => undefined);
   if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/** The resident memory of a process, in MB. */
+export function rssMB(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+export const HEARTH = path.join(ROOT, 'packages/cli/bin/hearth.js');
+
+/** Runs the `hearth` command to its end (setup steps). */
+export function hearthCli(args) {
+  return execFileSync(process.execPath, [HEARTH, ...args], { cwd: ROOT, stdio: 'pipe' }).toString();
+}
+
+/** Starts a site as `npm start` does (scripts/runtime.mjs), optionally behind a command prefix (`ip netns exec NAME`). */
+export function startSite(dataDir, { prefix = [], host } = {}) {
+  const [bin, ...args] = [...prefix, process.execPath];
+  // BENCH_PROFILE=DIR writes a CPU profile of each site process there.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  return spawn(bin, [...args, ...NODE_FLAGS, ...profile, HEARTH, 'start', '--data', dataDir, '--log-level', 'warn', ...(host ? ['--host', host] : [])], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...NODE_ENV },
+  });
 }

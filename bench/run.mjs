@@ -3,7 +3,8 @@
 // payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core.
 // Also the idle RSS of one site process, a site with one stalled follower (bench/stall.mjs), the home vault's sync of 10,000 queued DMs beside the
 // backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
-// and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs).
+// and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs),
+// and the friends relay: delivery through a relay beside direct delivery (bench/relay.mjs).
 // The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -184,6 +185,15 @@ const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
+const relayModule = await import('./relay.mjs');
+const relay = relayModule.relayBenchPossible()
+  ? await relayModule.relayBench({})
+  : (log('Friends relay figures skipped: they need root, ip and iptables (network namespaces)'), undefined);
+if (relay) {
+  log(`Friends relay: ${relay.envelopes} envelopes from one site to 100 followers on another, direct ${relay.direct.toFixed(0)} /s, through a third site relaying for both ${relay.relayed.toFixed(0)} /s = ${(relay.relayed / relay.direct).toFixed(2)} x direct (aim >= 0.5)`);
+  log(`        CPU ms per envelope, direct: sender ${relay.directCpu.a}, receiver ${relay.directCpu.b}; relayed: sender ${relay.relayedCpu.a}, relay ${relay.relayedCpu.c}, receiver ${relay.relayedCpu.b}`);
+  log(`        the relay's RSS while forwarding: highest ${relay.relayPeakRss.toFixed(1)} MB = ${(relay.relayPeakRss / relay.relayIdleRss).toFixed(2)} x the same site idle (${relay.relayIdleRss.toFixed(1)} MB)`);
+}
 const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
@@ -220,6 +230,14 @@ const result = {
   vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),
   vaultSyncPerSec: Math.round(vault.syncRate),
   vaultSyncRatioToIngest: Number((vault.syncRate / vault.ingestRate).toFixed(2)),
+  ...(relay && {
+    relayEnvelopes: relay.envelopes,
+    relayDirectPerSec: Math.round(relay.direct),
+    relayRelayedPerSec: Math.round(relay.relayed),
+    relayRatioToDirect: Number((relay.relayed / relay.direct).toFixed(2)),
+    relayIdleRssMB: Number(relay.relayIdleRss.toFixed(1)),
+    relayPeakRssMB: Number(relay.relayPeakRss.toFixed(1)),
+  }),
   ...(calls && {
     callSetupDirectMs: Math.round(calls.direct.setupMs),
     callSetupRelayMs: Math.round(calls.relay.setupMs),

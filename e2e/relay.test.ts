@@ -50,7 +50,7 @@ describe('friends relay settings in the browser', { timeout: 120_000 }, () => {
     const inner = createEnvelope({ type: 'follow', from, to: parseAddress(bob.address('bob')), data: {} }, signer);
     const bobSite = parseAddress(bob.address('x'));
     const outer = createEnvelope(
-      { type: 'relay', from, to: parseAddress(carol.address('carol')), data: { next: { host: bobSite.host, port: bobSite.port }, hops: 1, sealed: sealForSite(JSON.stringify(inner), deriveRelayKeyPair(bob.siteConfig().serverKey.secretKey).publicKey) } },
+      { type: 'relay', from, to: parseAddress(carol.address('carol')), data: { next: { host: bobSite.host, port: bobSite.port }, hops: 1, sealed: sealForSite([JSON.stringify(inner)], deriveRelayKeyPair(bob.siteConfig().serverKey.secretKey).publicKey) } },
       signer,
     );
     expect((await carol.api('POST', '/federation/inbox', { raw: JSON.stringify(outer) })).status).toBe(202);

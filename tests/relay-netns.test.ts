@@ -114,7 +114,7 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
     await new Promise((resolve) => socket.once('open', resolve));
     socket.send(JSON.stringify({ token: await b.token('bob') }));
     await waitFor('the live socket', () => events.some((e) => e.type === 'ready'));
-    const ring = await a.api('POST', '/api/calls/signal', { as: 'alice', body: { to: b.address('bob'), callId: newEnvelopeId().slice(-20), sealed: sealForSite('ring', generateAgreementKeyPair().publicKey) } });
+    const ring = await a.api('POST', '/api/calls/signal', { as: 'alice', body: { to: b.address('bob'), callId: newEnvelopeId().slice(-20), sealed: sealForSite(['{}'], generateAgreementKeyPair().publicKey) } });
     expect(ring.status, JSON.stringify(ring.body)).toBe(202);
     await waitFor('the ring', () => events.some((e) => e.type === 'call' && e.from === a.address('alice')), 30_000);
     socket.close();

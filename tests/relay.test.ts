@@ -40,7 +40,7 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
   function relayedPost(text: string, options: { id?: string; hops?: number; next?: SiteProcess; inner?: Envelope } = {}) {
     const inner = options.inner ?? envelope(a, 'alice', addr(b, 'bob'), 'post.create', { post: { id: options.id ?? newEnvelopeId().slice(-12), text, createdAt: new Date().toISOString() } });
     const next = addr(options.next ?? b, 'x');
-    const outer = envelope(a, 'alice', addr(c, 'carol'), 'relay', { next: { host: next.host, port: next.port }, hops: options.hops ?? 1, sealed: sealForSite(JSON.stringify(inner), relayKeyOf(options.next ?? b)) });
+    const outer = envelope(a, 'alice', addr(c, 'carol'), 'relay', { next: { host: next.host, port: next.port }, hops: options.hops ?? 1, sealed: sealForSite([JSON.stringify(inner)], relayKeyOf(options.next ?? b)) });
     return { inner, outer };
   }
 
@@ -69,10 +69,11 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     expect(c.databaseBytes().includes('relayed hello')).toBe(false);
     expect(c.databaseBytes().includes(inner.id)).toBe(false);
     // Replaying the same inner envelope (in a new relay envelope) has no second effect.
+    // The answer holds the destination's ack of the envelope inside, by its id.
+    expect(res.body.results).toEqual([{ id: inner.id, ok: true }]);
     const again = relayedPost('relayed hello', { inner });
     const replay = await post(c, again.outer);
-    expect(replay.status).toBe(409);
-    expect(replay.body.error.code).toBe('duplicate_envelope');
+    expect(replay.body.results).toEqual([expect.objectContaining({ id: inner.id, ok: false, code: 'duplicate_envelope' })]);
     expect(postsAtB('relayed hello')).toBe(1);
     const stats = await waitFor('relay counts', async () => {
       const list = await c.api('GET', '/api/relay/friends', { as: 'carol' });
@@ -94,16 +95,15 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     // A relay can seal anew (B's relay key is public), but cannot sign as alice.
     const forged = { ...envelope(a, 'alice', addr(b, 'bob'), 'post.create', { post: { id: 'forged1', text: 'tampered', createdAt: new Date().toISOString() } }) };
     forged.data = { post: { ...forged.data.post, text: 'tampered, changed' } };
-    const resealed = envelope(c, 'carol', addr(b, RELAY_INBOX), 'relay', { next: outer.data.next, hops: 0, sealed: sealForSite(JSON.stringify(forged), relayKeyOf(b)) });
+    const resealed = envelope(c, 'carol', addr(b, RELAY_INBOX), 'relay', { next: outer.data.next, hops: 0, sealed: sealForSite([JSON.stringify(forged)], relayKeyOf(b)) });
     const refused = await post(b, resealed);
-    expect(refused.status).toBe(401);
-    expect(refused.body.error.code).toBe('bad_signature');
+    expect(refused.body.results).toEqual([expect.objectContaining({ id: forged.id, ok: false, code: 'bad_signature', retryable: false })]);
     expect(b.count("select count(*) as n from remote_posts where text like 'tampered%'")).toBe(0);
   });
 
   it('refuses a relay envelope from someone not on the list', async () => {
     const inner = envelope(d, 'dave', addr(b, 'bob'), 'follow', {});
-    const outer = envelope(d, 'dave', addr(c, 'carol'), 'relay', { next: { host: addr(b, 'x').host, port: addr(b, 'x').port }, hops: 1, sealed: sealForSite(JSON.stringify(inner), relayKeyOf(b)) });
+    const outer = envelope(d, 'dave', addr(c, 'carol'), 'relay', { next: { host: addr(b, 'x').host, port: addr(b, 'x').port }, hops: 1, sealed: sealForSite([JSON.stringify(inner)], relayKeyOf(b)) });
     // dave is on carol's list as a destination, so make him a stranger to carol first.
     await c.api('DELETE', `/api/relay/friends/${encodeURIComponent(d.address('dave'))}`, { as: 'carol' });
     const res = await post(c, outer);
@@ -157,7 +157,7 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     expect(postsAtB('flood 3')).toBe(0);
     // bob is another friend: his envelopes still go through.
     const inner = envelope(b, 'bob', addr(a, 'alice'), 'follow', {});
-    const fromBob = envelope(b, 'bob', addr(c, 'carol'), 'relay', { next: { host: addr(a, 'x').host, port: addr(a, 'x').port }, hops: 1, sealed: sealForSite(JSON.stringify(inner), relayKeyOf(a)) });
+    const fromBob = envelope(b, 'bob', addr(c, 'carol'), 'relay', { next: { host: addr(a, 'x').host, port: addr(a, 'x').port }, hops: 1, sealed: sealForSite([JSON.stringify(inner)], relayKeyOf(a)) });
     const res = await post(c, fromBob);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     await waitFor('the refusals counted', async () => {
@@ -191,7 +191,7 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     const denied = await hearth(['relay', 'deny', b.address('bob'), '--data', c.dataDir]);
     expect(denied.stdout).toContain('no longer relays for');
     const inner = envelope(b, 'bob', addr(a, 'alice'), 'follow', {});
-    const fromBob = envelope(b, 'bob', addr(c, 'carol'), 'relay', { next: { host: addr(a, 'x').host, port: addr(a, 'x').port }, hops: 1, sealed: sealForSite(JSON.stringify(inner), relayKeyOf(a)) });
+    const fromBob = envelope(b, 'bob', addr(c, 'carol'), 'relay', { next: { host: addr(a, 'x').host, port: addr(a, 'x').port }, hops: 1, sealed: sealForSite([JSON.stringify(inner)], relayKeyOf(a)) });
     expect((await post(c, fromBob)).body.error.code).toBe('relay_not_allowed');
     const again = await hearth(['relay', 'deny', b.address('bob'), '--data', c.dataDir], { allowFailure: true });
     expect(again.code).toBe(1);

@@ -46,6 +46,11 @@ export const nobleVerify: VerifyFn = (message, signature, publicKey) => {
 export interface X25519 {
   publicKey(secret: Uint8Array): Uint8Array;
   sharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /**
+   * A fresh one-time key pair, where the implementation can make one faster than from random
+   * bytes (node:crypto imports a raw private key slowly, but generates one quickly).
+   */
+  generate?(): { publicKey: Uint8Array; sharedSecret(publicKey: Uint8Array): Uint8Array };
 }
 
 export const nobleX25519: X25519 = {

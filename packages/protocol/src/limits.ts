@@ -9,6 +9,12 @@ export const LIMITS = {
   relayEnvelopeBytes: 96 * 1024,
   /** Relay sites one envelope may pass through: 1 by default, never more than this. */
   relayHops: 2,
+  /**
+   * Envelopes one relay envelope may carry to one site (sealed together as a JSON array of at
+   * most envelopeBytes + 1024 bytes): a relay's cost is per relay envelope, so a burst to one
+   * site costs it one seal, one signature and one hop, not one per envelope.
+   */
+  relayBatch: 64,
   /** Nesting of an envelope's JSON; the deepest legitimate message nests 5 levels. */
   envelopeDepth: 16,
   /** The shortest password a site accepts. */

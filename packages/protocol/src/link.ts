@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { canonicalize } from './canonical-json.js';
 import { utf8 } from './encoding.js';
+import { LIMITS } from './limits.js';
+import { RelayResultSchema } from './relay.js';
 
 /**
  * The site-to-site link at /federation: a mutual handshake, then envelopes and acks.
@@ -35,6 +37,8 @@ export const LinkFrameSchema = z.discriminatedUnion('t', [
     time: z.string().max(40).optional(),
     /** How long to wait before sending again (a relay's per-friend limit), in ms. */
     retryAfterMs: z.number().int().min(0).max(7 * 24 * 60 * 60 * 1000).optional(),
+    /** For a relay envelope: the destination's ack of each envelope it carried (PROTOCOL.md §9). */
+    results: z.array(RelayResultSchema).max(LIMITS.relayBatch).optional(),
   }),
   z.strictObject({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(500) }),
 ]);

@@ -89,7 +89,7 @@ export const CallSealedSchema = DmCiphertextSchema.extend({ ciphertext: b64(48 *
  * the destination site's relay key, and a domain label of its own.
  */
 export const RelaySealedSchema = DmCiphertextSchema.extend({
-  ciphertext: b64(Math.ceil(((LIMITS.envelopeBytes + 16) * 4) / 3)),
+  ciphertext: b64(Math.ceil(((LIMITS.envelopeBytes + 1024 + 16) * 4) / 3)),
   recipients: z.array(z.strictObject({ device: z.string().max(16), nonce: b64(32), wrappedKey: b64(64) })).length(1),
 });
 

@@ -32,19 +32,40 @@ export const nodeVerify: VerifyFn = (message, signature, publicKey) => {
   }
 };
 
-// The fixed DER headers of an X25519 private key (PKCS#8) and public key (SPKI), RFC 8410.
+// The fixed DER header of an X25519 private key (PKCS#8), RFC 8410.
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
 
-const x25519Private = (secret: Uint8Array) => crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' });
+/**
+ * Private keys are imported from raw bytes through DER, which OpenSSL does slowly (about 0.7 ms):
+ * the few long-lived ones (a site's relay key, a device key) are kept once imported. Public keys
+ * come in as JWK, which is quick, and are kept too (a bounded number of each).
+ */
+const x25519Privates = new Map<string, crypto.KeyObject>();
+const x25519Publics = new Map<string, crypto.KeyObject>();
+
+function remember(cache: Map<string, crypto.KeyObject>, key: string, make: () => crypto.KeyObject, max: number): crypto.KeyObject {
+  let value = cache.get(key);
+  if (!value) {
+    value = make();
+    if (cache.size >= max) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+  }
+  return value;
+}
+
+const x25519Private = (secret: Uint8Array) =>
+  remember(x25519Privates, Buffer.from(secret).toString('base64url'), () => crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' }), 64);
+const x25519Public = (publicKey: Uint8Array) => {
+  const x = Buffer.from(publicKey).toString('base64url');
+  return remember(x25519Publics, x, () => crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }), 10_000);
+};
+const rawPublic = (key: crypto.KeyObject) => new Uint8Array(Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url'));
 
 export const nodeX25519: X25519 = {
-  publicKey: (secret) => new Uint8Array(crypto.createPublicKey(x25519Private(secret)).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length)),
-  sharedSecret: (secret, publicKey) =>
-    new Uint8Array(
-      crypto.diffieHellman({
-        privateKey: x25519Private(secret),
-        publicKey: crypto.createPublicKey({ key: Buffer.concat([SPKI_X25519, publicKey]), format: 'der', type: 'spki' }),
-      }),
-    ),
+  publicKey: (secret) => rawPublic(crypto.createPublicKey(x25519Private(secret))),
+  sharedSecret: (secret, publicKey) => new Uint8Array(crypto.diffieHellman({ privateKey: x25519Private(secret), publicKey: x25519Public(publicKey) })),
+  generate: () => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('x25519');
+    return { publicKey: rawPublic(publicKey), sharedSecret: (peer) => new Uint8Array(crypto.diffieHellman({ privateKey, publicKey: x25519Public(peer) })) };
+  },
 };

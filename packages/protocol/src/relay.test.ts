@@ -27,9 +27,11 @@ describe('relay sealing', () => {
 
   it('opens for the destination only, and refuses a ciphertext altered on the way', () => {
     const json = JSON.stringify({ hello: 'bob' });
-    const sealed = sealForSite(json, site.publicKey, nodeX25519);
+    const sealed = sealForSite([json, json], site.publicKey, nodeX25519);
     expect(JSON.stringify(sealed)).not.toContain('bob');
-    expect(fromUtf8(openForSite(sealed, site, nobleX25519))).toBe(json);
+    expect(fromUtf8(openForSite(sealed, site, nobleX25519))).toBe(`[${json},${json}]`);
+    expect(() => sealForSite([], site.publicKey)).toThrow(/1 to/);
+    expect(() => sealForSite(Array(LIMITS.relayBatch + 1).fill('{}'), site.publicKey)).toThrow(/1 to/);
     const other = deriveRelayKeyPair(generateSigningKeyPair().secretKey);
     expect(() => openForSite(sealed, other)).toThrow(/decrypted/);
     const bytes = fromBase64url(sealed.ciphertext);
@@ -40,8 +42,9 @@ describe('relay sealing', () => {
   it('a relay envelope holding the largest envelope fits its own limit, and is refused past it', () => {
     const signer = nobleSigner(generateSigningKeyPair());
     const from = { host: 'a.example', port: 443, username: 'alice' };
-    const inner = 'x'.repeat(LIMITS.envelopeBytes);
-    const sealed = sealForSite(inner, site.publicKey);
+    const inner = JSON.stringify({ pad: 'x'.repeat(LIMITS.envelopeBytes + 1024 - 14) }); // the largest batch of one
+    expect(() => sealForSite([inner, '{}'], site.publicKey)).toThrow(/at most/);
+    const sealed = sealForSite([inner], site.publicKey);
     const env = createEnvelope({ type: 'relay', from, to: { host: 'c.example', port: 443, username: 'carol' }, data: { next: { host: 'b.example', port: 443 }, hops: 1, sealed } }, signer);
     const text = JSON.stringify(env);
     expect(parseEnvelopeText(text).type).toBe('relay');

@@ -8,6 +8,7 @@ import { openBytes, sealBytes, type SealDomain } from './e2e.js';
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from './encoding.js';
 import { CryptoError } from './errors.js';
 import { decodeKey, nobleVerify, nobleX25519, type AgreementKeyPair, type Signer, type VerifyFn, type X25519 } from './keys.js';
+import { LIMITS } from './limits.js';
 import type { DmCiphertext } from './messages.js';
 
 /**
@@ -49,15 +50,35 @@ function siteSecrets(keys: AgreementKeyPair) {
   return { id: SITE_RECIPIENT, dh: keys, sign: { publicKey: '', secretKey: '' } };
 }
 
-/** Seals an envelope's JSON text for the site whose relay key is given. */
-export function sealForSite(envelopeJson: string, relayKey: string, x: X25519 = nobleX25519): DmCiphertext {
-  return sealBytes(utf8(envelopeJson), siteRecipient(relayKey), RELAY_DOMAIN, randomBytes, x);
+/** The most bytes of envelopes one relay envelope carries (a JSON array of them). */
+export const RELAY_BATCH_BYTES = LIMITS.envelopeBytes + 1024;
+
+/**
+ * Seals envelopes (their JSON text, unchanged) for the site whose relay key is given: a JSON array
+ * of 1 to LIMITS.relayBatch envelopes, all to that site, at most RELAY_BATCH_BYTES.
+ */
+export function sealForSite(envelopeJsons: string[], relayKey: string, x: X25519 = nobleX25519): DmCiphertext {
+  if (envelopeJsons.length === 0 || envelopeJsons.length > LIMITS.relayBatch) throw new CryptoError('bad_batch', `a relay envelope carries 1 to ${LIMITS.relayBatch} envelopes`);
+  const body = utf8(`[${envelopeJsons.join(',')}]`);
+  if (body.length > RELAY_BATCH_BYTES) throw new CryptoError('bad_batch', `the envelopes are ${body.length} bytes together; a relay envelope carries at most ${RELAY_BATCH_BYTES}`);
+  return sealBytes(body, siteRecipient(relayKey), RELAY_DOMAIN, randomBytes, x);
 }
 
-/** Opens what was sealed for this site; CryptoError when it was not, or was altered on the way. */
+/** Opens what was sealed for this site (the JSON array's bytes); CryptoError when it was not, or was altered on the way. */
 export function openForSite(sealed: DmCiphertext, keys: AgreementKeyPair, x: X25519 = nobleX25519): Uint8Array {
   return openBytes(sealed, siteSecrets(keys), RELAY_DOMAIN, x);
 }
+
+/** What the destination says of each envelope a relay envelope carried: its ack, by the envelope's own id. */
+export const RelayResultSchema = z.strictObject({
+  id: z.string().max(64),
+  ok: z.boolean(),
+  code: z.string().max(64).optional(),
+  message: z.string().max(500).optional(),
+  retryable: z.boolean().optional(),
+  retryAfterMs: z.number().int().min(0).optional(),
+});
+export type RelayResult = z.infer<typeof RelayResultSchema>;
 
 /** A relayed fetch: a GET of a public document on the destination site, and where to seal the answer. */
 export const RelayFetchRequestSchema = z.strictObject({

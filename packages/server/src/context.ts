@@ -443,7 +443,7 @@ export class Context {
   private async receiveOverLink(env: unknown, peer: SiteName): Promise<AckResult> {
     try {
       const result = await this.inbox.receive(env, { peer });
-      return result.status === 'accepted' ? { ok: true } : { ok: false, code: 'duplicate_envelope', message: 'already received', retryable: false };
+      return result.status === 'accepted' ? { ok: true, ...(result.results ? { results: result.results } : {}) } : { ok: false, code: 'duplicate_envelope', message: 'already received', retryable: false };
     } catch (raw) {
       const error = asStorageError(raw);
       if (error instanceof StorageFullError) this.storageTrouble(error);

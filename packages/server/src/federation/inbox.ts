@@ -12,6 +12,7 @@ import {
   validateEnvelope,
   verifyEnvelopeSignature,
   type Envelope,
+  type RelayResult,
   type SiteName,
   type VerifyFn,
 } from '@hearth/protocol';
@@ -21,7 +22,8 @@ import type { CommitBatcher } from '../storage/commit-batcher.js';
 import { KeyUnknownError, type Directory } from './directory.js';
 import { HANDLERS, type Handler } from './handlers.js';
 
-export type InboxResult = { status: 'accepted' | 'duplicate'; id: string };
+/** An envelope's outcome; a relay envelope's also says what became of each envelope it carried. */
+export type InboxResult = { status: 'accepted' | 'duplicate'; id: string; results?: RelayResult[] };
 
 export interface Arrival {
   /** The authenticated peer site of the link it came over; absent for HTTP POST. */
@@ -81,6 +83,11 @@ export class Inbox {
 
   async receive(value: unknown, arrival: Arrival): Promise<InboxResult> {
     return this.receiveChecked(this.logged(() => validateEnvelope(value), arrival), arrival);
+  }
+
+  /** An envelope its caller has already parsed and validated (one opened from a relay envelope). */
+  async receiveValidated(env: Envelope, arrival: Arrival): Promise<InboxResult> {
+    return this.receiveChecked(env, arrival);
   }
 
   private logged<T>(parse: () => T, arrival: Arrival): T {

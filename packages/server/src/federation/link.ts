@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { formatSite, HearthError, LIMITS, LinkFrameSchema, parseLimitedJson, type LinkFrame, type SiteName } from '@hearth/protocol';
+import { formatSite, HearthError, LIMITS, LinkFrameSchema, parseLimitedJson, type LinkFrame, type RelayResult, type SiteName } from '@hearth/protocol';
 import type WebSocket from 'ws';
 
 export interface AckResult {
@@ -11,6 +11,8 @@ export interface AckResult {
   time?: string;
   /** How long the receiver asks the sender to wait (a relay's per-friend limit). */
   retryAfterMs?: number;
+  /** For a relay envelope: the destination's ack of each envelope it carried, by their ids. */
+  results?: RelayResult[];
 }
 
 export class LinkClosedError extends HearthError {
@@ -158,7 +160,7 @@ export class Link extends EventEmitter {
       if (resolve) {
         this.pending.delete(frame.id);
         this.release(frame.id);
-        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable, ...(frame.time ? { time: frame.time } : {}), ...(frame.retryAfterMs !== undefined ? { retryAfterMs: frame.retryAfterMs } : {}) });
+        resolve({ ok: frame.ok, code: frame.code, message: frame.message, retryable: frame.retryable, ...(frame.time ? { time: frame.time } : {}), ...(frame.retryAfterMs !== undefined ? { retryAfterMs: frame.retryAfterMs } : {}), ...(frame.results ? { results: frame.results } : {}) });
       }
     } else if (frame.t === 'env') {
       const id = typeof (frame.env as { id?: unknown })?.id === 'string' ? String((frame.env as { id: string }).id).slice(0, 64) : '';

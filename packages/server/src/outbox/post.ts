@@ -1,4 +1,4 @@
-import { HearthError, isRetryableAnswer } from '@hearth/protocol';
+import { HearthError, isRetryableAnswer, RelayResultSchema } from '@hearth/protocol';
 import type { AckResult } from '../federation/link.js';
 import type { HttpClient } from '../net/http-client.js';
 
@@ -14,9 +14,13 @@ export async function postEnvelope(http: HttpClient, origin: string, body: strin
       headers: { 'content-type': 'application/json' },
       body,
       timeoutMs: 15_000,
-      maxBytes: 16 * 1024,
+      maxBytes: 64 * 1024,
     });
-    if (res.status >= 200 && res.status < 300) return { ok: true };
+    if (res.status >= 200 && res.status < 300) {
+      // A relay envelope's answer carries the destination's ack of each envelope inside it.
+      const results = res.text.includes('"results"') ? RelayResultSchema.array().safeParse((JSON.parse(res.text) as { results?: unknown }).results) : undefined;
+      return results?.success ? { ok: true, results: results.data } : { ok: true };
+    }
     let code = `http_${res.status}`;
     let message = `answered ${res.status}`;
     try {

@@ -7,15 +7,20 @@ import {
   HearthError,
   openFetchRequest,
   openForSite,
-  parseEnvelopeText,
+  LIMITS,
+  parseAddress,
+  parseLimitedJson,
+  RELAY_BATCH_BYTES,
   RELAY_INBOX,
   sameSite,
   sealFetchAnswer,
   TYPES,
+  validateEnvelope,
   type AgreementKeyPair,
   type DmCiphertext,
   type Envelope,
   type ErrorCode,
+  type RelayResult,
   type Signer,
   type SiteName,
   type X25519,
@@ -29,7 +34,7 @@ import type { Db } from '../storage/db.js';
 import { enqueueEnvelope } from '../outbox/outbox.js';
 import { localAddress } from '../storage/users.js';
 import { RelayLimiter, utcDay } from './limits.js';
-import { addRelayStats, relayFriend, servesSite, type RelayCounts } from './store.js';
+import { addRelayStats, relayFriends, type RelayCounts } from './store.js';
 
 /** A refusal that says when to come back (Retry-After over HTTP). */
 export class RelayRateError extends HearthError {
@@ -89,28 +94,37 @@ export class RelayService {
     if (sameSite(env.data.next, this.deps.site)) return this.deliverHere(env);
     const { owner, friend } = await this.admit(env, env.data.next);
     const bytes = env.data.sealed.ciphertext.length;
-    const body = JSON.stringify(
-      createEnvelope(
-        { type: TYPES.relay, from: localAddress(this.deps.site, owner), to: { ...env.data.next, username: RELAY_INBOX }, data: { next: env.data.next, hops: env.data.hops - 1, sealed: env.data.sealed } },
-        await this.deps.signerFor(owner),
-      ),
+    const forwarded = createEnvelope(
+      { type: TYPES.relay, from: localAddress(this.deps.site, owner), to: { ...env.data.next, username: RELAY_INBOX }, data: { next: env.data.next, hops: env.data.hops - 1, sealed: env.data.sealed } },
+      await this.deps.signerFor(owner),
     );
-    const forwarded = JSON.parse(body) as Envelope;
-    // Kept in this site's outbox first, so a relay that restarts still passes it on; the worker
-    // leaves it alone for QUEUE_DELAY_MS while the synchronous try below runs.
-    const seq = await this.deps.batcher.submit((trx) => enqueueEnvelope(trx, forwarded, this.deps.clock(), { notBefore: this.deps.clock() + QUEUE_DELAY_MS }));
+    const body = JSON.stringify(forwarded);
+    // Passed on at once, and the sender waits for the destination's ack (end to end). Only when
+    // that ack does not come in time does the relay take the envelope into its own outbox (so it
+    // survives a restart) and answer "queued": until then the sender's outbox holds it, so the
+    // common case costs the relay no write at all.
+    let queued: Promise<number> | undefined;
     const attempt = this.deps.forward(env.data.next, body, forwarded.id).then(async (ack) => {
-      // Settled one way or the other at the next hop: the outbox copy is no longer needed.
-      if (ack.ok || ack.code === 'duplicate_envelope' || !ack.retryable) await this.dropQueued(seq);
+      // Settled one way or the other at the next hop: a copy taken meanwhile is no longer needed.
+      if (queued && (ack.ok || ack.code === 'duplicate_envelope' || !ack.retryable)) await this.dropQueued(await queued);
       return ack;
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const ack = await Promise.race([attempt, new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), FORWARD_WAIT_MS);
-    })]).finally(() => clearTimeout(timer));
-    this.count(owner, friend, ack?.ok || ack?.code === 'duplicate_envelope' ? { envelopes: 1, bytes, refused: 0 } : { envelopes: 0, bytes: 0, refused: 0 });
-    if (!ack) throw new HearthError('relay_queued', `${formatSite(this.deps.site)} keeps the envelope and will pass it on; ${formatSite(env.data.next)} has not acknowledged it yet`, { status: 503, retryable: true });
-    if (ack.ok) return { status: 'accepted', id: env.id };
+    const ack = await Promise.race([
+      attempt,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), FORWARD_WAIT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const delivered = ack?.ok === true || ack?.code === 'duplicate_envelope';
+    this.count(owner, friend, delivered ? { envelopes: 1, bytes, refused: 0 } : { envelopes: 0, bytes: 0, refused: 0 });
+    if (ack === undefined || (ack.retryable && !delivered)) {
+      queued = this.deps.batcher.submit((trx) => enqueueEnvelope(trx, forwarded, this.deps.clock(), { notBefore: this.deps.clock() + QUEUE_DELAY_MS }));
+      await queued;
+      throw new HearthError('relay_queued', `${formatSite(this.deps.site)} keeps the envelope and will pass it on; ${formatSite(env.data.next)} has not acknowledged it yet${ack?.code ? ` (${ack.code})` : ''}`, { status: 503, retryable: true });
+    }
+    // The destination's ack of each envelope inside goes back to the sender as it came.
+    if (ack.ok) return { status: 'accepted', id: env.id, ...(ack.results ? { results: ack.results } : {}) };
     if (ack.code === 'duplicate_envelope') return { status: 'duplicate', id: env.id };
     throw answerError(ack, env.data.next);
   }
@@ -168,11 +182,14 @@ export class RelayService {
   private async admit(env: Envelope, next: SiteName): Promise<{ owner: string; friend: string }> {
     const owner = env.to.username;
     const friend = formatAddress(env.from);
-    const entry = owner === RELAY_INBOX ? undefined : await relayFriend(this.deps.db, owner, friend);
+    // The list is read for every envelope (one query): a friend removed, from Settings or from
+    // `hearth relay deny` in another process, is refused from the next envelope on.
+    const friends = owner === RELAY_INBOX ? [] : await relayFriends(this.deps.db, owner);
+    const entry = friends.find((f) => f.address === friend);
     if (!entry) {
       throw new HearthError('relay_not_allowed', `${formatAddress(env.to)} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
     }
-    if (!(await servesSite(this.deps.db, owner, next))) {
+    if (!friends.some((f) => sameSite(parseAddress(f.address), next))) {
       this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
       throw new HearthError('relay_not_served', `${formatAddress(env.to)} relays only to the sites of people it relays for, and ${formatSite(next)} is not one`, { status: 403 });
     }
@@ -189,17 +206,35 @@ export class RelayService {
     return { owner, friend };
   }
 
-  /** The last hop: open the seal and receive the inner envelope as if it had come directly. */
+  /**
+   * The last hop: open the seal and receive each envelope inside as if it had come directly (the
+   * checks of PROTOCOL.md §4 but the link's peer, dedupe by its own id). The answer holds each
+   * one's ack, by its id: that is what travels back to the sender.
+   */
   private async deliverHere(env: Envelope<typeof TYPES.relay>): Promise<InboxResult> {
-    let inner: Uint8Array;
+    let inner: unknown;
     try {
-      inner = openForSite(env.data.sealed, this.deps.keys, this.deps.x);
+      inner = parseLimitedJson(openForSite(env.data.sealed, this.deps.keys, this.deps.x), { maxBytes: RELAY_BATCH_BYTES, maxDepth: LIMITS.envelopeDepth + 1 });
     } catch {
-      throw new EnvelopeError('bad_seal', 'the sealed envelope does not open with this site\'s relay key: it was not made for this site, or was altered on the way', 400);
+      throw new EnvelopeError('bad_seal', 'the sealed envelopes do not open with this site\'s relay key: they were not sealed for this site, or were altered on the way', 400);
     }
-    const parsed = parseEnvelopeText(inner);
-    if (parsed.type === TYPES.relay || parsed.type === TYPES.relayFetch) throw new EnvelopeError('bad_seal', 'a sealed envelope holds one envelope, never another relay envelope', 400);
-    return this.deps.inbox.receiveText(inner, { relayed: true });
+    if (!Array.isArray(inner) || inner.length === 0 || inner.length > LIMITS.relayBatch) throw new EnvelopeError('bad_seal', `a relay envelope carries 1 to ${LIMITS.relayBatch} envelopes`, 400);
+    const results = await Promise.all(
+      inner.map(async (value): Promise<RelayResult> => {
+        const id = typeof (value as { id?: unknown })?.id === 'string' ? String((value as { id: string }).id).slice(0, 64) : '';
+        try {
+          const parsed = validateEnvelope(value);
+          if (parsed.type === TYPES.relay || parsed.type === TYPES.relayFetch) throw new EnvelopeError('bad_seal', 'a relay envelope carries envelopes, never another relay envelope', 400);
+          const result = await this.deps.inbox.receiveValidated(parsed, { relayed: true });
+          return result.status === 'accepted' ? { id, ok: true } : { id, ok: false, code: 'duplicate_envelope', message: 'already received', retryable: false };
+        } catch (error) {
+          const e = error instanceof HearthError ? error : new HearthError('internal', 'internal error', { status: 500, retryable: true });
+          const wait = (error as { retryAfterMs?: number }).retryAfterMs;
+          return { id, ok: false, code: e.code, message: e.message.slice(0, 500), retryable: e.retryable || e.status >= 500, ...(typeof wait === 'number' ? { retryAfterMs: Math.ceil(wait) } : {}) };
+        }
+      }),
+    );
+    return { status: 'accepted', id: env.id, results };
   }
 
   private async dropQueued(seq: number): Promise<void> {

@@ -4,8 +4,10 @@ import {
   formatAddress,
   formatSite,
   HearthError,
+  LIMITS,
   openFetchAnswer,
   parseAddress,
+  RELAY_BATCH_BYTES,
   sameSite,
   sealFetchRequest,
   sealForSite,
@@ -14,6 +16,7 @@ import {
   type Address,
   type DmCiphertext,
   type Envelope,
+  type RelayResult,
   type Signer,
   type SiteName,
   type X25519,
@@ -44,6 +47,14 @@ const ADVERT_RETRY_MS = 60_000;
  * Any other answer is the destination's verdict, which a different path would not change.
  */
 const PATH_FAILURES = new Set(['error', 'fetch_failed', 'link_closed', 'handshake_timeout', 'unreachable', 'relay_not_allowed', 'relay_not_served', 'hop_limit', 'relay_rate_limited', 'relay_unreachable', 'bad_remote_key', 'key_unknown']);
+
+/** The destination's ack of one envelope, from the results a relay brought back. */
+function resultFor(results: RelayResult[], id: string): AckResult {
+  const r = results.find((x) => x.id === id);
+  if (!r) return { ok: false, code: 'bad_remote_answer', message: 'the answer through the relay did not name this envelope', retryable: true };
+  const { id: _id, ...ack } = r;
+  return ack;
+}
 
 export function isPathFailure(ack: AckResult): boolean {
   return !ack.ok && PATH_FAILURES.has(ack.code ?? 'error');
@@ -106,32 +117,71 @@ export class RelayRouter {
    */
   async deliver(dest: SiteName, items: Array<{ body: string; id: string }>): Promise<AckResult[] | null> {
     const results: Array<AckResult | undefined> = new Array(items.length);
+    const envelopes = items.map((item) => JSON.parse(item.body) as Envelope);
     const bySender = new Map<string, number[]>();
-    items.forEach((item, i) => {
-      const sender = (JSON.parse(item.body) as Envelope).from.username;
-      bySender.set(sender, [...(bySender.get(sender) ?? []), i]);
-    });
+    envelopes.forEach((env, i) => bySender.set(env.from.username, [...(bySender.get(env.from.username) ?? []), i]));
     let tried = false;
     for (const [sender, indexes] of bySender) {
       let left = indexes;
+      const signer = await this.deps.signerFor(sender);
+      const advert = await this.advertOf(dest);
       for (const candidate of await this.candidates(dest, [sender])) {
         if (left.length === 0) break;
-        const wrapped = await Promise.all(left.map((i) => this.wrap(items[i]!, dest, candidate)));
-        const sendable = left.filter((_, k) => wrapped[k] !== null);
-        if (sendable.length === 0) continue;
+        const groups = this.batches(left, items, envelopes, dest, advert);
+        if (groups.length === 0) continue;
         tried = true;
-        const acks = await this.sendTo(candidate.relay, wrapped.filter((w): w is { json: string; id: string } => w !== null));
+        const outers = groups.map((g) => createEnvelope({ type: TYPES.relay, from: envelopes[g.indexes[0]!]!.from, to: candidate.relay, data: g.data }, signer));
+        const acks = await this.sendTo(candidate.relay, outers.map((outer) => ({ json: JSON.stringify(outer), id: outer.id })));
         const failed: number[] = [];
-        sendable.forEach((i, k) => {
-          results[i] = acks[k]!;
-          if (isPathFailure(acks[k]!)) failed.push(i);
+        let through = false;
+        groups.forEach((group, k) => {
+          const ack = acks[k]!;
+          for (const i of group.indexes) {
+            const result = group.passOn || !ack.ok || !ack.results ? ack : resultFor(ack.results, envelopes[i]!.id);
+            results[i] = result;
+            if (isPathFailure(result)) failed.push(i);
+            else through = true;
+          }
         });
-        if (failed.length < sendable.length) await this.deps.paths.usingRelay(dest, formatAddress(candidate.relay));
-        left = [...left.filter((i) => !sendable.includes(i)), ...failed];
+        if (through) await this.deps.paths.usingRelay(dest, formatAddress(candidate.relay));
+        const taken = new Set(groups.flatMap((g) => g.indexes));
+        left = [...left.filter((i) => !taken.has(i)), ...failed];
       }
     }
     if (!tried) return null;
     return results.map((ack) => ack ?? { ok: false, code: 'no_relay_path', message: `${formatSite(dest)} cannot be reached directly and no relay took the envelope`, retryable: true });
+  }
+
+  /**
+   * Relay envelope contents for the envelopes at `indexes`: this site's own envelopes, sealed
+   * together for `dest` (up to LIMITS.relayBatch and RELAY_BATCH_BYTES each); an envelope that is
+   * already a relay envelope (this site relays it on) alone, keeping its seal and hop count.
+   * Envelopes that cannot go through a relay now (no relay key for `dest`, no hops left) are left out.
+   */
+  private batches(indexes: number[], items: Array<{ body: string }>, envelopes: Envelope[], dest: SiteName, advert: KnownAdvert | undefined) {
+    const groups: Array<{ indexes: number[]; data: Envelope<typeof TYPES.relay>['data']; passOn: boolean }> = [];
+    let batch: number[] = [];
+    let bytes = 1;
+    const seal = () => {
+      if (batch.length === 0 || !advert) return;
+      groups.push({ indexes: batch, passOn: false, data: { next: dest, hops: DEFAULT_RELAY_HOPS, sealed: sealForSite(batch.map((i) => items[i]!.body), advert.relayKey, this.deps.x) } });
+      batch = [];
+      bytes = 1;
+    };
+    for (const i of indexes) {
+      const env = envelopes[i]!;
+      if (env.type === TYPES.relay) {
+        const relayed = env as Envelope<typeof TYPES.relay>;
+        if (relayed.data.hops >= 1) groups.push({ indexes: [i], passOn: true, data: { next: dest, hops: relayed.data.hops, sealed: relayed.data.sealed } });
+        continue;
+      }
+      const size = Buffer.byteLength(items[i]!.body) + 1;
+      if (batch.length === LIMITS.relayBatch || bytes + size > RELAY_BATCH_BYTES) seal();
+      batch.push(i);
+      bytes += size;
+    }
+    seal();
+    return groups;
   }
 
   /**
@@ -249,32 +299,21 @@ export class RelayRouter {
     return out;
   }
 
-  /**
-   * The relay envelope for one outbox envelope, signed by its sender. An envelope that is already
-   * a relay envelope (this site relays it on) keeps its seal and hop count; any other is sealed
-   * for the destination and may pass DEFAULT_RELAY_HOPS relays. Null when it cannot go this way.
-   */
-  private async wrap(item: { body: string; id: string }, dest: SiteName, candidate: Candidate): Promise<{ json: string; id: string } | null> {
-    const env = JSON.parse(item.body) as Envelope;
-    if (env.from.username !== candidate.asUser) return null;
-    let data: Envelope<typeof TYPES.relay>['data'];
-    if (env.type === TYPES.relay) {
-      const relayed = env as Envelope<typeof TYPES.relay>;
-      if (relayed.data.hops < 1) return null;
-      data = { next: dest, hops: relayed.data.hops, sealed: relayed.data.sealed };
-    } else {
-      const advert = await this.advertOf(dest);
-      if (!advert) return null;
-      data = { next: dest, hops: DEFAULT_RELAY_HOPS, sealed: sealForSite(item.body, advert.relayKey, this.deps.x) };
-    }
-    const outer = createEnvelope({ type: TYPES.relay, from: env.from, to: candidate.relay, data }, await this.deps.signerFor(env.from.username));
-    return { json: JSON.stringify(outer), id: outer.id };
-  }
-
   /** Sends relay envelopes to the relay's site: over its link, else by POST. */
   private async sendTo(relay: SiteName, envelopes: Array<{ json: string; id: string }>): Promise<AckResult[]> {
     const link = await this.deps.links.ensure(relay);
-    if (link) return Promise.all(envelopes.map((e) => link.send(e.json, e.id).catch(failure)));
+    if (link) {
+      // Within the link's byte budget, like any delivery: a slow relay holds a bounded amount.
+      const acks: Array<Promise<AckResult>> = [];
+      for (const e of envelopes) {
+        if (!(await link.room(e.json.length))) {
+          acks.push(Promise.resolve({ ok: false, code: 'link_closed', message: `the link to ${formatSite(relay)} closed`, retryable: true }));
+          continue;
+        }
+        acks.push(link.send(e.json, e.id).catch(failure));
+      }
+      return Promise.all(acks);
+    }
     if (this.deps.links.unreachable(relay)) return envelopes.map(() => ({ ok: false, code: 'unreachable', message: `${formatSite(relay)} cannot be reached`, retryable: true }));
     const origin = this.deps.origin(relay);
     return Promise.all(envelopes.map((e) => postEnvelope(this.deps.http, origin, e.json)));

@@ -1,4 +1,3 @@
-import { parseAddress, sameSite, type SiteName } from '@hearth/protocol';
 import { sql } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { FriendLimits } from './limits.js';
@@ -38,12 +37,6 @@ export async function putRelayFriend(db: Db, owner: string, address: string, lim
 export async function removeRelayFriend(db: Db, owner: string, address: string): Promise<boolean> {
   const result = await db.deleteFrom('relay_friends').where('owner', '=', owner).where('address', '=', address).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
-}
-
-/** Whether someone `owner` relays for lives on `site` (the relay passes envelopes only to sites it serves). */
-export async function servesSite(db: Db, owner: string, site: SiteName): Promise<boolean> {
-  const rows = await db.selectFrom('relay_friends').select('address').where('owner', '=', owner).execute();
-  return rows.some((r) => sameSite(parseAddress(r.address), site));
 }
 
 /** The relays `username` trusts for their own traffic, in their order. */

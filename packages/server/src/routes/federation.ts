@@ -15,7 +15,7 @@ export const federationRoutes = (ctx: Context): FastifyPluginAsync => async (app
     const result = await ctx.inbox.receiveText(request.body, {});
     if (result.status === 'duplicate') throw new ApiError('duplicate_envelope', `envelope ${result.id} was already received`, { status: 409 });
     void reply.status(202);
-    return { ok: true, id: result.id };
+    return { ok: true, id: result.id, ...(result.results ? { results: result.results } : {}) };
   });
 
   /**
