@@ -76,6 +76,9 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
     await postAsAlice(secretWords);
     await waitFor('the new post in bob\'s feed', async () => (await feedOfBob()).some((p) => p.text === secretWords), 120_000, 250);
     expect((await pathFromAlice())?.via).toBe(c.address('carol'));
+    // alice sees it on bob's page too.
+    const bobsPage = await a.api('GET', `/api/people/${encodeURIComponent(b.address('bob'))}`, { as: 'alice' });
+    expect(bobsPage.body.relayedVia?.relay).toBe(c.address('carol'));
     // C passed it on without ever holding it readable.
     expect(c.databaseBytes().includes(secretWords)).toBe(false);
     expect(await relayedFor(c, 'carol', a.address('alice'))).toBeGreaterThan(0);

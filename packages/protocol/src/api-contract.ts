@@ -277,6 +277,8 @@ export const API = {
       blocked: z.boolean(),
       muted: z.boolean(),
       pinnedPost: z.string().optional(),
+      /** While my site reaches their site through a friend's relay: through whom, since when. */
+      relayedVia: z.object({ relay: address, since: iso }).optional(),
     }),
   }),
   /** Names and pictures my site knows for these addresses (no fetching): for lists of people. */

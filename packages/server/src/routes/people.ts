@@ -66,7 +66,9 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       ctx.db.selectFrom('mutes').select('address').where('username', '=', username).where('address', '=', address).executeTakeFirst(),
     ]);
     const { pinnedPost, ...shown } = profile;
+    const path = local ? undefined : await ctx.relayPaths.get(target);
     return {
+      ...(path?.via ? { relayedVia: { relay: path.via, since: new Date(path.since).toISOString() } } : {}),
       profile: { username: target.username, address, ...shown },
       local,
       me: address === localAddressText(ctx.site, username),

@@ -92,6 +92,11 @@ export function PersonView({ address }: { address: string }) {
     <main className="public">
       <ProfileHeader profile={p.profile}>
         {p.followsMe && <p className="badge">Follows you</p>}
+        {p.relayedVia && (
+          <p className="hint">
+            Your site reaches {p.profile.displayName} through the relay of {p.relayedVia.relay}: their site cannot be reached directly now.
+          </p>
+        )}
         {signedIn && !p.me && (
           <div className="row actions" aria-label={`Actions for ${p.profile.displayName}`}>
             {!p.blocked && <button type="button" className={p.following ? 'secondary' : ''} onClick={() => void follow()}>{p.following ? 'Unfollow' : 'Follow'}</button>}
