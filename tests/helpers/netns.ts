@@ -82,10 +82,15 @@ export class TestNetwork {
 
 /** Drops UDP between two test networks on this host (both ways), whatever the host's forwarding. Returns the undo. */
 export function dropUdpBetween(a: TestNetwork, b: TestNetwork): () => void {
+  return dropBetween(a, b, ['-p', 'udp']);
+}
+
+/** Drops packets (of a protocol, or all) between two test networks, both ways, ahead of any ACCEPT. Returns the undo. */
+function dropBetween(a: TestNetwork, b: TestNetwork, match: string[] = []): () => void {
   const rules = [
     ['-s', a.subnet, '-d', b.subnet],
     ['-s', b.subnet, '-d', a.subnet],
-  ].map((r) => [...r, '-p', 'udp', '-j', 'DROP']);
+  ].map((r) => [...r, ...match, '-j', 'DROP']);
   for (const rule of rules) sh('iptables', '-I', 'FORWARD', ...rule);
   return () => {
     for (const rule of rules) {
@@ -117,23 +122,7 @@ export function routeBetweenNetworks(): () => void {
   };
 }
 
-/**
- * Drops everything between two test networks, both ways (a censor's firewall between them), ahead
- * of any ACCEPT. Returns the undo, which lifts the block.
- */
+/** Drops everything between two test networks, both ways (a censor's firewall between them). Returns the undo, which lifts the block. */
 export function blockBetween(a: TestNetwork, b: TestNetwork): () => void {
-  const rules = [
-    ['-s', a.subnet, '-d', b.subnet],
-    ['-s', b.subnet, '-d', a.subnet],
-  ].map((r) => [...r, '-j', 'DROP']);
-  for (const rule of rules) sh('iptables', '-I', 'FORWARD', ...rule);
-  return () => {
-    for (const rule of rules) {
-      try {
-        sh('iptables', '-D', 'FORWARD', ...rule);
-      } catch {
-        /* already gone */
-      }
-    }
-  };
+  return dropBetween(a, b);
 }
