@@ -201,4 +201,25 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     const allowed = await hearth(['relay', 'allow', b.address('bob'), '--per-minute', '10', '--mb-per-day', '5', '--data', c.dataDir]);
     expect(allowed.stdout).toContain('up to 10 envelopes a minute and 5.0 MB a day');
   });
+
+  it('relays for mutual follows only when the owner turns it on', async () => {
+    await c.api('DELETE', `/api/relay/friends/${encodeURIComponent(d.address('dave'))}`, { as: 'carol' });
+    const fromDave = () => {
+      const inner = envelope(d, 'dave', addr(b, 'bob'), 'follow', {});
+      return envelope(d, 'dave', addr(c, 'carol'), 'relay', { next: { host: addr(b, 'x').host, port: addr(b, 'x').port }, hops: 1, sealed: sealForSite([JSON.stringify(inner)], relayKeyOf(b)) });
+    };
+    await c.api('POST', '/api/following', { as: 'carol', body: { address: d.address('dave') } });
+    await d.api('POST', '/api/following', { as: 'dave', body: { address: c.address('carol') } });
+    await waitFor('carol and dave follow each other', () => c.count('select count(*) as n from followers where follower = ?', d.address('dave')) === 1);
+    expect((await post(c, fromDave())).body.error.code).toBe('relay_not_allowed');
+    expect((await c.api('PUT', '/api/relay/settings', { as: 'carol', body: { mutuals: true } })).body).toEqual({ mutuals: true });
+    const res = await post(c, fromDave());
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const list = await c.api('GET', '/api/relay/friends', { as: 'carol' });
+    expect(list.body.mutuals).toBe(true);
+    expect(list.body.friends.find((f: { address: string }) => f.address === d.address('dave'))).toMatchObject({ mutual: true, today: { envelopes: 1 } });
+    const off = await hearth(['relay', 'mutuals', 'off', '--data', c.dataDir]);
+    expect(off.stdout).toContain('only for the people on their list');
+    expect((await post(c, fromDave())).body.error.code).toBe('relay_not_allowed');
+  });
 });

@@ -9,7 +9,7 @@ import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
-import { relayAllow, relayDeny, relayList, relayUnuse, relayUse } from './commands/relay.js';
+import { relayAllow, relayDeny, relayList, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -193,6 +193,11 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('whom you relay for (with what you relayed today), the relays you use, and the sites reached through one')
     .action(async (opts: { data: string; user?: string }) => {
       await relayList(opts, out);
+    });
+  relayOptions(relay.command('mutuals').argument('<on|off>', 'on: also relay for everyone you follow who follows you back'))
+    .description('relay for your mutual follows too (off unless you turn it on)')
+    .action(async (state: string, opts: { data: string; user?: string }) => {
+      await relayMutuals({ ...opts, state }, out);
     });
   relayOptions(relay.command('use').argument('<address>', 'a friend who relays for you, name@host'))
     .description('use a friend\'s relay for your own traffic when a direct path fails (tried in the order added)')

@@ -154,6 +154,8 @@ const RelayFriendSchema = z.object({
   bytesPerDay: count,
   since: iso,
   displayName: z.string().optional(),
+  /** Relayed for because I relay for everyone I follow who follows me back (not on my list). */
+  mutual: z.boolean().optional(),
   today: RelayCountsSchema,
   total: RelayCountsSchema,
 });
@@ -405,7 +407,8 @@ export const API = {
   }),
   vaultRequest: route({ method: 'POST', path: '/api/vault/request', body: z.strictObject({ sealed: SealedSchema }), status: 200, response: z.object({ sealed: SealedSchema }) }),
   // Friends relay (PROTOCOL.md §9): whom I relay for, the relays I use, and the path to each site.
-  relayFriends: route({ method: 'GET', path: '/api/relay/friends', status: 200, response: z.object({ friends: z.array(RelayFriendSchema) }) }),
+  relayFriends: route({ method: 'GET', path: '/api/relay/friends', status: 200, response: z.object({ friends: z.array(RelayFriendSchema), mutuals: z.boolean() }) }),
+  relaySettings: route({ method: 'PUT', path: '/api/relay/settings', body: z.strictObject({ mutuals: z.boolean() }), status: 200, response: z.object({ mutuals: z.boolean() }) }),
   relayFriendPut: route({ method: 'POST', path: '/api/relay/friends', body: RelayFriendBody, status: 200, response: RelayFriendSchema }),
   relayFriendRemove: route({ method: 'DELETE', path: '/api/relay/friends/:address', params: AddressParam, status: 204, response: null }),
   myRelays: route({ method: 'GET', path: '/api/relay/mine', status: 200, response: z.object({ relays: z.array(address) }) }),

@@ -11,5 +11,5 @@ export { issuePairingCode, PAIRING_CODE_TTL_MS } from './storage/vault.js';
 export { coturnConfig, ensureTurnSettings, turnCredentials, type TurnSettings } from './turn/turn.js';
 export { rotateSiteKey } from './federation/key-rotation.js';
 export { diskSpace } from './storage/storage-errors.js';
-export { addMyRelay, myRelays, putRelayFriend, relayFriends, relayStats, removeMyRelay, removeRelayFriend } from './relay/store.js';
+export { addMyRelay, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals } from './relay/store.js';
 export { utcDay } from './relay/limits.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { formatAddress, formatSite, HearthError, parseAddress, sameSite } from '@hearth/protocol';
-import { addMyRelay, Context, listUsernames, loadSiteConfig, myRelays, putRelayFriend, relayFriends, relayStats, removeMyRelay, removeRelayFriend, utcDay } from '@hearth/server';
+import { addMyRelay, Context, listUsernames, loadSiteConfig, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals, utcDay } from '@hearth/server';
 import { CliError } from '../errors.js';
 
 export interface RelayOptions {
@@ -70,7 +70,8 @@ export async function relayDeny(options: RelayOptions & { address: string }, out
 
 export async function relayList(options: RelayOptions, out: (line: string) => void): Promise<void> {
   await withSite(options, async (ctx, username) => {
-    const [friends, stats, mine] = await Promise.all([relayFriends(ctx.db, username), relayStats(ctx.db, username, utcDay(Date.now())), myRelays(ctx.db, username)]);
+    const [friends, stats, mine, mutuals] = await Promise.all([relayFriends(ctx.db, username), relayStats(ctx.db, username, utcDay(Date.now())), myRelays(ctx.db, username), relaysForMutuals(ctx.db, username)]);
+    if (mutuals) out(`${username} also relays for everyone they follow who follows them back (hearth relay mutuals off to stop).`);
     if (friends.length === 0) out(`${username} relays for nobody. Add a friend with: hearth relay allow NAME@HOST`);
     else out(`${username} relays for:`);
     for (const f of friends) {
@@ -95,5 +96,13 @@ export async function relayUnuse(options: RelayOptions & { address: string }, ou
     const address = otherAddress(ctx, options.address);
     if (!(await removeMyRelay(ctx.db, username, address))) throw new CliError(`${address} is not one of ${username}'s relays`, 1);
     out(`${username} no longer uses ${address} as a relay (${formatSite(parseAddress(address))}).`);
+  });
+}
+
+export async function relayMutuals(options: RelayOptions & { state: string }, out: (line: string) => void): Promise<void> {
+  if (options.state !== 'on' && options.state !== 'off') throw new CliError('say "on" or "off"', 2);
+  await withSite(options, async (ctx, username) => {
+    await setRelayForMutuals(ctx.db, username, options.state === 'on');
+    out(options.state === 'on' ? `${username} now also relays for everyone they follow who follows them back.` : `${username} relays only for the people on their list.`);
   });
 }

@@ -33,8 +33,8 @@ import type { CommitBatcher } from '../storage/commit-batcher.js';
 import type { Db } from '../storage/db.js';
 import { enqueueEnvelope } from '../outbox/outbox.js';
 import { localAddress } from '../storage/users.js';
-import { RelayLimiter, utcDay } from './limits.js';
-import { addRelayStats, relayFriends, type RelayCounts } from './store.js';
+import { RelayLimiter, utcDay, type FriendLimits } from './limits.js';
+import { addRelayStats, DEFAULT_FRIEND_LIMITS, mutualFollows, relayFriends, relaysForMutuals, type RelayCounts } from './store.js';
 
 /** A refusal that says when to come back (Retry-After over HTTP). */
 export class RelayRateError extends HearthError {
@@ -184,7 +184,7 @@ export class RelayService {
     const friend = formatAddress(env.from);
     // The list is read for every envelope (one query): a friend removed, from Settings or from
     // `hearth relay deny` in another process, is refused from the next envelope on.
-    const friends = owner === RELAY_INBOX ? [] : await relayFriends(this.deps.db, owner);
+    const friends = owner === RELAY_INBOX ? [] : await this.servedBy(owner);
     const entry = friends.find((f) => f.address === friend);
     if (!entry) {
       throw new HearthError('relay_not_allowed', `${formatAddress(env.to)} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
@@ -204,6 +204,18 @@ export class RelayService {
       throw new RelayRateError(`${friend} has passed the limits ${formatAddress(env.to)} set (${entry.perMinute} envelopes a minute, ${Math.round(entry.bytesPerDay / 1024 / 1024)} MB a day); try again in ${Math.ceil(wait / 1000)} s`, wait);
     }
     return { owner, friend };
+  }
+
+  /**
+   * Whom `owner` relays for: their list, and (when they chose it) everyone they follow who
+   * follows them back, with the default limits unless the list says otherwise.
+   */
+  private async servedBy(owner: string): Promise<Array<{ address: string } & FriendLimits>> {
+    const listed = await relayFriends(this.deps.db, owner);
+    if (!(await relaysForMutuals(this.deps.db, owner))) return listed;
+    const known = new Set(listed.map((f) => f.address));
+    const mutuals = (await mutualFollows(this.deps.db, owner)).filter((a) => !known.has(a)).map((address) => ({ address, ...DEFAULT_FRIEND_LIMITS }));
+    return [...listed, ...mutuals];
   }
 
   /**

@@ -10,6 +10,27 @@ export interface RelayFriend extends FriendLimits {
   since: number;
 }
 
+/** Whether `owner` also relays for everyone they follow who follows them back. */
+export async function relaysForMutuals(db: Db, owner: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('relay_mutuals').where('username', '=', owner).executeTakeFirst();
+  return Number(row?.relay_mutuals ?? 0) === 1;
+}
+
+export async function setRelayForMutuals(db: Db, owner: string, on: boolean): Promise<void> {
+  await db.updateTable('users').set({ relay_mutuals: on ? 1 : 0 }).where('username', '=', owner).execute();
+}
+
+/** The people `owner` follows who follow them back (addresses). */
+export async function mutualFollows(db: Db, owner: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('following')
+    .innerJoin('followers', (join) => join.onRef('followers.follower', '=', 'following.target').onRef('followers.username', '=', 'following.username'))
+    .select('following.target as address')
+    .where('following.username', '=', owner)
+    .execute();
+  return rows.map((r) => r.address);
+}
+
 /** The people `owner` relays for. */
 export async function relayFriends(db: Db, owner: string): Promise<RelayFriend[]> {
   const rows = await db.selectFrom('relay_friends').selectAll().where('owner', '=', owner).orderBy('created_at').execute();

@@ -5,7 +5,7 @@ import { badRequest, notFound } from '../errors.js';
 import { contractRoute } from '../http-contract.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { utcDay } from '../relay/limits.js';
-import { addMyRelay, myRelays, putRelayFriend, relayFriends, relayStats, removeMyRelay, removeRelayFriend } from '../relay/store.js';
+import { addMyRelay, DEFAULT_FRIEND_LIMITS, mutualFollows, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals } from '../relay/store.js';
 import { peopleByAddress } from '../storage/feed.js';
 import { localAddressText } from '../storage/users.js';
 
@@ -29,19 +29,33 @@ export const relayRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
   contractRoute(app, 'relayFriends', async (request) => {
     const username = await requireUser(ctx, request);
     await ctx.relay.flush(); // the counts up to this moment
-    const [friends, stats] = await Promise.all([relayFriends(ctx.db, username), relayStats(ctx.db, username, utcDay(ctx.now()))]);
+    const [listed, stats, mutuals] = await Promise.all([relayFriends(ctx.db, username), relayStats(ctx.db, username, utcDay(ctx.now())), relaysForMutuals(ctx.db, username)]);
+    const onList = new Set(listed.map((f) => f.address));
+    const friends = [
+      ...listed.map((f) => ({ ...f, mutual: false })),
+      ...(mutuals ? (await mutualFollows(ctx.db, username)).filter((a) => !onList.has(a)).map((address) => ({ address, ...DEFAULT_FRIEND_LIMITS, since: ctx.now(), mutual: true })) : []),
+    ];
     const people = await peopleByAddress(ctx.db, ctx.site, friends.map((f) => f.address));
     return {
+      mutuals,
       friends: friends.map((f) => ({
         address: f.address,
         perMinute: f.perMinute,
         bytesPerDay: f.bytesPerDay,
         since: iso(f.since),
+        ...(f.mutual ? { mutual: true } : {}),
         ...(people.get(f.address)?.displayName ? { displayName: people.get(f.address)!.displayName } : {}),
         today: stats.get(f.address)?.today ?? zero,
         total: stats.get(f.address)?.total ?? zero,
       })),
     };
+  });
+
+  /** Also relay for everyone I follow who follows me back (off unless turned on). */
+  contractRoute(app, 'relaySettings', async (request) => {
+    const username = await requireUser(ctx, request);
+    await setRelayForMutuals(ctx.db, username, request.body.mutuals);
+    return { mutuals: request.body.mutuals };
   });
 
   /** Relay for someone, or change their limits. */

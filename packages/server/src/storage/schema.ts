@@ -15,6 +15,8 @@ export interface UsersTable {
   /** JSON of the rotation notice signed by the previous site key (PROTOCOL.md §3), after a rotation. */
   site_key_rotation?: string | null;
   pinned_post?: string | null;
+  /** 1: also relay for everyone this user follows who follows them back (PROTOCOL.md §9). */
+  relay_mutuals?: number;
 }
 
 export interface SessionsTable {

@@ -51,6 +51,12 @@ export function RelaySection() {
       friends.reload();
     }, 'You now relay for them.');
   };
+  const setMutuals = async (on: boolean) => {
+    await attempt(setStatus, async () => {
+      await api('PUT', '/api/relay/settings', { mutuals: on });
+      friends.reload();
+    }, on ? 'You now also relay for everyone you follow who follows you back.' : 'You relay only for the people on your list.');
+  };
   const stopFriend = async (address: string) => {
     await attempt(setStatus, () => api('DELETE', `/api/relay/friends/${encodeURIComponent(address)}`), `Stopped: your site no longer passes on anything from ${address}.`);
     friends.reload();
@@ -82,15 +88,18 @@ export function RelaySection() {
       </form>
 
       <h3>You relay for</h3>
+      <label className="check">
+        <input type="checkbox" checked={friends.data?.mutuals ?? false} disabled={!friends.data} onChange={(e) => void setMutuals(e.target.checked)} /> Also relay for everyone I follow who follows me back
+      </label>
       {friends.data?.friends.length === 0 && <p className="empty">Nobody. Your site passes on messages only for the people you add here, and only to the sites where people you add live.</p>}
       <ul className="people" aria-label="People you relay for">
         {friends.data?.friends.map((f: Friend) => (
           <li key={f.address}>
             <PersonLink address={f.address} name={f.displayName} />{' '}
             <span className="hint">
-              {' '}· today {messages(f.today.envelopes)} ({size(f.today.bytes)}){f.today.refused > 0 ? `, ${f.today.refused} refused` : ''} · in all {messages(f.total.envelopes)} · at most {f.perMinute} a minute, {size(f.bytesPerDay)} a day
+              {f.mutual ? ' · you follow each other' : ''}{' '}· today {messages(f.today.envelopes)} ({size(f.today.bytes)}){f.today.refused > 0 ? `, ${f.today.refused} refused` : ''} · in all {messages(f.total.envelopes)} · at most {f.perMinute} a minute, {size(f.bytesPerDay)} a day
             </span>{' '}
-            <button type="button" className="small secondary" onClick={() => void stopFriend(f.address)} aria-label={`Stop relaying for ${f.address}`}>Stop</button>
+            {!f.mutual && <button type="button" className="small secondary" onClick={() => void stopFriend(f.address)} aria-label={`Stop relaying for ${f.address}`}>Stop</button>}
           </li>
         ))}
       </ul>

@@ -7,9 +7,12 @@ import type { Kysely } from 'kysely';
  * - my_relays: the relays each user trusts for their own traffic, in order (also advertised in
  *   the site's discovery document as the way to reach this site);
  * - relay_paths: per destination site, the path that last worked (direct, or a relay) and when
- *   the direct path is probed again.
+ *   the direct path is probed again;
+ * - users.relay_mutuals: whether a user also relays for everyone they follow who follows them
+ *   back (off unless they turn it on).
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('users').addColumn('relay_mutuals', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema
     .createTable('relay_friends')
     .addColumn('owner', 'text', (c) => c.notNull().references('users.username').onDelete('cascade'))
@@ -49,4 +52,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of ['relay_paths', 'my_relays', 'relay_stats', 'relay_friends']) await db.schema.dropTable(table).ifExists().execute();
+  await db.schema.alterTable('users').dropColumn('relay_mutuals').execute();
 }
