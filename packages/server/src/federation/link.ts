@@ -22,6 +22,12 @@ export class LinkClosedError extends HearthError {
 }
 
 /** The largest frame: a relay envelope (the largest envelope there is) and the frame around it. */
+/**
+ * A ping this often; a link whose peer missed one is closed. A path a firewall starts dropping
+ * is thus noticed within 15 to 30 s, and what was in flight goes again (through a relay if need be).
+ */
+const HEARTBEAT_MS = 15_000;
+
 const MAX_FRAME_BYTES = LIMITS.relayEnvelopeBytes + 1024;
 /**
  * Bytes of envelopes sent on one link and not yet acknowledged. A peer that reads slowly
@@ -61,7 +67,7 @@ export class Link extends EventEmitter {
       if (!this.alive) return this.close();
       this.alive = false;
       socket.ping();
-    }, 30_000);
+    }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 
