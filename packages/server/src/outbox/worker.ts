@@ -311,6 +311,9 @@ export class OutboxWorker {
         this.withPostSlot(key, async () => {
           await this.loadBodies([row]);
           const ack = await this.post(dest, row);
+          // The body is not needed to record this outcome (only a final refusal compares it):
+          // dropped now, so 2,000 rows waiting on a slow site hold ids, not bodies.
+          if (isDelivered(ack) || ack.retryable) row.body = undefined;
           return { row, ack };
         }),
       ),
@@ -319,6 +322,9 @@ export class OutboxWorker {
 
   /** Delivers rows through the friends relay; null when there is no relay path to try. */
   private async viaRelay(router: RelayRouter, dest: SiteName, rows: Row[]): Promise<Outcome[] | null> {
+    // Bodies are read only when a relay could take them: a site that is merely down, with no
+    // relay anywhere in sight, costs no memory here (its backlog stays on disk).
+    if (!(await router.mayRelay(dest))) return null;
     await this.loadBodies(rows);
     const acks = await router.deliver(dest, rows.map((row) => ({ body: row.body!, id: row.envelope_id })));
     return acks && rows.map((row, i) => ({ row, ack: acks[i]! }));

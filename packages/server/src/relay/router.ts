@@ -102,6 +102,13 @@ export class RelayRouter {
     return (await this.relayFirst(dest)) !== null;
   }
 
+  /** Whether any relay path to `dest` is known at all: someone here uses a relay, or `dest` advertises one. */
+  async mayRelay(dest: SiteName): Promise<boolean> {
+    if ((await this.deps.paths.get(dest))?.via) return true;
+    if ((this.adverts.get(formatSite(dest))?.relays.length ?? 0) > 0) return true;
+    return (await this.deps.db.selectFrom('my_relays').select('username').limit(1).execute()).length > 0;
+  }
+
   async directFailed(dest: SiteName): Promise<void> {
     await this.deps.paths.directFailed(dest);
   }
