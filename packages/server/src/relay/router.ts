@@ -92,14 +92,9 @@ export class RelayRouter {
 
   constructor(private readonly deps: RelayRouterDeps) {}
 
-  /** The relay to go through first for this site, while its direct path is known to be down. */
-  async relayFirst(dest: SiteName): Promise<string | null> {
-    return this.deps.paths.relayFirst(dest);
-  }
-
   /** Whether the direct path to this site is skipped for now: a relay is in use and no probe is due. */
   async avoidDirect(dest: SiteName): Promise<boolean> {
-    return (await this.relayFirst(dest)) !== null;
+    return (await this.deps.paths.relayFirst(dest)) !== null;
   }
 
   /** Whether any relay path to `dest` is known at all: someone here uses a relay, or `dest` advertises one. */
