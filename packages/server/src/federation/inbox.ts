@@ -130,11 +130,6 @@ export class Inbox {
     }
   }
 
-  /**
-   * PROTOCOL.md §4, in order. Nothing about the recipient (whether they exist, whom they block)
-   * is looked at before the sender's signature has verified, so an unsigned envelope learns
-   * nothing but "bad signature".
-   */
   /** The checks alone, for a relayed fetch (answered, never stored). */
   async verify(env: Envelope): Promise<void> {
     try {
@@ -145,6 +140,11 @@ export class Inbox {
     }
   }
 
+  /**
+   * PROTOCOL.md §4, in order. Nothing about the recipient (whether they exist, whom they block)
+   * is looked at before the sender's signature has verified, so an unsigned envelope learns
+   * nothing but "bad signature".
+   */
   private async check(env: Envelope, arrival: Arrival): Promise<void> {
     const stale = checkFreshness(env.ts, this.deps.now());
     // Clocks that disagree are retryable: the same envelope is good once they agree (§4 step 4).

@@ -117,7 +117,7 @@ export class RelayService {
       }),
     ]).finally(() => clearTimeout(timer));
     const delivered = ack?.ok === true || ack?.code === 'duplicate_envelope';
-    this.count(owner, friend, delivered ? { envelopes: 1, bytes, refused: 0 } : { envelopes: 0, bytes: 0, refused: 0 });
+    if (delivered) this.count(owner, friend, { envelopes: 1, bytes, refused: 0 });
     if (ack === undefined || (ack.retryable && !delivered)) {
       queued = this.deps.batcher.submit((trx) => enqueueEnvelope(trx, forwarded, this.deps.clock(), { notBefore: this.deps.clock() + QUEUE_DELAY_MS }));
       await queued;

@@ -121,7 +121,11 @@ export class RelayRouter {
     const results: Array<AckResult | undefined> = new Array(items.length);
     const envelopes = items.map((item) => JSON.parse(item.body) as Envelope);
     const bySender = new Map<string, number[]>();
-    envelopes.forEach((env, i) => bySender.set(env.from.username, [...(bySender.get(env.from.username) ?? []), i]));
+    envelopes.forEach((env, i) => {
+      const list = bySender.get(env.from.username);
+      if (list) list.push(i);
+      else bySender.set(env.from.username, [i]);
+    });
     let tried = false;
     for (const [sender, indexes] of bySender) {
       let left = indexes;
