@@ -3,7 +3,8 @@ import { generateAgreementKeyPair, newEnvelopeId, sealForSite } from '@hearth/pr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { blockBetween, routeBetweenNetworks, TestNetwork } from './helpers/netns.js';
-import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { HEARTH, hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { VaultProcess, vaultStatus } from './helpers/vault.js';
 
 /**
  * The friends relay with real hosts: four sites, each in a network namespace of its own, routed
@@ -20,6 +21,7 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
   let d: SiteProcess;
   let undoRoute: () => void;
   let unblock: (() => void) | undefined;
+  let vault: VaultProcess | undefined;
   const aliceProfile = tempDir('alice-device');
   const bobProfile = tempDir('bob-device');
 
@@ -53,6 +55,8 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
   });
   afterAll(async () => {
     if (process.env.RELAY_TEST_LOGS) for (const [name, site] of Object.entries({ a, b, c, d })) console.log(`---- ${name}\n${site?.log.split('\n').filter((l) => !/request completed|incoming request/.test(l)).slice(-150).join('\n')}`);
+    if (process.env.RELAY_TEST_LOGS && vault) console.log(`---- vault\n${vault.log}`);
+    await vault?.destroy();
     await Promise.all([a, b, c, d].map((s) => s?.destroy()));
     unblock?.();
     undoRoute?.();
@@ -84,8 +88,10 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
     expect(await relayedFor(c, 'carol', a.address('alice'))).toBeGreaterThan(0);
   });
 
-  it('bob comments on alice\'s post and alice follows him back, through C', async () => {
+  it('bob comments on and likes alice\'s post, and alice follows him back, through C', async () => {
     const post = (await feedOfBob()).find((p) => p.text === 'written before bob followed')!;
+    expect((await b.api('POST', '/api/likes', { as: 'bob', body: { post: { author: a.address('alice'), id: post.id } } })).status).toBe(202);
+    await waitFor('the like at alice\'s site', async () => (await a.api('GET', `/api/users/alice/posts/${post.id}`)).body.likeCount === 1, 120_000, 250);
     const comment = await b.api('POST', '/api/comments', { as: 'bob', body: { post: { author: a.address('alice'), id: post.id }, text: 'seen through a friend' } });
     expect(comment.status, JSON.stringify(comment.body)).toBeLessThan(300);
     await waitFor('the comment at alice\'s site', async () => (await a.api('GET', `/api/users/alice/posts/${post.id}`)).body.comments?.some((k: { text: string }) => k.text === 'seen through a friend'), 120_000, 250);
@@ -123,11 +129,31 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
     socket.close();
   });
 
+  it('alice\'s home vault, cut off from her site, links through C and keeps syncing her DMs', async () => {
+    // Paired and first started where it reaches A, so it learns alice's relays from her site...
+    const paired = await VaultProcess.pair(a, 'alice');
+    paired.start();
+    await waitFor('the vault linked directly', async () => (await vaultStatus(a, 'alice')).online, 60_000);
+    await paired.stop();
+    // ...then it runs in B's network, which cannot reach A: it must go through carol.
+    vault = new VaultProcess(paired.dir, [...nets.b.prefix, process.execPath, HEARTH]);
+    vault.start();
+    await waitFor('the vault linked through carol', () => vault!.log.includes(`through ${c.address('carol')}'s relay`), 120_000, 250);
+    const words = `to the vault through C ${crypto.randomUUID()}`;
+    await hearth(['dm', 'send', '--profile', bobProfile, a.address('alice'), words]);
+    await waitFor('the DM in the vault', async () => (await vault!.messages()).some((m) => m.text === words), 120_000, 500);
+    expect(c.databaseBytes().includes(words)).toBe(false);
+  });
+
   it('when the rule is lifted, traffic goes direct again', async () => {
     expect((await pathFromAlice())?.via).toBe(c.address('carol'));
     unblock!();
     unblock = undefined;
     await waitFor('the direct path back in use', async () => (await pathFromAlice())?.via === null, 300_000, 500);
+    // The vault finds the direct path too, and links to A without C.
+    await waitFor('the vault linked directly again', () => vault!.log.split('\n').some((line, i, lines) => /^Connected to /.test(line) && !line.includes('through') && lines.slice(0, i).some((l) => l.includes('through'))), 120_000, 250);
+    await vault!.destroy();
+    vault = undefined;
     const before = await relayedFor(c, 'carol', a.address('alice'));
     const words = `direct again ${crypto.randomUUID()}`;
     await postAsAlice(words);
@@ -163,5 +189,28 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
     await waitFor('the waiting posts at bob', () => atBob(waiting) === waiting.length, 300_000, 500);
     await waitFor('both relays idle', () => c.count("select count(*) as n from outbox where status = 'pending'") === 0 && d.count("select count(*) as n from outbox where status = 'pending'") === 0, 120_000, 500);
     for (const text of [...stream, ...waiting]) expect(b.count('select count(*) as n from remote_posts where text = ?', text)).toBe(1);
+  });
+
+  it('with two hops allowed, an envelope takes a second relay when the first cannot reach the destination (A to C to D to B)', async () => {
+    // A now reaches only C, and C cannot reach B; D reaches B and relays for carol, who uses D as her relay.
+    const undo = [blockBetween(nets.a, nets.d), blockBetween(nets.c, nets.b)];
+    try {
+      expect((await d.api('POST', '/api/relay/friends', { as: 'dave', body: { address: c.address('carol') } })).status).toBe(200);
+      // carol's own traffic may go through dave: that is the second relay C uses.
+      expect((await c.api('POST', '/api/relay/mine', { as: 'carol', body: { address: d.address('dave') } })).status).toBe(200);
+      const set = await hearth(['relay', 'hops', '2', '--data', a.dataDir]);
+      expect(set.stdout).toContain('Restart the site');
+      await a.stop();
+      await a.start();
+      const words = `two hops ${crypto.randomUUID()}`;
+      await postAsAlice(words);
+      const atBob = () => b.count('select count(*) as n from remote_posts where text = ?', words);
+      await waitFor('the post at bob through C and then D', () => atBob() === 1, 240_000, 500);
+      expect(await relayedFor(d, 'dave', c.address('carol'))).toBeGreaterThan(0);
+      await waitFor('alice\'s outbox settled', () => a.count("select count(*) as n from outbox where status = 'pending'") === 0, 120_000, 500);
+      expect(atBob()).toBe(1);
+    } finally {
+      for (const lift of undo) lift();
+    }
   });
 });

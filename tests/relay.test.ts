@@ -1,6 +1,7 @@
 import {
   createEnvelope,
   deriveRelayKeyPair,
+  generateSigningKeyPair,
   LIMITS,
   newEnvelopeId,
   parseAddress,
@@ -13,7 +14,9 @@ import {
 } from '@hearth/protocol';
 import { nodeSigner } from '@hearth/protocol/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTunnel, openVault, TunnelError, vaultSecrets, VaultLink, type VaultEvent } from '@hearth/vault';
 import { hearth, SiteProcess, waitFor } from './helpers/sites.js';
+import { DmSender, VAULT_PASSPHRASE, VaultProcess, vaultStatus } from './helpers/vault.js';
 
 /**
  * The friends relay's refusals and its one-effect rule, on loopback with real sites: carol@C
@@ -147,6 +150,48 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     expect((await post(b, padded)).status).toBe(413);
   });
 
+  it('carries a friend\'s home vault to its own site through a tunnel when the site cannot be reached, and refuses strangers and forged hellos', async () => {
+    const vault = await VaultProcess.pair(a, 'alice');
+    const store = await openVault(vault.dir, VAULT_PASSPHRASE);
+    const secrets = vaultSecrets(store, vault.dir);
+    const me = { address: secrets.config.address, device: secrets.device, siteOrigin: secrets.config.origin };
+    const carol = { address: c.address('carol'), origin: c.publicUrl };
+    // The vault's own way to its site leads nowhere (a closed port): only the relay is left.
+    const cutOff = { ...secrets, config: { ...secrets.config, site: 'http://127.0.0.1:9' } };
+    const link = new VaultLink(store, cutOff, [carol]);
+    const events: VaultEvent[] = [];
+    link.on('event', (event: VaultEvent) => events.push(event));
+    try {
+      link.start();
+      await waitFor('the vault linked through carol', () => events.some((e) => e.type === 'connected' && e.via === carol.address), 60_000);
+      expect((await vaultStatus(a, 'alice')).online).toBe(true);
+      const words = `through the tunnel ${newEnvelopeId()}`;
+      await (await DmSender.create(b, 'bob')).send(a.address('alice'), [words]);
+      await waitFor('the DM stored in the vault', () => store.list(secrets.config.address).some((m) => m.text === words), 60_000);
+      // The relay counted the tunnel for alice (an opening and its bytes), and holds none of it.
+      await waitFor('the tunnel counted', async () => {
+        const list = await c.api('GET', '/api/relay/friends', { as: 'carol' });
+        const alice = list.body.friends.find((f: { address: string }) => f.address === a.address('alice'));
+        return alice.today.bytes > 0 ? alice : undefined;
+      });
+      expect(c.databaseBytes().includes(words)).toBe(false);
+
+      // Refusals, each before any pipe is opened: a relay that does not list alice, a relaying
+      // person who does not exist, a hello signed by a key alice never certified.
+      const refusal = (relay: { address: string; origin: string }, who = me) => openTunnel(relay, who, () => undefined).then(() => 'opened', (error: TunnelError) => error.code);
+      expect(await refusal({ address: d.address('dave'), origin: d.publicUrl })).toBe('relay_not_allowed');
+      expect(await refusal({ address: c.address('nobody'), origin: c.publicUrl })).toBe('relay_not_allowed');
+      const forged = { ...me, device: { ...me.device, sign: generateSigningKeyPair() } };
+      expect(await refusal(carol, forged)).toBe('bad_signature');
+      // A proof made for another relay is refused here: it names the origin it was made for.
+      expect(await refusal({ address: carol.address, origin: c.url.replace('127.0.0.1', 'localhost') })).toBe('bad_signature');
+    } finally {
+      await link.stop();
+      store.close();
+      await vault.destroy();
+    }
+  });
+
   it('refuses a friend past their rate with Retry-After, and still serves other friends', async () => {
     await c.api('POST', '/api/relay/friends', { as: 'carol', body: { address: a.address('alice'), perMinute: 3 } });
     const answers = [];
@@ -196,6 +241,9 @@ describe('friends relay: what a relay and a destination refuse', { timeout: 120_
     const again = await hearth(['relay', 'deny', b.address('bob'), '--data', c.dataDir], { allowFailure: true });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('does not relay for');
+    const hops = await hearth(['relay', 'hops', '3', '--data', c.dataDir], { allowFailure: true });
+    expect(hops.code).toBe(2);
+    expect(hops.stderr).toContain('say 1');
     const bad = await hearth(['relay', 'allow', 'nobody', '--data', c.dataDir], { allowFailure: true });
     expect(bad.code).toBe(2);
     const allowed = await hearth(['relay', 'allow', b.address('bob'), '--per-minute', '10', '--mb-per-day', '5', '--data', c.dataDir]);

@@ -9,7 +9,7 @@ import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
-import { relayAllow, relayDeny, relayList, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
+import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -199,6 +199,14 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .action(async (state: string, opts: { data: string; user?: string }) => {
       await relayMutuals({ ...opts, state }, out);
     });
+  relay
+    .command('hops')
+    .argument('<1|2>', '1: a relay passes your envelopes straight on (default); 2: it may pass them through one more relay')
+    .description('how many relays your site\'s relayed envelopes may pass (for the whole site; restart it to apply)')
+    .requiredOption('--data <dir>', 'the site\'s data folder')
+    .action((hops: string, opts: { data: string }) => {
+      relayHops({ ...opts, hops }, out);
+    });
   relayOptions(relay.command('use').argument('<address>', 'a friend who relays for you, name@host'))
     .description('use a friend\'s relay for your own traffic when a direct path fails (tried in the order added)')
     .action(async (address: string, opts: { data: string; user?: string }) => {
@@ -258,7 +266,8 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .command('start')
     .description('run the vault: connect out to your site, keep syncing, reconnect by itself')
     .requiredOption('--data <dir>', 'the vault\'s folder')
-    .action(async (opts: { data: string }) => {
+    .option('--relay <address...>', 'a friend who relays for you (like carol@example.org), used when your site cannot be reached; the relays set on your site are used too')
+    .action(async (opts: { data: string; relay?: string[] }) => {
       await vaultStart(opts, out, onShutdown);
     });
   vault

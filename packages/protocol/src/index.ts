@@ -19,3 +19,4 @@ export * from './error-codes.js';
 export * from './api-contract.js';
 export * from './mentions.js';
 export * from './relay.js';
+export * from './relay-tunnel.js';

@@ -14,7 +14,7 @@ import { DmCiphertextSchema, type DmCiphertext } from './messages.js';
  *
  *   server -> vault  challenge {nonce}
  *   vault  -> server hello     {device, sig: S_device(vaultLinkProof(origin, nonce, device))}
- *   server -> vault  ready     {address, queued}
+ *   server -> vault  ready     {address, queued, relays?}   (relays: the owner's relays, for when the site cannot be reached, §9)
  *   server -> vault  dm        {seq, id, direction, peer, message, createdAt}   (a window at a time)
  *   vault  -> server ack       {seqs}
  *   vault  -> server lookup    {rid, address}   -> server: lookup {rid, profile | error}
@@ -36,7 +36,12 @@ const apiError = z.strictObject({ code: z.string().max(64), message: z.string().
 
 export const VaultServerFrameSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('challenge'), nonce }),
-  z.strictObject({ t: z.literal('ready'), address: z.string().max(300), queued: z.number().int().min(0) }),
+  z.strictObject({
+    t: z.literal('ready'),
+    address: z.string().max(300),
+    queued: z.number().int().min(0),
+    relays: z.array(z.strictObject({ address: z.string().max(300), origin: z.string().max(300) })).max(32).optional(),
+  }),
   z.strictObject({
     t: z.literal('dm'),
     seq: z.number().int().min(1),

@@ -2,13 +2,14 @@ import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
 import { rememberProfileDocument } from './storage/feed.js';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CLOCK_CODES, createEnvelope, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { CLOCK_CODES, createEnvelope, DEFAULT_RELAY_HOPS, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { RelayPaths } from './relay/paths.js';
 import { RelayRouter } from './relay/router.js';
 import { RelayService } from './relay/relay-service.js';
+import { RelayTunnels } from './relay/tunnel.js';
 import { PathAwareHttp } from './relay/path-aware-http.js';
-import { allMyRelays } from './relay/store.js';
+import { allMyRelays, myRelays } from './relay/store.js';
 import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
@@ -64,6 +65,8 @@ export class Context {
   readonly relayPaths: RelayPaths;
   readonly router: RelayRouter;
   readonly relay: RelayService;
+  /** Byte pipes through which friends' home vaults reach their own sites (PROTOCOL.md §9). */
+  readonly tunnels: RelayTunnels;
   /**
    * Reads a public document of this site in process (a relayed fetch that ends here); set by
    * buildApp, which owns the routes.
@@ -156,6 +159,7 @@ export class Context {
       origin: (s) => this.directory.origin(s),
       signerFor: (username) => this.signerFor(username),
       paths: this.relayPaths,
+      hops: options.config.relayHops ?? DEFAULT_RELAY_HOPS,
       log: this.log,
       now: this.now,
     });
@@ -199,6 +203,21 @@ export class Context {
       clock: () => this.siteNow(),
     });
     this.inbox.relay = this.relay;
+    this.tunnels = new RelayTunnels({
+      site: this.site,
+      origin: options.config.origin,
+      originOf: (s) => this.directory.origin(s),
+      allowPrivate: allowInsecure,
+      admit: (owner, friend, proven) => this.relay.admitTunnel(owner, friend, proven),
+      spend: (owner, friend, limits, bytes) => this.relay.spendTunnel(owner, friend, limits, bytes),
+      keysOf: async (address) => {
+        const profile = await lookupProfile(this, address);
+        if (!profile.identityKey) throw new HearthError('bad_signature', `${formatAddress(address)} has no identity key, so no certified device`, { status: 401 });
+        return { address: profile.address, identityKey: profile.identityKey, devices: profile.devices };
+      },
+      verify: this.verify,
+      log: this.log,
+    });
     this.puller = new Puller({
       db: this.db,
       http: this.fetcher,
@@ -215,6 +234,7 @@ export class Context {
       origin: options.config.origin,
       addressOf: (username) => localAddressText(this.site, username),
       lookup: (address) => lookupProfile(this, address),
+      relaysOf: async (username) => (await myRelays(this.db, username)).map((address) => ({ address, origin: this.directory.origin(parseAddress(address)) })),
     });
   }
 
@@ -465,6 +485,7 @@ export class Context {
     this.outbox.stop();
     this.links.close();
     this.vaults.close();
+    this.tunnels.close();
     await this.relay.close();
     await this.puller.stop();
     await this.outbox.settled();

@@ -20,6 +20,11 @@ export interface SiteConfigFile {
   frontendOrigins?: string[];
   /** The site's own TURN relay (coturn), added by `hearth turn config` or `hearth start --turn`. */
   turn?: TurnSettings;
+  /**
+   * How many relays this site's relayed envelopes may pass (PROTOCOL.md §9): 1 (the default), or 2
+   * when a friend's relay may itself need a relay to reach the destination. `hearth relay hops`.
+   */
+  relayHops?: number;
 }
 
 export interface SiteConfig extends SiteConfigFile {
@@ -83,6 +88,20 @@ export function loadSiteConfig(dataDir: string): SiteConfig {
   if (raw.version !== 1 || typeof raw.url !== 'string' || !raw.serverKey?.secretKey) {
     throw new SiteConfigError(`${file} is not a Hearth site configuration`);
   }
+  if (raw.relayHops !== undefined && raw.relayHops !== 1 && raw.relayHops !== 2) {
+    throw new SiteConfigError(`${file}: relayHops must be 1 or 2 (it is ${JSON.stringify(raw.relayHops)})`);
+  }
   const normalized = normalizeSiteUrl(raw.url, raw.dev);
   return { ...raw, url: normalized.url, dev: normalized.dev, dataDir, site: normalized.site, origin: normalized.url, dbFile: path.join(dataDir, DB_FILE) };
+}
+
+/** Changes settings in hearth.json (written whole to a temporary file, then renamed into place). */
+export function updateSiteConfigFile(dataDir: string, change: (raw: SiteConfigFile) => SiteConfigFile): SiteConfigFile {
+  const file = path.join(dataDir, CONFIG_FILE);
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as SiteConfigFile;
+  const next = change(raw);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return next;
 }

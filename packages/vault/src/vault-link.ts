@@ -13,8 +13,10 @@ import {
   type VaultServerFrame,
 } from '@hearth/protocol';
 import { nodeSigner, nodeVerify, nodeX25519 } from '@hearth/protocol/node';
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { VaultSecrets } from './config.js';
+import { openTunnel, TunnelError, type VaultRelay } from './tunnel.js';
 import { LookupRefused, LookupUnavailable, SenderCheck, type ProfileKeys } from './sender-check.js';
 import type { VaultMessage, VaultStore } from './vault-store.js';
 
@@ -22,7 +24,8 @@ type DmFrame = Extract<VaultServerFrame, { t: 'dm' }>;
 
 /** What the vault reports as it runs; never message content. */
 export type VaultEvent =
-  | { type: 'connected'; queued: number }
+  | { type: 'connected'; queued: number; via?: string }
+  | { type: 'relay_failed'; via: string; reason: string }
   | { type: 'synced'; stored: number; duplicates: number; rejected: number; total: number }
   | { type: 'rejected'; id: string; peer: string; reason: string }
   | { type: 'history'; device: string; messages: number }
@@ -36,6 +39,13 @@ const SILENCE_MS = 75_000;
 const LOOKUP_TIMEOUT_MS = 30_000;
 /** History answers stay under the backend's frame limit, sealing and base64 included. */
 const HISTORY_PAGE_BYTES = 64 * 1024;
+/**
+ * While linked through a relay, the direct path is tried again (one small GET) every 30 s for the
+ * first 10 minutes, when a block is most likely to be brief, then every 5 minutes.
+ */
+const DIRECT_PROBE = { firstMs: 15_000, everyMs: 30_000, laterMs: 5 * 60_000, laterAfterMs: 10 * 60_000 };
+
+type Outcome = { code: number; reason: string; ready: boolean; opened: boolean };
 
 /**
  * The vault's outbound link to its owner's backend: it dials out (so it works behind NAT),
@@ -46,6 +56,7 @@ const HISTORY_PAGE_BYTES = 64 * 1024;
 export class VaultLink extends EventEmitter {
   private stopped = false;
   private socket: WebSocket | undefined;
+  private tunnel: WebSocket | undefined;
   private wake: (() => void) | undefined;
   private readonly batch: Array<{ socket: WebSocket; frame: DmFrame }> = [];
   private working: Promise<void> = Promise.resolve();
@@ -61,6 +72,8 @@ export class VaultLink extends EventEmitter {
   constructor(
     private readonly store: VaultStore,
     private readonly secrets: VaultSecrets,
+    /** Relays named when the vault was started, tried after those its site told it about. */
+    private readonly extraRelays: VaultRelay[] = [],
   ) {
     super();
     this.done = new Promise<void>((resolve, reject) => {
@@ -84,14 +97,37 @@ export class VaultLink extends EventEmitter {
     this.stopped = true;
     this.wake?.();
     this.socket?.close(1000, 'vault stopping');
+    this.tunnel?.terminate();
     await this.working;
     this.finish();
+  }
+
+  /**
+   * The owner's relays, for when the site cannot be reached (PROTOCOL.md §9): those the site named
+   * at the last link (kept in the store, since a blocked site cannot be asked), then those given
+   * at start.
+   */
+  relays(): VaultRelay[] {
+    const all = [...(this.store.getSecret<VaultRelay[]>('relays') ?? []), ...this.extraRelays];
+    return all.filter((relay, i) => all.findIndex((r) => r.address === relay.address) === i);
   }
 
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.stopped) {
-      const outcome = await this.connectOnce();
+      let outcome = await this.connectOnce();
+      // The site could not be reached at all (not a refusal): go through a friend's relay.
+      if (!outcome.opened && outcome.code !== 4003) {
+        for (const relay of this.relays()) {
+          if (this.stopped) break;
+          const relayed = await this.connectOnce(relay);
+          if (relayed.opened) {
+            outcome = relayed;
+            break;
+          }
+          this.emit('event', { type: 'relay_failed', via: relay.address, reason: relayed.reason } satisfies VaultEvent);
+        }
+      }
       if (this.stopped) break;
       if (outcome.code === 4003) {
         const message = `${this.secrets.config.site} does not know this vault any more (${outcome.reason || 'not paired'}): pair it again with a new code`;
@@ -115,19 +151,58 @@ export class VaultLink extends EventEmitter {
     this.finish();
   }
 
-  private connectOnce(): Promise<{ code: number; reason: string; ready: boolean }> {
+  /** One link to the site, directly or through `via`; resolves when it ends. */
+  private async connectOnce(via?: VaultRelay): Promise<Outcome> {
+    let stream: Duplex | undefined;
+    if (via) {
+      try {
+        stream = await openTunnel(via, { address: this.secrets.config.address, device: this.secrets.device, siteOrigin: this.secrets.config.origin }, (socket) => (this.tunnel = socket));
+      } catch (error) {
+        return { code: 0, reason: error instanceof TunnelError ? error.message : String(error), ready: false, opened: false };
+      }
+      if (this.stopped) {
+        stream.destroy();
+        return { code: 1000, reason: 'vault stopping', ready: false, opened: false };
+      }
+    }
+    // Through a tunnel the link goes to the site's own origin: the one place a relay pipes to.
+    const base = via ? this.secrets.config.origin : this.secrets.config.site;
+    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/api/vault/link`, {
+      maxPayload: VAULT_FRAME_MAX_BYTES,
+      handshakeTimeout: 15_000,
+      ...(stream ? { createConnection: (() => stream) as never } : {}),
+    });
+    const outcome = await this.runLink(socket, via);
+    stream?.destroy();
+    this.tunnel = undefined;
+    return outcome;
+  }
+
+  private runLink(socket: WebSocket, via: VaultRelay | undefined): Promise<Outcome> {
     return new Promise((resolve) => {
-      const url = `${this.secrets.config.site.replace(/^http/, 'ws')}/api/vault/link`;
-      const socket = new WebSocket(url, { maxPayload: VAULT_FRAME_MAX_BYTES, handshakeTimeout: 15_000 });
       this.socket = socket;
       let ready = false;
+      let opened = false;
       let failure = '';
       let silence: NodeJS.Timeout | undefined;
+      let probe: NodeJS.Timeout | undefined;
       const heard = () => {
         clearTimeout(silence);
         silence = setTimeout(() => socket.terminate(), SILENCE_MS);
       };
+      // Through a relay, the direct path is tried now and then; when it answers, this link ends
+      // and the next one goes direct.
+      const since = Date.now();
+      const probeDirect = (wait: number) => {
+        probe = setTimeout(() => {
+          void fetch(`${this.secrets.config.site}/.well-known/hearth`, { signal: AbortSignal.timeout(5_000) }).then(
+            () => socket.close(1000, 'the direct path is back'),
+            () => probeDirect(Date.now() - since < DIRECT_PROBE.laterAfterMs ? DIRECT_PROBE.everyMs : DIRECT_PROBE.laterMs),
+          );
+        }, wait);
+      };
       heard();
+      socket.on('open', () => (opened = true));
       socket.on('ping', heard);
       socket.on('error', (error) => (failure = error.message));
       socket.on('message', (data: Buffer) => {
@@ -136,18 +211,21 @@ export class VaultLink extends EventEmitter {
         if (!frame) return socket.close(4000, 'bad frame');
         if (frame.t === 'ready') {
           ready = true;
-          this.emit('event', { type: 'connected', queued: frame.queued } satisfies VaultEvent);
+          if (frame.relays) this.store.setSecret('relays', frame.relays);
+          if (via) probeDirect(DIRECT_PROBE.firstMs);
+          this.emit('event', { type: 'connected', queued: frame.queued, ...(via ? { via: via.address } : {}) } satisfies VaultEvent);
         }
         this.onFrame(socket, frame);
       });
       socket.on('close', (code, reason) => {
         clearTimeout(silence);
+        clearTimeout(probe);
         for (const [rid, waiting] of this.lookups) {
           clearTimeout(waiting.timer);
           waiting.reject(new LookupUnavailable('the link closed'));
           this.lookups.delete(rid);
         }
-        resolve({ code, reason: reason.toString() || failure || `closed (${code})`, ready });
+        resolve({ code, reason: reason.toString() || failure || `closed (${code})`, ready, opened });
       });
     });
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { formatAddress, formatSite, HearthError, parseAddress, sameSite } from '@hearth/protocol';
-import { addMyRelay, Context, listUsernames, loadSiteConfig, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals, utcDay } from '@hearth/server';
+import { addMyRelay, Context, listUsernames, loadSiteConfig, updateSiteConfigFile, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals, utcDay } from '@hearth/server';
 import { CliError } from '../errors.js';
 
 export interface RelayOptions {
@@ -105,4 +105,18 @@ export async function relayMutuals(options: RelayOptions & { state: string }, ou
     await setRelayForMutuals(ctx.db, username, options.state === 'on');
     out(options.state === 'on' ? `${username} now also relays for everyone they follow who follows them back.` : `${username} relays only for the people on their list.`);
   });
+}
+
+/** `hearth relay hops 1|2`: how many relays this site's relayed envelopes may pass (site-wide, read at start). */
+export function relayHops(options: { data: string; hops: string }, out: (line: string) => void): void {
+  if (options.hops !== '1' && options.hops !== '2') throw new CliError('say 1 (a relay passes your envelopes straight to their destination) or 2 (a relay may pass them through one more relay)', 2);
+  const dataDir = path.resolve(options.data);
+  loadSiteConfig(dataDir); // a clear error when there is no site here
+  const hops = Number(options.hops);
+  updateSiteConfigFile(dataDir, (raw) => {
+    const { relayHops: _old, ...rest } = raw;
+    return hops === 1 ? rest : { ...rest, relayHops: hops };
+  });
+  out(hops === 1 ? 'Relayed envelopes go through one relay, straight to their destination.' : 'Relayed envelopes may go through a second relay when the first cannot reach the destination (slower; for when a friend\'s relay is blocked too).');
+  out('Restart the site (hearth start) for this to take effect.');
 }

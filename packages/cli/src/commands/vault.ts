@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Context, findUser, issuePairingCode, loadSiteConfig } from '@hearth/server';
-import { formatAddress, parseAddress } from '@hearth/protocol';
+import { formatAddress, parseAddress, siteOrigin } from '@hearth/protocol';
 import type { VaultEvent, VaultMessage, VaultStore } from '@hearth/vault';
 
 /**
@@ -89,7 +89,7 @@ function removeVaultFiles(file: string): void {
 }
 
 /** `hearth vault start`: runs until stopped; prints what happens, never message content. */
-export async function vaultStart(options: { data: string }, out: (line: string) => void, onStop: (stop: () => Promise<void>) => void): Promise<void> {
+export async function vaultStart(options: { data: string; relay?: string[] }, out: (line: string) => void, onStop: (stop: () => Promise<void>) => void): Promise<void> {
   const { openVault, vaultSecrets, VaultLink } = await vaultModule();
   const prompter = new Prompter();
   let store: VaultStore;
@@ -99,7 +99,19 @@ export async function vaultStart(options: { data: string }, out: (line: string) 
     prompter.close();
   }
   const secrets = vaultSecrets(store, options.data);
-  const link = new VaultLink(store, secrets);
+  // A relay named here is used, like those the site names, only when the site cannot be reached.
+  const insecure = secrets.config.origin.startsWith('http:');
+  const relays = (options.relay ?? []).map((text) => {
+    let address;
+    try {
+      address = parseAddress(text);
+    } catch (error) {
+      store.close();
+      throw new CliError(`--relay ${text}: ${(error as Error).message} (give the address of the friend who relays for you, like carol@example.org)`, 2);
+    }
+    return { address: formatAddress(address), origin: siteOrigin(address, { allowInsecureLoopback: insecure }) };
+  });
+  const link = new VaultLink(store, secrets, relays);
   link.on('event', (event: VaultEvent) => out(describe(event, secrets.config.site)));
   out(`Vault of ${secrets.config.address} (device ${secrets.config.deviceId}) connecting to ${secrets.config.site}`);
   link.start();
@@ -118,7 +130,9 @@ export async function vaultStart(options: { data: string }, out: (line: string) 
 function describe(event: VaultEvent, site: string): string {
   switch (event.type) {
     case 'connected':
-      return `Connected to ${site}: ${event.queued} message(s) waiting`;
+      return `Connected to ${site}${event.via ? ` through ${event.via}'s relay` : ''}: ${event.queued} message(s) waiting`;
+    case 'relay_failed':
+      return `Could not reach ${site} through ${event.via}: ${event.reason}`;
     case 'synced':
       return `Synced: ${event.total} message(s) in the vault (${event.stored} new this run, ${event.duplicates} already here, ${event.rejected} rejected)`;
     case 'rejected':

@@ -324,7 +324,7 @@ export class OutboxWorker {
   private async viaRelay(router: RelayRouter, dest: SiteName, rows: Row[]): Promise<Outcome[] | null> {
     // Bodies are read only when a relay could take them: a site that is merely down, with no
     // relay anywhere in sight, costs no memory here (its backlog stays on disk).
-    if (!(await router.mayRelay(dest))) return null;
+    if (!(await router.mayRelay(dest, rows.map((row) => row.body)))) return null;
     await this.loadBodies(rows);
     const acks = await router.deliver(dest, rows.map((row) => ({ body: row.body!, id: row.envelope_id })));
     return acks && rows.map((row, i) => ({ row, ack: acks[i]! }));

@@ -31,6 +31,25 @@ export class RelayLimiter {
    * `bytesToday` is what storage says was relayed today, for a key not seen since the start.
    */
   take(key: string, limits: FriendLimits, bytes: number, now: number, bytesToday = 0): number {
+    const s = this.stateOf(key, limits, now, bytesToday);
+    s.tokens = Math.min(limits.perMinute, s.tokens + ((now - s.refilledAt) * limits.perMinute) / 60_000);
+    s.refilledAt = now;
+    if (s.bytes + bytes > limits.bytesPerDay) return DAY_MS - (now % DAY_MS);
+    if (s.tokens < 1) return Math.ceil(((1 - s.tokens) * 60_000) / limits.perMinute);
+    s.tokens -= 1;
+    s.bytes += bytes;
+    return 0;
+  }
+
+  /** Adds `bytes` to today's volume (a vault tunnel's traffic, which has no envelopes): false, and nothing added, past the day's limit. */
+  spend(key: string, limits: FriendLimits, bytes: number, now: number): boolean {
+    const s = this.stateOf(key, limits, now, 0);
+    if (s.bytes + bytes > limits.bytesPerDay) return false;
+    s.bytes += bytes;
+    return true;
+  }
+
+  private stateOf(key: string, limits: FriendLimits, now: number, bytesToday: number): State {
     const day = utcDay(now);
     let s = this.state.get(key);
     if (!s) {
@@ -42,13 +61,7 @@ export class RelayLimiter {
       s.day = day;
       s.bytes = 0;
     }
-    s.tokens = Math.min(limits.perMinute, s.tokens + ((now - s.refilledAt) * limits.perMinute) / 60_000);
-    s.refilledAt = now;
-    if (s.bytes + bytes > limits.bytesPerDay) return DAY_MS - (now % DAY_MS);
-    if (s.tokens < 1) return Math.ceil(((1 - s.tokens) * 60_000) / limits.perMinute);
-    s.tokens -= 1;
-    s.bytes += bytes;
-    return 0;
+    return s;
   }
 
   /** Forgets a friend (removed from the list): a friend added again starts fresh. */

@@ -207,6 +207,32 @@ export class RelayService {
   }
 
   /**
+   * A vault tunnel (PROTOCOL.md §9): a device of `friend` asks `owner` here for a byte pipe to the
+   * friend's own site. The friend must be on the owner's list (their own site is then served by
+   * definition); `proven` checks the device's signature, and only then does the opening take one
+   * envelope of the friend's rate, so a forged hello cannot spend a friend's limits.
+   */
+  async admitTunnel(owner: string, friend: string, proven: () => Promise<void>): Promise<FriendLimits> {
+    const entry = (await this.servedBy(owner)).find((f) => f.address === friend);
+    if (!entry) throw new HearthError('relay_not_allowed', `${formatAddress(localAddress(this.deps.site, owner))} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
+    await proven();
+    const wait = this.limiter.take(`${owner} ${friend}`, entry, 0, this.deps.now());
+    if (wait > 0) {
+      this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
+      throw new RelayRateError(`${friend} has passed the limits set for it here; try again in ${Math.ceil(wait / 1000)} s`, wait);
+    }
+    // A tunnel carries no envelopes of its own: it is counted by its bytes.
+    return entry;
+  }
+
+  /** Bytes through a friend's tunnel: counted, or false (nothing counted) once the day's volume is spent. */
+  spendTunnel(owner: string, friend: string, limits: FriendLimits, bytes: number): boolean {
+    if (!this.limiter.spend(`${owner} ${friend}`, limits, bytes, this.deps.now())) return false;
+    this.count(owner, friend, { envelopes: 0, bytes, refused: 0 });
+    return true;
+  }
+
+  /**
    * Whom `owner` relays for: their list, and (when they chose it) everyone they follow who
    * follows them back, with the default limits unless the list says otherwise.
    */

@@ -1,6 +1,5 @@
 import {
   createEnvelope,
-  DEFAULT_RELAY_HOPS,
   formatAddress,
   formatSite,
   HearthError,
@@ -74,11 +73,24 @@ export interface RelayRouterDeps {
   origin: (site: SiteName) => string;
   signerFor: (username: string) => Promise<Signer>;
   paths: RelayPaths;
+  /** The hop limit this site's relayed envelopes start with (1, or 2 by the site's choice). */
+  hops: number;
   log: Logger;
   now: () => number;
 }
 
 type Candidate = { relay: Address; asUser: string };
+
+/** Whether an outbox body is a relay envelope this site passes on that may still take another relay. */
+function mayPassOn(body: string): boolean {
+  if (!body.includes('"relay"')) return false;
+  try {
+    const env = JSON.parse(body) as Envelope;
+    return env.type === TYPES.relay && (env as Envelope<typeof TYPES.relay>).data.hops >= 1;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The sender's side of the friends relay (PROTOCOL.md §9 "Path choice"): when a site cannot be
@@ -97,10 +109,13 @@ export class RelayRouter {
     return (await this.deps.paths.relayFirst(dest)) !== null;
   }
 
-  /** Whether any relay path to `dest` is known at all: someone here uses a relay, or `dest` advertises one. */
-  async mayRelay(dest: SiteName): Promise<boolean> {
+  /** Whether any relay path to `dest` is known at all: someone here uses a relay, `dest` advertises one, or an envelope may pass one more relay. */
+  async mayRelay(dest: SiteName, bodies: Array<string | undefined> = []): Promise<boolean> {
     if ((await this.deps.paths.get(dest))?.via) return true;
-    if ((this.adverts.get(formatSite(dest))?.relays.length ?? 0) > 0) return true;
+    // A relay envelope passed on here with a hop left may take a second relay (the destination's).
+    if (bodies.some((body) => body !== undefined && mayPassOn(body))) return true;
+    const key = formatSite(dest);
+    if (((this.adverts.get(key) ?? (await this.storedAdvert(key)))?.relays.length ?? 0) > 0) return true;
     return (await this.deps.db.selectFrom('my_relays').select('username').limit(1).execute()).length > 0;
   }
 
@@ -131,7 +146,8 @@ export class RelayRouter {
       let left = indexes;
       const signer = await this.deps.signerFor(sender);
       const advert = await this.advertOf(dest);
-      for (const candidate of await this.candidates(dest, [sender])) {
+      const passingOn = left.some((i) => envelopes[i]!.type === TYPES.relay && (envelopes[i] as Envelope<typeof TYPES.relay>).data.hops >= 1);
+      for (const candidate of await this.candidates(dest, [sender], true, passingOn)) {
         if (left.length === 0) break;
         const groups = this.batches(left, items, envelopes, dest, advert);
         if (groups.length === 0) continue;
@@ -170,7 +186,7 @@ export class RelayRouter {
     let bytes = 1;
     const seal = () => {
       if (batch.length === 0 || !advert) return;
-      groups.push({ indexes: batch, passOn: false, data: { next: dest, hops: DEFAULT_RELAY_HOPS, sealed: sealForSite(batch.map((i) => items[i]!.body), advert.relayKey, this.deps.x) } });
+      groups.push({ indexes: batch, passOn: false, data: { next: dest, hops: this.deps.hops, sealed: sealForSite(batch.map((i) => items[i]!.body), advert.relayKey, this.deps.x) } });
       batch = [];
       bytes = 1;
     };
@@ -205,7 +221,7 @@ export class RelayRouter {
     for (const candidate of await this.candidates(dest, [...new Set(local)], !discovery)) {
       const sealedRequest = advert ? sealFetchRequest({ path, ...(ifNoneMatch ? { ifNoneMatch } : {}) }, advert.relayKey, this.deps.x) : undefined;
       const env = createEnvelope(
-        { type: TYPES.relayFetch, from: { ...this.deps.site, username: candidate.asUser }, to: candidate.relay, data: { next: dest, hops: DEFAULT_RELAY_HOPS, ...(sealedRequest ? { sealed: sealedRequest.sealed } : {}) } },
+        { type: TYPES.relayFetch, from: { ...this.deps.site, username: candidate.asUser }, to: candidate.relay, data: { next: dest, hops: this.deps.hops, ...(sealedRequest ? { sealed: sealedRequest.sealed } : {}) } },
         await this.deps.signerFor(candidate.asUser),
       );
       let res: HttpResponse;
@@ -245,9 +261,18 @@ export class RelayRouter {
 
   private readonly advertReads = new Map<string, Promise<KnownAdvert | undefined>>();
 
+  /** The advert verified at an earlier fetch (kept across restarts): used while a fresh one cannot be had. */
+  private async storedAdvert(key: string): Promise<KnownAdvert | undefined> {
+    const row = await this.deps.db.selectFrom('relay_adverts').selectAll().where('site', '=', key).executeTakeFirst();
+    if (!row) return undefined;
+    const advert = { relayKey: row.relay_key, relays: JSON.parse(row.relays) as string[], fetchedAt: Number(row.fetched_at) };
+    this.adverts.set(key, advert);
+    return advert;
+  }
+
   private async readAdvert(dest: SiteName): Promise<KnownAdvert | undefined> {
     const key = formatSite(dest);
-    const known = this.adverts.get(key);
+    const known = this.adverts.get(key) ?? (await this.storedAdvert(key));
     const now = this.deps.now();
     if (known && now - known.fetchedAt < ADVERT_TTL_MS) return known;
     if ((this.advertFailures.get(key) ?? 0) > now) return known;
@@ -260,6 +285,11 @@ export class RelayRouter {
       if (!verifyRelayAdvert({ site: dest, relayKey: relay.key, relays }, relay.sig, serverKey)) throw new HearthError('bad_remote_answer', `the relay advert of ${key} is not signed by its server key`, { status: 502 });
       const advert = { relayKey: relay.key, relays, fetchedAt: now };
       this.adverts.set(key, advert);
+      await this.deps.db
+        .insertInto('relay_adverts')
+        .values({ site: key, relay_key: advert.relayKey, relays: JSON.stringify(relays), fetched_at: now })
+        .onConflict((oc) => oc.column('site').doUpdateSet({ relay_key: advert.relayKey, relays: JSON.stringify(relays), fetched_at: now }))
+        .execute();
       this.advertFailures.delete(key);
       return advert;
     } catch (error) {
@@ -274,7 +304,7 @@ export class RelayRouter {
    * so the envelope to it is signed by one of its friends): the one that worked last, then those
    * `dest` advertises, then the users' own. Never `dest` itself, never this site.
    */
-  private async candidates(dest: SiteName, users: string[], useAdvert = true): Promise<Candidate[]> {
+  private async candidates(dest: SiteName, users: string[], useAdvert = true, passingOn = false): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const seen = new Set<string>();
     const add = (text: string, asUser: string) => {
@@ -293,10 +323,10 @@ export class RelayRouter {
     const own = new Map<string, string[]>();
     for (const user of users) own.set(user, await myRelays(this.deps.db, user));
     const last = (await this.deps.paths.get(dest))?.via;
-    // The advert is read only when someone here has relays, or it was read before: a site with no
-    // relay at all never makes the extra request.
+    // The advert is read only when someone here has relays, an envelope passed on here may take a
+    // second relay, or it was read before: a site with no relay at all never makes the extra request.
     const anyOwn = [...own.values()].some((list) => list.length > 0);
-    const advert = useAdvert && (anyOwn || this.adverts.has(formatSite(dest))) ? await this.advertOf(dest) : undefined;
+    const advert = useAdvert && (anyOwn || passingOn || this.adverts.has(formatSite(dest))) ? await this.advertOf(dest) : undefined;
     for (const user of users) {
       if (last) add(last, user);
       for (const relay of advert?.relays ?? []) add(relay, user);

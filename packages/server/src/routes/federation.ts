@@ -1,4 +1,4 @@
-import { EnvelopeError, LIMITS, parseEnvelopeText, TYPES, type Envelope } from '@hearth/protocol';
+import { EnvelopeError, LIMITS, parseEnvelopeText, RELAY_TUNNEL_PATH, TYPES, type Envelope } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -28,6 +28,11 @@ export const federationRoutes = (ctx: Context): FastifyPluginAsync => async (app
     if (env.type !== TYPES.relayFetch) throw new EnvelopeError('invalid_envelope', `this endpoint answers relay.fetch envelopes; send a ${env.type} envelope to /federation/inbox`, 400);
     await ctx.inbox.verify(env);
     return ctx.relay.fetch(env as Envelope<typeof TYPES.relayFetch>);
+  });
+
+  /** A friend's home vault reaching its own site through this one (PROTOCOL.md §9). */
+  app.get(RELAY_TUNNEL_PATH, { websocket: true }, (socket) => {
+    ctx.tunnels.accept(socket);
   });
 
   /** The site-to-site link. */

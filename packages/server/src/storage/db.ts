@@ -10,6 +10,7 @@ import * as m007 from './migrations/007-social.js';
 import * as m008 from './migrations/008-conversations.js';
 import * as m009 from './migrations/009-device-use.js';
 import * as m010 from './migrations/010-relay.js';
+import * as m011 from './migrations/011-relay-adverts.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008-conversations': m008,
   '009-device-use': m009,
   '010-relay': m010,
+  '011-relay-adverts': m011,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

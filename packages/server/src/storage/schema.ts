@@ -274,6 +274,15 @@ export interface MyRelaysTable {
   created_at: number;
 }
 
+export interface RelayAdvertsTable {
+  /** The site, host:port. */
+  site: string;
+  relay_key: string;
+  /** JSON array of relay addresses. */
+  relays: string;
+  fetched_at: number;
+}
+
 export interface RelayPathsTable {
   /** The destination site, host:port. */
   dest: string;
@@ -290,6 +299,7 @@ export interface Database {
   relay_stats: RelayStatsTable;
   my_relays: MyRelaysTable;
   relay_paths: RelayPathsTable;
+  relay_adverts: RelayAdvertsTable;
   mutes: MutesTable;
   reposts: RepostsTable;
   shared_posts: SharedPostsTable;

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CONFIG_FILE, type SiteConfig, type SiteConfigFile } from '../site-config.js';
+import { CONFIG_FILE, updateSiteConfigFile, type SiteConfig, type SiteConfigFile } from '../site-config.js';
 
 /**
  * The site's own STUN/TURN relay: Debian's coturn, configured by Hearth. Browsers get short-lived
@@ -39,9 +39,7 @@ export function turnUrls(host: string, port: number): string[] {
 
 /** Adds TURN settings to hearth.json (a fresh secret the first time); returns them. */
 export function ensureTurnSettings(config: SiteConfig, changes: Partial<Omit<TurnSettings, 'secret'>> = {}): TurnSettings {
-  const file = path.join(config.dataDir, CONFIG_FILE);
-  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as SiteConfigFile;
-  const current = raw.turn;
+  const current = (JSON.parse(fs.readFileSync(path.join(config.dataDir, CONFIG_FILE), 'utf8')) as SiteConfigFile).turn;
   const settings: TurnSettings = {
     secret: current?.secret ?? crypto.randomBytes(32).toString('base64url'),
     port: changes.port ?? current?.port ?? DEFAULT_TURN_PORT,
@@ -49,11 +47,7 @@ export function ensureTurnSettings(config: SiteConfig, changes: Partial<Omit<Tur
     maxPort: changes.maxPort ?? current?.maxPort ?? 65535,
     ...((changes.externalIp ?? current?.externalIp) ? { externalIp: changes.externalIp ?? current?.externalIp } : {}),
   };
-  if (JSON.stringify(settings) !== JSON.stringify(current)) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ ...raw, turn: settings }, null, 2) + '\n', { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  }
+  if (JSON.stringify(settings) !== JSON.stringify(current)) updateSiteConfigFile(config.dataDir, (raw) => ({ ...raw, turn: settings }));
   return settings;
 }
 

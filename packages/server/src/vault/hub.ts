@@ -36,6 +36,8 @@ export interface VaultHubOptions {
   addressOf: (username: string) => string;
   /** A person's public profile with device keys, as /api/lookup answers it. */
   lookup: (address: ReturnType<typeof parseAddress>) => Promise<unknown>;
+  /** The owner's relays (address and origin), which the vault keeps for when it cannot reach this site. */
+  relaysOf: (username: string) => Promise<Array<{ address: string; origin: string }>>;
 }
 
 /**
@@ -80,7 +82,8 @@ export class VaultHub {
       void this.touch(vault.username);
     });
     await this.touch(vault.username);
-    send(socket, { t: 'ready', address: this.options.addressOf(vault.username), queued: await countQueued(this.options.db, vault.username) });
+    const [queued, relays] = await Promise.all([countQueued(this.options.db, vault.username), this.options.relaysOf(vault.username)]);
+    send(socket, { t: 'ready', address: this.options.addressOf(vault.username), queued, relays });
     session.start();
   }
 
