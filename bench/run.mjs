@@ -4,7 +4,8 @@
 // Also the idle RSS of one site process, a site with one stalled follower (bench/stall.mjs), the home vault's sync of 10,000 queued DMs beside the
 // backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
 // and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs),
-// and the friends relay: delivery through a relay beside direct delivery (bench/relay.mjs).
+// and the friends relay: delivery through a relay beside direct delivery (bench/relay.mjs), and a
+// hosting service's memory with 1, 100 and 1,000 sites and its requests/s over 100 sites beside one (bench/service.mjs).
 // The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -194,6 +195,7 @@ if (relay) {
   log(`        CPU ms per envelope, direct: sender ${relay.directCpu.a}, receiver ${relay.directCpu.b}; relayed: sender ${relay.relayedCpu.a}, relay ${relay.relayedCpu.c}, receiver ${relay.relayedCpu.b}`);
   log(`        the relay's RSS while forwarding: highest ${relay.relayPeakRss.toFixed(1)} MB = ${(relay.relayPeakRss / relay.relayIdleRss).toFixed(2)} x the same site idle (${relay.relayIdleRss.toFixed(1)} MB)`);
 }
+const service = await (await import('./service.mjs')).serviceBench({ log });
 const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
@@ -230,6 +232,15 @@ const result = {
   vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),
   vaultSyncPerSec: Math.round(vault.syncRate),
   vaultSyncRatioToIngest: Number((vault.syncRate / vault.ingestRate).toFixed(2)),
+  serviceRssMB1Site: Number(service.idle1.toFixed(1)),
+  serviceRssMB100Sites: Number(service.idle100.toFixed(1)),
+  serviceRssMB1000Sites: Number(service.idle1000.toFixed(1)),
+  serviceKBPerIdleSite: Math.round(service.perIdleSiteKB),
+  serviceKBPerOpenSite: Math.round(service.perOpenSiteKB),
+  serviceRssMB1000Open: Number(service.open1000.toFixed(1)),
+  serviceOneSitePerSec: Math.round(service.oneSite),
+  serviceHundredSitesPerSec: Math.round(service.manySites),
+  serviceHundredSitesRatio: Number((service.manySites / service.oneSite).toFixed(2)),
   ...(relay && {
     relayEnvelopes: relay.envelopes,
     relayDirectPerSec: Math.round(relay.direct),

@@ -10,6 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
+import { serviceAdd, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -233,6 +234,53 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       const result = turnConfig(opts);
       if (result.file) out(`Wrote ${result.file}. Start coturn with: turnserver -c ${result.file} (or run the site with "hearth start --turn").`);
       else process.stdout.write(result.text);
+    });
+
+  const service = program
+    .command('service')
+    .description('a hosting service: many people\'s sites, each on its own domain, in one process')
+    .addHelpText('after', '\nEach site keeps its own folder, keys, users and database under DIR/sites/.');
+  service
+    .command('init')
+    .description('create a hosting service in a folder')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--dev', 'a development service: sites on loopback addresses (127.0.0.2...) over plain http')
+    .option('--port <port>', 'the port in the sites\' URLs (default 443, or 4000 with --dev)')
+    .action((opts: { data: string; dev?: boolean; port?: string }) => serviceInit(opts, out));
+  service
+    .command('add')
+    .argument('<domain>', 'the site\'s domain, like alice.example.com')
+    .description('create a site on its own domain, with its first person')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .requiredOption('--user <name>', 'the first person\'s username')
+    .requiredOption('--password <password>', 'their password')
+    .option('--name <name>', 'their display name')
+    .action(async (domain: string, opts: { data: string; user: string; password: string; name?: string }) => serviceAdd({ ...opts, domain }, out));
+  service
+    .command('list')
+    .description('the sites of the service, with their state')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--json', 'print JSON')
+    .action((opts: { data: string; json?: boolean }) => serviceList(opts, out));
+  for (const [name, status, what] of [['suspend', 'suspended', 'suspend a site: it answers 503 with a notice, and keeps its data'], ['resume', 'active', 'let a suspended site serve again']] as const) {
+    service
+      .command(name)
+      .argument('<domain>', 'one of the service\'s sites')
+      .description(what)
+      .requiredOption('--data <dir>', 'the service\'s folder')
+      .action((domain: string, opts: { data: string }) => serviceSetStatus({ ...opts, domain, status }, out));
+  }
+  service
+    .command('start')
+    .description('serve every site of the service (behind Caddy for HTTPS)')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--host <address>', 'interface to listen on (default: loopback, where Caddy proxies to; all interfaces for a dev service)')
+    .option('--port <port>', 'port to listen on (default 8080 behind Caddy; a dev service: the port in its sites\' URLs)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+    .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string }) => {
+      const running = await serviceStart(opts, out);
+      onShutdown(() => running.close());
+      await new Promise<void>(() => {});
     });
 
   const vault = program

@@ -87,6 +87,11 @@ export const ERROR_CODES = {
   relay_unreachable: later(502),
   no_relay_path: later(502),
   relay_fetch_refused: no(403),
+  // Hosting service (issue 12)
+  invalid_domain: no(400),
+  domain_taken: no(409),
+  unknown_site: no(404),
+  site_suspended: later(503),
   internal: later(500),
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -1,10 +1,12 @@
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { EnvelopeError, parseLimitedJson } from '@hearth/protocol';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RawRequestDefaultExpression } from 'fastify';
+import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
+import { EnvelopeError, formatSite, parseLimitedJson } from '@hearth/protocol';
 import type { Context } from './context.js';
 import { ApiError, errorBody } from './errors.js';
 import { useContractSchemas } from './http-contract.js';
 import { requireUser } from './http-helpers.js';
+import { runInSite } from './site-scope.js';
 import rateLimit from '@fastify/rate-limit';
 import { authRoutes } from './routes/auth.js';
 import { dmRoutes } from './routes/dms.js';
@@ -36,14 +38,26 @@ const API_JSON_DEPTH = 32;
 /**
  * Builds the Fastify app for one site. It never listens: `hearth start` (or a test) does.
  */
-export async function buildApp(ctx: Context): Promise<FastifyInstance> {
+export interface SharedAppOptions {
+  /** The service's logger; each request's lines carry the site it was for. */
+  logger: Logger;
+  dev: boolean;
+}
+
+/**
+ * Builds the Fastify app for one site, or (`shared`) the one app of a hosting service, whose
+ * `ctx` is `requestSite` (site-scope.ts): every request is run in its site's scope.
+ */
+export async function buildApp(ctx: Context, shared?: SharedAppOptions): Promise<FastifyInstance> {
+  const dev = shared ? shared.dev : ctx.config.dev;
   const app = Fastify({
-    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    loggerInstance: (shared ? shared.logger : ctx.log) as unknown as FastifyBaseLogger,
+    ...(shared ? { childLoggerFactory: (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions, raw: RawRequestDefaultExpression) => logger.child({ ...bindings, site: (raw.headers.host ?? '').replace(/:\d+$/, '') }, options) } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     // A public site sits behind a TLS-terminating proxy on the same machine: trust its
     // X-Forwarded-For (and nobody else's), so limits apply to the real client address.
-    trustProxy: ctx.config.dev ? false : ['127.0.0.1', '::1'],
+    trustProxy: dev ? false : ['127.0.0.1', '::1'],
     return503OnClosing: true,
   });
 
@@ -81,11 +95,12 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
 
   // The web app may be served by a separate front-end server (docs/DEPLOY.md): answer CORS for
   // the origins the site lists, and no others. Sessions are Bearer tokens, never cookies.
-  const frontends = new Set((ctx.config.frontendOrigins ?? []).map((o) => new URL(o).origin));
-  if (frontends.size > 0) {
+  const frontendsOf = (origins: string[] | undefined) => new Set((origins ?? []).map((o) => new URL(o).origin));
+  const frontends = shared ? undefined : frontendsOf(ctx.config.frontendOrigins);
+  if (shared || frontends!.size > 0) {
     app.addHook('onRequest', async (request, reply) => {
       const origin = request.headers.origin;
-      if (typeof origin !== 'string' || !frontends.has(origin) || !request.url.startsWith('/api/')) return;
+      if (typeof origin !== 'string' || !request.url.startsWith('/api/') || !(frontends ?? frontendsOf(ctx.config.frontendOrigins)).has(origin)) return;
       void reply
         .header('access-control-allow-origin', origin)
         .header('vary', 'origin')
@@ -99,6 +114,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: (request) => (request.url.startsWith('/federation/inbox') ? 4 : 1) * (ctx.config.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE),
     timeWindow: 60_000,
+    // One app for many sites: each site counts its own clients.
+    ...(shared ? { keyGenerator: (request: FastifyRequest) => `${request.hostname} ${request.ip}` } : {}),
     // On a dev site the loopback clients are its tester; nothing else can reach it.
     allowList: (request) => ctx.config.dev && isLoopbackIp(request.ip),
     errorResponseBuilder: (_request, context) => {
@@ -134,11 +151,16 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(callRoutes(ctx));
   await app.register(relayRoutes(ctx));
   await app.register(publicSiteRoutes(ctx));
-  // A relayed fetch that ends here reads the public document as any visitor would (no login).
-  ctx.readLocal = async (path, ifNoneMatch) => {
-    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json', ...(ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {}) } });
+  if (!shared) ctx.readLocal = localReader(app, ctx);
+  return app;
+}
+
+/** A relayed fetch that ends at `ctx` reads the public document as any visitor would (no login). */
+export function localReader(app: FastifyInstance, ctx: Context): Context['readLocal'] {
+  return async (path, ifNoneMatch) => {
+    const headers = { host: formatSite(ctx.site), accept: 'application/json', ...(ifNoneMatch ? { 'if-none-match': ifNoneMatch } : {}) };
+    const res = await runInSite(ctx, () => app.inject({ method: 'GET', url: path, headers }));
     const etag = res.headers.etag;
     return { status: res.statusCode, body: res.body, ...(typeof etag === 'string' ? { etag } : {}) };
   };
-  return app;
 }

@@ -1,7 +1,9 @@
 import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
 import { rememberProfileDocument } from './storage/feed.js';
 import { EventEmitter } from 'node:events';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
+import { acquireLoopDelay, releaseLoopDelay } from './loop-delay.js';
+import { sql, type Kysely } from 'kysely';
 import { CLOCK_CODES, createEnvelope, DEFAULT_RELAY_HOPS, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { RelayPaths } from './relay/paths.js';
@@ -31,7 +33,6 @@ import { CommitBatcher } from './storage/commit-batcher.js';
 import { migrateToLatest, openSqlite, type Db } from './storage/db.js';
 import { findUser } from './storage/users.js';
 import { LocalUserCache } from './storage/local-users.js';
-import type { Kysely } from 'kysely';
 import type { Database } from './storage/schema.js';
 import type { SiteConfig } from './site-config.js';
 
@@ -238,6 +239,11 @@ export class Context {
     });
   }
 
+  /** This Context itself, for code that keeps its site beyond a request (site-scope.ts). */
+  get self(): Context {
+    return this;
+  }
+
   static async open(options: ContextOptions): Promise<Context> {
     const ctx = new Context(options);
     await migrateToLatest(ctx.db);
@@ -260,7 +266,7 @@ export class Context {
     if (!(await this.ackMarks.check())) this.databaseProblem ??= 'acknowledged writes were lost at the last start';
     await this.ackMarks.save();
     this.ackMarks.start();
-    this.loopDelay.enable();
+    this.loopDelay ??= acquireLoopDelay();
     await this.outbox.start();
     this.puller.start();
     const prune = () => void this.inbox.pruneSeen().catch((error: unknown) => this.log.error({ err: error }, 'pruning seen envelope ids failed'));
@@ -278,6 +284,8 @@ export class Context {
       const at = target.indexOf('@');
       this.links.want(parseHostPort(target.slice(at + 1)));
     }
+    // The start-up check read every page: give the page cache back (it fills again as needed).
+    await sql`PRAGMA shrink_memory`.execute(this.db);
   }
 
   /**
@@ -447,10 +455,11 @@ export class Context {
     return this.databaseProblem ? 'damaged' : 'ok';
   }
 
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private loopDelay: IntervalHistogram | undefined;
 
-  /** The event loop's longest and 99th-percentile delay in ms since the last reset. */
+  /** The event loop's longest and 99th-percentile delay in ms since the last reset (the process's loop, shared by its sites). */
   eventLoopDelay(reset: boolean): { maxMs: number; p99Ms: number } {
+    if (!this.loopDelay) return { maxMs: 0, p99Ms: 0 };
     const figures = { maxMs: Math.round(this.loopDelay.max / 1e6), p99Ms: Math.round(this.loopDelay.percentile(99) / 1e6) };
     if (reset) this.loopDelay.reset();
     return figures;
@@ -481,7 +490,8 @@ export class Context {
   async close(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     if (this.clockTimer) clearInterval(this.clockTimer);
-    this.loopDelay.disable();
+    if (this.loopDelay) releaseLoopDelay();
+    this.loopDelay = undefined;
     this.outbox.stop();
     this.links.close();
     this.vaults.close();

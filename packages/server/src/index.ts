@@ -13,3 +13,8 @@ export { rotateSiteKey } from './federation/key-rotation.js';
 export { diskSpace } from './storage/storage-errors.js';
 export { addMyRelay, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals } from './relay/store.js';
 export { utcDay } from './relay/limits.js';
+export { parseSiteDomain, showDomain, DomainError, type SiteDomain } from './service/domains.js';
+export { SiteRegistry, type ServiceSite, type SiteStatus } from './service/registry.js';
+export { createServiceConfig, loadServiceConfig, serviceExists, serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service/service-config.js';
+export { addServiceSite, openRegistry, requireServiceSite, type NewSite } from './service/service.js';
+export { ServiceHost, SERVICE_PREFIX } from './service/host.js';

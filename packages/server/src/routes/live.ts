@@ -9,6 +9,8 @@ import { userForToken } from '../http-helpers.js';
  */
 export const liveRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   app.get('/api/live', { websocket: true }, (socket) => {
+    // The socket's later messages come outside this request: keep its site (see site-scope.ts).
+    const site = ctx.self;
     const authTimer = setTimeout(() => socket.close(4001, 'authenticate first'), 10_000);
     let unsubscribe: (() => void) | undefined;
     socket.once('message', (data: Buffer) => {
@@ -19,12 +21,12 @@ export const liveRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       } catch {
         return socket.close(4001, 'send {"token": ...} first');
       }
-      userForToken(ctx, token).then(
+      userForToken(site, token).then(
         (username) => {
           if (socket.readyState !== socket.OPEN) return;
           const send = (event: object) => socket.send(JSON.stringify(event));
-          ctx.events.on(`user:${username}`, send);
-          unsubscribe = () => ctx.events.off(`user:${username}`, send);
+          site.events.on(`user:${username}`, send);
+          unsubscribe = () => site.events.off(`user:${username}`, send);
           socket.on('message', () => socket.close(4002, 'this socket only sends'));
           send({ type: 'ready' });
         },

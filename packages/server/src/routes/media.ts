@@ -15,7 +15,8 @@ import { processImage } from '../media/images.js';
  * type, `nosniff`, and a sandboxing CSP, so no upload can act as a page or a script.
  */
 export const mediaRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  const dir = path.join(ctx.config.dataDir, 'media');
+  // Read per request: in a hosting service one app serves many sites (ctx is the request's site).
+  const dir = () => path.join(ctx.config.dataDir, 'media');
   app.addContentTypeParser(/^(application\/octet-stream|image\/[a-z0-9.+-]+)$/, { parseAs: 'buffer', bodyLimit: LIMITS.uploadBytes }, (_request, body, done) => done(null, body));
 
   contractRoute(app, 'upload', async (request, reply) => {
@@ -26,8 +27,8 @@ export const mediaRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
     const image = await processImage(request.body);
     const id = crypto.randomBytes(16).toString('base64url');
     const file = `${id}.${image.extension}`;
-    await fs.promises.mkdir(dir, { recursive: true });
-    await fs.promises.writeFile(path.join(dir, file), image.data, { flag: 'wx' });
+    await fs.promises.mkdir(dir(), { recursive: true });
+    await fs.promises.writeFile(path.join(dir(), file), image.data, { flag: 'wx' });
     await ctx.db
       .insertInto('media')
       .values({ id, owner: username, type: image.type, file, bytes: image.data.length, width: image.width, height: image.height, created_at: ctx.now() })
@@ -40,7 +41,7 @@ export const mediaRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
     const file = (request.params as { file: string }).file;
     const row = /^[A-Za-z0-9_-]{22}\.(jpg|png|gif|webp)$/.test(file) ? await ctx.db.selectFrom('media').select(['type']).where('file', '=', file).executeTakeFirst() : undefined;
     if (!row) throw notFound('image');
-    const data = await fs.promises.readFile(path.join(dir, file)).catch(() => undefined);
+    const data = await fs.promises.readFile(path.join(dir(), file)).catch(() => undefined);
     if (!data) throw notFound('image');
     return reply
       .header('content-type', row.type)

@@ -22,7 +22,8 @@ const RemotePage = z.object({ items: z.array(RemotePostSchema).max(100), next: z
  * whether I follow them, they follow me, I block them, and which of their posts I like.
  */
 export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  const where = { site: ctx.site, origin: ctx.config.origin };
+  // Read per request: in a hosting service one app serves many sites (ctx is the request's site).
+  const where = () => ({ site: ctx.site, origin: ctx.config.origin });
   const fetchRemote = async <T>(address: Address, path: string, schema: z.ZodType<T>): Promise<T> => {
     const raw = await ctx.directory.fetchJson(`${ctx.directory.origin(address)}${path}`).catch((error: unknown) => {
       throw remoteLookupError(error, address);
@@ -95,15 +96,15 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     if (before && !decodeCursor(before)) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
     if (ctx.directory.isLocal(target)) {
       if (!(await findUser(ctx.db, target.username))) throw notFound(`user ${address}`);
-      const page = await listPublicPosts(ctx.db, where, target.username, { limit, before: before ? decodeCursor(before)! : undefined });
-      const liked = await decoratePosts(ctx.db, where, username, page.items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: null })));
+      const page = await listPublicPosts(ctx.db, where(), target.username, { limit, before: before ? decodeCursor(before)! : undefined });
+      const liked = await decoratePosts(ctx.db, where(), username, page.items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: null })));
       return { items: page.items.map((p, i) => ({ ...p, likedByMe: liked[i]!.likedByMe, repostedByMe: liked[i]!.repostedByMe, ...(liked[i]!.authorProfile ? { authorProfile: liked[i]!.authorProfile } : {}) })), next: page.next };
     }
     const page = await fetchRemote(target, `/api/users/${target.username}/posts?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ''}`, RemotePage);
     const items = page.items.filter((p) => p.author === address);
     const decorated = await decoratePosts(
       ctx.db,
-      where,
+      where(),
       username,
       items.map((p) => ({ author: address, id: p.id, text: p.text, created_at: Date.parse(p.createdAt), attachments: p.attachments?.length ? JSON.stringify(p.attachments) : null, edited_at: p.editedAt ? Date.parse(p.editedAt) : null, content_warning: p.contentWarning ?? null, like_count: p.likeCount, comment_count: p.commentCount })),
     );
@@ -117,7 +118,7 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
     const id = request.params.id;
     let detail: PostDetail;
     if (ctx.directory.isLocal(target)) {
-      const post = await getPublicPost(ctx.db, where, target.username, id);
+      const post = await getPublicPost(ctx.db, where(), target.username, id);
       if (!post) throw notFound(`post ${id}`);
       detail = post;
     } else {
@@ -137,7 +138,7 @@ export const peopleRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         comments: post.comments.map((c) => ({ id: c.id, author: c.author, text: c.text, createdAt: c.createdAt, ...(c.replyTo ? { replyTo: c.replyTo } : {}) })),
       };
     }
-    const [mine] = await decoratePosts(ctx.db, where, username, [{ author: address, id: detail.id, text: detail.text, created_at: Date.parse(detail.createdAt), attachments: null }]);
+    const [mine] = await decoratePosts(ctx.db, where(), username, [{ author: address, id: detail.id, text: detail.text, created_at: Date.parse(detail.createdAt), attachments: null }]);
     const people = await peopleByAddress(ctx.db, ctx.site, [address, ...detail.comments.map((c) => c.author)]);
     return {
       ...detail,

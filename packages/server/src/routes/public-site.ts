@@ -19,9 +19,11 @@ const PAGE_SIZE = 50;
  * complete without JavaScript; when the web app is built, its index.html is the template.
  */
 export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  const base = ctx.config.origin;
-  const where = { site: ctx.site, origin: base };
-  const template = loadTemplate(ctx.webDir);
+  // Read per request: in a hosting service one app serves many sites (ctx is the request's site).
+  const base = () => ctx.config.origin;
+  const where = () => ({ site: ctx.site, origin: ctx.config.origin });
+  let template: ReturnType<typeof loadTemplate> | undefined;
+  const templateOf = () => (template ??= loadTemplate(ctx.webDir));
 
   const profileOf = (user: UsersTable): PublicProfile => ({
     username: user.username,
@@ -39,10 +41,10 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'same-origin')
-      .send(renderDocument(template, head, body));
+      .send(renderDocument(templateOf(), head, body));
 
   const notFoundPage = (reply: FastifyReply, what: string) =>
-    html(reply, 404, renderHead({ title: 'Not found', description: what, url: base, type: 'website' }), `<main class="public"><h1>Not found</h1><p>${escapeHtml(what)}</p></main>`);
+    html(reply, 404, renderHead({ title: 'Not found', description: what, url: base(), type: 'website' }), `<main class="public"><h1>Not found</h1><p>${escapeHtml(what)}</p></main>`);
 
   const userOrNull = async (name: string) => (/^[a-z0-9_]{1,32}$/.test(name) ? ((await findUser(ctx.db, name)) ?? null) : null);
 
@@ -52,18 +54,18 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
 
   const profilePage = async (reply: FastifyReply, user: UsersTable) => {
     const profile = profileOf(user);
-    const { items } = await listPublicPosts(ctx.db, where, user.username, { limit: PAGE_SIZE });
-    return html(reply, 200, renderHead(profileHead(profile, base)), renderProfileBody(profile, items, base, await renderer()));
+    const { items } = await listPublicPosts(ctx.db, where(), user.username, { limit: PAGE_SIZE });
+    return html(reply, 200, renderHead(profileHead(profile, base())), renderProfileBody(profile, items, base(), await renderer()));
   };
 
   /** Who lives here: for the app's front page. */
-  contractRoute(app, 'siteInfo', async () => ({ site: ctx.site, origin: base, users: await listUsernames(ctx.db) }));
+  contractRoute(app, 'siteInfo', async () => ({ site: ctx.site, origin: base(), users: await listUsernames(ctx.db) }));
 
   // The app's own pages: the app renders them; the server sends the page shell.
   // Also each other person's page and post as I see them through my site (/people/ADDRESS[/POST]).
   for (const route of ['/login', '/home', '/setup', '/settings', '/messages', '/notifications', '/search', '/people/:address', '/people/:address/:post']) {
     app.get(route, async (request, reply) =>
-      html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base}${request.url.split('?')[0]}`, type: 'website' }), ''),
+      html(reply, 200, renderHead({ title: 'Hearth', description: 'Your own corner of the web.', url: `${base()}${request.url.split('?')[0]}`, type: 'website' }), ''),
     );
   }
 
@@ -116,7 +118,7 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     if (names.length === 1) return profilePage(reply, (await findUser(ctx.db, names[0]!))!);
     const list = names.map((n) => `<li><a href="/@${n}">${escapeHtml(localAddressText(ctx.site, n))}</a></li>`).join('');
     const body = `<main class="public"><h1>Hearth at ${escapeHtml(ctx.site.host)}</h1>${names.length ? `<ul class="people">${list}</ul>` : '<p>This site is not set up yet. Its owner finishes setup with the link that <code>hearth start</code> printed.</p>'}</main>`;
-    return html(reply, 200, renderHead({ title: `Hearth at ${ctx.site.host}`, description: 'Personal sites that talk to each other.', url: base, type: 'website' }), body);
+    return html(reply, 200, renderHead({ title: `Hearth at ${ctx.site.host}`, description: 'Personal sites that talk to each other.', url: base(), type: 'website' }), body);
   });
 
   app.get('/@:name', async (request, reply) => {
@@ -131,14 +133,14 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     if (!user) return notFoundPage(reply, 'There is no one by that name here.');
     const profile = profileOf(user);
     if (rest === 'feed.atom' || rest === 'feed.json') {
-      const { items } = await listPublicPosts(ctx.db, where, user.username, { limit: FEED_SIZE });
+      const { items } = await listPublicPosts(ctx.db, where(), user.username, { limit: FEED_SIZE });
       void reply.header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*');
-      if (rest === 'feed.atom') return reply.header('content-type', 'application/atom+xml; charset=utf-8').send(renderAtom(profile, items, base, await renderer()));
-      return reply.header('content-type', 'application/feed+json; charset=utf-8').send(JSON.stringify(renderJsonFeed(profile, items, base, await renderer())));
+      if (rest === 'feed.atom') return reply.header('content-type', 'application/atom+xml; charset=utf-8').send(renderAtom(profile, items, base(), await renderer()));
+      return reply.header('content-type', 'application/feed+json; charset=utf-8').send(JSON.stringify(renderJsonFeed(profile, items, base(), await renderer())));
     }
-    const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where, user.username, rest) : undefined;
+    const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where(), user.username, rest) : undefined;
     if (!post) return notFoundPage(reply, 'This post does not exist, or was deleted.');
-    return html(reply, 200, renderHead(postHead(profile, post, base)), renderPostBody(profile, post, post.comments, base, await renderer()));
+    return html(reply, 200, renderHead(postHead(profile, post, base())), renderPostBody(profile, post, post.comments, base(), await renderer()));
   });
 };
 

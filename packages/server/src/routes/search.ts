@@ -35,7 +35,8 @@ export function addressInQuery(q: string): Address | undefined {
  * through SQLite's FTS5 index (kept by triggers; see migration 008).
  */
 export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  const where = { site: ctx.site, origin: ctx.config.origin };
+  // Read per request: in a hosting service one app serves many sites (ctx is the request's site).
+  const where = () => ({ site: ctx.site, origin: ctx.config.origin });
   contractRoute(app, 'search', async (request) => {
     const username = await requireUser(ctx, request);
     const { q, limit } = request.query;
@@ -102,7 +103,7 @@ export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         .sort((a, b) => Number(b.created_at) - Number(a.created_at))
         .slice(0, limit);
     }
-    return { people: [...people.values()].filter((p) => !muted.has(p.address)).slice(0, 20), posts: await decoratePosts(ctx.db, where, username, rows) };
+    return { people: [...people.values()].filter((p) => !muted.has(p.address)).slice(0, 20), posts: await decoratePosts(ctx.db, where(), username, rows) };
   });
 };
 

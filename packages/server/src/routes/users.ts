@@ -11,7 +11,8 @@ import { peopleByAddress } from '../storage/feed.js';
 import { rotateSiteKey } from '../federation/key-rotation.js';
 
 export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
-  const where = { site: ctx.site, origin: ctx.config.origin };
+  // Read per request: in a hosting service one app serves many sites (ctx is the request's site).
+  const where = () => ({ site: ctx.site, origin: ctx.config.origin });
   const userOr404 = async (name: string) => {
     const user = /^[a-z0-9_]{1,32}$/.test(name) ? await findUser(ctx.db, name) : undefined;
     if (!user) throw notFound(`user ${name.slice(0, 40)}`);
@@ -52,7 +53,7 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const query = request.query;
     const cursor = query.before ? decodeCursor(query.before) : undefined;
     if (query.before && !cursor) throw badRequest('invalid_cursor', 'before is not a cursor from a previous page');
-    const body = await listPublicPosts(ctx.db, where, user.username, { limit: query.limit, before: cursor ?? undefined, since: query.since ? Date.parse(query.since) : undefined, afterSeq: query.afterSeq });
+    const body = await listPublicPosts(ctx.db, where(), user.username, { limit: query.limit, before: cursor ?? undefined, since: query.since ? Date.parse(query.since) : undefined, afterSeq: query.afterSeq });
     const etag = `W/"${crypto.createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
     void reply.header('etag', etag).header('cache-control', 'no-cache').header('access-control-allow-origin', '*');
     if (request.headers['if-none-match'] === etag) return reply.status(304).send();
@@ -62,7 +63,7 @@ export const userRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   contractRoute(app, 'userPost', async (request, reply) => {
     const params = request.params;
     const user = await userOr404(params.name);
-    const post = await getPublicPost(ctx.db, where, user.username, params.id);
+    const post = await getPublicPost(ctx.db, where(), user.username, params.id);
     if (!post) throw notFound(`post ${params.id.slice(0, 64)}`);
     // Commenters' names and pictures, as far as this site knows them.
     const people = await peopleByAddress(ctx.db, ctx.site, [...new Set(post.comments.map((c) => c.author))]);

@@ -1,5 +1,5 @@
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-media.js';
 import * as m003 from './migrations/003-vault.js';
@@ -120,6 +120,14 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
 }
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  // Already at the latest: one query instead of the migrator's dozen (a hosting service opens
+  // many sites, and each statement stays prepared for the life of the connection).
+  const latest = Object.keys(MIGRATIONS).sort().at(-1);
+  const applied = await sql<{ name: string }>`select name from kysely_migration order by name desc limit 1`.execute(db).then(
+    (result) => result.rows[0]?.name,
+    () => undefined,
+  );
+  if (applied !== undefined && applied === latest) return;
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { addServiceSite, createServiceConfig, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain } from '@hearth/server';
+
+type HearthErrorLike = { code?: string; status: number };
+
+/** Where a public service listens for Caddy, on loopback. */
+const DEFAULT_BACKEND_PORT = 8080;
+import { CliError } from '../errors.js';
+import { findWebDir } from './site.js';
+
+/**
+ * `hearth service ...`: a hosting service, many sites in one process (issue 12). These commands
+ * write the service's registry and the sites' folders; a running service reads the registry at
+ * each request, so a site added or suspended here takes effect at once.
+ */
+export function serviceInit(options: { data: string; dev?: boolean; port?: string }, out: (line: string) => void): void {
+  const dataDir = path.resolve(options.data);
+  if (serviceExists(dataDir)) throw new CliError(`${dataDir} already holds a hosting service`);
+  const port = options.port === undefined ? undefined : Number(options.port);
+  const config = wrap(() => createServiceConfig(dataDir, { dev: Boolean(options.dev), port }));
+  out(`Created a ${config.dev ? 'development ' : ''}hosting service in ${dataDir}.`);
+  out(`Add a site: hearth service add DOMAIN --user NAME --data ${options.data}`);
+  out(`Run it:     hearth service start --data ${options.data}${config.dev ? ` --port ${config.port}` : ''}`);
+}
+
+export async function serviceAdd(options: { data: string; domain: string; user: string; password: string; name?: string }, out: (line: string) => void): Promise<void> {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const site = await wrapAsync(() => addServiceSite(config, registry, { domain: options.domain, username: options.user, password: options.password, displayName: options.name }));
+    out(`Created ${showDomain(site.domain)}: ${site.url}`);
+    out(`${options.user} can sign in at ${site.url}/login`);
+    if (!config.dev) out(`Point the domain's DNS (A/AAAA records) at this machine; its certificate is issued on the first visit.`);
+  } finally {
+    registry.close();
+  }
+}
+
+export function serviceList(options: { data: string; json?: boolean }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const sites = registry.list();
+    if (options.json) return out(JSON.stringify({ sites: sites.map((s) => ({ ...s, url: serviceSiteUrl(config, s.domain) })) }));
+    if (sites.length === 0) return out('No sites yet: add one with "hearth service add DOMAIN --user NAME".');
+    for (const s of sites) out(`${showDomain({ ascii: s.domain, ...(s.unicode ? { unicode: s.unicode } : {}) })}  ${s.status}  since ${new Date(s.createdAt).toISOString().slice(0, 10)}  ${serviceSiteUrl(config, s.domain)}`);
+  } finally {
+    registry.close();
+  }
+}
+
+export function serviceSetStatus(options: { data: string; domain: string; status: 'active' | 'suspended' }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const site = wrap(() => requireServiceSite(registry, options.domain, config));
+    if (site.status === options.status) throw new CliError(`${site.domain} is already ${options.status}`);
+    registry.setStatus(site.domain, options.status, Date.now());
+    out(options.status === 'suspended' ? `${site.domain} is suspended: it answers 503 with a notice, and keeps all its data.` : `${site.domain} is active again.`);
+  } finally {
+    registry.close();
+  }
+}
+
+export async function serviceStart(options: { data: string; host?: string; port?: string; logLevel?: string }, out: (line: string) => void): Promise<ServiceHost> {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  // A dev service listens on the port in its sites' URLs; a public one behind Caddy (which owns 443).
+  const port = options.port === undefined ? (config.dev ? config.port : DEFAULT_BACKEND_PORT) : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be a port number', 2);
+  const registry = openRegistry(config);
+  const host = new ServiceHost(config, registry, { logLevel: options.logLevel, webDir: findWebDir() });
+  // Production: Caddy in front terminates TLS and proxies here over loopback.
+  const listenHost = options.host ?? (config.dev ? '0.0.0.0' : '127.0.0.1');
+  try {
+    const bound = await host.listen(listenHost, port);
+    out(`Hearth hosting service on ${listenHost}:${bound.port}, ${registry.list().length} site(s)`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new CliError(`port ${port} is already in use: is the service already running?`);
+    throw error;
+  }
+  return host;
+}
+
+function wrap<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if ((error as HearthErrorLike).code && (error as HearthErrorLike).status) throw new CliError((error as Error).message, (error as HearthErrorLike).status < 500 ? 2 : 1);
+    throw error;
+  }
+}
+
+async function wrapAsync<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if ((error as HearthErrorLike).code && (error as HearthErrorLike).status) throw new CliError((error as Error).message, (error as HearthErrorLike).status < 500 ? 2 : 1);
+    throw error;
+  }
+}

@@ -1,0 +1,193 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp, localReader } from '../app.js';
+import { Context } from '../context.js';
+import { loadSiteConfig } from '../site-config.js';
+import { requestSite, runInSite } from '../site-scope.js';
+import { showDomain } from './domains.js';
+import type { ServiceSite, SiteRegistry } from './registry.js';
+import { serviceSiteDir, type ServiceConfig } from './service-config.js';
+
+/** Paths the service answers itself, on any host; no site path starts with this. */
+export const SERVICE_PREFIX = '/.hearth-service/';
+
+
+export interface ServiceHostOptions {
+  logLevel?: string;
+  webDir?: string;
+}
+
+/**
+ * The front of a hosting service (issue 12): one HTTP server and one Fastify app; each request
+ * runs in the scope of the site its Host header names (its own Context: database, keys, users,
+ * outbox), exactly as if that site ran alone. A site is opened at its first request, or at start
+ * if it had been opened before (so its outbox and links resume); a site nobody has asked for
+ * costs a registry row. Nothing crosses between sites but envelopes over the network, as between
+ * two machines.
+ */
+export class ServiceHost {
+  private readonly runtimes = new Map<string, Promise<Context>>();
+  private app: FastifyInstance | undefined;
+  private readonly log: Logger;
+  private server: http.Server | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly config: ServiceConfig,
+    private readonly registry: SiteRegistry,
+    private readonly options: ServiceHostOptions = {},
+  ) {
+    this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
+  }
+
+  /** How many sites are open now (for health and the bench). */
+  get openSites(): number {
+    return this.runtimes.size;
+  }
+
+  async listen(host: string, port: number): Promise<{ port: number }> {
+    this.app = await buildApp(requestSite, { logger: this.log, dev: this.config.dev });
+    await this.app.ready();
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    // Sites that were open before carry on with their background work (outbox, links, pulls).
+    void this.resumeStarted();
+    return { port: (server.address() as { port: number }).port };
+  }
+
+  private async resumeStarted(): Promise<void> {
+    for (const site of this.registry.list()) {
+      if (this.closing) return;
+      if (site.started && site.status === 'active') await this.runtime(site.domain).catch((error: unknown) => this.log.error({ site: site.domain, err: error }, 'site could not be opened'));
+    }
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const url = req.url ?? '/';
+      if (url.startsWith(SERVICE_PREFIX)) return this.serviceRoute(req, res, url);
+      const site = this.siteFor(req);
+      if (!site) return refuse(req, res, 404, 'unknown_site', 'No site here', `${hostOf(req) || 'This address'} is not a site on this service.`);
+      if (site.status === 'suspended') {
+        await this.closeSite(site.domain);
+        return refuse(req, res, 503, 'site_suspended', 'This site is paused', `${showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) })} is suspended by its host. Its posts and messages are kept; if it is your site, ask your hosting provider.`);
+      }
+      const ctx = await this.runtime(site.domain);
+      runInSite(ctx, () => this.app!.routing(req, res));
+    } catch (error) {
+      this.log.error({ err: error }, 'request could not be served');
+      if (!res.headersSent) refuse(req, res, 500, 'internal', 'Something went wrong', 'The site could not be opened; try again in a moment.');
+    }
+  }
+
+  private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    try {
+      const site = this.siteFor(req);
+      if (!site || site.status !== 'active') {
+        socket.end(`HTTP/1.1 ${site ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      const ctx = await this.runtime(site.domain);
+      runInSite(ctx, () => this.app!.server.emit('upgrade', req, socket, head));
+    } catch (error) {
+      this.log.error({ err: error }, 'upgrade could not be served');
+      socket.destroy();
+    }
+  }
+
+  /** The site the Host header names (port and trailing dot ignored), if the service has it. */
+  private siteFor(req: http.IncomingMessage): ServiceSite | undefined {
+    const host = hostOf(req);
+    return host ? this.registry.get(host) : undefined;
+  }
+
+  private serviceRoute(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+    const parsed = new URL(url, 'http://service');
+    if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}tls-allowed`) {
+      // Caddy's on-demand TLS asks here before it requests a certificate: only for our own sites.
+      const domain = (parsed.searchParams.get('domain') ?? '').toLowerCase().replace(/\.$/, '');
+      const site = domain ? this.registry.get(domain) : undefined;
+      return json(res, site ? 200 : 404, site ? { ok: true, domain } : { error: { code: 'unknown_site', message: `${domain || 'no domain given'} is not a site on this service` } });
+    }
+    if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}health`) {
+      return json(res, this.closing ? 503 : 200, { ok: !this.closing, sites: this.registry.list().length, open: this.runtimes.size });
+    }
+    json(res, 404, { error: { code: 'not_found', message: `${req.method} ${parsed.pathname} does not exist` } });
+  }
+
+  private runtime(domain: string): Promise<Context> {
+    let pending = this.runtimes.get(domain);
+    if (!pending) {
+      pending = this.open(domain);
+      this.runtimes.set(domain, pending);
+      pending.catch(() => this.runtimes.delete(domain));
+    }
+    return pending;
+  }
+
+  private async open(domain: string): Promise<Context> {
+    const config = loadSiteConfig(serviceSiteDir(this.config, domain));
+    const ctx = await Context.open({ config, logger: this.log.child({ site: domain }), webDir: this.options.webDir });
+    try {
+      ctx.readLocal = localReader(this.app!, ctx);
+      await ctx.startBackground();
+      this.registry.markStarted(domain);
+      return ctx;
+    } catch (error) {
+      await ctx.close();
+      throw error;
+    }
+  }
+
+  private async closeSite(domain: string): Promise<void> {
+    const pending = this.runtimes.get(domain);
+    if (!pending) return;
+    this.runtimes.delete(domain);
+    await (await pending).close();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    // No new connections; idle keep-alive ones end now, then each site closes its own sockets
+    // (links, live pages, vaults) and finishes its work, and whatever is left is cut.
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeIdleConnections();
+    await Promise.all([...this.runtimes.keys()].map((domain) => this.closeSite(domain).catch(() => undefined)));
+    this.server?.closeAllConnections();
+    await closed;
+    await this.app?.close();
+  }
+}
+
+/** The Host header's name: lowercase, without port or trailing dot. */
+export function hostOf(req: http.IncomingMessage): string {
+  const host = (req.headers.host ?? '').trim().toLowerCase();
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
+  return name.replace(/\.$/, '');
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/** A refusal as JSON for programs, or as a small page for a person's browser. */
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, code: string, title: string, message: string): void {
+  if (status === 503) res.setHeader('retry-after', '3600');
+  if (!(req.headers.accept ?? '').includes('text/html')) return json(res, status, { error: { code, message } });
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
+<style>body{font:17px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#faf7f2;color:#2b2118}main{max-width:34rem;padding:2rem}h1{font-size:1.6rem;margin:0 0 .5rem}</style></head>
+<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { keepAlive } from '../storage/db.js';
+
+export type SiteStatus = 'active' | 'suspended';
+
+export interface ServiceSite {
+  /** The site's domain in ASCII (punycode), the registry's key and the name of its folder. */
+  domain: string;
+  /** The Unicode form, when it differs. */
+  unicode: string | null;
+  status: SiteStatus;
+  createdAt: number;
+  suspendedAt: number | null;
+  /** Set once the site has been opened: it has background work (outbox, links) to resume at the next start. */
+  started: boolean;
+}
+
+interface Row {
+  domain: string;
+  unicode: string | null;
+  status: SiteStatus;
+  created_at: number;
+  suspended_at: number | null;
+  started: number;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS sites (
+    domain TEXT PRIMARY KEY,
+    unicode TEXT,
+    status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+    created_at INTEGER NOT NULL,
+    suspended_at INTEGER,
+    started INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+`;
+
+/**
+ * The service's list of sites (issue 12): one small SQLite file beside the sites' folders. Every
+ * process of the service (the running one, and `hearth service` commands) reads it per request,
+ * so a site added or suspended from the command line takes effect at its next request. Each
+ * site's own data stays in its own folder and database: nothing here but names and states.
+ */
+export class SiteRegistry {
+  private readonly statements: Record<'get' | 'list' | 'add' | 'status' | 'started' | 'remove', SQLite.Statement>;
+
+  private constructor(private readonly db: SQLite.Database) {
+    this.statements = {
+      get: keepAlive(db.prepare('SELECT * FROM sites WHERE domain = ?')),
+      list: keepAlive(db.prepare('SELECT * FROM sites ORDER BY domain')),
+      add: keepAlive(db.prepare('INSERT INTO sites (domain, unicode, status, created_at) VALUES (?, ?, ?, ?)')),
+      status: keepAlive(db.prepare('UPDATE sites SET status = ?, suspended_at = ? WHERE domain = ?')),
+      started: keepAlive(db.prepare('UPDATE sites SET started = 1 WHERE domain = ? AND started = 0')),
+      remove: keepAlive(db.prepare('DELETE FROM sites WHERE domain = ?')),
+    };
+  }
+
+  static open(file: string): SiteRegistry {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const db = keepAlive(new SQLite(file));
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    db.exec(SCHEMA);
+    return new SiteRegistry(db);
+  }
+
+  get(domain: string): ServiceSite | undefined {
+    const row = this.statements.get.get(domain) as Row | undefined;
+    return row && toSite(row);
+  }
+
+  list(): ServiceSite[] {
+    return (this.statements.list.all() as Row[]).map(toSite);
+  }
+
+  /** Adds a site; false when the domain is taken (the primary key decides, so two at once cannot both win). */
+  add(domain: string, unicode: string | undefined, now: number): boolean {
+    try {
+      this.statements.add.run(domain, unicode ?? null, 'active', now);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;
+      throw error;
+    }
+  }
+
+  setStatus(domain: string, status: SiteStatus, now: number): boolean {
+    return this.statements.status.run(status, status === 'suspended' ? now : null, domain).changes > 0;
+  }
+
+  markStarted(domain: string): void {
+    this.statements.started.run(domain);
+  }
+
+  remove(domain: string): boolean {
+    return this.statements.remove.run(domain).changes > 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toSite(row: Row): ServiceSite {
+  return { domain: row.domain, unicode: row.unicode, status: row.status, createdAt: Number(row.created_at), suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at), started: Number(row.started) === 1 };
+}

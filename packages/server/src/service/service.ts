@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import { HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
+import { MIN_PASSWORD_LENGTH } from '../auth/passwords.js';
+import { Context } from '../context.js';
+import { createSiteConfig } from '../site-config.js';
+import { createUser } from '../storage/users.js';
+import { parseSiteDomain, showDomain, type SiteDomain } from './domains.js';
+import { SiteRegistry, type ServiceSite } from './registry.js';
+import { REGISTRY_FILE, serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service-config.js';
+import path from 'node:path';
+
+export function openRegistry(config: ServiceConfig): SiteRegistry {
+  return SiteRegistry.open(path.join(config.dataDir, REGISTRY_FILE));
+}
+
+export interface NewSite {
+  domain: string;
+  username: string;
+  password: string;
+  displayName?: string;
+}
+
+/**
+ * Creates a site in the service: checks the domain (punycode shown for international names), the
+ * first person's name and password, claims the domain in the registry (so two requests for one
+ * domain cannot both win), then makes the site's folder, keys and first user. Anything that fails
+ * leaves no half-made site behind.
+ */
+export async function addServiceSite(config: ServiceConfig, registry: SiteRegistry, input: NewSite, now = Date.now()): Promise<{ domain: SiteDomain; url: string }> {
+  const domain = parseSiteDomain(input.domain, { allowLoopbackIp: config.dev });
+  if (!isValidUsername(input.username) || isReservedUsername(input.username)) {
+    throw new HearthError('invalid_request', 'a username is 1 to 32 of a-z, 0-9 and _, not starting with _', { status: 400 });
+  }
+  if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD_LENGTH) {
+    throw new HearthError('invalid_request', `a password has at least ${MIN_PASSWORD_LENGTH} characters`, { status: 400 });
+  }
+  if (!registry.add(domain.ascii, domain.unicode, now)) throw domainTaken(domain);
+  const dir = serviceSiteDir(config, domain.ascii);
+  const url = serviceSiteUrl(config, domain.ascii);
+  try {
+    // A folder left by a site deleted outside the service would hold someone else's keys: refuse.
+    if (fs.existsSync(dir)) throw new HearthError('domain_taken', `${dir} already exists: move it away before creating ${showDomain(domain)} again`, { status: 409 });
+    const siteConfig = createSiteConfig(dir, { url, dev: config.dev });
+    const ctx = await Context.open({ config: siteConfig, logLevel: 'warn' });
+    try {
+      await createUser(ctx.db, { username: input.username, password: input.password, displayName: input.displayName }, now);
+    } finally {
+      await ctx.close();
+    }
+  } catch (error) {
+    registry.remove(domain.ascii);
+    if (!(error instanceof HearthError && error.code === 'domain_taken')) fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { domain, url };
+}
+
+function domainTaken(domain: SiteDomain): HearthError {
+  return new HearthError('domain_taken', `${showDomain(domain)} is already a site on this service: choose another name`, { status: 409 });
+}
+
+/** The site a domain names, or a clear error. */
+export function requireServiceSite(registry: SiteRegistry, input: string, config: ServiceConfig): ServiceSite {
+  const domain = parseSiteDomain(input, { allowLoopbackIp: config.dev });
+  const site = registry.get(domain.ascii);
+  if (!site) throw new HearthError('unknown_site', `${showDomain(domain)} is not a site on this service`, { status: 404 });
+  return site;
+}

@@ -1,0 +1,159 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { API } from '@hearth/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ServiceProcess, type ServiceSite } from './helpers/service.js';
+import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+
+/**
+ * A hosting service (issue 12): one `hearth service start` process serving two sites, each on its
+ * own host name (two loopback addresses), each with a person called alice. Everything here goes
+ * over real sockets to the one process, chosen by the Host header.
+ */
+describe('a hosting service with many sites in one process', { timeout: 240_000 }, () => {
+  let service: ServiceProcess;
+  let a: ServiceSite;
+  let b: ServiceSite;
+
+  beforeAll(async () => {
+    service = await ServiceProcess.create({ '127.0.0.2': ['alice'], '127.0.0.3': ['alice', 'bob'] });
+    a = service.site('127.0.0.2');
+    b = service.site('127.0.0.3');
+  });
+  afterAll(async () => {
+    await service?.destroy();
+  });
+
+  it('serves each site by its Host header, with its own people and keys, the same username on both', async () => {
+    const [onA, onB] = await Promise.all([a.api('GET', '/api/users/alice'), b.api('GET', '/api/users/alice')]);
+    expect(onA.status).toBe(200);
+    expect(onB.status).toBe(200);
+    expect(onA.body.address).toBe(a.address('alice'));
+    expect(onB.body.address).toBe(b.address('alice'));
+    expect(onA.body.siteKey).not.toBe(onB.body.siteKey);
+    expect((await a.api('GET', '/api/users/bob')).status).toBe(404);
+    const discovery = await b.api('GET', '/.well-known/hearth');
+    expect(discovery.body.users ?? discovery.body.site).toBeTruthy();
+    // Each site has its own folder and database.
+    for (const site of [a, b]) expect(fs.existsSync(path.join(site.dataDir, 'hearth.db'))).toBe(true);
+  });
+
+  it('a token of site A opens nothing on site B: every route that needs a login answers 401', async () => {
+    const token = await a.token('alice');
+    expect((await a.api('GET', '/api/me', { token })).status).toBe(200);
+    const fill = (p: string) => p.replace(/:address/g, encodeURIComponent(b.address('alice'))).replace(/:name/g, 'alice').replace(/:[a-zA-Z]+/g, 'x');
+    const tried: string[] = [];
+    for (const [name, route] of Object.entries(API)) {
+      if ((route as { public?: true }).public) continue;
+      const res = await b.api(route.method, fill(route.path), { token, body: route.method === 'GET' || route.method === 'DELETE' ? undefined : {} });
+      expect(res.status, `${name}: ${route.method} ${route.path} -> ${JSON.stringify(res.body)}`).toBe(401);
+      tried.push(name);
+    }
+    expect(tried.length).toBeGreaterThan(40);
+    // Outside the contract: the upload, and the live socket.
+    const upload = await fetch(`${b.url}/api/media`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, body: Buffer.from('89504e470d0a1a0a', 'hex') });
+    expect(upload.status).toBe(401);
+    const live = new WebSocket(`ws://${b.domain}:${b.port}/api/live`);
+    const frames: Array<{ type: string }> = [];
+    live.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((resolve) => live.once('open', resolve));
+    live.send(JSON.stringify({ token }));
+    const closed = await new Promise<number>((resolve) => live.once('close', (code) => resolve(code)));
+    expect(frames.some((f) => f.type === 'ready')).toBe(false);
+    expect(closed).not.toBe(1000);
+  });
+
+  it('a Host naming no site gets a clear 404, as JSON or as a page', async () => {
+    const json = await fetch(`http://127.0.0.1:${service.port}/api/users/alice`);
+    expect(json.status).toBe(404);
+    expect((await json.json()).error.code).toBe('unknown_site');
+    const page = await fetch(`http://127.0.0.1:${service.port}/`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('is not a site on this service');
+  });
+
+  it('answers Caddy\'s on-demand TLS question only for its own sites', async () => {
+    const ask = (domain: string) => fetch(`http://127.0.0.1:${service.port}/.hearth-service/tls-allowed?domain=${encodeURIComponent(domain)}`).then((r) => r.status);
+    expect(await ask('127.0.0.2')).toBe(200);
+    expect(await ask('127.0.0.3')).toBe(200);
+    expect(await ask('127.0.0.9')).toBe(404);
+    expect(await ask('evil.example.com')).toBe(404);
+  });
+
+  it('the two sites follow each other and exchange a comment and an end-to-end encrypted DM', async () => {
+    const follow = await b.api('POST', '/api/following', { as: 'bob', body: { address: a.address('alice') } });
+    expect(follow.status, JSON.stringify(follow.body)).toBeLessThan(300);
+    expect((await a.api('POST', '/api/following', { as: 'alice', body: { address: b.address('bob') } })).status).toBeLessThan(300);
+    const words = `from one site of the service to another ${crypto.randomUUID()}`;
+    const post = await a.api('POST', '/api/posts', { as: 'alice', body: { text: words } });
+    expect(post.status).toBe(201);
+    await waitFor('the post in bob\'s feed', async () => (await b.api('GET', '/api/feed', { as: 'bob' })).body.items.some((p: { text: string }) => p.text === words), 60_000, 100);
+    const comment = await b.api('POST', '/api/comments', { as: 'bob', body: { post: { author: a.address('alice'), id: post.body.id }, text: 'hello, neighbour' } });
+    expect(comment.status, JSON.stringify(comment.body)).toBeLessThan(300);
+    await waitFor('the comment on alice\'s post', async () => (await a.api('GET', `/api/users/alice/posts/${post.body.id}`)).body.comments?.some((c: { text: string }) => c.text === 'hello, neighbour'), 60_000, 100);
+
+    const aliceProfile = tempDir('svc-alice');
+    const bobProfile = tempDir('svc-bob');
+    await hearth(['login', '--profile', aliceProfile, '--site', a.url, '--user', 'alice', '--password', SiteProcess.password('alice')]);
+    await hearth(['login', '--profile', bobProfile, '--site', b.url, '--user', 'bob', '--password', SiteProcess.password('bob')]);
+    const secret = `a secret between sites ${crypto.randomUUID()}`;
+    await hearth(['dm', 'send', '--profile', aliceProfile, b.address('bob'), secret]);
+    await waitFor('the DM on bob\'s device', async () => {
+      const list = JSON.parse((await hearth(['dm', 'list', '--profile', bobProfile, '--json'])).stdout) as { messages: Array<{ text: string }> };
+      return list.messages.some((m) => m.text === secret);
+    }, 60_000, 250);
+    for (const site of [a, b]) {
+      const bytes = Buffer.concat(fs.readdirSync(site.dataDir).filter((f) => f.startsWith('hearth.db')).map((f) => fs.readFileSync(path.join(site.dataDir, f))));
+      expect(bytes.includes(secret)).toBe(false);
+    }
+  });
+
+  it('a suspended site answers 503 with a clear page and keeps its data; resumed, it serves it again', async () => {
+    const before = (await a.api('GET', '/api/users/alice/posts')).body.items.length as number;
+    expect(before).toBeGreaterThan(0);
+    const suspended = await hearth(['service', 'suspend', '127.0.0.2', '--data', service.dataDir]);
+    expect(suspended.stdout).toContain('keeps all its data');
+    const json = await a.api('GET', '/api/users/alice/posts');
+    expect(json.status).toBe(503);
+    expect(json.body.error.code).toBe('site_suspended');
+    expect(json.headers.get('retry-after')).toBeTruthy();
+    const page = await fetch(`${a.url}/@alice`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(503);
+    expect(await page.text()).toContain('is suspended by its host');
+    // The other site is not touched.
+    expect((await b.api('GET', '/api/users/alice')).status).toBe(200);
+    await hearth(['service', 'resume', '127.0.0.2', '--data', service.dataDir]);
+    expect((await a.api('GET', '/api/users/alice/posts')).body.items.length).toBe(before);
+  });
+
+  it('refuses bad domains and taken ones with a clear error, and creates nothing', async () => {
+    const add = (domain: string) => hearth(['service', 'add', domain, '--data', service.dataDir, '--user', 'carol', '--password', SiteProcess.password('carol')], { allowFailure: true });
+    const cases: Array<[string, string]> = [
+      ['carol.example.com:8443', 'without a port'],
+      ['10.1.2.3', 'is an IP address'],
+      ['\u0430pple.example.com', 'xn--pple-'],
+      ['127.0.0.2', 'already a site on this service'],
+      ['https://carol.example.com', 'type only the domain'],
+    ];
+    const sitesBefore = fs.readdirSync(path.join(service.dataDir, 'sites')).sort();
+    for (const [domain, message] of cases) {
+      const result = await add(domain);
+      expect(result.code, domain).toBe(2);
+      expect(result.stderr, domain).toContain(message);
+    }
+    expect(fs.readdirSync(path.join(service.dataDir, 'sites')).sort()).toEqual(sitesBefore);
+    const list = JSON.parse((await hearth(['service', 'list', '--data', service.dataDir, '--json'])).stdout) as { sites: Array<{ domain: string }> };
+    expect(list.sites.map((s) => s.domain)).toEqual(['127.0.0.2', '127.0.0.3']);
+  });
+
+  it('a site added while the service runs is served at once, and a restart resumes every site', async () => {
+    const c = await service.add('127.0.0.4', ['carol']);
+    expect((await c.api('GET', '/api/users/carol')).status).toBe(200);
+    await service.stop();
+    await service.start();
+    expect((await b.api('GET', '/api/feed', { as: 'bob' })).body.items.length).toBeGreaterThan(0);
+    expect((await c.api('GET', '/api/users/carol')).status).toBe(200);
+  });
+});
