@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
-import { serviceAdd, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
+import { serviceAdd, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -271,13 +271,26 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       .action((domain: string, opts: { data: string }) => serviceSetStatus({ ...opts, domain, status }, out));
   }
   service
+    .command('caddyfile')
+    .description('print (or write with --out) the Caddyfile for HTTPS in front of the service; --acme-* settings are kept for next time')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--out <file>', 'write it to this file')
+    .option('--port <port>', 'the port the service listens on (default 8080)')
+    .option('--acme-directory <url>', 'the ACME directory certificates come from (default: Let\'s Encrypt)')
+    .option('--acme-ca-root <file>', 'PEM root of the ACME server\'s own certificate (a test CA)')
+    .option('--email <address>', 'where the CA may write about expiring certificates')
+    .action((opts: { data: string; out?: string; port?: string; acmeDirectory?: string; acmeCaRoot?: string; email?: string }) => serviceCaddyfile(opts, out));
+  service
     .command('start')
     .description('serve every site of the service (behind Caddy for HTTPS)')
     .requiredOption('--data <dir>', 'the service\'s folder')
     .option('--host <address>', 'interface to listen on (default: loopback, where Caddy proxies to; all interfaces for a dev service)')
     .option('--port <port>', 'port to listen on (default 8080 behind Caddy; a dev service: the port in its sites\' URLs)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
-    .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string }) => {
+    .option('--caddy', 'also run Caddy in front: HTTPS for every site, certificates on demand (see hearth service caddyfile)')
+    .option('--http-port <port>', 'with --caddy: Caddy\'s HTTP port (default 80)')
+    .option('--https-port <port>', 'with --caddy: Caddy\'s HTTPS port (default 443)')
+    .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string; caddy?: boolean; httpPort?: string; httpsPort?: string }) => {
       const running = await serviceStart(opts, out);
       onShutdown(() => running.close());
       await new Promise<void>(() => {});

@@ -15,6 +15,7 @@ export { addMyRelay, myRelays, putRelayFriend, relayFriends, relaysForMutuals, r
 export { utcDay } from './relay/limits.js';
 export { parseSiteDomain, showDomain, DomainError, type SiteDomain } from './service/domains.js';
 export { SiteRegistry, type ServiceSite, type SiteStatus } from './service/registry.js';
-export { createServiceConfig, loadServiceConfig, serviceExists, serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service/service-config.js';
+export { createServiceConfig, loadServiceConfig, serviceExists, serviceSiteDir, serviceSiteUrl, updateServiceConfig, type ServiceConfig } from './service/service-config.js';
+export { caddyfile, startCaddy, LETS_ENCRYPT, type AcmeSettings } from './service/caddy.js';
 export { addServiceSite, openRegistry, requireServiceSite, type NewSite } from './service/service.js';
 export { ServiceHost, SERVICE_PREFIX } from './service/host.js';

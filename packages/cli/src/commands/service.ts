@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { addServiceSite, createServiceConfig, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain } from '@hearth/server';
+import fs from 'node:fs';
+import { addServiceSite, caddyfile, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
 
 type HearthErrorLike = { code?: string; status: number };
 
@@ -62,7 +63,36 @@ export function serviceSetStatus(options: { data: string; domain: string; status
   }
 }
 
-export async function serviceStart(options: { data: string; host?: string; port?: string; logLevel?: string }, out: (line: string) => void): Promise<ServiceHost> {
+function portOption(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`${flag} must be a port number (1 to 65535)`, 2);
+  return port;
+}
+
+/** `hearth service caddyfile`: where certificates come from (kept in service.json), and the Caddyfile itself. */
+export function serviceCaddyfile(options: { data: string; out?: string; acmeDirectory?: string; acmeCaRoot?: string; email?: string; port?: string }, out: (line: string) => void): void {
+  let config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  if (options.acmeDirectory !== undefined && !/^https:\/\/[^\s]+$/.test(options.acmeDirectory)) throw new CliError('--acme-directory must be an https URL, like https://acme-v02.api.letsencrypt.org/directory', 2);
+  if (options.acmeCaRoot !== undefined && !fs.existsSync(options.acmeCaRoot)) throw new CliError(`--acme-ca-root: there is no file ${options.acmeCaRoot}`, 2);
+  if (options.acmeDirectory !== undefined || options.acmeCaRoot !== undefined || options.email !== undefined) {
+    config = updateServiceConfig(config, (raw) => ({
+      ...raw,
+      acme: {
+        ...raw.acme,
+        ...(options.acmeDirectory !== undefined ? { directory: options.acmeDirectory } : {}),
+        ...(options.acmeCaRoot !== undefined ? { caRoot: path.resolve(options.acmeCaRoot) } : {}),
+        ...(options.email !== undefined ? { email: options.email } : {}),
+      },
+    }));
+  }
+  const text = wrap(() => caddyfile(config, { backendPort: portOption(options.port, '--port') ?? DEFAULT_BACKEND_PORT, acme: config.acme }));
+  if (!options.out) return out(text.trimEnd());
+  fs.writeFileSync(options.out, text, { mode: 0o600 });
+  out(`Wrote ${options.out}: certificates from ${config.acme?.directory ?? LETS_ENCRYPT}, on demand, for this service's sites only.`);
+}
+
+export async function serviceStart(options: { data: string; host?: string; port?: string; logLevel?: string; caddy?: boolean; httpPort?: string; httpsPort?: string }, out: (line: string) => void): Promise<{ close: () => Promise<void> }> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
   // A dev service listens on the port in its sites' URLs; a public one behind Caddy (which owns 443).
   const port = options.port === undefined ? (config.dev ? config.port : DEFAULT_BACKEND_PORT) : Number(options.port);
@@ -71,15 +101,32 @@ export async function serviceStart(options: { data: string; host?: string; port?
   const host = new ServiceHost(config, registry, { logLevel: options.logLevel, webDir: findWebDir() });
   // Production: Caddy in front terminates TLS and proxies here over loopback.
   const listenHost = options.host ?? (config.dev ? '0.0.0.0' : '127.0.0.1');
+  let bound;
   try {
-    const bound = await host.listen(listenHost, port);
+    bound = await host.listen(listenHost, port);
     out(`Hearth hosting service on ${listenHost}:${bound.port}, ${registry.list().length} site(s)`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${port} is already in use: is the service already running?`);
     throw error;
   }
-  return host;
+  let caddy: { stop: () => Promise<void> } | undefined;
+  if (options.caddy) {
+    try {
+      const text = caddyfile(config, { backendPort: bound.port, acme: config.acme, httpPort: portOption(options.httpPort, '--http-port'), httpsPort: portOption(options.httpsPort, '--https-port') });
+      caddy = await startCaddy(config, text, host.logger);
+      out(`Caddy serves the sites over HTTPS (certificates from ${config.acme?.directory ?? LETS_ENCRYPT}, on demand)`);
+    } catch (error) {
+      await host.close();
+      throw error instanceof Error && (error as unknown as HearthErrorLike).status ? new CliError(error.message) : error;
+    }
+  }
+  return {
+    close: async () => {
+      await caddy?.stop();
+      await host.close();
+    },
+  };
 }
 
 function wrap<T>(run: () => T): T {

@@ -42,6 +42,11 @@ export class ServiceHost {
     this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
   }
 
+  /** The service's logger (for what runs beside it, like Caddy). */
+  get logger(): Logger {
+    return this.log;
+  }
+
   /** How many sites are open now (for health and the bench). */
   get openSites(): number {
     return this.runtimes.size;

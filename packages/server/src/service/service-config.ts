@@ -14,6 +14,8 @@ export interface ServiceConfigFile {
   /** The port in the sites' URLs: 443 behind Caddy (https), the service's own port for a dev service. */
   port: number;
   createdAt: string;
+  /** Where Caddy gets certificates (`hearth service caddyfile --acme-directory ...`); Let's Encrypt when absent. */
+  acme?: { directory?: string; caRoot?: string; email?: string };
 }
 
 export interface ServiceConfig extends ServiceConfigFile {
@@ -66,4 +68,14 @@ export function serviceSiteDir(config: ServiceConfig, domain: string): string {
 export function serviceSiteUrl(config: ServiceConfig, domain: string): string {
   if (config.dev) return `http://${domain}:${config.port}`;
   return config.port === 443 ? `https://${domain}` : `https://${domain}:${config.port}`;
+}
+
+/** Changes service.json (written whole to a temporary file, then renamed into place). */
+export function updateServiceConfig(config: ServiceConfig, change: (raw: ServiceConfigFile) => ServiceConfigFile): ServiceConfig {
+  const file = path.join(config.dataDir, SERVICE_FILE);
+  const { dataDir: _dataDir, ...raw } = loadServiceConfig(config.dataDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(change(raw), null, 2) + '\n', { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return loadServiceConfig(config.dataDir);
 }
