@@ -10,7 +10,8 @@ await import('./ensure-ready.mjs');
 
 // What the tests run besides Node, all from Debian's packages (never a downloaded browser):
 // Chromium for the browser tests; iproute2 and iptables for the vault-behind-NAT test, which
-// builds a home network in a namespace; coturn, the TURN relay calls fall back to. Missing ones are installed when we may (root with apt).
+// builds a home network in a namespace; coturn, the TURN relay calls fall back to; Caddy, Pebble
+// and openssl for the hosting service's HTTPS test. Missing ones are installed when we may (root with apt).
 const browserTestsExcluded = process.argv.slice(2).some((arg) => arg.includes('e2e'));
 const chromium = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
 const needed = [
@@ -19,6 +20,9 @@ const needed = [
   { pkg: 'iptables', file: '/usr/sbin/iptables', why: 'the network-namespace tests' },
   { pkg: 'coturn', file: '/usr/bin/turnserver', why: 'the call relay tests' },
   { pkg: 'faketime', file: '/usr/bin/faketime', why: 'the clock tests (libfaketime)' },
+  { pkg: 'caddy', file: '/usr/bin/caddy', why: 'the hosting service\'s HTTPS test' },
+  { pkg: 'pebble', file: '/usr/bin/pebble', why: 'the hosting service\'s HTTPS test (a test ACME CA)' },
+  { pkg: 'openssl', file: '/usr/bin/openssl', why: 'the hosting service\'s HTTPS test' },
 ].filter((n) => !fs.existsSync(n.file));
 if (needed.length > 0) {
   if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {

@@ -16,7 +16,7 @@ export class TestNetwork {
   readonly hostIp: string;
   readonly innerIp: string;
 
-  private constructor(label: string) {
+  private constructor(label: string, options: { publicRange?: boolean } = {}) {
     if (process.getuid?.() !== 0) throw new Error('this test builds network namespaces: run the tests as root (CAP_NET_ADMIN), as CI does');
     const suffix = crypto.randomBytes(3).toString('hex');
     this.name = `hearth-${label}-${suffix}`;
@@ -24,7 +24,9 @@ export class TestNetwork {
     const innerIf = `n${label.slice(0, 4)}${suffix}`;
     // A random /30 per network, so parallel runs and several networks in one test do not collide.
     const n = crypto.randomInt(0, 16384) * 4;
-    const base = `10.77.${Math.floor(n / 256)}.`;
+    // publicRange: an address outside every private and special range (11.77.0.0/16 is nobody's
+    // on this machine), so a site's SSRF guard treats the network as the internet.
+    const base = `${options.publicRange ? '11.77' : '10.77'}.${Math.floor(n / 256)}.`;
     this.hostIp = `${base}${(n % 256) + 1}`;
     this.innerIp = `${base}${(n % 256) + 2}`;
     sh('ip', 'netns', 'add', this.name);
@@ -38,8 +40,14 @@ export class TestNetwork {
     this.exec('ip', 'route', 'add', 'default', 'via', this.hostIp);
   }
 
-  static create(label: string): TestNetwork {
-    return new TestNetwork(label);
+  static create(label: string, options: { publicRange?: boolean } = {}): TestNetwork {
+    return new TestNetwork(label, options);
+  }
+
+  /** Programs inside this network resolve names with this DNS server (ip netns exec mounts /etc/netns/NAME/resolv.conf). */
+  useNameserver(ip: string): void {
+    fs.mkdirSync(`/etc/netns/${this.name}`, { recursive: true });
+    fs.writeFileSync(`/etc/netns/${this.name}/resolv.conf`, `nameserver ${ip}\n`);
   }
 
   get subnet(): string {
@@ -70,6 +78,7 @@ export class TestNetwork {
   }
 
   destroy(): void {
+    fs.rmSync(`/etc/netns/${this.name}`, { recursive: true, force: true });
     for (const command of [['ip', 'netns', 'del', this.name], ['ip', 'link', 'del', this.hostIf]]) {
       try {
         sh(...command);

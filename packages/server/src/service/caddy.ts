@@ -39,7 +39,9 @@ export function caddyfile(config: ServiceConfig, options: { backendPort: number;
   const global = [
     '\t# Written by `hearth service caddyfile`; changes here are replaced the next time.',
     '\tadmin off',
-    `\tstorage file_system ${quoted(path.join(config.dataDir, 'caddy'))}`,
+    '\tstorage file_system {',
+    `\t\troot ${quoted(path.join(config.dataDir, 'caddy'))}`,
+    '\t}',
     ...(options.httpPort ? [`\thttp_port ${options.httpPort}`] : []),
     ...(options.httpsPort ? [`\thttps_port ${options.httpsPort}`] : []),
     `\tacme_ca ${quoted(acme.directory ?? LETS_ENCRYPT)}`,
