@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { addServiceSite, createServiceConfig, createSiteConfig, openRegistry, serviceSiteDir, serviceSiteUrl } from '@hearth/server';
+import { addServiceSite, createServiceConfig, createSiteConfig, openRegistry, serviceSiteDir, serviceSiteUrl, updateServiceConfig } from '@hearth/server';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
 import { freePort, HEARTH, ROOT, rssMB, waitFor } from './lib.mjs';
 
@@ -75,7 +75,8 @@ async function quietRss(pid) {
 export async function serviceBench({ log = console.log } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-bench-service-'));
   const port = await freePort();
-  const config = createServiceConfig(dataDir, { dev: true, port });
+  // Scheduled backups off: this measures the service at rest.
+  const config = updateServiceConfig(createServiceConfig(dataDir, { dev: true, port }), (raw) => ({ ...raw, backups: { everyHours: 0 } }));
   const registry = openRegistry(config);
   let proc;
   try {

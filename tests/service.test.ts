@@ -148,6 +148,59 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     expect(list.sites.map((s) => s.domain)).toEqual(['127.0.0.2', '127.0.0.3']);
   });
 
+  it('backs a site up while it serves and restores it alone: what the backup held comes back, the other site is not touched', async () => {
+    const before = `before the backup ${crypto.randomUUID()}`;
+    const after = `after the backup ${crypto.randomUUID()}`;
+    expect((await a.api('POST', '/api/posts', { as: 'alice', body: { text: before } })).status).toBe(201);
+    const made = await hearth(['service', 'backup', '127.0.0.2', '--data', service.dataDir]);
+    const file = /to (\S+\.tar\.gz)/.exec(made.stdout)![1]!;
+    expect(fs.existsSync(file)).toBe(true);
+    expect((await a.api('POST', '/api/posts', { as: 'alice', body: { text: after } })).status).toBe(201);
+    const onB = (await b.api('GET', '/api/users/alice/posts')).body.items.length as number;
+
+    const refused = await hearth(['service', 'restore', '--from', file, '--data', service.dataDir], { allowFailure: true });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('suspend it first');
+    await hearth(['service', 'suspend', '127.0.0.2', '--data', service.dataDir]);
+    const restored = await hearth(['service', 'restore', '--from', file, '--data', service.dataDir]);
+    expect(restored.stdout).toContain('Restored 127.0.0.2');
+    expect(restored.stdout).toContain('still suspended');
+    await hearth(['service', 'resume', '127.0.0.2', '--data', service.dataDir]);
+    const texts = ((await a.api('GET', '/api/users/alice/posts?limit=50')).body.items as Array<{ text: string }>).map((p) => p.text);
+    expect(texts).toContain(before);
+    expect(texts).not.toContain(after);
+    expect((await b.api('GET', '/api/users/alice/posts')).body.items.length).toBe(onB);
+    // alice still signs in with the same password: the restored site is hers, keys and all.
+    expect((await a.api('POST', '/api/auth/login', { body: { username: 'alice', password: SiteProcess.password('alice') } })).status).toBe(200);
+  });
+
+  it('a deleted site answers 410 and gets no certificate; restored from its backup, it serves again', async () => {
+    const made = await hearth(['service', 'backup', '127.0.0.3', '--data', service.dataDir]);
+    const file = /to (\S+\.tar\.gz)/.exec(made.stdout)![1]!;
+    const deleted = await hearth(['service', 'delete', '127.0.0.3', '--data', service.dataDir]);
+    expect(deleted.stdout).toContain('for 30 days');
+    const gone = await b.api('GET', '/api/users/alice');
+    expect(gone.status).toBe(410);
+    expect(gone.body.error.code).toBe('site_deleted');
+    const page = await fetch(`${b.url}/`, { headers: { accept: 'text/html' } });
+    expect(await page.text()).toContain('was deleted by its host');
+    expect((await fetch(`http://127.0.0.1:${service.port}/.hearth-service/tls-allowed?domain=127.0.0.3`)).status).toBe(404);
+    // Within the grace period nothing is purged.
+    expect((await hearth(['service', 'purge', '--data', service.dataDir])).stdout).toContain('Nothing to remove');
+    await hearth(['service', 'restore', '--from', file, '--data', service.dataDir]);
+    expect((await b.api('GET', '/api/users/alice')).status).toBe(200);
+    expect((await b.api('GET', '/api/feed', { as: 'bob' })).status).toBe(200);
+  });
+
+  it('a backup that is not one, or was damaged, is refused before anything is replaced', async () => {
+    const junk = path.join(tempDir('junk'), 'junk.tar.gz');
+    fs.writeFileSync(junk, 'not a backup at all');
+    const result = await hearth(['service', 'restore', '--from', junk, '--data', service.dataDir], { allowFailure: true });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('could not be read as a backup');
+    expect((await a.api('GET', '/api/users/alice')).status).toBe(200);
+  });
+
   it('a site added while the service runs is served at once, and a restart resumes every site', async () => {
     const c = await service.add('127.0.0.4', ['carol']);
     expect((await c.api('GET', '/api/users/carol')).status).toBe(200);
@@ -155,5 +208,30 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     await service.start();
     expect((await b.api('GET', '/api/feed', { as: 'bob' })).body.items.length).toBeGreaterThan(0);
     expect((await c.api('GET', '/api/users/carol')).status).toBe(200);
+  });
+});
+
+describe('scheduled backups of a hosting service', { timeout: 120_000 }, () => {
+  let service: ServiceProcess;
+  afterAll(async () => {
+    await service?.destroy();
+  });
+
+  it('backs every site up on schedule and keeps only the newest few', async () => {
+    // A backup every 1.8 s, keeping 2: several rounds within the test.
+    service = await ServiceProcess.create({ '127.0.0.5': ['alice'], '127.0.0.6': ['bob'] }, { backups: { everyHours: 0.0005, keep: 2 } });
+    const seen = new Set<string>();
+    const dir = (domain: string) => path.join(service.dataDir, 'backups', domain);
+    await waitFor('three rounds of backups', () => {
+      for (const domain of ['127.0.0.5', '127.0.0.6']) {
+        const files = fs.existsSync(dir(domain)) ? fs.readdirSync(dir(domain)).filter((f) => f.endsWith('.tar.gz')) : [];
+        expect(files.length).toBeLessThanOrEqual(2);
+        for (const f of files) seen.add(`${domain}/${f}`);
+      }
+      return [...seen].filter((f) => f.startsWith('127.0.0.5/')).length >= 3 && [...seen].filter((f) => f.startsWith('127.0.0.6/')).length >= 3;
+    }, 90_000, 100);
+    const listed = JSON.parse((await hearth(['service', 'backups', '127.0.0.5', '--data', service.dataDir, '--json'])).stdout) as { backups: Array<{ file: string }> };
+    expect(listed.backups.length).toBeGreaterThanOrEqual(1);
+    expect(listed.backups.length).toBeLessThanOrEqual(2);
   });
 });

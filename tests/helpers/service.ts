@@ -54,10 +54,13 @@ export class ServiceProcess {
   private constructor(readonly dataDir: string, readonly port: number) {}
 
   /** A dev service whose sites are the given loopback addresses, each with the given users. */
-  static async create(sites: Record<string, string[]>): Promise<ServiceProcess> {
+  static async create(sites: Record<string, string[]>, settings: Record<string, unknown> = {}): Promise<ServiceProcess> {
     const port = await freePort();
     const dataDir = tempDir('service');
     await hearth(['service', 'init', '--data', dataDir, '--dev', '--port', String(port)]);
+    // Settings of service.json beyond what init writes (scheduled backups, say).
+    const file = path.join(dataDir, 'service.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), ...settings }, null, 2));
     const service = new ServiceProcess(dataDir, port);
     for (const [domain, users] of Object.entries(sites)) await service.add(domain, users);
     await service.start();

@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
-import { serviceAdd, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
+import { serviceAdd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -270,6 +270,37 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       .requiredOption('--data <dir>', 'the service\'s folder')
       .action((domain: string, opts: { data: string }) => serviceSetStatus({ ...opts, domain, status }, out));
   }
+  service
+    .command('backup')
+    .argument('<domain>', 'one of the service\'s sites')
+    .description('back up one site while it serves (its keys, a consistent copy of its database, its media)')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--out <file>', 'where to write it (default: DIR/backups/DOMAIN/)')
+    .action(async (domain: string, opts: { data: string; out?: string }) => serviceBackup({ ...opts, domain }, out));
+  service
+    .command('backups')
+    .argument('<domain>', 'one of the service\'s sites')
+    .description('the backups kept for a site (the running service makes one a day and keeps 7)')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--json', 'print JSON')
+    .action((domain: string, opts: { data: string; json?: boolean }) => serviceBackups({ ...opts, domain }, out));
+  service
+    .command('restore')
+    .description('restore one site from a backup; it must be suspended or deleted first, and no other site is touched')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .requiredOption('--from <file>', 'a backup made by "hearth service backup"')
+    .action(async (opts: { data: string; from: string }) => serviceRestore(opts, out));
+  service
+    .command('delete')
+    .argument('<domain>', 'one of the service\'s sites')
+    .description('delete a site: it answers 410 with a notice, and its data is kept for a grace period (30 days)')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .action((domain: string, opts: { data: string }) => serviceDelete({ ...opts, domain }, out));
+  service
+    .command('purge')
+    .description('remove for good the sites deleted longer ago than the grace period')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .action((opts: { data: string }) => servicePurge(opts, out));
   service
     .command('caddyfile')
     .description('print (or write with --out) the Caddyfile for HTTPS in front of the service; --acme-* settings are kept for next time')

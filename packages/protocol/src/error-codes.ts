@@ -92,6 +92,8 @@ export const ERROR_CODES = {
   domain_taken: no(409),
   unknown_site: no(404),
   site_suspended: later(503),
+  site_in_use: later(409),
+  site_deleted: no(410),
   internal: later(500),
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -19,3 +19,4 @@ export { createServiceConfig, loadServiceConfig, serviceExists, serviceSiteDir, 
 export { caddyfile, startCaddy, LETS_ENCRYPT, type AcmeSettings } from './service/caddy.js';
 export { addServiceSite, openRegistry, requireServiceSite, type NewSite } from './service/service.js';
 export { ServiceHost, SERVICE_PREFIX } from './service/host.js';
+export { backupSite, listBackups, pruneBackups, restoreSite, backupDir, type BackupFile } from './service/backup.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { addServiceSite, caddyfile, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
+import { addServiceSite, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
 
 type HearthErrorLike = { code?: string; status: number };
 
@@ -144,5 +144,80 @@ async function wrapAsync<T>(run: () => Promise<T>): Promise<T> {
   } catch (error) {
     if ((error as HearthErrorLike).code && (error as HearthErrorLike).status) throw new CliError((error as Error).message, (error as HearthErrorLike).status < 500 ? 2 : 1);
     throw error;
+  }
+}
+
+/** `hearth service backup DOMAIN`: a consistent backup of one site, taken while it serves. */
+export async function serviceBackup(options: { data: string; domain: string; out?: string }, out: (line: string) => void): Promise<void> {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const site = wrap(() => requireServiceSite(registry, options.domain, config));
+    const made = await wrapAsync(() => backupSite(config, registry, site.domain, { out: options.out }));
+    out(`Backed up ${site.domain} to ${made.file} (${(made.bytes / 1024).toFixed(0)} KB)`);
+  } finally {
+    registry.close();
+  }
+}
+
+/** `hearth service backups DOMAIN`: the backups kept for a site, newest first. */
+export function serviceBackups(options: { data: string; domain: string; json?: boolean }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const site = wrap(() => requireServiceSite(registry, options.domain, config));
+    const list = listBackups(config, site.domain);
+    if (options.json) return out(JSON.stringify({ backups: list }));
+    if (list.length === 0) return out(`No backups of ${site.domain} yet: make one with "hearth service backup ${site.domain}" (the running service makes one a day).`);
+    for (const b of list) out(`${b.createdAt}  ${(b.bytes / 1024).toFixed(0).padStart(8)} KB  ${b.file}`);
+  } finally {
+    registry.close();
+  }
+}
+
+/** `hearth service restore FILE`: one site back from its backup; the others are not touched. */
+export async function serviceRestore(options: { data: string; from: string }, out: (line: string) => void): Promise<void> {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const restored = await wrapAsync(() => restoreSite(config, registry, path.resolve(options.from)));
+    const now = registry.get(restored.domain);
+    out(`Restored ${restored.domain} from ${options.from}.${restored.previous ? ` Its folder before the restore is kept in ${restored.previous}.` : ''}`);
+    if (now?.status === 'suspended') out(`It is still suspended: hearth service resume ${restored.domain} --data ${options.data}`);
+  } finally {
+    registry.close();
+  }
+}
+
+/** `hearth service delete DOMAIN`: the site stops (410, a notice); its data is kept for the grace period. */
+export function serviceDelete(options: { data: string; domain: string }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const site = wrap(() => requireServiceSite(registry, options.domain, config));
+    if (site.status === 'deleted') throw new CliError(`${site.domain} is already deleted`);
+    registry.setStatus(site.domain, 'deleted', Date.now());
+    const days = config.deleteGraceDays ?? 30;
+    out(`${site.domain} is deleted: it answers 410 with a notice. Its data stays in ${serviceSiteDir(config, site.domain)} for ${days} days (restore it from a backup until then); "hearth service purge" removes it after that.`);
+  } finally {
+    registry.close();
+  }
+}
+
+/** `hearth service purge`: removes for good the sites deleted longer ago than the grace period. */
+export function servicePurge(options: { data: string }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const graceMs = (config.deleteGraceDays ?? 30) * 86_400_000;
+    const due = registry.list().filter((s) => s.status === 'deleted' && !s.open && Date.now() - (s.suspendedAt ?? 0) >= graceMs);
+    for (const site of due) {
+      fs.rmSync(serviceSiteDir(config, site.domain), { recursive: true, force: true });
+      registry.remove(site.domain);
+      out(`Removed ${site.domain} (deleted ${new Date(site.suspendedAt ?? 0).toISOString().slice(0, 10)}).`);
+    }
+    if (due.length === 0) out('Nothing to remove: no site was deleted longer ago than the grace period.');
+  } finally {
+    registry.close();
   }
 }

@@ -6,6 +6,7 @@ import { buildApp, localReader } from '../app.js';
 import { Context } from '../context.js';
 import { loadSiteConfig } from '../site-config.js';
 import { requestSite, runInSite } from '../site-scope.js';
+import { backupSite, listBackups, pruneBackups } from './backup.js';
 import { showDomain } from './domains.js';
 import type { ServiceSite, SiteRegistry } from './registry.js';
 import { serviceSiteDir, type ServiceConfig } from './service-config.js';
@@ -33,6 +34,8 @@ export class ServiceHost {
   private readonly log: Logger;
   private server: http.Server | undefined;
   private closing = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private backingUp: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: ServiceConfig,
@@ -62,9 +65,50 @@ export class ServiceHost {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
+    this.registry.markAllClosed();
     // Sites that were open before carry on with their background work (outbox, links, pulls).
     void this.resumeStarted();
+    // A site suspended or deleted from the command line is closed within two seconds, even if
+    // no request comes for it (a restore waits for that).
+    this.timers.push(setInterval(() => void this.closeStopped(), 2_000));
+    this.scheduleBackups();
+    for (const timer of this.timers) timer.unref();
     return { port: (server.address() as { port: number }).port };
+  }
+
+  private async closeStopped(): Promise<void> {
+    for (const domain of [...this.runtimes.keys()]) {
+      if (this.registry.get(domain)?.status !== 'active') await this.closeSite(domain).catch((error: unknown) => this.log.error({ site: domain, err: error }, 'site could not be closed'));
+    }
+  }
+
+  /**
+   * Scheduled backups (service.json `backups`): every site not deleted gets one when its newest is
+   * older than the period, and keeps the newest few. One at a time, so the service stays responsive.
+   */
+  private scheduleBackups(): void {
+    const periodMs = (this.config.backups?.everyHours ?? 24) * 3_600_000;
+    if (periodMs <= 0) return; // turned off
+    const keep = this.config.backups?.keep ?? 7;
+    const round = async () => {
+      for (const site of this.registry.list()) {
+        if (this.closing || site.status === 'deleted') continue;
+        const newest = listBackups(this.config, site.domain)[0];
+        if (newest && Date.now() - Date.parse(newest.createdAt) < periodMs) continue;
+        try {
+          const made = await backupSite(this.config, this.registry, site.domain);
+          pruneBackups(this.config, site.domain, keep);
+          this.log.info({ site: site.domain, bytes: made.bytes }, 'site backed up');
+        } catch (error) {
+          this.log.error({ site: site.domain, err: error }, 'backup failed');
+        }
+      }
+    };
+    const tick = () => {
+      this.backingUp = this.backingUp.then(round);
+    };
+    // The first round a minute after the start (sooner for a short period), then as often.
+    this.timers.push(setInterval(tick, Math.max(1_000, Math.min(periodMs / 2, 60_000))));
   }
 
   private async resumeStarted(): Promise<void> {
@@ -80,6 +124,11 @@ export class ServiceHost {
       if (url.startsWith(SERVICE_PREFIX)) return this.serviceRoute(req, res, url);
       const site = this.siteFor(req);
       if (!site) return refuse(req, res, 404, 'unknown_site', 'No site here', `${hostOf(req) || 'This address'} is not a site on this service.`);
+      if (site.status === 'deleted') {
+        await this.closeSite(site.domain);
+        const until = new Date((site.suspendedAt ?? Date.now()) + (this.config.deleteGraceDays ?? 30) * 86_400_000).toISOString().slice(0, 10);
+        return refuse(req, res, 410, 'site_deleted', 'This site was deleted', `${showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) })} was deleted by its host. Its data is kept until ${until}; if it is your site, your hosting provider can restore it until then.`);
+      }
       if (site.status === 'suspended') {
         await this.closeSite(site.domain);
         return refuse(req, res, 503, 'site_suspended', 'This site is paused', `${showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) })} is suspended by its host. Its posts and messages are kept; if it is your site, ask your hosting provider.`);
@@ -96,7 +145,7 @@ export class ServiceHost {
     try {
       const site = this.siteFor(req);
       if (!site || site.status !== 'active') {
-        socket.end(`HTTP/1.1 ${site ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        socket.end(`HTTP/1.1 ${site?.status === 'suspended' ? '503 Service Unavailable' : site ? '410 Gone' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
       }
       const ctx = await this.runtime(site.domain);
@@ -118,7 +167,8 @@ export class ServiceHost {
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}tls-allowed`) {
       // Caddy's on-demand TLS asks here before it requests a certificate: only for our own sites.
       const domain = (parsed.searchParams.get('domain') ?? '').toLowerCase().replace(/\.$/, '');
-      const site = domain ? this.registry.get(domain) : undefined;
+      const found = domain ? this.registry.get(domain) : undefined;
+      const site = found?.status === 'deleted' ? undefined : found;
       return json(res, site ? 200 : 404, site ? { ok: true, domain } : { error: { code: 'unknown_site', message: `${domain || 'no domain given'} is not a site on this service` } });
     }
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}health`) {
@@ -142,11 +192,13 @@ export class ServiceHost {
     const ctx = await Context.open({ config, logger: this.log.child({ site: domain }), webDir: this.options.webDir });
     try {
       ctx.readLocal = localReader(this.app!, ctx);
+      this.registry.setOpen(domain, true);
       await ctx.startBackground();
       this.registry.markStarted(domain);
       return ctx;
     } catch (error) {
       await ctx.close();
+      this.registry.setOpen(domain, false);
       throw error;
     }
   }
@@ -156,10 +208,13 @@ export class ServiceHost {
     if (!pending) return;
     this.runtimes.delete(domain);
     await (await pending).close();
+    this.registry.setOpen(domain, false);
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.backingUp;
     // No new connections; idle keep-alive ones end now, then each site closes its own sockets
     // (links, live pages, vaults) and finishes its work, and whatever is left is cut.
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));

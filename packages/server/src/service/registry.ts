@@ -3,7 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { keepAlive } from '../storage/db.js';
 
-export type SiteStatus = 'active' | 'suspended';
+export type SiteStatus = 'active' | 'suspended' | 'deleted';
 
 export interface ServiceSite {
   /** The site's domain in ASCII (punycode), the registry's key and the name of its folder. */
@@ -15,6 +15,8 @@ export interface ServiceSite {
   suspendedAt: number | null;
   /** Set once the site has been opened: it has background work (outbox, links) to resume at the next start. */
   started: boolean;
+  /** Whether the running service has the site open now (its database in use). */
+  open: boolean;
 }
 
 interface Row {
@@ -24,16 +26,19 @@ interface Row {
   created_at: number;
   suspended_at: number | null;
   started: number;
+  open: number;
 }
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS sites (
     domain TEXT PRIMARY KEY,
     unicode TEXT,
-    status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+    status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
     created_at INTEGER NOT NULL,
+    -- when it was suspended or deleted
     suspended_at INTEGER,
-    started INTEGER NOT NULL DEFAULT 0
+    started INTEGER NOT NULL DEFAULT 0,
+    open INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
 `;
 
@@ -44,7 +49,7 @@ const SCHEMA = `
  * site's own data stays in its own folder and database: nothing here but names and states.
  */
 export class SiteRegistry {
-  private readonly statements: Record<'get' | 'list' | 'add' | 'status' | 'started' | 'remove', SQLite.Statement>;
+  private readonly statements: Record<'get' | 'list' | 'add' | 'status' | 'started' | 'remove' | 'open' | 'allClosed', SQLite.Statement>;
 
   private constructor(private readonly db: SQLite.Database) {
     this.statements = {
@@ -54,6 +59,8 @@ export class SiteRegistry {
       status: keepAlive(db.prepare('UPDATE sites SET status = ?, suspended_at = ? WHERE domain = ?')),
       started: keepAlive(db.prepare('UPDATE sites SET started = 1 WHERE domain = ? AND started = 0')),
       remove: keepAlive(db.prepare('DELETE FROM sites WHERE domain = ?')),
+      open: keepAlive(db.prepare('UPDATE sites SET open = ? WHERE domain = ?')),
+      allClosed: keepAlive(db.prepare('UPDATE sites SET open = 0 WHERE open = 1')),
     };
   }
 
@@ -86,11 +93,21 @@ export class SiteRegistry {
   }
 
   setStatus(domain: string, status: SiteStatus, now: number): boolean {
-    return this.statements.status.run(status, status === 'suspended' ? now : null, domain).changes > 0;
+    return this.statements.status.run(status, status === 'active' ? null : now, domain).changes > 0;
   }
 
   markStarted(domain: string): void {
     this.statements.started.run(domain);
+  }
+
+  /** The running service says which sites it has open, so a restore waits until a site is closed. */
+  setOpen(domain: string, open: boolean): void {
+    this.statements.open.run(open ? 1 : 0, domain);
+  }
+
+  /** At the service's start: nothing is open yet (a crash left the marks as they were). */
+  markAllClosed(): void {
+    this.statements.allClosed.run();
   }
 
   remove(domain: string): boolean {
@@ -103,5 +120,5 @@ export class SiteRegistry {
 }
 
 function toSite(row: Row): ServiceSite {
-  return { domain: row.domain, unicode: row.unicode, status: row.status, createdAt: Number(row.created_at), suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at), started: Number(row.started) === 1 };
+  return { domain: row.domain, unicode: row.unicode, status: row.status, createdAt: Number(row.created_at), suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at), started: Number(row.started) === 1, open: Number(row.open) === 1 };
 }

@@ -16,6 +16,10 @@ export interface ServiceConfigFile {
   createdAt: string;
   /** Where Caddy gets certificates (`hearth service caddyfile --acme-directory ...`); Let's Encrypt when absent. */
   acme?: { directory?: string; caRoot?: string; email?: string };
+  /** Scheduled backups of every site: how often (hours, default 24) and how many to keep (default 7). */
+  backups?: { everyHours?: number; keep?: number };
+  /** How long a deleted site's data is kept before `hearth service purge` removes it (days, default 30). */
+  deleteGraceDays?: number;
 }
 
 export interface ServiceConfig extends ServiceConfigFile {
