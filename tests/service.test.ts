@@ -82,6 +82,33 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     expect(await ask('evil.example.com')).toBe(404);
   });
 
+  it('says when it is ready, and gives Prometheus metrics per site to this machine only', async () => {
+    const base = `http://127.0.0.1:${service.port}/.hearth-service`;
+    expect(await waitFor('ready', async () => (await fetch(`${base}/ready`)).status === 200)).toBe(true);
+    await a.api('GET', '/api/users/alice');
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toMatch(/hearth_site_requests_total\{site="127\.0\.0\.2",status="2xx"\} [1-9]/);
+    expect(text).toMatch(/hearth_service_sites\{status="active"\} 2/);
+    expect(text).toContain('hearth_process_resident_memory_bytes');
+    // Through a proxy (as from the internet through Caddy) they are refused.
+    expect((await fetch(`${base}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(403);
+  });
+
+  it('writes systemd units for itself and for Caddy in front', async () => {
+    const dir = tempDir('units');
+    const result = await hearth(['service', 'systemd', '--data', service.dataDir, '--user', 'hearth', '--out', dir]);
+    expect(result.stdout).toContain('systemctl enable --now hearth.service hearth-caddy.service');
+    const unit = fs.readFileSync(path.join(dir, 'hearth.service'), 'utf8');
+    expect(unit).toContain(`service start --data ${service.dataDir} --port 8080`);
+    expect(unit).toContain(`ReadWritePaths=${service.dataDir}`);
+    expect(fs.readFileSync(path.join(dir, 'hearth-caddy.service'), 'utf8')).toContain(`run --config ${path.join(service.dataDir, 'Caddyfile')}`);
+    expect(fs.readFileSync(path.join(service.dataDir, 'Caddyfile'), 'utf8')).toContain('ask http://127.0.0.1:8080/.hearth-service/tls-allowed');
+    const bad = await hearth(['service', 'systemd', '--data', service.dataDir, '--user', 'Robert; rm -rf /'], { allowFailure: true });
+    expect(bad.code).toBe(2);
+  });
+
   it('the two sites follow each other and exchange a comment and an end-to-end encrypted DM', async () => {
     const follow = await b.api('POST', '/api/following', { as: 'bob', body: { address: a.address('alice') } });
     expect(follow.status, JSON.stringify(follow.body)).toBeLessThan(300);

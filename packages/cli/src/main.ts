@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
-import { serviceAdd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
+import { serviceAdd, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -301,6 +301,14 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('remove for good the sites deleted longer ago than the grace period')
     .requiredOption('--data <dir>', 'the service\'s folder')
     .action((opts: { data: string }) => servicePurge(opts, out));
+  service
+    .command('systemd')
+    .description('systemd units for the service and for Caddy in front of it (writes the Caddyfile too)')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--user <name>', 'the system user the service runs as (owns the folder)', 'hearth')
+    .option('--port <port>', 'the port the service listens on, for Caddy (default 8080)')
+    .option('--out <dir>', 'write the unit files here (like /etc/systemd/system) instead of printing them')
+    .action((opts: { data: string; user: string; out?: string; port?: string }) => serviceSystemd(opts, out));
   service
     .command('caddyfile')
     .description('print (or write with --out) the Caddyfile for HTTPS in front of the service; --acme-* settings are kept for next time')

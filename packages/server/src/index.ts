@@ -20,3 +20,4 @@ export { caddyfile, startCaddy, LETS_ENCRYPT, type AcmeSettings } from './servic
 export { addServiceSite, openRegistry, requireServiceSite, type NewSite } from './service/service.js';
 export { ServiceHost, SERVICE_PREFIX } from './service/host.js';
 export { backupSite, listBackups, pruneBackups, restoreSite, backupDir, type BackupFile } from './service/backup.js';
+export { systemdUnits } from './service/systemd.js';

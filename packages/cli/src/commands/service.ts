@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { addServiceSite, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
+import { addServiceSite, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
 
 type HearthErrorLike = { code?: string; status: number };
 
@@ -220,4 +220,22 @@ export function servicePurge(options: { data: string }, out: (line: string) => v
   } finally {
     registry.close();
   }
+}
+
+/** `hearth service systemd`: units for the service and for Caddy in front (and the Caddyfile they use). */
+export function serviceSystemd(options: { data: string; user: string; out?: string; port?: string }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(options.user)) throw new CliError('--user must be a system user name, like hearth', 2);
+  const backendPort = portOption(options.port, '--port') ?? DEFAULT_BACKEND_PORT;
+  const hearthJs = path.resolve(process.argv[1] ?? 'hearth');
+  const units = systemdUnits({ dataDir: config.dataDir, user: options.user, node: process.execPath, hearth: hearthJs, caddy: '/usr/bin/caddy', backendPort });
+  fs.writeFileSync(path.join(config.dataDir, 'Caddyfile'), caddyfile(config, { backendPort, acme: config.acme }), { mode: 0o600 });
+  if (!options.out) {
+    for (const [name, text] of Object.entries(units)) out(`# ${name}\n${text}`);
+    return;
+  }
+  fs.mkdirSync(options.out, { recursive: true });
+  for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(options.out, name), text);
+  out(`Wrote ${Object.keys(units).map((n) => path.join(options.out!, n)).join(' and ')}, and ${path.join(config.dataDir, 'Caddyfile')}.`);
+  out(`Then: chown -R ${options.user} ${config.dataDir} && systemctl daemon-reload && systemctl enable --now hearth.service hearth-caddy.service`);
 }

@@ -8,6 +8,7 @@ import { loadSiteConfig } from '../site-config.js';
 import { requestSite, runInSite } from '../site-scope.js';
 import { backupSite, listBackups, pruneBackups } from './backup.js';
 import { showDomain } from './domains.js';
+import { ServiceMetrics } from './metrics.js';
 import type { ServiceSite, SiteRegistry } from './registry.js';
 import { serviceSiteDir, type ServiceConfig } from './service-config.js';
 
@@ -36,6 +37,8 @@ export class ServiceHost {
   private closing = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private backingUp: Promise<void> = Promise.resolve();
+  private ready = false;
+  private readonly metrics: ServiceMetrics;
 
   constructor(
     private readonly config: ServiceConfig,
@@ -43,6 +46,7 @@ export class ServiceHost {
     private readonly options: ServiceHostOptions = {},
   ) {
     this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
+    this.metrics = new ServiceMetrics(registry, () => this.runtimes);
   }
 
   /** The service's logger (for what runs beside it, like Caddy). */
@@ -116,9 +120,12 @@ export class ServiceHost {
       if (this.closing) return;
       if (site.started && site.status === 'active') await this.runtime(site.domain).catch((error: unknown) => this.log.error({ site: site.domain, err: error }, 'site could not be opened'));
     }
+    // Ready: every site that had work to resume has it running again.
+    this.ready = true;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
     try {
       const url = req.url ?? '/';
       if (url.startsWith(SERVICE_PREFIX)) return this.serviceRoute(req, res, url);
@@ -133,6 +140,7 @@ export class ServiceHost {
         await this.closeSite(site.domain);
         return refuse(req, res, 503, 'site_suspended', 'This site is paused', `${showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) })} is suspended by its host. Its posts and messages are kept; if it is your site, ask your hosting provider.`);
       }
+      this.metrics.observe(site.domain, res, started);
       const ctx = await this.runtime(site.domain);
       runInSite(ctx, () => this.app!.routing(req, res));
     } catch (error) {
@@ -173,6 +181,21 @@ export class ServiceHost {
     }
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}health`) {
       return json(res, this.closing ? 503 : 200, { ok: !this.closing, sites: this.registry.list().length, open: this.runtimes.size });
+    }
+    if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}ready`) {
+      const ready = this.ready && !this.closing;
+      return json(res, ready ? 200 : 503, { ready, ...(ready ? {} : { message: this.closing ? 'stopping' : 'reopening the sites that were open' }) });
+    }
+    if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}metrics`) {
+      // From this machine only, and not through the TLS proxy (which adds X-Forwarded-For).
+      if (!isLoopback(req.socket.remoteAddress) || req.headers['x-forwarded-for'] !== undefined || req.headers.via !== undefined) {
+        return json(res, 403, { error: { code: 'forbidden', message: 'metrics are read from the machine itself (http://127.0.0.1:PORT/.hearth-service/metrics)' } });
+      }
+      void this.metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+        res.end(text);
+      }, (error: unknown) => json(res, 500, { error: { code: 'internal', message: (error as Error).message } }));
+      return;
     }
     json(res, 404, { error: { code: 'not_found', message: `${req.method} ${parsed.pathname} does not exist` } });
   }
@@ -224,6 +247,10 @@ export class ServiceHost {
     await closed;
     await this.app?.close();
   }
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address ?? '');
 }
 
 /** The Host header's name: lowercase, without port or trailing dot. */

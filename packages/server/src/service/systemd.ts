@@ -1,0 +1,58 @@
+import path from 'node:path';
+
+/**
+ * systemd units for a hosting service (issue 12): the service itself, and Caddy in front with the
+ * Caddyfile `hearth service caddyfile` writes. Both run as an unprivileged user that owns the
+ * service folder; Caddy gets only the capability to bind ports 80 and 443.
+ */
+export function systemdUnits(options: { dataDir: string; user: string; node: string; hearth: string; caddy: string; backendPort: number }): Record<string, string> {
+  const dataDir = path.resolve(options.dataDir);
+  const hardening = ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', `ReadWritePaths=${dataDir}`, 'PrivateTmp=yes', 'ProtectKernelTunables=yes', 'ProtectControlGroups=yes', 'RestrictSUIDSGID=yes'];
+  return {
+    'hearth.service': [
+      '[Unit]',
+      `Description=Hearth hosting service (${dataDir})`,
+      'After=network-online.target',
+      'Wants=network-online.target',
+      '',
+      '[Service]',
+      'Type=simple',
+      `User=${options.user}`,
+      `Group=${options.user}`,
+      'Environment=MALLOC_ARENA_MAX=2',
+      `ExecStart=${options.node} --max-semi-space-size=1 ${options.hearth} service start --data ${dataDir} --port ${options.backendPort}`,
+      'Restart=on-failure',
+      'RestartSec=2',
+      'TimeoutStopSec=30',
+      ...hardening,
+      '',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      '',
+    ].join('\n'),
+    'hearth-caddy.service': [
+      '[Unit]',
+      'Description=Caddy in front of the Hearth hosting service (HTTPS, certificates on demand)',
+      'After=network-online.target hearth.service',
+      'Wants=network-online.target',
+      'Requires=hearth.service',
+      '',
+      '[Service]',
+      'Type=simple',
+      `User=${options.user}`,
+      `Group=${options.user}`,
+      `Environment=HOME=${dataDir}`,
+      `ExecStart=${options.caddy} run --config ${path.join(dataDir, 'Caddyfile')} --adapter caddyfile`,
+      'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+      'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+      'Restart=on-failure',
+      'RestartSec=2',
+      'TimeoutStopSec=30',
+      ...hardening,
+      '',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      '',
+    ].join('\n'),
+  };
+}
