@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, SiteProcess } from '../tests/helpers/sites.js';
 
 /** Debian's Chromium, headless, with this machine's required flags (no downloads, no background traffic). */
-export function launchBrowser(options: { media?: boolean | 'refused'; executablePath?: string; secureOrigins?: string[] } = {}): Promise<Browser> {
+export function launchBrowser(options: { media?: boolean | 'refused'; executablePath?: string; secureOrigins?: string[]; args?: string[] } = {}): Promise<Browser> {
   // media: a fake camera and microphone, granted without a prompt, and video that plays by itself.
   // 'refused': the same devices, but no fake prompt, so headless Chromium answers every prompt "no".
   const media =
@@ -18,7 +18,7 @@ export function launchBrowser(options: { media?: boolean | 'refused'; executable
   if (options.secureOrigins?.length) media.push(`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`);
   return chromium.launch({
     executablePath: options.executablePath ?? process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...media],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...media, ...(options.args ?? [])],
   });
 }
 

@@ -262,3 +262,41 @@ describe('scheduled backups of a hosting service', { timeout: 120_000 }, () => {
     expect(listed.backups.length).toBeLessThanOrEqual(2);
   });
 });
+
+describe('the hosting panel refuses what it should', { timeout: 120_000 }, () => {
+  let service: ServiceProcess;
+  afterAll(async () => {
+    await service?.destroy();
+  });
+
+  it('sends strangers to sign in, refuses forms from other sites, and slows down password guessing', async () => {
+    service = await ServiceProcess.create({ '127.0.0.7': ['alice'] }, { panel: { host: '127.0.0.1' } });
+    await hearth(['service', 'admin', '--data', service.dataDir, '--user', 'vendor', '--password', 'vendor-secret-pw']);
+    await service.stop();
+    await service.start();
+    const panel = `http://127.0.0.1:${service.port}`;
+    const post = (urlPath: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
+      fetch(`${panel}${urlPath}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
+    expect((await fetch(`${panel}/`, { redirect: 'manual' })).headers.get('location')).toBe('/login');
+    const anonymous = await post('/sites', { domain: 'mallory.example.com', username: 'mallory', password: 'mallory-secret-pw' });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get('location')).toBe('/login');
+    expect(JSON.parse((await hearth(['service', 'list', '--data', service.dataDir, '--json'])).stdout).sites).toHaveLength(1);
+    expect((await post('/login', { username: 'vendor', password: 'vendor-secret-pw' }, { origin: 'https://evil.example' })).status).toBe(403);
+    const good = await post('/login', { username: 'vendor', password: 'vendor-secret-pw' });
+    expect(good.status).toBe(303);
+    const cookie = good.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly; SameSite=Strict/);
+    const session = cookie.split(';')[0]!;
+    expect((await fetch(`${panel}/`, { headers: { cookie: session } })).status).toBe(200);
+    // A signed-in form sent from another site is refused too.
+    expect((await post('/sites/127.0.0.7/suspend', {}, { cookie: session, origin: 'https://evil.example' })).status).toBe(403);
+    expect(JSON.parse((await hearth(['service', 'list', '--data', service.dataDir, '--json'])).stdout).sites[0].status).toBe('active');
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await post('/login', { username: 'vendor', password: `guess ${i}` })).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses[5]).toBe(429);
+    // Signup is off unless the vendor turns it on.
+    expect((await fetch(`${panel}/signup`)).status).toBe(404);
+  });
+});

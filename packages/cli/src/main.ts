@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
-import { serviceAdd, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
+import { serviceAdd, serviceAdmin, serviceSettings, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -301,6 +301,21 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('remove for good the sites deleted longer ago than the grace period')
     .requiredOption('--data <dir>', 'the service\'s folder')
     .action((opts: { data: string }) => servicePurge(opts, out));
+  service
+    .command('admin')
+    .description('set the hosting panel\'s administrator (the panel is at the host set with "service settings --panel-host")')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .requiredOption('--user <name>', 'the administrator\'s name')
+    .requiredOption('--password <password>', 'their password (at least 10 characters)')
+    .action(async (opts: { data: string; user: string; password: string }) => serviceAdmin(opts, out));
+  service
+    .command('settings')
+    .description('where the panel is served, and the public signup page')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--panel-host <name>', 'the host name of the panel and the signup page, like hosting.example.com')
+    .option('--base-domain <domain>', 'new sites from the signup page are NAME.DOMAIN (its DNS: a wildcard pointing here)')
+    .option('--signup <on|off>', 'let anyone create a site on the signup page')
+    .action((opts: { data: string; panelHost?: string; baseDomain?: string; signup?: string }) => serviceSettings(opts, out));
   service
     .command('systemd')
     .description('systemd units for the service and for Caddy in front of it (writes the Caddyfile too)')

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { addServiceSite, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
+import { addServiceSite, hashPassword, parseSiteDomain, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
 
 type HearthErrorLike = { code?: string; status: number };
 
@@ -238,4 +238,30 @@ export function serviceSystemd(options: { data: string; user: string; out?: stri
   for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(options.out, name), text);
   out(`Wrote ${Object.keys(units).map((n) => path.join(options.out!, n)).join(' and ')}, and ${path.join(config.dataDir, 'Caddyfile')}.`);
   out(`Then: chown -R ${options.user} ${config.dataDir} && systemctl daemon-reload && systemctl enable --now hearth.service hearth-caddy.service`);
+}
+
+/** `hearth service admin`: the panel's administrator (the password is kept as an Argon2id hash). */
+export async function serviceAdmin(options: { data: string; user: string; password: string }, out: (line: string) => void): Promise<void> {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  if (!/^[a-z0-9_.-]{1,64}$/i.test(options.user)) throw new CliError('--user: use 1 to 64 letters, digits, ".", "_" or "-"', 2);
+  if (options.password.length < 10) throw new CliError('--password: use at least 10 characters', 2);
+  const passwordHash = await hashPassword(options.password);
+  updateServiceConfig(config, (raw) => ({ ...raw, panel: { ...raw.panel, admin: { username: options.user, passwordHash } } }));
+  out(`${options.user} can sign in to the panel${config.panel?.host ? ` at ${serviceSiteUrl(config, config.panel.host)}/` : ' (set its host with "hearth service settings --panel-host NAME")'}. Restart the service to apply.`);
+}
+
+/** `hearth service settings`: the panel's host name and the public signup page. */
+export function serviceSettings(options: { data: string; panelHost?: string; baseDomain?: string; signup?: string }, out: (line: string) => void): void {
+  let config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  if (options.signup !== undefined && options.signup !== 'on' && options.signup !== 'off') throw new CliError('--signup: say on or off', 2);
+  const panelHost = options.panelHost === undefined ? undefined : wrap(() => parseSiteDomain(options.panelHost!, { allowLoopbackIp: config.dev })).ascii;
+  const baseDomain = options.baseDomain === undefined ? undefined : wrap(() => parseSiteDomain(options.baseDomain!)).ascii;
+  const base = baseDomain ?? config.signup?.baseDomain;
+  if (options.signup === 'on' && !base) throw new CliError('--signup on needs --base-domain (new sites are NAME.BASE)', 2);
+  config = updateServiceConfig(config, (raw) => ({
+    ...raw,
+    ...(panelHost ? { panel: { ...raw.panel, host: panelHost } } : {}),
+    ...(options.signup !== undefined || baseDomain ? { signup: { enabled: options.signup === undefined ? (raw.signup?.enabled ?? false) : options.signup === 'on', ...(base ? { baseDomain: base } : {}) } } : {}),
+  }));
+  out(`Panel: ${config.panel?.host ? `${serviceSiteUrl(config, config.panel.host)}/` : 'no host set'}; public signup: ${config.signup?.enabled ? `on, at ${config.panel?.host ? serviceSiteUrl(config, config.panel.host) : 'the panel host'}/signup, sites named NAME.${config.signup.baseDomain}` : 'off'}. Restart the service to apply.`);
 }

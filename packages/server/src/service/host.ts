@@ -9,6 +9,7 @@ import { requestSite, runInSite } from '../site-scope.js';
 import { backupSite, listBackups, pruneBackups } from './backup.js';
 import { showDomain } from './domains.js';
 import { ServiceMetrics } from './metrics.js';
+import { Panel } from './panel.js';
 import type { ServiceSite, SiteRegistry } from './registry.js';
 import { serviceSiteDir, type ServiceConfig } from './service-config.js';
 
@@ -39,6 +40,8 @@ export class ServiceHost {
   private backingUp: Promise<void> = Promise.resolve();
   private ready = false;
   private readonly metrics: ServiceMetrics;
+  private readonly panel: Panel;
+  private traffic = new Map<string, number>();
 
   constructor(
     private readonly config: ServiceConfig,
@@ -47,6 +50,7 @@ export class ServiceHost {
   ) {
     this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
     this.metrics = new ServiceMetrics(registry, () => this.runtimes);
+    this.panel = new Panel(config, registry, this.log.child({ panel: true }), () => this.traffic);
   }
 
   /** The service's logger (for what runs beside it, like Caddy). */
@@ -129,6 +133,10 @@ export class ServiceHost {
     try {
       const url = req.url ?? '/';
       if (url.startsWith(SERVICE_PREFIX)) return this.serviceRoute(req, res, url);
+      if (this.panel.host && hostOf(req) === this.panel.host) {
+        this.traffic = await this.metrics.requestCounts();
+        return await this.panel.handle(req, res);
+      }
       const site = this.siteFor(req);
       if (!site) return refuse(req, res, 404, 'unknown_site', 'No site here', `${hostOf(req) || 'This address'} is not a site on this service.`);
       if (site.status === 'deleted') {
@@ -175,6 +183,7 @@ export class ServiceHost {
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}tls-allowed`) {
       // Caddy's on-demand TLS asks here before it requests a certificate: only for our own sites.
       const domain = (parsed.searchParams.get('domain') ?? '').toLowerCase().replace(/\.$/, '');
+      if (domain && domain === this.panel.host) return json(res, 200, { ok: true, domain });
       const found = domain ? this.registry.get(domain) : undefined;
       const site = found?.status === 'deleted' ? undefined : found;
       return json(res, site ? 200 : 404, site ? { ok: true, domain } : { error: { code: 'unknown_site', message: `${domain || 'no domain given'} is not a site on this service` } });

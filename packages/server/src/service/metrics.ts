@@ -54,6 +54,16 @@ export class ServiceMetrics {
     });
   }
 
+  /** Requests served so far, per site (for the panel). */
+  async requestCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const value of (await this.requests.get()).values) {
+      const site = String(value.labels.site);
+      counts.set(site, (counts.get(site) ?? 0) + value.value);
+    }
+    return counts;
+  }
+
   /** Counts a request once its answer is finished. */
   observe(site: string, res: http.ServerResponse, started: bigint): void {
     res.once('finish', () => {

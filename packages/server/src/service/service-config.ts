@@ -20,6 +20,10 @@ export interface ServiceConfigFile {
   backups?: { everyHours?: number; keep?: number };
   /** How long a deleted site's data is kept before `hearth service purge` removes it (days, default 30). */
   deleteGraceDays?: number;
+  /** The vendor's panel: the host name it is served on, and its administrator (`hearth service admin`). */
+  panel?: { host?: string; admin?: { username: string; passwordHash: string } };
+  /** The public signup page (on the panel's host): new sites are NAME.baseDomain. */
+  signup?: { enabled: boolean; baseDomain?: string };
 }
 
 export interface ServiceConfig extends ServiceConfigFile {

@@ -17,7 +17,10 @@ export async function beginSession(res: { token: string; username: string }, pas
 }
 
 export function LoginView({ onLogin }: { onLogin: () => void }) {
-  const [username, setUsername] = useState('');
+  // A new site's owner arrives from the host's signup page with their name filled in.
+  const params = new URLSearchParams(window.location.search);
+  const welcome = params.get('welcome') === '1';
+  const [username, setUsername] = useState(params.get('user') ?? '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -36,7 +39,8 @@ export function LoginView({ onLogin }: { onLogin: () => void }) {
   useTitle('Log in · Hearth');
   return (
     <main className="narrow">
-      <h1>Log in</h1>
+      <h1>{welcome ? 'Welcome to your new site' : 'Log in'}</h1>
+      {welcome && <p>Your site is ready. Log in with the password you just chose to start posting.</p>}
       <form onSubmit={submit} className="stack">
         <label htmlFor="username">Username</label>
         <input id="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required />
