@@ -228,6 +228,37 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     expect((await a.api('GET', '/api/users/alice')).status).toBe(200);
   });
 
+  it('holds a site to the limits its host sets: posts per hour and storage, with a clear error and nothing stored', async () => {
+    const q = await service.add('127.0.0.8', ['quinn']);
+    const post = (text: string) => q.api('POST', '/api/posts', { as: 'quinn', body: { text } });
+    const stored = async () => (await q.api('GET', '/api/users/quinn/posts')).body.items.length as number;
+    expect((await hearth(['service', 'quota', '127.0.0.8', '--data', service.dataDir, '--posts-per-hour', '2'])).stdout).toContain('2 posts an hour');
+    expect((await post('first')).status).toBe(201);
+    expect((await post('second')).status).toBe(201);
+    // The running service applies a changed limit within seconds.
+    const refused = await waitFor('the limit applied', async () => {
+      const res = await post('third');
+      return res.status === 429 ? res : undefined;
+    }, 30_000, 200);
+    expect(refused.body.error.code).toBe('quota_exceeded');
+    expect(refused.body.error.message).toContain('2 posts an hour');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await stored()).toBe(2);
+
+    await hearth(['service', 'quota', '127.0.0.8', '--data', service.dataDir, '--posts-per-hour', 'none', '--storage-mb', '0.1']);
+    const full = await waitFor('the storage limit applied', async () => {
+      const res = await post('too much');
+      return res.status === 507 ? res : undefined;
+    }, 30_000, 200);
+    expect(full.body.error.code).toBe('storage_quota_exceeded');
+    expect(full.body.error.message).toContain('nothing was saved');
+    expect(await stored()).toBe(2);
+    const bad = await hearth(['service', 'quota', '127.0.0.8', '--data', service.dataDir, '--storage-mb', '-3'], { allowFailure: true });
+    expect(bad.code).toBe(2);
+    await hearth(['service', 'quota', '127.0.0.8', '--data', service.dataDir, '--storage-mb', 'none']);
+    await waitFor('the limits lifted', async () => (await post('room again')).status === 201, 30_000, 200);
+  });
+
   it('a site added while the service runs is served at once, and a restart resumes every site', async () => {
     const c = await service.add('127.0.0.4', ['carol']);
     expect((await c.api('GET', '/api/users/carol')).status).toBe(200);

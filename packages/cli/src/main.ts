@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
-import { serviceAdd, serviceAdmin, serviceSettings, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
+import { serviceAdd, serviceQuota, serviceAdmin, serviceSettings, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -301,6 +301,14 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('remove for good the sites deleted longer ago than the grace period')
     .requiredOption('--data <dir>', 'the service\'s folder')
     .action((opts: { data: string }) => servicePurge(opts, out));
+  service
+    .command('quota')
+    .argument('<domain>', 'one of the service\'s sites')
+    .description('limit a site: its storage (database and media) and its posts per hour; "none" lifts a limit')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--storage-mb <n>', 'most megabytes the site may hold, or none')
+    .option('--posts-per-hour <n>', 'most posts the site may publish in an hour, or none')
+    .action((domain: string, opts: { data: string; storageMb?: string; postsPerHour?: string }) => serviceQuota({ ...opts, domain }, out));
   service
     .command('admin')
     .description('set the hosting panel\'s administrator (the panel is at the host set with "service settings --panel-host")')

@@ -10,6 +10,7 @@ import { RelayPaths } from './relay/paths.js';
 import { RelayRouter } from './relay/router.js';
 import { RelayService } from './relay/relay-service.js';
 import { RelayTunnels } from './relay/tunnel.js';
+import { QuotaGuard } from './quotas.js';
 import { PathAwareHttp } from './relay/path-aware-http.js';
 import { allMyRelays, myRelays } from './relay/store.js';
 import pino, { type Logger } from 'pino';
@@ -66,6 +67,8 @@ export class Context {
   readonly relayPaths: RelayPaths;
   readonly router: RelayRouter;
   readonly relay: RelayService;
+  /** Limits a hosting vendor set on this site (none for a site of its own). */
+  readonly quota: QuotaGuard;
   /** Byte pipes through which friends' home vaults reach their own sites (PROTOCOL.md §9). */
   readonly tunnels: RelayTunnels;
   /**
@@ -122,6 +125,7 @@ export class Context {
         void rememberProfileDocument(this.db, formatAddress(address), profile, this.now()).catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'profile not remembered')),
     });
     this.batcher = new CommitBatcher(this.db);
+    this.quota = new QuotaGuard(options.config.dataDir, this.db, this.now);
     this.users = new LocalUserCache(this.db);
     this.inbox = new Inbox({
       users: this.users,

@@ -265,3 +265,27 @@ export function serviceSettings(options: { data: string; panelHost?: string; bas
   }));
   out(`Panel: ${config.panel?.host ? `${serviceSiteUrl(config, config.panel.host)}/` : 'no host set'}; public signup: ${config.signup?.enabled ? `on, at ${config.panel?.host ? serviceSiteUrl(config, config.panel.host) : 'the panel host'}/signup, sites named NAME.${config.signup.baseDomain}` : 'off'}. Restart the service to apply.`);
 }
+
+/** `hearth service quota DOMAIN`: the limits of one site (storage, posts per hour); "none" lifts one. */
+export function serviceQuota(options: { data: string; domain: string; storageMb?: string; postsPerHour?: string }, out: (line: string) => void): void {
+  const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  const registry = openRegistry(config);
+  try {
+    const site = wrap(() => requireServiceSite(registry, options.domain, config));
+    const limit = (text: string | undefined, flag: string, current: number | undefined, scale: number): number | undefined => {
+      if (text === undefined) return current;
+      if (text === 'none') return undefined;
+      const n = Number(text);
+      if (!Number.isFinite(n) || n <= 0) throw new CliError(`${flag} must be a number above 0, or "none"`, 2);
+      return Math.round(n * scale);
+    };
+    const quotas = {
+      storageBytes: limit(options.storageMb, '--storage-mb', site.quotas.storageBytes, 1024 * 1024),
+      postsPerHour: limit(options.postsPerHour, '--posts-per-hour', site.quotas.postsPerHour, 1),
+    };
+    registry.setQuotas(site.domain, quotas);
+    out(`${site.domain}: storage ${quotas.storageBytes === undefined ? 'unlimited' : `${(quotas.storageBytes / 1024 / 1024).toFixed(1)} MB`}, ${quotas.postsPerHour === undefined ? 'any number of posts' : `${quotas.postsPerHour} posts`} an hour (the running service applies it within seconds).`);
+  } finally {
+    registry.close();
+  }
+}

@@ -84,9 +84,16 @@ export class ServiceHost {
     return { port: (server.address() as { port: number }).port };
   }
 
+  /** Closes the sites suspended or deleted since, and passes changed limits to the open ones. */
   private async closeStopped(): Promise<void> {
-    for (const domain of [...this.runtimes.keys()]) {
-      if (this.registry.get(domain)?.status !== 'active') await this.closeSite(domain).catch((error: unknown) => this.log.error({ site: domain, err: error }, 'site could not be closed'));
+    for (const [domain, pending] of [...this.runtimes]) {
+      const site = this.registry.get(domain);
+      if (site?.status !== 'active') {
+        await this.closeSite(domain).catch((error: unknown) => this.log.error({ site: domain, err: error }, 'site could not be closed'));
+        continue;
+      }
+      const ctx = await pending.catch(() => undefined);
+      if (ctx) ctx.quota.quotas = site.quotas;
     }
   }
 
@@ -224,6 +231,7 @@ export class ServiceHost {
     const ctx = await Context.open({ config, logger: this.log.child({ site: domain }), webDir: this.options.webDir });
     try {
       ctx.readLocal = localReader(this.app!, ctx);
+      ctx.quota.quotas = this.registry.get(domain)?.quotas ?? {};
       this.registry.setOpen(domain, true);
       await ctx.startBackground();
       this.registry.markStarted(domain);

@@ -1,13 +1,12 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type http from 'node:http';
-import path from 'node:path';
 import { HearthError } from '@hearth/protocol';
 import type { Logger } from 'pino';
 import { verifyPassword } from '../auth/passwords.js';
 import { backupSite, listBackups, restoreSite } from './backup.js';
 import { showDomain } from './domains.js';
-import type { ServiceSite, SiteRegistry } from './registry.js';
+import { siteStorageBytes } from '../quotas.js';
+import type { SiteRegistry } from './registry.js';
 import { addServiceSite } from './service.js';
 import { serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service-config.js';
 
@@ -129,7 +128,7 @@ export class Panel {
         return `<tr>
   <th scope="row">${site.status === 'deleted' ? esc(name) : `<a href="${esc(url)}">${esc(name)}</a>`}</th>
   <td><span class="status ${site.status}">${site.status}</span></td>
-  <td>${formatBytes(siteBytes(this.config, site))}</td>
+  <td>${formatBytes(siteStorageBytes(serviceSiteDir(this.config, site.domain)))}${site.quotas.storageBytes !== undefined ? ` of ${formatBytes(site.quotas.storageBytes)}` : ''}${site.quotas.postsPerHour !== undefined ? `<br><span class="muted">${site.quotas.postsPerHour} posts/hour</span>` : ''}</td>
   <td>${traffic.get(site.domain) ?? 0}</td>
   <td>${new Date(site.createdAt).toISOString().slice(0, 10)}</td>
   <td class="actions">${actions.join(' ')}</td>
@@ -320,22 +319,6 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
     chunks.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-/** The site's files on disk: its database (and write-ahead log) and its media. */
-function siteBytes(config: ServiceConfig, site: ServiceSite): number {
-  const dir = serviceSiteDir(config, site.domain);
-  const size = (file: string) => {
-    try {
-      return fs.statSync(file).size;
-    } catch {
-      return 0;
-    }
-  };
-  let total = size(path.join(dir, 'hearth.db')) + size(path.join(dir, 'hearth.db-wal'));
-  const media = path.join(dir, 'media');
-  if (fs.existsSync(media)) for (const f of fs.readdirSync(media)) total += size(path.join(media, f));
-  return total;
 }
 
 function formatBytes(bytes: number): string {

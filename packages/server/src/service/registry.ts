@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import type { SiteQuotas } from '../quotas.js';
 import { keepAlive } from '../storage/db.js';
 
 export type SiteStatus = 'active' | 'suspended' | 'deleted';
@@ -17,6 +18,8 @@ export interface ServiceSite {
   started: boolean;
   /** Whether the running service has the site open now (its database in use). */
   open: boolean;
+  /** The vendor's limits for this site (absent: none). */
+  quotas: SiteQuotas;
 }
 
 interface Row {
@@ -27,6 +30,8 @@ interface Row {
   suspended_at: number | null;
   started: number;
   open: number;
+  quota_storage_bytes: number | null;
+  quota_posts_per_hour: number | null;
 }
 
 const SCHEMA = `
@@ -38,7 +43,9 @@ const SCHEMA = `
     -- when it was suspended or deleted
     suspended_at INTEGER,
     started INTEGER NOT NULL DEFAULT 0,
-    open INTEGER NOT NULL DEFAULT 0
+    open INTEGER NOT NULL DEFAULT 0,
+    quota_storage_bytes INTEGER,
+    quota_posts_per_hour INTEGER
   ) WITHOUT ROWID;
 `;
 
@@ -49,7 +56,7 @@ const SCHEMA = `
  * site's own data stays in its own folder and database: nothing here but names and states.
  */
 export class SiteRegistry {
-  private readonly statements: Record<'get' | 'list' | 'add' | 'status' | 'started' | 'remove' | 'open' | 'allClosed', SQLite.Statement>;
+  private readonly statements: Record<'get' | 'list' | 'add' | 'status' | 'started' | 'remove' | 'open' | 'allClosed' | 'quotas', SQLite.Statement>;
 
   private constructor(private readonly db: SQLite.Database) {
     this.statements = {
@@ -61,6 +68,7 @@ export class SiteRegistry {
       remove: keepAlive(db.prepare('DELETE FROM sites WHERE domain = ?')),
       open: keepAlive(db.prepare('UPDATE sites SET open = ? WHERE domain = ?')),
       allClosed: keepAlive(db.prepare('UPDATE sites SET open = 0 WHERE open = 1')),
+      quotas: keepAlive(db.prepare('UPDATE sites SET quota_storage_bytes = ?, quota_posts_per_hour = ? WHERE domain = ?')),
     };
   }
 
@@ -105,6 +113,10 @@ export class SiteRegistry {
     this.statements.open.run(open ? 1 : 0, domain);
   }
 
+  setQuotas(domain: string, quotas: SiteQuotas): boolean {
+    return this.statements.quotas.run(quotas.storageBytes ?? null, quotas.postsPerHour ?? null, domain).changes > 0;
+  }
+
   /** At the service's start: nothing is open yet (a crash left the marks as they were). */
   markAllClosed(): void {
     this.statements.allClosed.run();
@@ -120,5 +132,11 @@ export class SiteRegistry {
 }
 
 function toSite(row: Row): ServiceSite {
-  return { domain: row.domain, unicode: row.unicode, status: row.status, createdAt: Number(row.created_at), suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at), started: Number(row.started) === 1, open: Number(row.open) === 1 };
+  return { domain: row.domain, unicode: row.unicode, status: row.status, createdAt: Number(row.created_at), suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at), started: Number(row.started) === 1,
+    open: Number(row.open) === 1,
+    quotas: {
+      ...(row.quota_storage_bytes !== null ? { storageBytes: Number(row.quota_storage_bytes) } : {}),
+      ...(row.quota_posts_per_hour !== null ? { postsPerHour: Number(row.quota_posts_per_hour) } : {}),
+    },
+  };
 }

@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { HearthError } from '@hearth/protocol';
+import type { Kysely } from 'kysely';
+import type { Database } from './storage/schema.js';
+
+/**
+ * Limits a hosting vendor sets on one site (issue 12); a site of its own has none. Checked before
+ * anything is stored, so a refusal loses nothing: the person is told which limit, and when (or
+ * whether) they can try again.
+ */
+export interface SiteQuotas {
+  /** The site's database and media together, in bytes. */
+  storageBytes?: number;
+  /** Posts the whole site may publish in any hour. */
+  postsPerHour?: number;
+}
+
+const HOUR_MS = 3_600_000;
+const SIZE_CACHE_MS = 10_000;
+
+/** The bytes a site's folder holds that count against its storage (database, write-ahead log, media). */
+export function siteStorageBytes(dataDir: string): number {
+  const size = (file: string) => {
+    try {
+      return fs.statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  let total = size(path.join(dataDir, 'hearth.db')) + size(path.join(dataDir, 'hearth.db-wal'));
+  const media = path.join(dataDir, 'media');
+  if (fs.existsSync(media)) for (const file of fs.readdirSync(media)) total += size(path.join(media, file));
+  return total;
+}
+
+export class QuotaGuard {
+  private sized: { at: number; bytes: number } | undefined;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number,
+  ) {}
+
+  /** Set by the hosting service, and updated when the vendor changes them. */
+  quotas: SiteQuotas = {};
+
+  /** Before something is stored: refuses once the site holds as much as it may. */
+  checkStorage(adding = 0): void {
+    const limit = this.quotas.storageBytes;
+    if (limit === undefined) return;
+    if (!this.sized || this.now() - this.sized.at > SIZE_CACHE_MS) this.sized = { at: this.now(), bytes: siteStorageBytes(this.dataDir) };
+    if (this.sized.bytes + adding > limit) {
+      throw new HearthError('storage_quota_exceeded', `this site is full: it holds ${mb(this.sized.bytes)} of the ${mb(limit)} its host allows. Delete some images or posts, or ask your host for more room; nothing was saved`, { status: 507 });
+    }
+  }
+
+  /** Before a post: refuses past the site's posts per hour, and says when the next one may go. */
+  async checkPostRate(): Promise<void> {
+    const limit = this.quotas.postsPerHour;
+    if (limit === undefined) return;
+    const since = this.now() - HOUR_MS;
+    const rows = await this.db.selectFrom('posts').select('created_at').where('created_at', '>', since).orderBy('created_at', 'desc').limit(limit).execute();
+    if (rows.length < limit) return;
+    const waitMs = Math.max(1_000, Number(rows[rows.length - 1]!.created_at) + HOUR_MS - this.now());
+    const error = new HearthError('quota_exceeded', `this site may publish ${limit} post${limit === 1 ? '' : 's'} an hour (its host's limit); the next one can go in ${Math.ceil(waitMs / 60_000)} min. Nothing was posted`, { status: 429, retryable: true });
+    throw Object.assign(error, { retryAfterMs: waitMs });
+  }
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
