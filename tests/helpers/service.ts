@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { endProcess, freePort, HEARTH, hearth, ROOT, SiteProcess, tempDir, waitFor, type ApiResult } from './sites.js';
+import { endProcess, fetchApi, freePort, HEARTH, hearth, ROOT, SiteProcess, tempDir, waitFor, type ApiResult } from './sites.js';
 
 /** One site of a hosting service, reached by its own host name (a loopback address) on the service's port. */
 export class ServiceSite {
@@ -34,15 +34,7 @@ export class ServiceSite {
     if (token) headers.authorization = `Bearer ${token}`;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await fetch(`${this.url}${urlPath}`, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* keep text */
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers };
+    return fetchApi<T>(`${this.url}${urlPath}`, method, headers, body);
   }
 }
 

@@ -57,6 +57,19 @@ export async function hearth(args: string[], options: { allowFailure?: boolean; 
 }
 
 /** Sends a signal to a child process (if it runs) and waits until it has exited. */
+/** One request to a site's API: the answer's status, its JSON body (or text), and its headers. */
+export async function fetchApi<T = any>(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<ApiResult<T>> {
+  const res = await fetch(url, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* keep text */
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
 export async function endProcess(proc: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -224,15 +237,7 @@ export class SiteProcess {
     if (options.raw !== undefined) body = options.raw;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await fetch(`${this.url}${urlPath}`, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* keep text */
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers };
+    return fetchApi<T>(`${this.url}${urlPath}`, method, headers, body);
   }
 
   private reader: TestDb | undefined;

@@ -7,20 +7,19 @@ import path from 'node:path';
  */
 export function systemdUnits(options: { dataDir: string; user: string; node: string; hearth: string; caddy: string; backendPort: number }): Record<string, string> {
   const dataDir = path.resolve(options.dataDir);
-  const hardening = ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', `ReadWritePaths=${dataDir}`, 'PrivateTmp=yes', 'ProtectKernelTunables=yes', 'ProtectControlGroups=yes', 'RestrictSUIDSGID=yes'];
-  return {
-    'hearth.service': [
+  const unit = (description: string, after: string, requires: string[], service: string[]) =>
+    [
       '[Unit]',
-      `Description=Hearth hosting service (${dataDir})`,
-      'After=network-online.target',
+      `Description=${description}`,
+      `After=${after}`,
       'Wants=network-online.target',
+      ...requires,
       '',
       '[Service]',
       'Type=simple',
       `User=${options.user}`,
       `Group=${options.user}`,
-      'Environment=MALLOC_ARENA_MAX=2',
-      `ExecStart=${options.node} --max-semi-space-size=1 ${options.hearth} service start --data ${dataDir} --port ${options.backendPort}`,
+      ...service,
       'Restart=on-failure',
       'RestartSec=2',
       'TimeoutStopSec=30',
@@ -29,30 +28,18 @@ export function systemdUnits(options: { dataDir: string; user: string; node: str
       '[Install]',
       'WantedBy=multi-user.target',
       '',
-    ].join('\n'),
-    'hearth-caddy.service': [
-      '[Unit]',
-      'Description=Caddy in front of the Hearth hosting service (HTTPS, certificates on demand)',
-      'After=network-online.target hearth.service',
-      'Wants=network-online.target',
-      'Requires=hearth.service',
-      '',
-      '[Service]',
-      'Type=simple',
-      `User=${options.user}`,
-      `Group=${options.user}`,
+    ].join('\n');
+  const hardening = ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', `ReadWritePaths=${dataDir}`, 'PrivateTmp=yes', 'ProtectKernelTunables=yes', 'ProtectControlGroups=yes', 'RestrictSUIDSGID=yes'];
+  return {
+    'hearth.service': unit(`Hearth hosting service (${dataDir})`, 'network-online.target', [], [
+      'Environment=MALLOC_ARENA_MAX=2',
+      `ExecStart=${options.node} --max-semi-space-size=1 ${options.hearth} service start --data ${dataDir} --port ${options.backendPort}`,
+    ]),
+    'hearth-caddy.service': unit('Caddy in front of the Hearth hosting service (HTTPS, certificates on demand)', 'network-online.target hearth.service', ['Requires=hearth.service'], [
       `Environment=HOME=${dataDir}`,
       `ExecStart=${options.caddy} run --config ${path.join(dataDir, 'Caddyfile')} --adapter caddyfile`,
       'AmbientCapabilities=CAP_NET_BIND_SERVICE',
       'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
-      'Restart=on-failure',
-      'RestartSec=2',
-      'TimeoutStopSec=30',
-      ...hardening,
-      '',
-      '[Install]',
-      'WantedBy=multi-user.target',
-      '',
-    ].join('\n'),
+    ]),
   };
 }
