@@ -27,7 +27,7 @@ describe('a hosting service serves its sites over HTTPS by itself', { timeout: 3
   let proc: ChildProcess | undefined;
   let log = '';
   const dataDir = tempDir('https-service');
-  const [A, B] = ['alice.hearth.test', 'bob.hearth.test'];
+  const [A, B, PANEL] = ['alice.hearth.test', 'bob.hearth.test', 'hosting.hearth.test'];
   const tokens = new Map<string, string>();
 
   /** An HTTPS request to a site as a browser would make it: the name in SNI and Host, the test CA trusted. */
@@ -66,6 +66,23 @@ describe('a hosting service serves its sites over HTTPS by itself', { timeout: 3
     });
   }
 
+  /** A form sent to the panel over HTTPS, with its session cookie. */
+  function panelPost(urlPath: string, form: Record<string, string>, cookie?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const body = new URLSearchParams(form).toString();
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        { host: net.innerIp, port: 443, servername: PANEL, method: 'POST', path: urlPath, ca: acme.issuingRoot, headers: { host: PANEL, origin: `https://${PANEL}`, 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) }, timeout: 60_000 },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   async function token(domain: string, user: string): Promise<string> {
     if (!tokens.has(`${user}@${domain}`)) {
       const res = await request(domain, 'POST', '/api/auth/login', { body: { username: user, password: SiteProcess.password(user) } });
@@ -84,8 +101,8 @@ describe('a hosting service serves its sites over HTTPS by itself', { timeout: 3
     net.useNameserver(net.hostIp);
     await hearth(['service', 'init', '--data', dataDir]);
     await hearth(['service', 'caddyfile', '--data', dataDir, '--acme-directory', acme.directory, '--acme-ca-root', acme.listenerCa, '--email', 'vendor@hearth.test']);
-    await hearth(['service', 'add', A, '--data', dataDir, '--user', 'alice', '--password', SiteProcess.password('alice')]);
-    await hearth(['service', 'add', B, '--data', dataDir, '--user', 'bob', '--password', SiteProcess.password('bob')]);
+    await hearth(['service', 'admin', '--data', dataDir, '--user', 'vendor', '--password', 'vendor-secret-pw']);
+    await hearth(['service', 'settings', '--data', dataDir, '--panel-host', PANEL, '--public-address', net.innerIp]);
     proc = spawn(net.prefix[0]!, [...net.prefix.slice(1), process.execPath, HEARTH, 'service', 'start', '--data', dataDir, '--caddy', '--log-level', 'warn'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,6 +122,22 @@ describe('a hosting service serves its sites over HTTPS by itself', { timeout: 3
     await acme?.stop();
     net?.destroy();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the vendor creates the two sites in the panel, over HTTPS; a domain that does not point here is refused', async () => {
+    const login = await panelPost('/login', { username: 'vendor', password: 'vendor-secret-pw' });
+    expect(login.status, login.text).toBe(303);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    expect(String(login.headers['set-cookie'])).toContain('Secure');
+    for (const [domain, user] of [[A, 'alice'], [B, 'bob']] as const) {
+      const made = await panelPost('/sites', { domain, username: user, password: SiteProcess.password(user) }, cookie);
+      expect(made.status, made.text).toBe(303);
+      expect(decodeURIComponent(String(made.headers.location))).toContain(`Created ${domain}`);
+    }
+    await acme.pointName('elsewhere.hearth.test', '11.0.0.99');
+    const refused = await panelPost('/sites', { domain: 'elsewhere.hearth.test', username: 'eve', password: SiteProcess.password('eve') }, cookie);
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('does not point at this service: it points at 11.0.0.99');
   });
 
   it('each site gets a certificate from the CA at its first visit, for its own name', async () => {

@@ -219,6 +219,24 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     expect((await b.api('GET', '/api/feed', { as: 'bob' })).status).toBe(200);
   });
 
+  it('a site moves to another service: its backup restored there serves the same site, keys and all', async () => {
+    const made = await hearth(['service', 'backup', '127.0.0.2', '--data', service.dataDir]);
+    const file = /to (\S+\.tar\.gz)/.exec(made.stdout)![1]!;
+    const other = await ServiceProcess.create({});
+    try {
+      // The new service listens on another port: the site moves with its name and its keys.
+      const restored = await hearth(['service', 'restore', '--from', file, '--data', other.dataDir]);
+      expect(restored.stdout).toContain('Restored 127.0.0.2');
+      const before = (await a.api('GET', '/api/users/alice')).body;
+      const moved = await fetch(`http://127.0.0.2:${other.port}/api/users/alice`).then((r) => r.json());
+      expect(moved.siteKey).toBe(before.siteKey);
+      expect(moved.address).toBe(before.address);
+      expect(JSON.parse((await hearth(['service', 'list', '--data', other.dataDir, '--json'])).stdout).sites.map((s: { domain: string }) => s.domain)).toEqual(['127.0.0.2']);
+    } finally {
+      await other.destroy();
+    }
+  });
+
   it('a backup that is not one, or was damaged, is refused before anything is replaced', async () => {
     const junk = path.join(tempDir('junk'), 'junk.tar.gz');
     fs.writeFileSync(junk, 'not a backup at all');

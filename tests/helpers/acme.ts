@@ -40,6 +40,12 @@ export class TestAcme {
     return acme;
   }
 
+  /** Makes the test DNS answer `host` with `address` (instead of the default answer). */
+  async pointName(host: string, address: string): Promise<void> {
+    const res = await fetch(`http://${this.ip}:8055/add-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, addresses: [address] }) });
+    if (!res.ok) throw new Error(`challtestsrv add-a: ${res.status}`);
+  }
+
   get issuingRootFile(): string {
     return path.join(this.dir, 'issuing-root.pem');
   }

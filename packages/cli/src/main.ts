@@ -323,7 +323,8 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .option('--panel-host <name>', 'the host name of the panel and the signup page, like hosting.example.com')
     .option('--base-domain <domain>', 'new sites from the signup page are NAME.DOMAIN (its DNS: a wildcard pointing here)')
     .option('--signup <on|off>', 'let anyone create a site on the signup page')
-    .action((opts: { data: string; panelHost?: string; baseDomain?: string; signup?: string }) => serviceSettings(opts, out));
+    .option('--public-address <ip...>', 'the service\'s public IP addresses: a new site\'s domain must point at one of them')
+    .action((opts: { data: string; panelHost?: string; baseDomain?: string; signup?: string; publicAddress?: string[] }) => serviceSettings(opts, out));
   service
     .command('systemd')
     .description('systemd units for the service and for Caddy in front of it (writes the Caddyfile too)')

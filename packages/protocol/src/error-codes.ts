@@ -90,6 +90,7 @@ export const ERROR_CODES = {
   // Hosting service (issue 12)
   invalid_domain: no(400),
   domain_taken: no(409),
+  dns_not_ready: later(409),
   unknown_site: no(404),
   site_suspended: later(503),
   site_in_use: later(409),

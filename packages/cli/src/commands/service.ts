@@ -1,5 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
+import net from 'node:net';
 import { addServiceSite, hashPassword, parseSiteDomain, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
 
 type HearthErrorLike = { code?: string; status: number };
@@ -251,8 +252,9 @@ export async function serviceAdmin(options: { data: string; user: string; passwo
 }
 
 /** `hearth service settings`: the panel's host name and the public signup page. */
-export function serviceSettings(options: { data: string; panelHost?: string; baseDomain?: string; signup?: string }, out: (line: string) => void): void {
+export function serviceSettings(options: { data: string; panelHost?: string; baseDomain?: string; signup?: string; publicAddress?: string[] }, out: (line: string) => void): void {
   let config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  for (const ip of options.publicAddress ?? []) if (net.isIP(ip) === 0) throw new CliError(`--public-address ${ip}: not an IP address`, 2);
   if (options.signup !== undefined && options.signup !== 'on' && options.signup !== 'off') throw new CliError('--signup: say on or off', 2);
   const panelHost = options.panelHost === undefined ? undefined : wrap(() => parseSiteDomain(options.panelHost!, { allowLoopbackIp: config.dev })).ascii;
   const baseDomain = options.baseDomain === undefined ? undefined : wrap(() => parseSiteDomain(options.baseDomain!)).ascii;
@@ -261,8 +263,10 @@ export function serviceSettings(options: { data: string; panelHost?: string; bas
   config = updateServiceConfig(config, (raw) => ({
     ...raw,
     ...(panelHost ? { panel: { ...raw.panel, host: panelHost } } : {}),
+    ...(options.publicAddress ? { publicAddresses: options.publicAddress } : {}),
     ...(options.signup !== undefined || baseDomain ? { signup: { enabled: options.signup === undefined ? (raw.signup?.enabled ?? false) : options.signup === 'on', ...(base ? { baseDomain: base } : {}) } } : {}),
   }));
+  if (config.publicAddresses?.length) out(`New sites must point at ${config.publicAddresses.join(' or ')}.`);
   out(`Panel: ${config.panel?.host ? `${serviceSiteUrl(config, config.panel.host)}/` : 'no host set'}; public signup: ${config.signup?.enabled ? `on, at ${config.panel?.host ? serviceSiteUrl(config, config.panel.host) : 'the panel host'}/signup, sites named NAME.${config.signup.baseDomain}` : 'off'}. Restart the service to apply.`);
 }
 

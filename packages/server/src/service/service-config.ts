@@ -24,6 +24,8 @@ export interface ServiceConfigFile {
   panel?: { host?: string; admin?: { username: string; passwordHash: string } };
   /** The public signup page (on the panel's host): new sites are NAME.baseDomain. */
   signup?: { enabled: boolean; baseDomain?: string };
+  /** The service's public IP addresses: a new site's domain must resolve to one of them. */
+  publicAddresses?: string[];
 }
 
 export interface ServiceConfig extends ServiceConfigFile {

@@ -1,3 +1,4 @@
+import dns from 'node:dns';
 import fs from 'node:fs';
 import { HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
 import { MIN_PASSWORD_LENGTH } from '../auth/passwords.js';
@@ -34,6 +35,8 @@ export async function addServiceSite(config: ServiceConfig, registry: SiteRegist
   if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD_LENGTH) {
     throw new HearthError('invalid_request', `a password has at least ${MIN_PASSWORD_LENGTH} characters`, { status: 400 });
   }
+  if (registry.get(domain.ascii)) throw domainTaken(domain);
+  await checkPointsHere(config, domain);
   if (!registry.add(domain.ascii, domain.unicode, now)) throw domainTaken(domain);
   const dir = serviceSiteDir(config, domain.ascii);
   const url = serviceSiteUrl(config, domain.ascii);
@@ -53,6 +56,23 @@ export async function addServiceSite(config: ServiceConfig, registry: SiteRegist
     throw error;
   }
   return { domain, url };
+}
+
+/**
+ * A site's certificate can only be issued once its domain points at this service: say so now,
+ * with what to do, rather than leave a site nobody can reach. (Checked when the service knows its
+ * public addresses, `hearth service settings --public-address`; a dev service never checks.)
+ */
+async function checkPointsHere(config: ServiceConfig, domain: SiteDomain): Promise<void> {
+  const ours = config.publicAddresses ?? [];
+  if (config.dev || ours.length === 0) return;
+  const found = await dns.promises.lookup(domain.ascii, { all: true }).then(
+    (list) => list.map((a) => a.address),
+    () => [] as string[],
+  );
+  if (found.some((ip) => ours.includes(ip))) return;
+  const now = found.length ? `it points at ${found.join(', ')}` : 'it has no address yet';
+  throw new HearthError('dns_not_ready', `${showDomain(domain)} does not point at this service: ${now}. Add an A record for ${ours.filter((ip) => !ip.includes(':')).join(' or ') || ours.join(' or ')} (and AAAA for IPv6), wait a few minutes for it to spread, then try again`, { status: 409, retryable: true });
 }
 
 function domainTaken(domain: SiteDomain): HearthError {
