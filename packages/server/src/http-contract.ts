@@ -76,7 +76,9 @@ export function contractRoute<K extends ApiRouteName>(
     schema,
     handler: async (request, reply) => {
       const answer = await handler(request as never, reply);
-      if (answer === reply) return reply;
+      // A handler that answered itself returns the reply; Fastify's reply is a thenable, so the
+      // await above yields undefined for it, not the reply: `sent` is what says it answered.
+      if (answer === reply || reply.sent) return reply;
       if (contract.response === null) return reply.status(contract.status).send();
       if (reply.statusCode === 200 && contract.status !== 200) void reply.status(contract.status);
       return answer;
