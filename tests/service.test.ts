@@ -349,3 +349,29 @@ describe('the hosting panel refuses what it should', { timeout: 120_000 }, () =>
     expect((await fetch(`${panel}/signup`)).status).toBe(404);
   });
 });
+
+describe('the public signup page', { timeout: 120_000 }, () => {
+  let service: ServiceProcess;
+  afterAll(async () => {
+    await service?.destroy();
+  });
+
+  it('makes a few sites per address an hour, then asks to come back later', async () => {
+    service = await ServiceProcess.create({}, { panel: { host: '127.0.0.1' }, signup: { enabled: true, baseDomain: 'hearth.test' } });
+    const signup = (name: string, from: string) =>
+      fetch(`http://127.0.0.1:${service.port}/signup`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': from }, body: new URLSearchParams({ name, username: 'someone', password: 'someone-secret-pw' }).toString() });
+    for (const name of ['one', 'two', 'three']) {
+      const made = await signup(name, '198.51.100.7');
+      expect(made.status).toBe(303);
+      expect(made.headers.get('location')).toBe(`http://${name}.hearth.test:${service.port}/login?user=someone&welcome=1`);
+    }
+    const fourth = await signup('four', '198.51.100.7');
+    expect(fourth.status).toBe(429);
+    expect(await fourth.text()).toContain('try again later');
+    expect(Number(fourth.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Someone else is not held back by them.
+    expect((await signup('five', '198.51.100.8')).status).toBe(303);
+    const domains = JSON.parse((await hearth(['service', 'list', '--data', service.dataDir, '--json'])).stdout).sites.map((s: { domain: string }) => s.domain);
+    expect(domains).toEqual(['five.hearth.test', 'one.hearth.test', 'three.hearth.test', 'two.hearth.test']);
+  });
+});

@@ -11,6 +11,8 @@ import { addServiceSite } from './service.js';
 import { serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service-config.js';
 
 const SESSION_MS = 8 * 60 * 60 * 1000;
+/** New sites one address may make on the public signup page in an hour. */
+const SIGNUPS_PER_HOUR = 3;
 const FORM_BYTES = 16 * 1024;
 const COOKIE = 'hearth_panel';
 
@@ -24,6 +26,7 @@ const COOKIE = 'hearth_panel';
 export class Panel {
   private readonly sessions = new Map<string, number>();
   private readonly failures = new Map<string, { count: number; until: number }>();
+  private readonly signups = new Map<string, number[]>();
 
   constructor(
     private readonly config: ServiceConfig,
@@ -241,11 +244,19 @@ ${table}
       );
     if (req.method === 'GET') return render(200);
     const form = await readForm(req);
+    // A public form that makes sites: a few per address an hour, so nobody fills the service.
+    const client = clientAddress(req);
+    const recent = (this.signups.get(client) ?? []).filter((t) => t > Date.now() - 3_600_000);
+    if (recent.length >= SIGNUPS_PER_HOUR) {
+      res.setHeader('retry-after', String(Math.ceil((recent[0]! + 3_600_000 - Date.now()) / 1000)));
+      return render(429, `${SIGNUPS_PER_HOUR} sites were made from your address in the last hour: try again later.`);
+    }
     const name = (form.get('name') ?? '').trim().toLowerCase();
     const username = (form.get('username') ?? '').trim().toLowerCase();
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) return render(400, 'A site name is 1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.', { name, username });
     try {
       const made = await addServiceSite(this.config, this.registry, { domain: `${name}.${base}`, username, password: form.get('password') ?? '' });
+      this.signups.set(client, [...recent, Date.now()]);
       this.log.info({ site: made.domain.ascii }, 'site created by signup');
       redirect(res, `${made.url}/login?user=${encodeURIComponent(username)}&welcome=1`);
     } catch (error) {
@@ -303,6 +314,14 @@ function esc(text: string): string {
 function redirect(res: http.ServerResponse, location: string): void {
   res.writeHead(303, { location, 'cache-control': 'no-store' });
   res.end();
+}
+
+/** The person's address: behind Caddy on this machine, the one Caddy appended to X-Forwarded-For. */
+function clientAddress(req: http.IncomingMessage): string {
+  const remote = req.socket.remoteAddress ?? '';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (typeof forwarded === 'string' && (remote === '::1' || /^(::ffff:)?127\./.test(remote))) return forwarded.split(',').at(-1)!.trim();
+  return remote;
 }
 
 function cookieOf(req: http.IncomingMessage): string | undefined {
