@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { API } from '@hearth/protocol';
+import { API, createEnvelope, deriveRelayKeyPair, newEnvelopeId, parseAddress, sealForSite } from '@hearth/protocol';
+import { nodeSigner } from '@hearth/protocol/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ServiceProcess, type ServiceSite } from './helpers/service.js';
 import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { openDatabase } from './helpers/sqlite.js';
 
 /**
  * A hosting service (issue 12): one `hearth service start` process serving two sites, each on its
@@ -275,6 +277,32 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     expect(bad.code).toBe(2);
     await hearth(['service', 'quota', '127.0.0.8', '--data', service.dataDir, '--storage-mb', 'none']);
     await waitFor('the limits lifted', async () => (await post('room again')).status === 201, 30_000, 200);
+  });
+
+  it('holds a site\'s relaying for friends to its host\'s daily volume', async () => {
+    expect((await b.api('POST', '/api/relay/friends', { as: 'bob', body: { address: a.address('alice') } })).status).toBe(200);
+    // A relay envelope from alice (site A) to bob (site B), to be passed on to A: signed with
+    // alice's real site key, its inner envelope sealed for A's relay key.
+    const aliceKey = openDatabase(path.join(a.dataDir, 'hearth.db'), { readonly: true }).all<{ site_secret_key: string; site_public_key: string }>('select site_secret_key, site_public_key from users where username = ?', 'alice')[0]!;
+    const signer = nodeSigner({ publicKey: aliceKey.site_public_key, secretKey: aliceKey.site_secret_key });
+    const relayKeyOfA = deriveRelayKeyPair(JSON.parse(fs.readFileSync(path.join(a.dataDir, 'hearth.json'), 'utf8')).serverKey.secretKey).publicKey;
+    const from = parseAddress(a.address('alice'));
+    const relayed = () => {
+      const inner = createEnvelope({ type: 'post.create', from, to: parseAddress(a.address('alice')), data: { post: { id: newEnvelopeId().slice(-12), text: 'x'.repeat(2000), createdAt: new Date().toISOString() } } }, signer);
+      return createEnvelope({ type: 'relay', from, to: parseAddress(b.address('bob')), data: { next: { host: from.host, port: from.port }, hops: 1, sealed: sealForSite([JSON.stringify(inner)], relayKeyOfA) } }, signer);
+    };
+    const send = (env: unknown) => fetch(`${b.url}/federation/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(env) });
+    await hearth(['service', 'quota', '127.0.0.3', '--data', service.dataDir, '--relay-mb-per-day', '0.001']);
+    const refused = await waitFor('the relay limit applied', async () => {
+      const res = await send(relayed());
+      return res.status === 429 ? res : undefined;
+    }, 30_000, 200);
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('relay_rate_limited');
+    expect(body.error.message).toContain('has relayed all its host allows today');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    await hearth(['service', 'quota', '127.0.0.3', '--data', service.dataDir, '--relay-mb-per-day', 'none']);
+    await waitFor('relaying again', async () => (await send(relayed())).status === 202, 30_000, 200);
   });
 
   it('a site added while the service runs is served at once, and a restart resumes every site', async () => {

@@ -304,11 +304,12 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
   service
     .command('quota')
     .argument('<domain>', 'one of the service\'s sites')
-    .description('limit a site: its storage (database and media) and its posts per hour; "none" lifts a limit')
+    .description('limit a site: its storage (database and media), its posts per hour, its relay volume; "none" lifts a limit')
     .requiredOption('--data <dir>', 'the service\'s folder')
     .option('--storage-mb <n>', 'most megabytes the site may hold, or none')
     .option('--posts-per-hour <n>', 'most posts the site may publish in an hour, or none')
-    .action((domain: string, opts: { data: string; storageMb?: string; postsPerHour?: string }) => serviceQuota({ ...opts, domain }, out));
+    .option('--relay-mb-per-day <n>', 'most megabytes the site\'s people may relay for friends in a day, or none')
+    .action((domain: string, opts: { data: string; storageMb?: string; postsPerHour?: string; relayMbPerDay?: string }) => serviceQuota({ ...opts, domain }, out));
   service
     .command('admin')
     .description('set the hosting panel\'s administrator (the panel is at the host set with "service settings --panel-host")')

@@ -203,6 +203,7 @@ export class Context {
       forward: (dest, body, id) => this.outbox.deliverNow(dest, body, id),
       readLocal: (path, ifNoneMatch) => this.readLocal(path, ifNoneMatch),
       discovery: () => this.discoveryDocument(),
+      quota: this.quota,
       log: this.log,
       now: this.now,
       clock: () => this.siteNow(),

@@ -14,9 +14,12 @@ export interface SiteQuotas {
   storageBytes?: number;
   /** Posts the whole site may publish in any hour. */
   postsPerHour?: number;
+  /** Bytes the site's people may relay for friends in a UTC day, all friends together. */
+  relayBytesPerDay?: number;
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 const SIZE_CACHE_MS = 10_000;
 
 /** The bytes a site's folder holds that count against its storage (database, write-ahead log, media). */
@@ -54,6 +57,33 @@ export class QuotaGuard {
     if (this.sized.bytes + adding > limit) {
       throw new HearthError('storage_quota_exceeded', `this site is full: it holds ${mb(this.sized.bytes)} of the ${mb(limit)} its host allows. Delete some images or posts, or ask your host for more room; nothing was saved`, { status: 507 });
     }
+  }
+
+  private relayed: { day: string; bytes: number } | undefined;
+
+  /**
+   * Before relaying `bytes` for a friend: 0 when the site's daily relay volume allows it (and it is
+   * counted), else the ms until the next UTC day. Today's total starts from what the site's
+   * relay counts already hold, so a restart does not reset it.
+   */
+  async allowRelay(bytes: number): Promise<number> {
+    const limit = this.quotas.relayBytesPerDay;
+    if (limit === undefined) return 0;
+    const day = new Date(this.now()).toISOString().slice(0, 10);
+    if (this.relayed?.day !== day) {
+      const row = await this.db.selectFrom('relay_stats').select((eb) => eb.fn.sum<number>('bytes').as('bytes')).where('day', '=', day).executeTakeFirst();
+      this.relayed = { day, bytes: Number(row?.bytes ?? 0) };
+    }
+    return this.spendRelay(bytes) ? 0 : DAY_MS - (this.now() % DAY_MS);
+  }
+
+  /** The same for bytes already flowing (a vault tunnel): false once the day's volume is spent. */
+  spendRelay(bytes: number): boolean {
+    const limit = this.quotas.relayBytesPerDay;
+    if (limit === undefined || !this.relayed) return true;
+    if (this.relayed.bytes + bytes > limit) return false;
+    this.relayed.bytes += bytes;
+    return true;
   }
 
   /** Before a post: refuses past the site's posts per hour, and says when the next one may go. */

@@ -271,7 +271,7 @@ export function serviceSettings(options: { data: string; panelHost?: string; bas
 }
 
 /** `hearth service quota DOMAIN`: the limits of one site (storage, posts per hour); "none" lifts one. */
-export function serviceQuota(options: { data: string; domain: string; storageMb?: string; postsPerHour?: string }, out: (line: string) => void): void {
+export function serviceQuota(options: { data: string; domain: string; storageMb?: string; postsPerHour?: string; relayMbPerDay?: string }, out: (line: string) => void): void {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
   const registry = openRegistry(config);
   try {
@@ -286,9 +286,10 @@ export function serviceQuota(options: { data: string; domain: string; storageMb?
     const quotas = {
       storageBytes: limit(options.storageMb, '--storage-mb', site.quotas.storageBytes, 1024 * 1024),
       postsPerHour: limit(options.postsPerHour, '--posts-per-hour', site.quotas.postsPerHour, 1),
+      relayBytesPerDay: limit(options.relayMbPerDay, '--relay-mb-per-day', site.quotas.relayBytesPerDay, 1024 * 1024),
     };
     registry.setQuotas(site.domain, quotas);
-    out(`${site.domain}: storage ${quotas.storageBytes === undefined ? 'unlimited' : `${(quotas.storageBytes / 1024 / 1024).toFixed(1)} MB`}, ${quotas.postsPerHour === undefined ? 'any number of posts' : `${quotas.postsPerHour} posts`} an hour (the running service applies it within seconds).`);
+    out(`${site.domain}: storage ${quotas.storageBytes === undefined ? 'unlimited' : `${(quotas.storageBytes / 1024 / 1024).toFixed(1)} MB`}, ${quotas.postsPerHour === undefined ? 'any number of posts' : `${quotas.postsPerHour} posts`} an hour, ${quotas.relayBytesPerDay === undefined ? 'any relay volume' : `${(quotas.relayBytesPerDay / 1024 / 1024).toFixed(1)} MB relayed for friends`} a day (the running service applies it within seconds).`);
   } finally {
     registry.close();
   }

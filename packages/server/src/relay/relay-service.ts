@@ -33,6 +33,7 @@ import type { CommitBatcher } from '../storage/commit-batcher.js';
 import type { Db } from '../storage/db.js';
 import { enqueueEnvelope } from '../outbox/outbox.js';
 import { localAddress } from '../storage/users.js';
+import type { QuotaGuard } from '../quotas.js';
 import { RelayLimiter, utcDay, type FriendLimits } from './limits.js';
 import { addRelayStats, DEFAULT_FRIEND_LIMITS, mutualFollows, relayFriends, relaysForMutuals, type RelayCounts } from './store.js';
 
@@ -71,6 +72,8 @@ export interface RelayServiceDeps {
   readLocal: (path: string, ifNoneMatch?: string) => Promise<{ status: number; etag?: string; body: string }>;
   /** This site's discovery document, for a relayed fetch of it. */
   discovery: () => Promise<unknown>;
+  /** The site's own limits (a hosting service's quota on relay volume). */
+  quota?: QuotaGuard;
   log: Logger;
   now: () => number;
   clock: () => number;
@@ -198,10 +201,16 @@ export class RelayService {
       this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
       throw new HearthError('hop_limit', `this envelope may not be passed on any further (hops is ${hops}): a loop, or a longer path than its sender allowed`, { status: 400 });
     }
-    const wait = this.limiter.take(`${owner} ${friend}`, entry, Buffer.byteLength(JSON.stringify(env.data)), this.deps.now());
+    const bytes = Buffer.byteLength(JSON.stringify(env.data));
+    const wait = this.limiter.take(`${owner} ${friend}`, entry, bytes, this.deps.now());
     if (wait > 0) {
       this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
       throw new RelayRateError(`${friend} has passed the limits ${formatAddress(env.to)} set (${entry.perMinute} envelopes a minute, ${Math.round(entry.bytesPerDay / 1024 / 1024)} MB a day); try again in ${Math.ceil(wait / 1000)} s`, wait);
+    }
+    const siteWait = (await this.deps.quota?.allowRelay(bytes)) ?? 0;
+    if (siteWait > 0) {
+      this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
+      throw new RelayRateError(`${formatSite(this.deps.site)} has relayed all its host allows today; it relays again in ${Math.ceil(siteWait / 3_600_000)} h`, siteWait);
     }
     return { owner, friend };
   }
@@ -216,6 +225,8 @@ export class RelayService {
     const entry = (await this.servedBy(owner)).find((f) => f.address === friend);
     if (!entry) throw new HearthError('relay_not_allowed', `${formatAddress(localAddress(this.deps.site, owner))} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
     await proven();
+    const siteWait = (await this.deps.quota?.allowRelay(0)) ?? 0;
+    if (siteWait > 0) throw new RelayRateError(`${formatSite(this.deps.site)} has relayed all its host allows today`, siteWait);
     const wait = this.limiter.take(`${owner} ${friend}`, entry, 0, this.deps.now());
     if (wait > 0) {
       this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
@@ -228,6 +239,7 @@ export class RelayService {
   /** Bytes through a friend's tunnel: counted, or false (nothing counted) once the day's volume is spent. */
   spendTunnel(owner: string, friend: string, limits: FriendLimits, bytes: number): boolean {
     if (!this.limiter.spend(`${owner} ${friend}`, limits, bytes, this.deps.now())) return false;
+    if (this.deps.quota && !this.deps.quota.spendRelay(bytes)) return false;
     this.count(owner, friend, { envelopes: 0, bytes, refused: 0 });
     return true;
   }

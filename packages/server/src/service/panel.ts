@@ -131,7 +131,7 @@ export class Panel {
         return `<tr>
   <th scope="row">${site.status === 'deleted' ? esc(name) : `<a href="${esc(url)}">${esc(name)}</a>`}</th>
   <td><span class="status ${site.status}">${site.status}</span></td>
-  <td>${formatBytes(siteStorageBytes(serviceSiteDir(this.config, site.domain)))}${site.quotas.storageBytes !== undefined ? ` of ${formatBytes(site.quotas.storageBytes)}` : ''}${site.quotas.postsPerHour !== undefined ? `<br><span class="muted">${site.quotas.postsPerHour} posts/hour</span>` : ''}</td>
+  <td>${formatBytes(siteStorageBytes(serviceSiteDir(this.config, site.domain)))}${site.quotas.storageBytes !== undefined ? ` of ${formatBytes(site.quotas.storageBytes)}` : ''}${site.quotas.postsPerHour !== undefined ? `<br><span class="muted">${site.quotas.postsPerHour} posts/hour</span>` : ''}${site.quotas.relayBytesPerDay !== undefined ? `<br><span class="muted">relay ${formatBytes(site.quotas.relayBytesPerDay)}/day</span>` : ''}</td>
   <td>${traffic.get(site.domain) ?? 0}</td>
   <td>${new Date(site.createdAt).toISOString().slice(0, 10)}</td>
   <td class="actions">${actions.join(' ')}</td>

@@ -32,6 +32,7 @@ interface Row {
   open: number;
   quota_storage_bytes: number | null;
   quota_posts_per_hour: number | null;
+  quota_relay_bytes_per_day: number | null;
 }
 
 const SCHEMA = `
@@ -45,7 +46,8 @@ const SCHEMA = `
     started INTEGER NOT NULL DEFAULT 0,
     open INTEGER NOT NULL DEFAULT 0,
     quota_storage_bytes INTEGER,
-    quota_posts_per_hour INTEGER
+    quota_posts_per_hour INTEGER,
+    quota_relay_bytes_per_day INTEGER
   ) WITHOUT ROWID;
 `;
 
@@ -68,7 +70,7 @@ export class SiteRegistry {
       remove: keepAlive(db.prepare('DELETE FROM sites WHERE domain = ?')),
       open: keepAlive(db.prepare('UPDATE sites SET open = ? WHERE domain = ?')),
       allClosed: keepAlive(db.prepare('UPDATE sites SET open = 0 WHERE open = 1')),
-      quotas: keepAlive(db.prepare('UPDATE sites SET quota_storage_bytes = ?, quota_posts_per_hour = ? WHERE domain = ?')),
+      quotas: keepAlive(db.prepare('UPDATE sites SET quota_storage_bytes = ?, quota_posts_per_hour = ?, quota_relay_bytes_per_day = ? WHERE domain = ?')),
     };
   }
 
@@ -114,7 +116,7 @@ export class SiteRegistry {
   }
 
   setQuotas(domain: string, quotas: SiteQuotas): boolean {
-    return this.statements.quotas.run(quotas.storageBytes ?? null, quotas.postsPerHour ?? null, domain).changes > 0;
+    return this.statements.quotas.run(quotas.storageBytes ?? null, quotas.postsPerHour ?? null, quotas.relayBytesPerDay ?? null, domain).changes > 0;
   }
 
   /** At the service's start: nothing is open yet (a crash left the marks as they were). */
@@ -137,6 +139,7 @@ function toSite(row: Row): ServiceSite {
     quotas: {
       ...(row.quota_storage_bytes !== null ? { storageBytes: Number(row.quota_storage_bytes) } : {}),
       ...(row.quota_posts_per_hour !== null ? { postsPerHour: Number(row.quota_posts_per_hour) } : {}),
+      ...(row.quota_relay_bytes_per_day !== null ? { relayBytesPerDay: Number(row.quota_relay_bytes_per_day) } : {}),
     },
   };
 }
