@@ -75,6 +75,17 @@ describe('the hosting panel and signup in the browser', { timeout: 180_000 }, ()
     await expect.poll(() => vendor.getByRole('status').innerText()).toContain('Created carol.hearth.test');
     await expect.poll(() => row('carol.hearth.test').getByText('active').count()).toBe(1);
     expect(await seriousViolations(vendor)).toEqual([]);
+    // Limits: a bad number is explained; saved ones show in the list.
+    await row('carol.hearth.test').getByRole('link', { name: 'Limits: carol.hearth.test' }).click();
+    await vendor.getByLabel('Posts per hour').fill('many');
+    await vendor.getByRole('button', { name: 'Save limits' }).click();
+    await expect.poll(() => vendor.getByRole('alert').innerText()).toContain('type a number above 0');
+    expect(await seriousViolations(vendor)).toEqual([]);
+    await vendor.getByLabel('Posts per hour').fill('30');
+    await vendor.getByLabel('Storage (MB)').fill('250');
+    await vendor.getByRole('button', { name: 'Save limits' }).click();
+    await expect.poll(() => row('carol.hearth.test').innerText()).toContain('30 posts/hour');
+    expect(await row('carol.hearth.test').innerText()).toContain('of 250.0 MB');
     await screenshots(vendor, 'hosting-panel');
     const res = await siteGet('carol', '/api/users/carol');
     expect(res.status).toBe(200);

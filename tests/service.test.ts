@@ -98,6 +98,24 @@ describe('a hosting service with many sites in one process', { timeout: 240_000 
     expect((await fetch(`${base}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(403);
   });
 
+  it('one coturn relays the calls of every site: each site hands out credentials for it, and systemd runs it', async () => {
+    const set = await hearth(['service', 'turn', '--data', service.dataDir, '--port', '3479', '--min-port', '41000', '--max-port', '41099']);
+    expect(set.stdout).toContain('coturn on port 3479');
+    expect(fs.readFileSync(path.join(service.dataDir, 'turnserver.conf'), 'utf8')).toContain('static-auth-secret=');
+    const secret = JSON.parse(fs.readFileSync(path.join(service.dataDir, 'service.json'), 'utf8')).turn.secret as string;
+    await service.stop();
+    await service.start();
+    for (const site of [a, b]) {
+      const res = await site.api('GET', '/api/turn-credentials', { as: 'alice' });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.urls).toContain(`turn:${site.domain}:3479?transport=udp`);
+      expect(res.body.credential).toBe(crypto.createHmac('sha1', secret).update(res.body.username).digest('base64'));
+    }
+    const dir = tempDir('units-turn');
+    await hearth(['service', 'systemd', '--data', service.dataDir, '--out', dir]);
+    expect(fs.readFileSync(path.join(dir, 'hearth-coturn.service'), 'utf8')).toContain(`turnserver -c ${path.join(service.dataDir, 'turnserver.conf')}`);
+  });
+
   it('writes systemd units for itself and for Caddy in front', async () => {
     const dir = tempDir('units');
     const result = await hearth(['service', 'systemd', '--data', service.dataDir, '--user', 'hearth', '--out', dir]);

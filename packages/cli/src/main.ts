@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
-import { serviceAdd, serviceQuota, serviceAdmin, serviceSettings, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
+import { serviceAdd, serviceTurn, serviceQuota, serviceAdmin, serviceSettings, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
 
 function onShutdown(close: () => Promise<void>): void {
@@ -327,8 +327,17 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .option('--public-address <ip...>', 'the service\'s public IP addresses: a new site\'s domain must point at one of them')
     .action((opts: { data: string; panelHost?: string; baseDomain?: string; signup?: string; publicAddress?: string[] }) => serviceSettings(opts, out));
   service
+    .command('turn')
+    .description('one coturn (Debian\'s TURN server) for the calls of every site of the service')
+    .requiredOption('--data <dir>', 'the service\'s folder')
+    .option('--port <port>', 'STUN/TURN port, UDP and TCP (default 3478)')
+    .option('--min-port <port>', 'lowest relay port (default 49152)')
+    .option('--max-port <port>', 'highest relay port (default 65535)')
+    .option('--external-ip <ip>', 'the public address, when the machine is behind 1:1 NAT')
+    .action((opts: { data: string; port?: string; minPort?: string; maxPort?: string; externalIp?: string }) => serviceTurn(opts, out));
+  service
     .command('systemd')
-    .description('systemd units for the service and for Caddy in front of it (writes the Caddyfile too)')
+    .description('systemd units for the service, Caddy in front of it, and coturn when set up (writes the Caddyfile too)')
     .requiredOption('--data <dir>', 'the service\'s folder')
     .option('--user <name>', 'the system user the service runs as (owns the folder)', 'hearth')
     .option('--port <port>', 'the port the service listens on, for Caddy (default 8080)')

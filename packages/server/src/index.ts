@@ -8,7 +8,7 @@ export { enqueueEnvelope } from './outbox/outbox.js';
 export { queueEnvelope } from './outbox/send.js';
 export { startSite, type RunningSite } from './start.js';
 export { issuePairingCode, PAIRING_CODE_TTL_MS } from './storage/vault.js';
-export { coturnConfig, ensureTurnSettings, turnCredentials, type TurnSettings } from './turn/turn.js';
+export { coturnConfig, DEFAULT_TURN_PORT, ensureTurnSettings, turnCredentials, type TurnSettings } from './turn/turn.js';
 export { rotateSiteKey } from './federation/key-rotation.js';
 export { diskSpace } from './storage/storage-errors.js';
 export { addMyRelay, myRelays, putRelayFriend, relayFriends, relaysForMutuals, relayStats, removeMyRelay, removeRelayFriend, setRelayForMutuals } from './relay/store.js';

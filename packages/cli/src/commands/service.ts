@@ -1,7 +1,8 @@
 import path from 'node:path';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { addServiceSite, hashPassword, parseSiteDomain, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
+import { addServiceSite, coturnConfig, DEFAULT_TURN_PORT, hashPassword, parseSiteDomain, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
 
 type HearthErrorLike = { code?: string; status: number };
 
@@ -229,7 +230,7 @@ export function serviceSystemd(options: { data: string; user: string; out?: stri
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(options.user)) throw new CliError('--user must be a system user name, like hearth', 2);
   const backendPort = portOption(options.port, '--port') ?? DEFAULT_BACKEND_PORT;
   const hearthJs = path.resolve(process.argv[1] ?? 'hearth');
-  const units = systemdUnits({ dataDir: config.dataDir, user: options.user, node: process.execPath, hearth: hearthJs, caddy: '/usr/bin/caddy', backendPort });
+  const units = systemdUnits({ dataDir: config.dataDir, user: options.user, node: process.execPath, hearth: hearthJs, caddy: '/usr/bin/caddy', backendPort, ...(config.turn ? { coturn: '/usr/bin/turnserver' } : {}) });
   fs.writeFileSync(path.join(config.dataDir, 'Caddyfile'), caddyfile(config, { backendPort, acme: config.acme }), { mode: 0o600 });
   if (!options.out) {
     for (const [name, text] of Object.entries(units)) out(`# ${name}\n${text}`);
@@ -238,7 +239,7 @@ export function serviceSystemd(options: { data: string; user: string; out?: stri
   fs.mkdirSync(options.out, { recursive: true });
   for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(options.out, name), text);
   out(`Wrote ${Object.keys(units).map((n) => path.join(options.out!, n)).join(' and ')}, and ${path.join(config.dataDir, 'Caddyfile')}.`);
-  out(`Then: chown -R ${options.user} ${config.dataDir} && systemctl daemon-reload && systemctl enable --now hearth.service hearth-caddy.service`);
+  out(`Then: chown -R ${options.user} ${config.dataDir} && systemctl daemon-reload && systemctl enable --now ${Object.keys(units).join(' ')}`);
 }
 
 /** `hearth service admin`: the panel's administrator (the password is kept as an Argon2id hash). */
@@ -293,4 +294,24 @@ export function serviceQuota(options: { data: string; domain: string; storageMb?
   } finally {
     registry.close();
   }
+}
+
+/** `hearth service turn`: one coturn for every site's calls (its shared secret kept in service.json). */
+export function serviceTurn(options: { data: string; port?: string; minPort?: string; maxPort?: string; externalIp?: string }, out: (line: string) => void): void {
+  let config = wrap(() => loadServiceConfig(path.resolve(options.data)));
+  if (options.externalIp !== undefined && net.isIP(options.externalIp) === 0) throw new CliError(`--external-ip ${options.externalIp}: not an IP address`, 2);
+  const current = config.turn;
+  const turn = {
+    secret: current?.secret ?? crypto.randomBytes(32).toString('base64url'),
+    port: portOption(options.port, '--port') ?? current?.port ?? DEFAULT_TURN_PORT,
+    minPort: portOption(options.minPort, '--min-port') ?? current?.minPort ?? 49152,
+    maxPort: portOption(options.maxPort, '--max-port') ?? current?.maxPort ?? 65535,
+    ...((options.externalIp ?? current?.externalIp) ? { externalIp: options.externalIp ?? current?.externalIp } : {}),
+  };
+  if (turn.minPort > turn.maxPort) throw new CliError('--min-port must not be above --max-port', 2);
+  config = updateServiceConfig(config, (raw) => ({ ...raw, turn }));
+  const file = path.join(config.dataDir, 'turnserver.conf');
+  fs.writeFileSync(file, coturnConfig({ site: { host: config.dev ? '127.0.0.1' : 'hearth', port: turn.port }, dev: config.dev, dataDir: config.dataDir }, turn), { mode: 0o600 });
+  out(`Wrote ${file}: coturn on port ${turn.port} (UDP and TCP), relaying on ${turn.minPort}-${turn.maxPort}. Every site of the service hands out credentials for it (restart the service to apply).`);
+  out(`Run it with: turnserver -c ${file}   (or "hearth service systemd" adds hearth-coturn.service)`);
 }

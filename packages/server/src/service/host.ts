@@ -227,7 +227,9 @@ export class ServiceHost {
   }
 
   private async open(domain: string): Promise<Context> {
-    const config = loadSiteConfig(serviceSiteDir(this.config, domain));
+    const own = loadSiteConfig(serviceSiteDir(this.config, domain));
+    // The service's coturn relays every site's calls: each site hands out credentials for it.
+    const config = this.config.turn ? { ...own, turn: this.config.turn } : own;
     const ctx = await Context.open({ config, logger: this.log.child({ site: domain }), webDir: this.options.webDir });
     try {
       ctx.readLocal = localReader(this.app!, ctx);

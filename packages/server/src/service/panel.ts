@@ -55,6 +55,8 @@ export class Panel {
       }
       if (route === 'GET /') return this.sitesPage(res, 200, url.searchParams.get('done') ?? undefined);
       if (route === 'POST /sites') return await this.createSite(req, res);
+      const limits = /^(GET|POST) \/sites\/([^/]+)\/limits$/.exec(route);
+      if (limits) return await this.limits(req, res, decodeURIComponent(limits[2]!));
       const action = /^POST \/sites\/([^/]+)\/(suspend|resume|delete|backup|restore)$/.exec(route);
       if (action) return await this.siteAction(res, decodeURIComponent(action[1]!), action[2]!, await readForm(req));
       return this.page(res, 404, 'Not found', '<p>There is no such page in the panel. <a href="/">Back to the sites</a>.</p>');
@@ -127,13 +129,18 @@ export class Panel {
         const actions =
           site.status === 'deleted'
             ? [listBackups(this.config, site.domain).length > 0 ? button(site.domain, 'restore', 'Restore from the latest backup') : '<span class="muted">no backup to restore</span>']
-            : [button(site.domain, site.status === 'active' ? 'suspend' : 'resume', site.status === 'active' ? 'Suspend' : 'Resume'), button(site.domain, 'backup', 'Back up now'), button(site.domain, 'delete', 'Delete', 'danger')];
+            : [
+                button(site.domain, site.status === 'active' ? 'suspend' : 'resume', site.status === 'active' ? 'Suspend' : 'Resume'),
+                `<a class="button" href="/sites/${encodeURIComponent(site.domain)}/limits" aria-label="${esc(`Limits: ${site.domain}`)}">Limits</a>`,
+                button(site.domain, 'backup', 'Back up now'),
+                button(site.domain, 'delete', 'Delete', 'danger'),
+              ];
         return `<tr>
   <th scope="row">${site.status === 'deleted' ? esc(name) : `<a href="${esc(url)}">${esc(name)}</a>`}</th>
   <td><span class="status ${site.status}">${site.status}</span></td>
   <td>${formatBytes(siteStorageBytes(serviceSiteDir(this.config, site.domain)))}${site.quotas.storageBytes !== undefined ? ` of ${formatBytes(site.quotas.storageBytes)}` : ''}${site.quotas.postsPerHour !== undefined ? `<br><span class="muted">${site.quotas.postsPerHour} posts/hour</span>` : ''}${site.quotas.relayBytesPerDay !== undefined ? `<br><span class="muted">relay ${formatBytes(site.quotas.relayBytesPerDay)}/day</span>` : ''}</td>
   <td>${traffic.get(site.domain) ?? 0}</td>
-  <td>${new Date(site.createdAt).toISOString().slice(0, 10)}</td>
+  <td class="date">${new Date(site.createdAt).toISOString().slice(0, 10)}</td>
   <td class="actions">${actions.join(' ')}</td>
 </tr>`;
       })
@@ -166,6 +173,45 @@ ${table}
       if (!(error instanceof HearthError) || error.status >= 500) throw error;
       this.sitesPage(res, error.status, undefined, { error: error.message, domain: input.domain, username: input.username });
     }
+  }
+
+  /** A site's quotas: storage, posts per hour, relay volume (empty: no limit). */
+  private async limits(req: http.IncomingMessage, res: http.ServerResponse, domain: string): Promise<void> {
+    const site = this.registry.get(domain);
+    if (!site) return this.page(res, 404, 'No such site', `<p>${esc(domain)} is not a site on this service. <a href="/">Back to the sites</a>.</p>`);
+    const MB = 1024 * 1024;
+    const fields = [
+      { name: 'storage', label: 'Storage (MB)', key: 'storageBytes', scale: MB },
+      { name: 'posts', label: 'Posts per hour', key: 'postsPerHour', scale: 1 },
+      { name: 'relay', label: 'Relayed for friends per day (MB)', key: 'relayBytesPerDay', scale: MB },
+    ] as const;
+    const render = (status: number, values: Record<string, string>, error?: string) =>
+      this.page(
+        res,
+        status,
+        `Limits of ${domain}`,
+        `<form method="post" action="/sites/${encodeURIComponent(domain)}/limits" class="card narrow">
+  ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
+  <p class="help">Leave a box empty for no limit. A post or upload past a limit is refused with a clear message; nothing is lost.</p>
+  ${fields.map((f) => `<label for="${f.name}">${f.label}</label><input id="${f.name}" name="${f.name}" inputmode="decimal" value="${esc(values[f.name] ?? '')}">`).join('\n  ')}
+  <button type="submit">Save limits</button>
+  <a href="/">Back to the sites</a>
+</form>`,
+      );
+    const shown = (n: number | undefined, scale: number) => (n === undefined ? '' : String(Number((n / scale).toFixed(2))));
+    if (req.method === 'GET') return render(200, Object.fromEntries(fields.map((f) => [f.name, shown(site.quotas[f.key], f.scale)])));
+    const form = await readForm(req);
+    const values = Object.fromEntries(fields.map((f) => [f.name, (form.get(f.name) ?? '').trim()]));
+    const quotas: Record<string, number> = {};
+    for (const f of fields) {
+      const text = values[f.name]!;
+      if (text === '') continue;
+      const n = Number(text);
+      if (!Number.isFinite(n) || n <= 0) return render(400, values, `${f.label}: type a number above 0, or leave it empty for no limit.`);
+      quotas[f.key] = Math.round(n * f.scale);
+    }
+    this.registry.setQuotas(domain, quotas);
+    redirect(res, `/?done=${encodeURIComponent(`Limits of ${domain} saved; they apply within seconds.`)}`);
   }
 
   /** A bare name ("dora") is a subdomain of the service's base domain, when it has one. */
@@ -294,8 +340,9 @@ input:focus,button:focus,a:focus{outline:3px solid #b34a00;outline-offset:2px}
 button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid #7a2f00;background:#9a3c00;color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:#2b2118;border-color:#8a7a68}button.danger{background:#fff;color:#9b1c1c;border-color:#9b1c1c}
 button.link{background:none;border:none;color:#7a2f00;text-decoration:underline;padding:0}
+a.button{display:inline-block;padding:.5rem 1rem;border-radius:6px;border:1px solid #8a7a68;background:#fff;color:#2b2118;text-decoration:none;line-height:1.5}
 table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d9cfc2}caption{text-align:left;font-weight:600;padding:.4rem 0}
-th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid #eee4d8;vertical-align:middle}td.actions form{display:inline}
+th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid #eee4d8;vertical-align:middle}td.actions form{display:inline}td.actions form,td.actions a{margin:.15rem 0}td.date{white-space:nowrap}
 .status{padding:.1rem .5rem;border-radius:999px;font-size:.9rem}.status.active{background:#e3f1e3;color:#1d5b1d}.status.suspended{background:#fff0d6;color:#7a4a00}.status.deleted{background:#f6dede;color:#8a1c1c}
 .error{background:#fbe3e3;color:#8a1c1c;padding:.5rem .7rem;border-radius:6px;margin:0}.done{background:#e3f1e3;color:#1d5b1d;padding:.5rem .7rem;border-radius:6px}
 .help{margin:0;color:#5c4e40;font-size:.9rem}.muted{color:#5c4e40}.suffixed{display:flex;align-items:center;gap:.3rem}.suffixed input{flex:1}

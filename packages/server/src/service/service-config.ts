@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HearthError } from '@hearth/protocol';
+import type { TurnSettings } from '../turn/turn.js';
 
 /**
  * A hosting service (issue 12): one `hearth service start` serving many sites, each on its own
@@ -26,6 +27,8 @@ export interface ServiceConfigFile {
   signup?: { enabled: boolean; baseDomain?: string };
   /** The service's public IP addresses: a new site's domain must resolve to one of them. */
   publicAddresses?: string[];
+  /** One coturn for every site's calls (`hearth service turn`); each site hands out its own credentials. */
+  turn?: TurnSettings;
 }
 
 export interface ServiceConfig extends ServiceConfigFile {

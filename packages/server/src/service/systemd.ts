@@ -1,11 +1,11 @@
 import path from 'node:path';
 
 /**
- * systemd units for a hosting service (issue 12): the service itself, and Caddy in front with the
- * Caddyfile `hearth service caddyfile` writes. Both run as an unprivileged user that owns the
+ * systemd units for a hosting service (issue 12): the service itself, Caddy in front with the
+ * Caddyfile `hearth service caddyfile` writes, and coturn for calls when `hearth service turn` set it up. Both run as an unprivileged user that owns the
  * service folder; Caddy gets only the capability to bind ports 80 and 443.
  */
-export function systemdUnits(options: { dataDir: string; user: string; node: string; hearth: string; caddy: string; backendPort: number }): Record<string, string> {
+export function systemdUnits(options: { dataDir: string; user: string; node: string; hearth: string; caddy: string; backendPort: number; coturn?: string }): Record<string, string> {
   const dataDir = path.resolve(options.dataDir);
   const unit = (description: string, after: string, requires: string[], service: string[]) =>
     [
@@ -41,5 +41,8 @@ export function systemdUnits(options: { dataDir: string; user: string; node: str
       'AmbientCapabilities=CAP_NET_BIND_SERVICE',
       'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
     ]),
+    ...(options.coturn
+      ? { 'hearth-coturn.service': unit('coturn: the TURN relay for the calls of the Hearth hosting service\'s sites', 'network-online.target', [], [`ExecStart=${options.coturn} -c ${path.join(dataDir, 'turnserver.conf')}`]) }
+      : {}),
   };
 }
