@@ -5,7 +5,7 @@ import { EnvelopeError, formatSite, parseLimitedJson } from '@hearth/protocol';
 import type { Context } from './context.js';
 import { ApiError, errorBody } from './errors.js';
 import { useContractSchemas } from './http-contract.js';
-import { requireUser } from './http-helpers.js';
+import { isLoopbackIp, requireUser } from './http-helpers.js';
 import { runInSite } from './site-scope.js';
 import rateLimit from '@fastify/rate-limit';
 import { authRoutes } from './routes/auth.js';
@@ -27,10 +27,6 @@ import { wellKnownRoutes } from './routes/well-known.js';
 import { relayRoutes } from './routes/relay.js';
 
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
-
-function isLoopbackIp(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
-}
 
 /** API bodies are small; nesting beyond this is an attack, not a request. */
 const API_JSON_DEPTH = 32;

@@ -4,6 +4,11 @@ import type { Context } from './context.js';
 import { sha256Hex } from './crypto/node-signing.js';
 import { badRequest, unauthorized } from './errors.js';
 
+/** Whether a client address is this machine (IPv4, IPv6 or IPv4-mapped loopback). */
+export function isLoopbackIp(ip: string | undefined): boolean {
+  return ip === '::1' || /^(::ffff:)?127\./.test(ip ?? '');
+}
+
 export function parseAddressInput(text: unknown): Address {
   if (typeof text !== 'string') throw badRequest('invalid_address', 'address must be a string like name@host');
   return parseAddress(text);

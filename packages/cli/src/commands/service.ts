@@ -1,15 +1,38 @@
-import path from 'node:path';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { addServiceSite, coturnConfig, DEFAULT_TURN_PORT, hashPassword, parseSiteDomain, systemdUnits, backupSite, caddyfile, listBackups, restoreSite, serviceSiteDir, createServiceConfig, LETS_ENCRYPT, loadServiceConfig, openRegistry, requireServiceSite, ServiceHost, serviceExists, serviceSiteUrl, showDomain, startCaddy, updateServiceConfig, } from '@hearth/server';
+import path from 'node:path';
+import {
+  addServiceSite,
+  backupSite,
+  caddyfile,
+  coturnConfig,
+  createServiceConfig,
+  DEFAULT_TURN_PORT,
+  hashPassword,
+  LETS_ENCRYPT,
+  listBackups,
+  loadServiceConfig,
+  openRegistry,
+  parseSiteDomain,
+  requireServiceSite,
+  restoreSite,
+  ServiceHost,
+  serviceExists,
+  serviceSiteDir,
+  serviceSiteUrl,
+  showDomain,
+  startCaddy,
+  systemdUnits,
+  updateServiceConfig,
+} from '@hearth/server';
+import { CliError } from '../errors.js';
+import { findWebDir } from './site.js';
 
 type HearthErrorLike = { code?: string; status: number };
 
 /** Where a public service listens for Caddy, on loopback. */
 const DEFAULT_BACKEND_PORT = 8080;
-import { CliError } from '../errors.js';
-import { findWebDir } from './site.js';
 
 /**
  * `hearth service ...`: a hosting service, many sites in one process (issue 12). These commands
@@ -46,7 +69,7 @@ export function serviceList(options: { data: string; json?: boolean }, out: (lin
     const sites = registry.list();
     if (options.json) return out(JSON.stringify({ sites: sites.map((s) => ({ ...s, url: serviceSiteUrl(config, s.domain) })) }));
     if (sites.length === 0) return out('No sites yet: add one with "hearth service add DOMAIN --user NAME".');
-    for (const s of sites) out(`${showDomain({ ascii: s.domain, ...(s.unicode ? { unicode: s.unicode } : {}) })}  ${s.status}  since ${new Date(s.createdAt).toISOString().slice(0, 10)}  ${serviceSiteUrl(config, s.domain)}`);
+    for (const s of sites) out(`${showDomain({ ascii: s.domain, unicode: s.unicode })}  ${s.status}  since ${new Date(s.createdAt).toISOString().slice(0, 10)}  ${serviceSiteUrl(config, s.domain)}`);
   } finally {
     registry.close();
   }
@@ -120,7 +143,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
       out(`Caddy serves the sites over HTTPS (certificates from ${config.acme?.directory ?? LETS_ENCRYPT}, on demand)`);
     } catch (error) {
       await host.close();
-      throw error instanceof Error && (error as unknown as HearthErrorLike).status ? new CliError(error.message) : error;
+      throw asCliError(error);
     }
   }
   return {
@@ -131,12 +154,17 @@ export async function serviceStart(options: { data: string; host?: string; port?
   };
 }
 
+/** A site's refusal (a HearthError) said at the terminal: exit code 2 for bad input, 1 otherwise. */
+function asCliError(error: unknown): unknown {
+  const e = error as HearthErrorLike;
+  return e.code && e.status ? new CliError((error as Error).message, e.status < 500 ? 2 : 1) : error;
+}
+
 function wrap<T>(run: () => T): T {
   try {
     return run();
   } catch (error) {
-    if ((error as HearthErrorLike).code && (error as HearthErrorLike).status) throw new CliError((error as Error).message, (error as HearthErrorLike).status < 500 ? 2 : 1);
-    throw error;
+    throw asCliError(error);
   }
 }
 
@@ -144,8 +172,7 @@ async function wrapAsync<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if ((error as HearthErrorLike).code && (error as HearthErrorLike).status) throw new CliError((error as Error).message, (error as HearthErrorLike).status < 500 ? 2 : 1);
-    throw error;
+    throw asCliError(error);
   }
 }
 

@@ -190,7 +190,7 @@ export class RelayService {
     const friends = owner === RELAY_INBOX ? [] : await this.servedBy(owner);
     const entry = friends.find((f) => f.address === friend);
     if (!entry) {
-      throw new HearthError('relay_not_allowed', `${formatAddress(env.to)} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
+      throw notAllowed(formatAddress(env.to), friend);
     }
     if (!friends.some((f) => sameSite(parseAddress(f.address), next))) {
       this.count(owner, friend, { envelopes: 0, bytes: 0, refused: 1 });
@@ -223,7 +223,7 @@ export class RelayService {
    */
   async admitTunnel(owner: string, friend: string, proven: () => Promise<void>): Promise<FriendLimits> {
     const entry = (await this.servedBy(owner)).find((f) => f.address === friend);
-    if (!entry) throw new HearthError('relay_not_allowed', `${formatAddress(localAddress(this.deps.site, owner))} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
+    if (!entry) throw notAllowed(formatAddress(localAddress(this.deps.site, owner)), friend);
     await proven();
     const siteWait = (await this.deps.quota?.allowRelay(0)) ?? 0;
     if (siteWait > 0) throw new RelayRateError(`${formatSite(this.deps.site)} has relayed all its host allows today`, siteWait);
@@ -330,6 +330,10 @@ export class RelayService {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.flush();
   }
+}
+
+function notAllowed(relaying: string, friend: string): HearthError {
+  return new HearthError('relay_not_allowed', `${relaying} does not relay for ${friend}: only for the people its owner has chosen`, { status: 403 });
 }
 
 /** The next hop's refusal, passed back to the sender with the code's own status and retry rule. */

@@ -1,12 +1,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import SQLite from 'better-sqlite3';
 import * as tar from 'tar';
 import { HearthError } from '@hearth/protocol';
 import { keepAlive } from '../storage/db.js';
 import { AckMarks } from '../storage/integrity.js';
-import { showDomain } from './domains.js';
 import type { SiteRegistry } from './registry.js';
 import { serviceSiteDir, type ServiceConfig } from './service-config.js';
 
@@ -47,8 +47,11 @@ function scratch(config: ServiceConfig, label: string): string {
   return fs.mkdtempSync(path.join(dir, `${label}-`));
 }
 
-function sha256(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+/** A file's SHA-256, read as a stream: a site's database may be larger than memory allows. */
+async function sha256(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest('hex');
 }
 
 /** Writes a backup of `domain` (default: into the service's backups folder) and returns it. */
@@ -79,7 +82,7 @@ export async function backupSite(config: ServiceConfig, registry: SiteRegistry, 
       domain,
       ...(site.unicode ? { unicode: site.unicode } : {}),
       createdAt: now.toISOString(),
-      databaseSha256: fs.existsSync(path.join(copy, 'hearth.db')) ? sha256(path.join(copy, 'hearth.db')) : '',
+      databaseSha256: fs.existsSync(path.join(copy, 'hearth.db')) ? await sha256(path.join(copy, 'hearth.db')) : '',
     };
     fs.writeFileSync(path.join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2));
     const out = options.out ? path.resolve(options.out) : path.join(backupDir(config, domain), `${domain}-${stamp(now)}.tar.gz`);
@@ -102,7 +105,8 @@ export function listBackups(config: ServiceConfig, domain: string): BackupFile[]
     .filter((f) => f.endsWith('.tar.gz'))
     .map((f) => {
       const file = path.join(dir, f);
-      return { file, createdAt: fs.statSync(file).mtime.toISOString(), bytes: fs.statSync(file).size };
+      const stat = fs.statSync(file);
+      return { file, createdAt: stat.mtime.toISOString(), bytes: stat.size };
     })
     .sort((a, b) => b.file.localeCompare(a.file));
 }
@@ -131,7 +135,7 @@ async function unpack(config: ServiceConfig, file: string): Promise<{ staging: s
     if (manifest.format !== BACKUP_FORMAT) throw new HearthError('invalid_request', `${file} is not a Hearth site backup (format ${String(manifest.format)})`, { status: 400 });
     const db = path.join(staging, 'site', 'hearth.db');
     if (!fs.existsSync(path.join(staging, 'site', 'hearth.json'))) throw new HearthError('invalid_request', `${file} holds no site configuration`, { status: 400 });
-    if (manifest.databaseSha256 && (!fs.existsSync(db) || sha256(db) !== manifest.databaseSha256)) throw new HearthError('invalid_request', `the database in ${file} is damaged (its checksum does not match the manifest)`, { status: 400 });
+    if (manifest.databaseSha256 && (!fs.existsSync(db) || (await sha256(db)) !== manifest.databaseSha256)) throw new HearthError('invalid_request', `the database in ${file} is damaged (its checksum does not match the manifest)`, { status: 400 });
     return { staging, manifest };
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true });
@@ -152,7 +156,7 @@ export async function restoreSite(config: ServiceConfig, registry: SiteRegistry,
     const domain = manifest.domain;
     const site = registry.get(domain);
     if (site && site.status === 'active') {
-      throw new HearthError('site_in_use', `${showDomain({ ascii: domain })} is serving: suspend it first (hearth service suspend ${domain}), then restore`, { status: 409 });
+      throw new HearthError('site_in_use', `${domain} is serving: suspend it first (hearth service suspend ${domain}), then restore`, { status: 409 });
     }
     // The running service closes a suspended site within a few seconds; wait for it.
     const deadline = Date.now() + (options.waitMs ?? 30_000);

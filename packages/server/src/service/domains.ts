@@ -68,6 +68,6 @@ export function parseSiteDomain(input: string, options: { allowLoopbackIp?: bool
 }
 
 /** How a domain is shown: the ASCII name, with the Unicode form beside it when they differ. */
-export function showDomain(domain: SiteDomain): string {
+export function showDomain(domain: { ascii: string; unicode?: string | null }): string {
   return domain.unicode ? `${domain.unicode} (${domain.ascii})` : domain.ascii;
 }

@@ -5,7 +5,9 @@ import pino, { type Logger } from 'pino';
 import { buildApp, localReader } from '../app.js';
 import { Context } from '../context.js';
 import { loadSiteConfig } from '../site-config.js';
+import { isLoopbackIp } from '../http-helpers.js';
 import { requestSite, runInSite } from '../site-scope.js';
+import { escapeHtml } from '../web/html.js';
 import { backupSite, listBackups, pruneBackups } from './backup.js';
 import { showDomain } from './domains.js';
 import { ServiceMetrics } from './metrics.js';
@@ -15,7 +17,6 @@ import { serviceSiteDir, type ServiceConfig } from './service-config.js';
 
 /** Paths the service answers itself, on any host; no site path starts with this. */
 export const SERVICE_PREFIX = '/.hearth-service/';
-
 
 export interface ServiceHostOptions {
   logLevel?: string;
@@ -41,7 +42,6 @@ export class ServiceHost {
   private ready = false;
   private readonly metrics: ServiceMetrics;
   private readonly panel: Panel;
-  private traffic = new Map<string, number>();
 
   constructor(
     private readonly config: ServiceConfig,
@@ -50,17 +50,12 @@ export class ServiceHost {
   ) {
     this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
     this.metrics = new ServiceMetrics(registry, () => this.runtimes);
-    this.panel = new Panel(config, registry, this.log.child({ panel: true }), () => this.traffic);
+    this.panel = new Panel(config, registry, this.log.child({ panel: true }), () => this.metrics.requestCounts());
   }
 
   /** The service's logger (for what runs beside it, like Caddy). */
   get logger(): Logger {
     return this.log;
-  }
-
-  /** How many sites are open now (for health and the bench). */
-  get openSites(): number {
-    return this.runtimes.size;
   }
 
   async listen(host: string, port: number): Promise<{ port: number }> {
@@ -140,20 +135,17 @@ export class ServiceHost {
     try {
       const url = req.url ?? '/';
       if (url.startsWith(SERVICE_PREFIX)) return this.serviceRoute(req, res, url);
-      if (this.panel.host && hostOf(req) === this.panel.host) {
-        this.traffic = await this.metrics.requestCounts();
-        return await this.panel.handle(req, res);
-      }
+      if (this.panel.host && hostOf(req) === this.panel.host) return await this.panel.handle(req, res);
       const site = this.siteFor(req);
       if (!site) return refuse(req, res, 404, 'unknown_site', 'No site here', `${hostOf(req) || 'This address'} is not a site on this service.`);
       if (site.status === 'deleted') {
         await this.closeSite(site.domain);
         const until = new Date((site.suspendedAt ?? Date.now()) + (this.config.deleteGraceDays ?? 30) * 86_400_000).toISOString().slice(0, 10);
-        return refuse(req, res, 410, 'site_deleted', 'This site was deleted', `${showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) })} was deleted by its host. Its data is kept until ${until}; if it is your site, your hosting provider can restore it until then.`);
+        return refuse(req, res, 410, 'site_deleted', 'This site was deleted', `${showDomain({ ascii: site.domain, unicode: site.unicode })} was deleted by its host. Its data is kept until ${until}; if it is your site, your hosting provider can restore it until then.`);
       }
       if (site.status === 'suspended') {
         await this.closeSite(site.domain);
-        return refuse(req, res, 503, 'site_suspended', 'This site is paused', `${showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) })} is suspended by its host. Its posts and messages are kept; if it is your site, ask your hosting provider.`);
+        return refuse(req, res, 503, 'site_suspended', 'This site is paused', `${showDomain({ ascii: site.domain, unicode: site.unicode })} is suspended by its host. Its posts and messages are kept; if it is your site, ask your hosting provider.`);
       }
       this.metrics.observe(site.domain, res, started);
       const ctx = await this.runtime(site.domain);
@@ -204,7 +196,7 @@ export class ServiceHost {
     }
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}metrics`) {
       // From this machine only, and not through the TLS proxy (which adds X-Forwarded-For).
-      if (!isLoopback(req.socket.remoteAddress) || req.headers['x-forwarded-for'] !== undefined || req.headers.via !== undefined) {
+      if (!isLoopbackIp(req.socket.remoteAddress) || req.headers['x-forwarded-for'] !== undefined || req.headers.via !== undefined) {
         return json(res, 403, { error: { code: 'forbidden', message: 'metrics are read from the machine itself (http://127.0.0.1:PORT/.hearth-service/metrics)' } });
       }
       void this.metrics.registry.metrics().then((text) => {
@@ -268,10 +260,6 @@ export class ServiceHost {
   }
 }
 
-function isLoopback(address: string | undefined): boolean {
-  return address === '::1' || /^(::ffff:)?127\./.test(address ?? '');
-}
-
 /** The Host header's name: lowercase, without port or trailing dot. */
 export function hostOf(req: http.IncomingMessage): string {
   const host = (req.headers.host ?? '').trim().toLowerCase();
@@ -292,8 +280,4 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: num
   res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
 <style>body{font:17px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#faf7f2;color:#2b2118}main{max-width:34rem;padding:2rem}h1{font-size:1.6rem;margin:0 0 .5rem}</style></head>
 <body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

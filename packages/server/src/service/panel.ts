@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import { verifyPassword } from '../auth/passwords.js';
 import { backupSite, listBackups, restoreSite } from './backup.js';
 import { showDomain } from './domains.js';
+import { isLoopbackIp } from '../http-helpers.js';
 import { siteStorageBytes } from '../quotas.js';
+import { escapeHtml as esc } from '../web/html.js';
 import type { SiteRegistry } from './registry.js';
 import { addServiceSite } from './service.js';
 import { serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service-config.js';
@@ -32,7 +34,8 @@ export class Panel {
     private readonly config: ServiceConfig,
     private readonly registry: SiteRegistry,
     private readonly log: Logger,
-    private readonly traffic: () => Map<string, number>,
+    /** Requests served per site since the start (read only for the sites page). */
+    private readonly traffic: () => Promise<Map<string, number>>,
   ) {}
 
   get host(): string | undefined {
@@ -53,7 +56,7 @@ export class Panel {
         res.setHeader('set-cookie', `${COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict`);
         return redirect(res, '/login');
       }
-      if (route === 'GET /') return this.sitesPage(res, 200, url.searchParams.get('done') ?? undefined);
+      if (route === 'GET /') return await this.sitesPage(res, 200, url.searchParams.get('done') ?? undefined);
       if (route === 'POST /sites') return await this.createSite(req, res);
       const limits = /^(GET|POST) \/sites\/([^/]+)\/limits$/.exec(route);
       if (limits) return await this.limits(req, res, decodeURIComponent(limits[2]!));
@@ -81,8 +84,7 @@ export class Panel {
   private signedIn(req: http.IncomingMessage): boolean {
     const token = cookieOf(req);
     const until = token ? this.sessions.get(token) : undefined;
-    if (!until || until < Date.now()) return false;
-    return true;
+    return until !== undefined && until >= Date.now();
   }
 
   private loginPage(res: http.ServerResponse, status: number, error?: string, username = ''): void {
@@ -119,12 +121,12 @@ export class Panel {
 
   // ---- sites -----------------------------------------------------------------------------
 
-  private sitesPage(res: http.ServerResponse, status: number, done?: string, form?: { error: string; domain: string; username: string }): void {
+  private async sitesPage(res: http.ServerResponse, status: number, done?: string, form?: { error: string; domain: string; username: string }): Promise<void> {
     const sites = this.registry.list();
-    const traffic = this.traffic();
+    const traffic = await this.traffic();
     const rows = sites
       .map((site) => {
-        const name = showDomain({ ascii: site.domain, ...(site.unicode ? { unicode: site.unicode } : {}) });
+        const name = showDomain({ ascii: site.domain, unicode: site.unicode });
         const url = serviceSiteUrl(this.config, site.domain);
         const actions =
           site.status === 'deleted'
@@ -171,7 +173,7 @@ ${table}
       redirect(res, `/?done=${encodeURIComponent(`Created ${showDomain(made.domain)}: ${made.url}`)}`);
     } catch (error) {
       if (!(error instanceof HearthError) || error.status >= 500) throw error;
-      this.sitesPage(res, error.status, undefined, { error: error.message, domain: input.domain, username: input.username });
+      await this.sitesPage(res, error.status, undefined, { error: error.message, domain: input.domain, username: input.username });
     }
   }
 
@@ -354,10 +356,6 @@ function button(domain: string, action: string, label: string, kind = 'secondary
   return `<form method="post" action="/sites/${encodeURIComponent(domain)}/${action}"><button type="submit" class="${kind}" aria-label="${esc(`${label}: ${domain}`)}">${esc(label)}</button></form>`;
 }
 
-function esc(text: string): string {
-  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 function redirect(res: http.ServerResponse, location: string): void {
   res.writeHead(303, { location, 'cache-control': 'no-store' });
   res.end();
@@ -367,7 +365,7 @@ function redirect(res: http.ServerResponse, location: string): void {
 function clientAddress(req: http.IncomingMessage): string {
   const remote = req.socket.remoteAddress ?? '';
   const forwarded = req.headers['x-forwarded-for'];
-  if (typeof forwarded === 'string' && (remote === '::1' || /^(::ffff:)?127\./.test(remote))) return forwarded.split(',').at(-1)!.trim();
+  if (typeof forwarded === 'string' && isLoopbackIp(remote)) return forwarded.split(',').at(-1)!.trim();
   return remote;
 }
 
