@@ -23,6 +23,8 @@ const needed = [
   { pkg: 'caddy', file: '/usr/bin/caddy', why: 'the hosting service\'s HTTPS test' },
   { pkg: 'pebble', file: '/usr/bin/pebble', why: 'the hosting service\'s HTTPS test (a test ACME CA)' },
   { pkg: 'openssl', file: '/usr/bin/openssl', why: 'the hosting service\'s HTTPS test' },
+  { pkg: 'postgresql', file: '/usr/bin/psql', why: 'the PostgreSQL pass (the tests start their own cluster)' },
+  { pkg: 'nats-server', file: '/usr/sbin/nats-server', why: 'the several-instances tests' },
 ].filter((n) => !fs.existsSync(n.file));
 if (needed.length > 0) {
   if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
@@ -36,16 +38,42 @@ if (needed.length > 0) {
     process.exit(1);
   }
 }
-const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-')), 'report.json');
+// The storage and federation suites run twice: on the embedded SQLite (the first pass, with
+// everything else) and on PostgreSQL (each site in a schema of its own, in one throwaway cluster
+// that tests/helpers/global-setup.ts starts). The second pass runs for a whole `npm test`, or
+// with HEARTH_TEST_POSTGRES=1; HEARTH_TEST_POSTGRES=0 skips it.
+const POSTGRES_SUITES = [
+  'packages/server/src/storage',
+  'tests/federation.test.ts', 'tests/dm.test.ts', 'tests/social.test.ts', 'tests/vault.test.ts', 'tests/media.test.ts',
+  'tests/public-site.test.ts', 'tests/bad-input.test.ts', 'tests/inbox-fuzz.test.ts', 'tests/protocol-hardening.test.ts',
+  'tests/relay.test.ts', 'tests/crash.test.ts', 'tests/clocks.test.ts', 'tests/calls.test.ts', 'tests/cli.test.ts',
+];
+const args = process.argv.slice(2);
+const postgresPass = process.env.HEARTH_TEST_POSTGRES === '1' || (process.env.HEARTH_TEST_POSTGRES !== '0' && args.length === 0);
+
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const result = spawnSync(process.execPath, [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-});
-try {
-  const summary = JSON.parse(fs.readFileSync(report, 'utf8'));
-  console.log(`\n${summary.numPassedTests} passed, ${summary.numFailedTests} failed${summary.numPendingTests ? `, ${summary.numPendingTests} skipped` : ''}`);
-} catch {
-  console.log('\n(no test report was written)');
+function runPass(label, vitestArgs, env) {
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-')), 'report.json');
+  if (label) console.log(`\n== ${label}`);
+  const result = spawnSync(process.execPath, [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...vitestArgs], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  let summary;
+  try {
+    summary = JSON.parse(fs.readFileSync(report, 'utf8'));
+  } catch {
+    /* no report */
+  }
+  return { status: result.status ?? 1, summary };
 }
-process.exit(result.status ?? 1);
+
+const passes = [runPass(postgresPass ? 'SQLite (the embedded default): every test' : '', args, {})];
+if (postgresPass) passes.push(runPass('PostgreSQL: the storage and federation suites again', [...POSTGRES_SUITES, ...args], { HEARTH_TEST_DATABASE: 'postgres' }));
+const passed = passes.reduce((n, p) => n + (p.summary?.numPassedTests ?? 0), 0);
+const failed = passes.reduce((n, p) => n + (p.summary?.numFailedTests ?? 0), 0);
+const skipped = passes.reduce((n, p) => n + (p.summary?.numPendingTests ?? 0), 0);
+if (passes.some((p) => !p.summary)) console.log('\n(a test pass wrote no report)');
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${passes.length > 1 ? ` (both passes: ${passes.map((p) => p.summary?.numPassedTests ?? 0).join(' on SQLite + ')} on PostgreSQL)` : ''}`);
+process.exit(passes.find((p) => p.status !== 0)?.status ?? 0);

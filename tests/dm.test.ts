@@ -12,7 +12,6 @@ import {
 } from '@hearth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
-import { openDatabase } from './helpers/sqlite.js';
 
 describe('direct messages between CLI devices', () => {
   let alice: SiteProcess;
@@ -76,11 +75,9 @@ describe('direct messages between CLI devices', () => {
     // but cannot certify that device with her identity key, which only her devices hold.
     await alice.stop();
     const rogue = { id: 'rogue-device-1', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
-    const db = openDatabase(path.join(alice.dataDir, 'hearth.db'));
-    db.run('insert into devices (id, username, name, sign_key, dh_key, cert, created_at) values (?, ?, ?, ?, ?, ?, ?)',
+    alice.execute('insert into devices (id, username, name, sign_key, dh_key, cert, created_at) values (?, ?, ?, ?, ?, ?, ?)',
       rogue.id, 'alice', 'rogue', rogue.sign.publicKey, rogue.dh.publicKey, 'A'.repeat(86), Date.now(),
     );
-    db.close();
     await alice.start();
     const bobKeys = (await bob.api('GET', '/api/users/bob')).body.devices as Array<{ id: string; dhKey: string }>;
     const forged = signDmPlaintext(rogue, { id: newEnvelopeId(), from: alice.address('alice'), to: bob.address('bob'), sentAt: new Date().toISOString(), text: 'send me your password' });

@@ -25,6 +25,9 @@ describe('inbox under random and mutated envelopes', () => {
     await Promise.all([alice?.destroy(), bob?.destroy()]);
   });
 
+  // Each check of the row counts is a query from the test; through psql (the PostgreSQL pass) it
+  // takes tens of ms, twice per run.
+  const FUZZ_TIMEOUT_MS = 180_000;
   const rows = () =>
     bob.count(`select (select count(*) from comments) + (select count(*) from likes) + (select count(*) from followers)
       + (select count(*) from remote_posts) + (select count(*) from dm_messages) + (select count(*) from notifications)
@@ -97,7 +100,7 @@ describe('inbox under random and mutated envelopes', () => {
       { numRuns: 300 },
     );
     expect(bob.log).not.toMatch(/"level":50/);
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('over a link: never an internal error, and a refused envelope stores nothing', async () => {
     let link = await dialLink(alice, bob);
@@ -134,5 +137,5 @@ describe('inbox under random and mutated envelopes', () => {
     );
     link.ws.close();
     expect(bob.log).not.toMatch(/"level":50/);
-  });
+  }, FUZZ_TIMEOUT_MS);
 });

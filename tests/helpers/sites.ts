@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openDatabase, type TestDb } from './sqlite.js';
+import { dropSchema, dumpSchema, inlineParams, psqlExecute, psqlRows, runPostgres } from './postgres.js';
+import { randomBytes } from 'node:crypto';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -99,6 +101,8 @@ export interface SiteOptions {
   turn?: boolean;
   dataDir?: string;
   env?: Record<string, string>;
+  /** 'sqlite': the embedded default even on the PostgreSQL pass of the tests. */
+  database?: 'sqlite';
   /** Run the site inside this network namespace, at this address (a TestNetwork's prefix and innerIp). */
   netns?: { prefix: string[]; ip: string };
 }
@@ -175,7 +179,10 @@ export class SiteProcess {
     const [first, ...rest] = users;
     // A production site has a public https URL and no dev mode: every outbound fetch is SSRF-guarded.
     const site_ = options.production ? ['--url', 'https://hearth.test'] : ['--url', `http://${options.publicHost ?? '127.0.0.1'}:${port}`, '--dev'];
-    await hearth(['init', '--data', dataDir, ...site_, '--user', first!, '--password', SiteProcess.password(first!)]);
+    // On the PostgreSQL pass of the tests, each site gets a schema of its own in the run's cluster.
+    const pg = runPostgres();
+    const database = pg && !options.dataDir && options.database !== 'sqlite' ? ['--database', pg.url, '--database-schema', `t_${randomBytes(6).toString('hex')}`] : [];
+    await hearth(['init', '--data', dataDir, ...site_, '--user', first!, '--password', SiteProcess.password(first!), ...database]);
     for (const user of rest) await hearth(['user', 'add', '--data', dataDir, '--user', user, '--password', SiteProcess.password(user)]);
     if (options.turn) {
       // The site's own coturn on a free port, relaying on a small range of ports of its own.
@@ -242,10 +249,34 @@ export class SiteProcess {
 
   private reader: TestDb | undefined;
 
-  /** Read-only SQL on the live database (WAL lets a reader run beside the site). */
+  /** The site's PostgreSQL schema, when its data is there (from hearth.json). */
+  get postgresSchema(): string | undefined {
+    return (JSON.parse(fs.readFileSync(path.join(this.dataDir, 'hearth.json'), 'utf8')) as { database?: { schema?: string } }).database?.schema;
+  }
+
+  /**
+   * Read-only SQL on the live database (WAL lets a reader run beside the site); on PostgreSQL,
+   * through psql in the site's schema. Write it in the SQL both share, with `?` placeholders.
+   */
   query<T = any>(sql: string, ...params: unknown[]): T[] {
+    const schema = this.postgresSchema;
+    const pg = runPostgres();
+    if (schema && pg) return psqlRows<T>(pg.port, inlineParams(sql, params), schema);
     this.reader ??= openDatabase(path.join(this.dataDir, 'hearth.db'), { readonly: true });
     return this.reader.all<T>(sql, ...params);
+  }
+
+  /** A write straight into the database, behind the site's back (for tests of what a tampered store does). */
+  execute(sql: string, ...params: unknown[]): void {
+    const schema = this.postgresSchema;
+    const pg = runPostgres();
+    if (schema && pg) return psqlExecute(pg.port, inlineParams(sql, params), schema);
+    const db = openDatabase(path.join(this.dataDir, 'hearth.db'));
+    try {
+      db.run(sql, ...params);
+    } finally {
+      db.close();
+    }
   }
 
   count(sql: string, ...params: unknown[]): number {
@@ -254,6 +285,9 @@ export class SiteProcess {
 
   /** Every byte of the site's database files, for "the plaintext is not in here" checks. */
   databaseBytes(): Buffer {
+    const schema = this.postgresSchema;
+    const pg = runPostgres();
+    if (schema && pg) return dumpSchema(pg.port, schema);
     return Buffer.concat(
       fs
         .readdirSync(this.dataDir)
@@ -276,6 +310,9 @@ export class SiteProcess {
     // A site with --turn stops its coturn on SIGTERM; SIGKILL would leave coturn running.
     await this.stop(this.startArgs.includes('--turn') ? 'SIGTERM' : 'SIGKILL');
     this.reader?.close();
+    const schema = this.postgresSchema;
+    const pg = runPostgres();
+    if (schema && pg) dropSchema(pg.port, schema);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

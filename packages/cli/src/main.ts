@@ -4,6 +4,7 @@ import { createSiteConfig, listUsernames, siteExists } from '@hearth/server';
 import { HearthError } from '@hearth/protocol';
 import { runDemo } from './commands/demo.js';
 import { addUser, initSite, rotateUserKey, runSite } from './commands/site.js';
+import { migrateStorage, type MigrateStorageOptions } from './commands/migrate-storage.js';
 import { login, loadProfile } from './device-profile.js';
 import { listDms, sendDm, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
@@ -44,9 +45,11 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .option('--password <pw>', 'password of the first user')
     .option('--display-name <name>', 'display name of the first user')
     .option('--dev', 'development site: plain http and private addresses allowed')
-    .action(async (opts: { data?: string; url?: string; user?: string; password?: string; displayName?: string; dev?: boolean }) => {
+    .option('--database <url>', 'keep the data in PostgreSQL (postgres://user:pw@host/db) instead of the embedded SQLite file; default: $HEARTH_DATABASE_URL if set')
+    .option('--database-schema <name>', 'with PostgreSQL: the schema for this site (default: site_ and the site\'s name)')
+    .action(async (opts: { data?: string; url?: string; user?: string; password?: string; displayName?: string; dev?: boolean; database?: string; databaseSchema?: string }) => {
       const site = await initSite(opts);
-      out(`Created a site at ${site.url} in ${site.dataDir} with user ${site.user}.`);
+      out(`Created a site at ${site.url} in ${site.dataDir} with user ${site.user}${site.storage ? ` (data in ${site.storage})` : ''}.`);
       out(`Start it with: hearth start --data ${site.dataDir}`);
     });
 
@@ -78,6 +81,17 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       }
       onShutdown(running.close);
       await new Promise<void>(() => {});
+    });
+
+  program
+    .command('migrate-storage')
+    .description('move a stopped site (or every site of a hosting service) from its SQLite file to PostgreSQL, every table checked')
+    .option('--data <dir>', 'the site\'s data folder')
+    .option('--service <dir>', 'a hosting service\'s folder: move all its sites')
+    .option('--to <url>', 'the PostgreSQL database, postgres://user:pw@host/db (default: $HEARTH_DATABASE_URL)')
+    .option('--schema <name>', 'with --data: the schema for the site (default: site_ and the site\'s name)')
+    .action(async (opts: MigrateStorageOptions) => {
+      await migrateStorage(opts, out);
     });
 
   program

@@ -31,7 +31,10 @@ import { lookupProfile } from './routes/dms.js';
 import { localAddressText } from './storage/users.js';
 import { VaultHub } from './vault/hub.js';
 import { CommitBatcher } from './storage/commit-batcher.js';
-import { migrateToLatest, openSqlite, type Db } from './storage/db.js';
+import { migrateToLatest, openDatabase, schemaBytes, type Db } from './storage/db.js';
+import { dialectOf, type DialectName } from './storage/dialect.js';
+import fs from 'node:fs';
+import { redactUrl, SiteConfigError } from './site-config.js';
 import { findUser } from './storage/users.js';
 import { LocalUserCache } from './storage/local-users.js';
 import type { Database } from './storage/schema.js';
@@ -57,6 +60,8 @@ export class Context {
   readonly webDir: string | undefined;
   readonly log: Logger;
   readonly db: Db;
+  /** The database the site's data is in: the embedded SQLite file, or PostgreSQL. */
+  readonly dialect: DialectName;
   readonly now: () => number;
   /** Plain HTTP(S) to other sites (SSRF-guarded). */
   readonly http: HttpClient;
@@ -106,7 +111,8 @@ export class Context {
     this.now = options.now ?? Date.now;
     this.events.setMaxListeners(0);
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { site: formatAddress({ username: 'site', ...this.site }).slice(5) } });
-    this.db = openSqlite({ file: options.config.dbFile });
+    this.db = openDatabase(options.config.storage);
+    this.dialect = dialectOf(this.db);
     const allowInsecure = options.config.dev;
     this.http = new HttpClient({ allowInsecure, userAgent: `Hearth/0.1 (+${options.config.origin})` });
     this.serverSigner = nodeSigner(options.config.serverKey);
@@ -125,7 +131,8 @@ export class Context {
         void rememberProfileDocument(this.db, formatAddress(address), profile, this.now()).catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'profile not remembered')),
     });
     this.batcher = new CommitBatcher(this.db);
-    this.quota = new QuotaGuard(options.config.dataDir, this.db, this.now);
+    const storage = options.config.storage;
+    this.quota = new QuotaGuard(options.config.dataDir, this.db, this.now, storage.kind === 'postgres' ? () => schemaBytes(this.db, storage.schema) : undefined);
     this.users = new LocalUserCache(this.db);
     this.inbox = new Inbox({
       users: this.users,
@@ -250,8 +257,19 @@ export class Context {
   }
 
   static async open(options: ContextOptions): Promise<Context> {
+    const { storage, dbFile } = options.config;
+    // A site whose data is still in its SQLite file must not start afresh on an empty PostgreSQL
+    // schema because HEARTH_DATABASE_URL was set: moving the data is one command.
+    if (storage.kind === 'postgres' && fs.existsSync(dbFile)) {
+      throw new SiteConfigError(`this site's data is in ${dbFile}, not in PostgreSQL (${redactUrl(storage.url)}): move it with "hearth migrate-storage --data ${options.config.dataDir} --to ${redactUrl(storage.url)}", or unset HEARTH_DATABASE_URL to keep using the file`);
+    }
     const ctx = new Context(options);
-    await migrateToLatest(ctx.db);
+    try {
+      await migrateToLatest(ctx.db);
+    } catch (error) {
+      await ctx.db.destroy().catch(() => undefined);
+      throw storage.kind === 'postgres' ? new Error(`PostgreSQL at ${redactUrl(storage.url)} (schema ${storage.schema}): ${(error as Error).message}`, { cause: error }) : error;
+    }
     ctx.clock = await SiteClock.load(ctx.db, ctx.now());
     const anyone = await ctx.db.selectFrom('users').select('username').limit(1).executeTakeFirst();
     if (!anyone) ctx.setupCode = randomToken(18);
@@ -262,15 +280,18 @@ export class Context {
   async startBackground(): Promise<void> {
     // Is the database sound, and does it hold everything this site had acknowledged? Both are
     // said plainly in the log (docs/DEPLOY.md, "Recovery"); the site still starts.
-    const problem = await quickCheck(this.db);
-    if (problem) {
-      this.databaseProblem = problem;
-      this.log.error({ quickCheck: problem }, `the database file ${this.config.dbFile} is damaged (SQLite quick_check: ${problem}); restore it from a backup (docs/DEPLOY.md, "Recovery")`);
+    // (PostgreSQL checks and recovers its own files; these are the embedded file's checks.)
+    if (this.dialect === 'sqlite') {
+      const problem = await quickCheck(this.db);
+      if (problem) {
+        this.databaseProblem = problem;
+        this.log.error({ quickCheck: problem }, `the database file ${this.config.dbFile} is damaged (SQLite quick_check: ${problem}); restore it from a backup (docs/DEPLOY.md, "Recovery")`);
+      }
+      this.ackMarks = new AckMarks(this.db, AckMarks.fileIn(this.config.dataDir), this.log);
+      if (!(await this.ackMarks.check())) this.databaseProblem ??= 'acknowledged writes were lost at the last start';
+      await this.ackMarks.save();
+      this.ackMarks.start();
     }
-    this.ackMarks = new AckMarks(this.db, AckMarks.fileIn(this.config.dataDir), this.log);
-    if (!(await this.ackMarks.check())) this.databaseProblem ??= 'acknowledged writes were lost at the last start';
-    await this.ackMarks.save();
-    this.ackMarks.start();
     this.loopDelay ??= acquireLoopDelay();
     await this.outbox.start();
     this.puller.start();
@@ -290,7 +311,7 @@ export class Context {
       this.links.want(parseHostPort(target.slice(at + 1)));
     }
     // The start-up check read every page: give the page cache back (it fills again as needed).
-    await sql`PRAGMA shrink_memory`.execute(this.db);
+    if (this.dialect === 'sqlite') await sql`PRAGMA shrink_memory`.execute(this.db);
   }
 
   /**

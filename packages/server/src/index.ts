@@ -1,7 +1,7 @@
 export { buildApp } from './app.js';
 export { Context, type ContextOptions } from './context.js';
 export { readEnv } from './config.js';
-export { createSiteConfig, loadSiteConfig, updateSiteConfigFile, siteExists, normalizeSiteUrl, SiteConfigError, CONFIG_FILE, DB_FILE, type SiteConfig } from './site-config.js';
+export { createSiteConfig, databaseUrlFromEnv, defaultSchemaFor, redactUrl, loadSiteConfig, updateSiteConfigFile, siteExists, normalizeSiteUrl, SiteConfigError, CONFIG_FILE, DB_FILE, type SiteConfig } from './site-config.js';
 export { createUser, findUser, listUsernames } from './storage/users.js';
 export { MIN_PASSWORD_LENGTH, hashPassword } from './auth/passwords.js';
 export { enqueueEnvelope } from './outbox/outbox.js';
@@ -21,3 +21,5 @@ export { addServiceSite, openRegistry, requireServiceSite, type NewSite } from '
 export { ServiceHost, SERVICE_PREFIX } from './service/host.js';
 export { backupSite, listBackups, pruneBackups, restoreSite, backupDir, type BackupFile } from './service/backup.js';
 export { systemdUnits } from './service/systemd.js';
+export { moveSqliteToPostgres, parentsFirst, StorageMoveError, type StorageMove, type TableCopy } from './storage/migrate-storage.js';
+export { claimRunLock, runningProcess, RUN_LOCK_FILE } from './run-lock.js';

@@ -44,16 +44,20 @@ export class QuotaGuard {
     private readonly dataDir: string,
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
+    /** A site in PostgreSQL: the bytes its schema holds (its folder then holds only media). */
+    private readonly databaseBytes?: () => Promise<number>,
   ) {}
 
   /** Set by the hosting service, and updated when the vendor changes them. */
   quotas: SiteQuotas = {};
 
   /** Before something is stored: refuses once the site holds as much as it may. */
-  checkStorage(adding = 0): void {
+  async checkStorage(adding = 0): Promise<void> {
     const limit = this.quotas.storageBytes;
     if (limit === undefined) return;
-    if (!this.sized || this.now() - this.sized.at > SIZE_CACHE_MS) this.sized = { at: this.now(), bytes: siteStorageBytes(this.dataDir) };
+    if (!this.sized || this.now() - this.sized.at > SIZE_CACHE_MS) {
+      this.sized = { at: this.now(), bytes: siteStorageBytes(this.dataDir) + (this.databaseBytes ? await this.databaseBytes() : 0) };
+    }
     if (this.sized.bytes + adding > limit) {
       throw new HearthError('storage_quota_exceeded', `this site is full: it holds ${mb(this.sized.bytes)} of the ${mb(limit)} its host allows. Delete some images or posts, or ask your host for more room; nothing was saved`, { status: 507 });
     }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TurnSettings } from './turn/turn.js';
+import { createHash } from 'node:crypto';
+import { SCHEMA_NAME, type DatabaseTarget } from './storage/dialect.js';
 import { generateSigningKeyPair, HearthError, isLoopbackHost, siteFromUrl, type SigningKeyPair, type SiteName } from '@hearth/protocol';
 
 /**
@@ -25,6 +27,12 @@ export interface SiteConfigFile {
    * when a friend's relay may itself need a relay to reach the destination. `hearth relay hops`.
    */
   relayHops?: number;
+  /**
+   * Where the site keeps its data when not in the embedded SQLite file (hearth.db): a PostgreSQL
+   * database, in a schema of the site's own (docs/SCALING.md). `HEARTH_DATABASE_URL` gives the
+   * URL when this is absent.
+   */
+  database?: { url: string; schema?: string; poolSize?: number };
 }
 
 export interface SiteConfig extends SiteConfigFile {
@@ -33,6 +41,8 @@ export interface SiteConfig extends SiteConfigFile {
   /** The base URL without a trailing slash. */
   origin: string;
   dbFile: string;
+  /** Where the data is: `dbFile`, or PostgreSQL (from `database` or HEARTH_DATABASE_URL). */
+  storage: DatabaseTarget;
 }
 
 export const CONFIG_FILE = 'hearth.json';
@@ -58,7 +68,7 @@ export function siteExists(dataDir: string): boolean {
   return fs.existsSync(path.join(dataDir, CONFIG_FILE));
 }
 
-export function createSiteConfig(dataDir: string, options: { url: string; dev: boolean }): SiteConfig {
+export function createSiteConfig(dataDir: string, options: { url: string; dev: boolean; database?: SiteConfigFile['database'] }): SiteConfig {
   const normalized = normalizeSiteUrl(options.url, options.dev);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, CONFIG_FILE);
@@ -69,9 +79,15 @@ export function createSiteConfig(dataDir: string, options: { url: string; dev: b
     dev: normalized.dev,
     serverKey: generateSigningKeyPair(),
     createdAt: new Date().toISOString(),
+    ...(options.database ? { database: options.database } : {}),
   };
   fs.writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-  return loadSiteConfig(dataDir);
+  try {
+    return loadSiteConfig(dataDir);
+  } catch (error) {
+    fs.rmSync(file, { force: true }); // (a bad database setting): nothing half-made stays
+    throw error;
+  }
 }
 
 export function loadSiteConfig(dataDir: string): SiteConfig {
@@ -92,7 +108,40 @@ export function loadSiteConfig(dataDir: string): SiteConfig {
     throw new SiteConfigError(`${file}: relayHops must be 1 or 2 (it is ${JSON.stringify(raw.relayHops)})`);
   }
   const normalized = normalizeSiteUrl(raw.url, raw.dev);
-  return { ...raw, url: normalized.url, dev: normalized.dev, dataDir, site: normalized.site, origin: normalized.url, dbFile: path.join(dataDir, DB_FILE) };
+  const dbFile = path.join(dataDir, DB_FILE);
+  return { ...raw, url: normalized.url, dev: normalized.dev, dataDir, site: normalized.site, origin: normalized.url, dbFile, storage: storageTarget(raw, normalized.site, dbFile, file) };
+}
+
+/** The PostgreSQL URL from the environment, if one is set there (a vendor sets it once for every site). */
+export function databaseUrlFromEnv(): string | undefined {
+  const url = process.env.HEARTH_DATABASE_URL?.trim();
+  return url ? url : undefined;
+}
+
+function storageTarget(raw: SiteConfigFile, site: SiteName, dbFile: string, file: string): DatabaseTarget {
+  const url = raw.database?.url ?? databaseUrlFromEnv();
+  if (!url) return { kind: 'sqlite', file: dbFile };
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new SiteConfigError(`${raw.database ? `${file}: database.url` : 'HEARTH_DATABASE_URL'} must be a postgres:// URL (it is ${JSON.stringify(redactUrl(url))})`);
+  const schema = raw.database?.schema ?? defaultSchemaFor(site);
+  if (!SCHEMA_NAME.test(schema)) throw new SiteConfigError(`${file}: database.schema must be lower-case letters, digits and _ (it is ${JSON.stringify(schema)})`);
+  const poolSize = raw.database?.poolSize;
+  if (poolSize !== undefined && (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100)) throw new SiteConfigError(`${file}: database.poolSize must be a whole number from 1 to 100`);
+  return { kind: 'postgres', url, schema, ...(poolSize ? { poolSize } : {}) };
+}
+
+/**
+ * The schema a site's tables live in, from its name: readable (site_example_com, with the port
+ * when it is not the default) and unique, so many sites can share one database.
+ */
+export function defaultSchemaFor(site: SiteName): string {
+  const name = `site_${site.host}${site.port !== 443 ? `_${site.port}` : ''}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 50)}_${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
+}
+
+/** A database URL with its password replaced, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
 
 /** Changes settings in hearth.json (written whole to a temporary file, then renamed into place). */

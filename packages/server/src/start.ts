@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { readEnv } from './config.js';
 import { Context } from './context.js';
-import { loadSiteConfig } from './site-config.js';
+import { loadSiteConfig, type SiteConfig } from './site-config.js';
 import { prepareCoturn, startCoturn } from './turn/coturn.js';
+import { claimRunLock } from './run-lock.js';
 
 export interface RunningSite {
   ctx: Context;
@@ -16,6 +17,16 @@ export interface RunningSite {
 export async function startSite(options: { dataDir: string; logLevel?: string; listenHost?: string; listenPort?: number; webDir?: string; turn?: boolean }): Promise<RunningSite> {
   const env = readEnv();
   let config = loadSiteConfig(options.dataDir);
+  const release = claimRunLock(options.dataDir, 'the site');
+  try {
+    return await startClaimed(options, config, env, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+async function startClaimed(options: { dataDir: string; logLevel?: string; listenHost?: string; listenPort?: number; webDir?: string; turn?: boolean }, config: SiteConfig, env: ReturnType<typeof readEnv>, release: () => void): Promise<RunningSite> {
   // --turn: TURN settings first (a fresh secret the first time), so the site loads them and hands out credentials.
   const prepared = options.turn ? prepareCoturn(config) : undefined;
   if (prepared) config = loadSiteConfig(options.dataDir);
@@ -46,6 +57,7 @@ export async function startSite(options: { dataDir: string; logLevel?: string; l
       await app.close();
       await ctx.close();
       await coturn?.stop();
+      release();
     },
   };
 }

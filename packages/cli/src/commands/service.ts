@@ -6,6 +6,7 @@ import {
   addServiceSite,
   backupSite,
   caddyfile,
+  claimRunLock,
   coturnConfig,
   createServiceConfig,
   DEFAULT_TURN_PORT,
@@ -122,6 +123,12 @@ export async function serviceStart(options: { data: string; host?: string; port?
   // A dev service listens on the port in its sites' URLs; a public one behind Caddy (which owns 443).
   const port = options.port === undefined ? (config.dev ? config.port : DEFAULT_BACKEND_PORT) : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be a port number', 2);
+  let release: () => void;
+  try {
+    release = claimRunLock(config.dataDir, 'the hosting service');
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
   const registry = openRegistry(config);
   const host = new ServiceHost(config, registry, { logLevel: options.logLevel, webDir: findWebDir() });
   // Production: Caddy in front terminates TLS and proxies here over loopback.
@@ -132,6 +139,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
     out(`Hearth hosting service on ${listenHost}:${bound.port}, ${registry.list().length} site(s)`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    release();
     if (code === 'EADDRINUSE') throw new CliError(`port ${port} is already in use: is the service already running?`);
     throw error;
   }
@@ -143,6 +151,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
       out(`Caddy serves the sites over HTTPS (certificates from ${config.acme?.directory ?? LETS_ENCRYPT}, on demand)`);
     } catch (error) {
       await host.close();
+      release();
       throw asCliError(error);
     }
   }
@@ -150,6 +159,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
     close: async () => {
       await caddy?.stop();
       await host.close();
+      release();
     },
   };
 }

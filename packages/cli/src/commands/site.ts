@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
-import { Context, createSiteConfig, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, rotateSiteKey, siteExists, startSite, type RunningSite } from '@hearth/server';
+import { CONFIG_FILE, Context, createSiteConfig, databaseUrlFromEnv, redactUrl, createUser, findUser, loadSiteConfig, MIN_PASSWORD_LENGTH, normalizeSiteUrl, rotateSiteKey, siteExists, startSite, type RunningSite } from '@hearth/server';
 import { CliError } from '../errors.js';
 import { Prompter } from '../prompt.js';
 
@@ -33,10 +33,12 @@ export interface InitOptions {
   password?: string;
   displayName?: string;
   dev?: boolean;
+  database?: string;
+  databaseSchema?: string;
 }
 
 /** Creates a site; asks on the terminal for whatever flags are missing. */
-export async function initSite(options: InitOptions, prompter = new Prompter()): Promise<{ dataDir: string; url: string; user: string }> {
+export async function initSite(options: InitOptions, prompter = new Prompter()): Promise<{ dataDir: string; url: string; user: string; storage?: string }> {
   try {
     const dataDir = path.resolve(options.data ?? (await prompter.ask('Data folder', { flag: '--data', defaultValue: './data' })));
     if (siteExists(dataDir)) throw new CliError(`${dataDir} already holds a site; use "hearth user add" to add a user, or choose another folder`);
@@ -48,14 +50,24 @@ export async function initSite(options: InitOptions, prompter = new Prompter()):
     if (checkUsername(user)) throw new CliError(`--user: ${checkUsername(user)}`, 2);
     const password = options.password ?? (await prompter.ask('Password', { flag: '--password', secret: true, validate: checkPassword }));
     if (checkPassword(password)) throw new CliError(`--password: ${checkPassword(password)}`, 2);
-    const config = createSiteConfig(dataDir, { url, dev });
-    const ctx = await Context.open({ config, logLevel: 'warn' });
+    if (options.databaseSchema && !options.database && !databaseUrlFromEnv()) throw new CliError('--database-schema needs --database (or HEARTH_DATABASE_URL)', 2);
+    if (options.database && !/^postgres(ql)?:\/\//.test(options.database)) throw new CliError('--database: give a postgres:// URL, e.g. postgres://hearth:secret@127.0.0.1/hearth', 2);
+    const database = options.database || options.databaseSchema ? { url: options.database ?? databaseUrlFromEnv()!, ...(options.databaseSchema ? { schema: options.databaseSchema } : {}) } : undefined;
+    const config = createSiteConfig(dataDir, { url, dev, database });
     try {
-      await createUser(ctx.db, { username: user, password, displayName: options.displayName }, Date.now());
-    } finally {
-      await ctx.close();
+      const ctx = await Context.open({ config, logLevel: 'warn' });
+      try {
+        await createUser(ctx.db, { username: user, password, displayName: options.displayName }, Date.now());
+      } finally {
+        await ctx.close();
+      }
+    } catch (error) {
+      // Nothing half-made stays behind: the same command can be run again once the database answers.
+      fs.rmSync(path.join(dataDir, CONFIG_FILE), { force: true });
+      throw error;
     }
-    return { dataDir, url: config.origin, user };
+    const storage = config.storage.kind === 'postgres' ? `PostgreSQL ${redactUrl(config.storage.url)}, schema ${config.storage.schema}` : undefined;
+    return { dataDir, url: config.origin, user, ...(storage ? { storage } : {}) };
   } finally {
     prompter.close();
   }

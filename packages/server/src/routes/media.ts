@@ -24,7 +24,7 @@ export const mediaRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
     if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
       throw new ApiError('invalid_request', 'send the image file itself as the request body (content-type image/* or application/octet-stream)', { status: 400 });
     }
-    ctx.quota.checkStorage(request.body.length);
+    await ctx.quota.checkStorage(request.body.length);
     const image = await processImage(request.body);
     const id = crypto.randomBytes(16).toString('base64url');
     const file = `${id}.${image.extension}`;

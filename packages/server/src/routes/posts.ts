@@ -47,7 +47,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /** A new post, and in the same transaction a push to every follower's site and a mention to each person named. */
   contractRoute(app, 'createPost', async (request) => {
     const username = await requireUser(ctx, request);
-    ctx.quota.checkStorage(Buffer.byteLength(request.body.text));
+    await ctx.quota.checkStorage(Buffer.byteLength(request.body.text));
     await ctx.quota.checkPostRate();
     const { text, attachments: wanted } = request.body;
     const contentWarning = request.body.contentWarning || undefined;

@@ -8,13 +8,18 @@ import { decoratePosts, peopleByAddress, rememberProfileDocument, type FeedRow }
 
 /** The words of a query as an FTS5 expression: each word quoted (no operators from the user), the last one a prefix. */
 export function ftsQuery(q: string): string | undefined {
-  const words = q
+  const words = searchWords(q);
+  if (words.length === 0) return undefined;
+  return words.map((w, i) => `"${w.replace(/"/g, '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ');
+}
+
+/** The words searched for: letters, digits and _ only (so no query syntax gets through), at most 8. */
+function searchWords(q: string): string[] {
+  return q
     .toLowerCase()
     .split(/[^\p{L}\p{N}_]+/u)
     .filter(Boolean)
     .slice(0, 8);
-  if (words.length === 0) return undefined;
-  return words.map((w, i) => `"${w.replace(/"/g, '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ');
 }
 
 /** `bob@host`, `@bob@host` or a profile link `https://host/@bob`: the address it names, if any. */
@@ -32,7 +37,7 @@ export function addressInQuery(q: string): Address | undefined {
 /**
  * Search (issue 10): people by name or address (those of this site and those my site knows, plus
  * whoever an address or pasted link names), and the words of posts of this site and of my feed,
- * through SQLite's FTS5 index (kept by triggers; see migration 008).
+ * through the database's full-text index (FTS5 on SQLite, GIN on PostgreSQL).
  */
 export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   // Read per request: in a hosting service one app serves many sites (ctx is the request's site).
@@ -62,9 +67,10 @@ export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
         }
       }
     }
-    // instr, not LIKE: the query's own % and _ are plain characters.
+    // instr/strpos, not LIKE: the query's own % and _ are plain characters.
     const needle = q.replace(/^[@#]/, '').toLowerCase();
-    const contains = (column: string) => sql<boolean>`instr(lower(${sql.ref(column)}), ${needle}) > 0`;
+    const find = ctx.dialect === 'postgres' ? sql.raw('strpos') : sql.raw('instr');
+    const contains = (column: string) => sql<boolean>`${find}(lower(${sql.ref(column)}), ${needle}) > 0`;
     const locals = await ctx.db
       .selectFrom('users')
       .select(['username', 'display_name', 'avatar_url'])
@@ -108,19 +114,24 @@ export const searchRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
 };
 
 /**
- * Posts whose words match: SQLite's FTS5 index (migration 008). A database without it (the
- * PostgreSQL dialect, until it gets its own full-text index) falls back to a plain scan for
- * each word, slower but with the same answer for simple words.
+ * Posts whose words match: SQLite's FTS5 index (migration 008), or PostgreSQL's full-text GIN
+ * indexes (migration 012) with the same rule: every word, the last one as a prefix.
  */
 async function matchingPosts(ctx: Context, fts: string, q: string): Promise<{ rows: Array<{ author: string; id: string }> }> {
-  try {
+  if (ctx.dialect === 'sqlite') {
     return await sql<{ author: string; id: string }>`select author, id from post_search where post_search match ${fts} order by rank limit 500`.execute(ctx.db);
-  } catch (error) {
-    if (!/no such table|does not exist/i.test((error as Error).message)) throw error;
-    const words = q.toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean).slice(0, 8);
-    const contains = (column: string, word: string) => sql<boolean>`strpos(lower(${sql.ref(column)}), ${word}) > 0`;
-    const local = await ctx.db.selectFrom('posts').select(['author', 'id']).where((eb) => eb.and(words.map((w) => contains('text', w)))).limit(500).execute();
-    const remote = await ctx.db.selectFrom('remote_posts').select(['author', 'id']).where((eb) => eb.and(words.map((w) => contains('text', w)))).limit(500).execute();
-    return { rows: [...local, ...remote] };
   }
+  const query = tsQuery(q);
+  if (!query) return { rows: [] };
+  const matches = sql<boolean>`to_tsvector('simple', text) @@ to_tsquery('simple', ${query})`;
+  const local = await ctx.db.selectFrom('posts').select(['author', 'id']).where(matches).limit(500).execute();
+  const remote = await ctx.db.selectFrom('remote_posts').select(['author', 'id']).where(matches).limit(500).execute();
+  return { rows: [...local, ...remote] };
+}
+
+/** The words of a query as a PostgreSQL tsquery: each word quoted, all required, the last one a prefix. */
+export function tsQuery(q: string): string | undefined {
+  const words = searchWords(q);
+  if (words.length === 0) return undefined;
+  return words.map((w, i) => `'${w}'${i === words.length - 1 ? ':*' : ''}`).join(' & ');
 }

@@ -29,6 +29,8 @@ export interface ServiceConfigFile {
   publicAddresses?: string[];
   /** One coturn for every site's calls (`hearth service turn`); each site hands out its own credentials. */
   turn?: TurnSettings;
+  /** PostgreSQL for the sites (set by `hearth migrate-storage --service`): new sites keep their data there, each in its own schema. */
+  database?: { url: string };
 }
 
 export interface ServiceConfig extends ServiceConfigFile {

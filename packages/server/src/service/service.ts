@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
 import { MIN_PASSWORD_LENGTH } from '../auth/passwords.js';
 import { Context } from '../context.js';
-import { createSiteConfig } from '../site-config.js';
+import { createSiteConfig, databaseUrlFromEnv } from '../site-config.js';
 import { createUser } from '../storage/users.js';
 import { parseSiteDomain, showDomain, type SiteDomain } from './domains.js';
 import { SiteRegistry, type ServiceSite } from './registry.js';
@@ -43,7 +43,10 @@ export async function addServiceSite(config: ServiceConfig, registry: SiteRegist
   try {
     // A folder left by a site deleted outside the service would hold someone else's keys: refuse.
     if (fs.existsSync(dir)) throw new HearthError('domain_taken', `${dir} already exists: move it away before creating ${showDomain(domain)} again`, { status: 409 });
-    const siteConfig = createSiteConfig(dir, { url, dev: config.dev });
+    // With a database for the service (service.json, or HEARTH_DATABASE_URL), the site keeps its data
+    // there, in a schema of its own; hearth.json says so, so the site never depends on the environment.
+    const databaseUrl = config.database?.url ?? databaseUrlFromEnv();
+    const siteConfig = createSiteConfig(dir, { url, dev: config.dev, ...(databaseUrl ? { database: { url: databaseUrl } } : {}) });
     const ctx = await Context.open({ config: siteConfig, logLevel: 'warn' });
     try {
       await createUser(ctx.db, { username: input.username, password: input.password, displayName: input.displayName }, now);

@@ -1,5 +1,8 @@
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
+import { dialectOf, SCHEMA_NAME, type DatabaseTarget } from './dialect.js';
+export { SCHEMA_NAME, type DatabaseTarget } from './dialect.js';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-media.js';
 import * as m003 from './migrations/003-vault.js';
@@ -11,6 +14,7 @@ import * as m008 from './migrations/008-conversations.js';
 import * as m009 from './migrations/009-device-use.js';
 import * as m010 from './migrations/010-relay.js';
 import * as m011 from './migrations/011-relay-adverts.js';
+import * as m012 from './migrations/012-postgres-search.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -28,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009-device-use': m009,
   '010-relay': m010,
   '011-relay-adverts': m011,
+  '012-postgres-search': m012,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -38,6 +43,88 @@ class StaticMigrationProvider implements MigrationProvider {
 
 export interface OpenSqliteOptions {
   file: string;
+}
+
+
+export function openDatabase(target: DatabaseTarget): Db {
+  return target.kind === 'sqlite' ? openSqlite({ file: target.file }) : openPostgres(target);
+}
+
+
+const schemaOf = new WeakMap<Kysely<any>, string>();
+
+/**
+ * PostgreSQL through Kysely and `pg`. Every site works in a schema of its own, so the queries are
+ * the same as on SQLite and many sites can share one database. The sites of one process share
+ * one pool per database URL (a hosting service may hold a thousand sites, and PostgreSQL serves
+ * a few hundred connections at most): a connection is switched to the site's schema
+ * (search_path) when it is handed to that site and last served another. int8 and numeric come
+ * back as JavaScript numbers, as SQLite gives them: they are times in ms, sequence numbers and
+ * counts, all far below 2^53.
+ */
+export function openPostgres(options: { url: string; schema: string; poolSize?: number }): Db {
+  if (!SCHEMA_NAME.test(options.schema)) throw new Error(`"${options.schema}" is not a usable PostgreSQL schema name (lower-case letters, digits and _)`);
+  const shared = acquirePool(options.url, options.poolSize);
+  let ended = false;
+  const facade = {
+    connect: async () => {
+      const client = await shared.pool.connect();
+      if (clientSchema.get(client) !== options.schema) {
+        try {
+          await client.query(`set search_path to "${options.schema}"`);
+        } catch (error) {
+          client.release(error as Error);
+          throw error;
+        }
+        clientSchema.set(client, options.schema);
+      }
+      return client;
+    },
+    end: async () => {
+      if (ended) return;
+      ended = true;
+      await releasePool(options.url, options.poolSize);
+    },
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: facade as unknown as pg.Pool }) });
+  schemaOf.set(db, options.schema);
+  return db;
+}
+
+const clientSchema = new WeakMap<pg.PoolClient, string>();
+const pools = new Map<string, { pool: pg.Pool; users: number }>();
+
+function acquirePool(url: string, size = 10): { pool: pg.Pool; users: number } {
+  const key = `${size} ${url}`;
+  let entry = pools.get(key);
+  if (!entry) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: size,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 || oid === 1700 ? parseNumber : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
+    });
+    // A connection the server closed (restart, network) is dropped from the pool and the next
+    // query opens another; without a listener the error would end the process.
+    pool.on('error', () => undefined);
+    entry = { pool, users: 0 };
+    pools.set(key, entry);
+  }
+  entry.users++;
+  return entry;
+}
+
+async function releasePool(url: string, size = 10): Promise<void> {
+  const key = `${size} ${url}`;
+  const entry = pools.get(key);
+  if (!entry || --entry.users > 0) return;
+  pools.delete(key);
+  await entry.pool.end();
+}
+
+function parseNumber(text: string | null): number | null {
+  return text === null ? null : Number(text);
 }
 
 /**
@@ -120,6 +207,8 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
 }
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const schema = schemaOf.get(db);
+  if (schema && dialectOf(db) === 'postgres') await checkPostgres(db, schema);
   // Already at the latest: one query instead of the migrator's dozen (a hosting service opens
   // many sites, and each statement stays prepared for the life of the connection).
   const latest = Object.keys(MIGRATIONS).sort().at(-1);
@@ -128,10 +217,32 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     () => undefined,
   );
   if (applied !== undefined && applied === latest) return;
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  // On PostgreSQL the migration tables are named with the site's schema: Kysely looks for them
+  // across every schema, and would otherwise take another site's for this one's.
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
   }
+}
+
+/**
+ * Before the first migration on PostgreSQL: the site's schema exists, and the database sorts
+ * text byte by byte (collation "C"), as SQLite does. Cursors and ids compare as text, and a
+ * language-aware collation would order them differently and could skip or repeat items.
+ */
+async function checkPostgres(db: Kysely<any>, schema: string): Promise<void> {
+  const { rows } = await sql<{ collation: string }>`select datcollate as collation from pg_database where datname = current_database()`.execute(db);
+  const collation = rows[0]?.collation ?? '';
+  if (collation !== 'C' && collation !== 'POSIX') {
+    throw new Error(`the PostgreSQL database sorts text by "${collation}", but Hearth needs byte order: create it with "createdb --locale=C --template=template0 NAME" (docs/SCALING.md)`);
+  }
+  await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+}
+
+/** The bytes a PostgreSQL schema's tables and indexes take (a site's share of the database, for its storage quota). */
+export async function schemaBytes(db: Kysely<any>, schema: string): Promise<number> {
+  const { rows } = await sql<{ bytes: number | null }>`select sum(pg_total_relation_size(c.oid)) as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema} and c.relkind in ('r', 'm')`.execute(db);
+  return Number(rows[0]?.bytes ?? 0);
 }

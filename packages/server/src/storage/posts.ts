@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
@@ -41,8 +42,14 @@ export function olderThan<T extends 'posts' | 'remote_posts'>(cursor: { createdA
 
 /** The next number of this site's post sequence, taken in the caller's transaction. */
 export async function nextPostSeq(trx: Kysely<Database>): Promise<number> {
-  const row = await trx.selectFrom('site_meta').select('value').where('key', '=', 'post_seq').executeTakeFirst();
-  const next = Number(row?.value ?? 0) + 1;
-  await trx.insertInto('site_meta').values({ key: 'post_seq', value: String(next) }).onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
-  return next;
+  // One statement that reads and writes: with PostgreSQL, posts made at once by two requests (or
+  // two instances) are in concurrent transactions, and a read followed by a write would give both
+  // the same number. The row lock makes the second wait for the first to commit.
+  const row = await trx
+    .insertInto('site_meta')
+    .values({ key: 'post_seq', value: '1' })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: sql<string>`cast(cast(site_meta.value as bigint) + 1 as text)` }))
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  return Number(row.value);
 }

@@ -1,10 +1,9 @@
 import { sql, type Kysely } from 'kysely';
+import { sequenceColumn } from '../dialect.js';
 
 /** Migrations take Kysely<any> and never import app code, so they stay valid as the app changes. */
 export async function up(db: Kysely<any>): Promise<void> {
-  const isPg = (db.getExecutor().adapter as { constructor: { name: string } }).constructor.name.startsWith('Postgres');
-  const autoIncrement = (col: any) => (isPg ? col.primaryKey() : col.primaryKey().autoIncrement());
-  const seqType = isPg ? 'bigserial' : 'integer';
+  const sequence = sequenceColumn(db);
 
   await db.schema
     .createTable('users')
@@ -107,7 +106,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('dm_messages')
-    .addColumn('seq', sql.raw(seqType) as any, autoIncrement)
+    .addColumn('seq', sql.raw(sequence.type) as any, sequence.build)
     .addColumn('username', 'text', (c) => c.notNull().references('users.username').onDelete('cascade'))
     .addColumn('envelope_id', 'text', (c) => c.notNull())
     .addColumn('direction', 'text', (c) => c.notNull())
@@ -119,7 +118,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('outbox')
-    .addColumn('seq', sql.raw(seqType) as any, autoIncrement)
+    .addColumn('seq', sql.raw(sequence.type) as any, sequence.build)
     .addColumn('envelope_id', 'text', (c) => c.notNull().unique())
     .addColumn('sender', 'text', (c) => c.notNull())
     .addColumn('dest_host', 'text', (c) => c.notNull())
@@ -148,7 +147,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('notifications')
-    .addColumn('seq', sql.raw(seqType) as any, autoIncrement)
+    .addColumn('seq', sql.raw(sequence.type) as any, sequence.build)
     .addColumn('username', 'text', (c) => c.notNull().references('users.username').onDelete('cascade'))
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('data', 'text', (c) => c.notNull())

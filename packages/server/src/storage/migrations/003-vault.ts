@@ -1,11 +1,12 @@
 import { sql, type Kysely } from 'kysely';
+import { sequenceColumn } from '../dialect.js';
 
 /**
  * The home vault: one per user. Pairing codes are stored hashed and used once; the queue holds,
  * per user, the DM ciphertexts (only the vault's wrapped key) that the vault has not acked yet.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  const isPg = (db.getExecutor().adapter as { constructor: { name: string } }).constructor.name.startsWith('Postgres');
+  const sequence = sequenceColumn(db);
   await db.schema
     .createTable('vault_pairing_codes')
     .addColumn('username', 'text', (c) => c.primaryKey().references('users.username').onDelete('cascade'))
@@ -21,7 +22,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema
     .createTable('vault_queue')
-    .addColumn('seq', sql.raw(isPg ? 'bigserial' : 'integer') as any, (c: any) => (isPg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('seq', sql.raw(sequence.type) as any, sequence.build)
     .addColumn('username', 'text', (c) => c.notNull().references('users.username').onDelete('cascade'))
     .addColumn('envelope_id', 'text', (c) => c.notNull())
     .addColumn('direction', 'text', (c) => c.notNull())

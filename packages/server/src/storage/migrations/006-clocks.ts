@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { dialectOf } from '../dialect.js';
 
 /**
  * Time that clock jumps cannot break (PROTOCOL.md §5, docs/DEPLOY.md):
@@ -35,7 +36,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   // skip what is in flight instead of reading it again at every wake.
   await db.schema.alterTable('outbox').addColumn('claimed_until', 'bigint').execute();
   await sql`insert into outbox_bodies (seq, body) select seq, body from outbox`.execute(db);
-  await sql`update outbox set size = length(cast(body as blob))`.execute(db);
+  await (dialectOf(db) === 'postgres' ? sql`update outbox set size = octet_length(body)` : sql`update outbox set size = length(cast(body as blob))`).execute(db);
   await db.schema.alterTable('outbox').dropColumn('body').execute();
 }
 

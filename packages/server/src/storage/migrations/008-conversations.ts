@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { dialectOf } from '../dialect.js';
 
 /**
  * More of the social web (issue 10):
@@ -10,7 +11,7 @@ import { sql, type Kysely } from 'kysely';
  * - full-text search over my site's posts and the posts in my feed (SQLite FTS5, kept by triggers).
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  const isPg = (db.getExecutor().adapter as { constructor: { name: string } }).constructor.name.startsWith('Postgres');
+  const isPg = dialectOf(db) === 'postgres';
   await db.schema.alterTable('posts').addColumn('content_warning', 'text').execute();
   await db.schema.alterTable('remote_posts').addColumn('content_warning', 'text').execute();
   await db.schema.alterTable('users').addColumn('pinned_post', 'text').execute();

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CommitBatcher } from './commit-batcher.js';
+import { migrateToLatest, openDatabase, type Db } from './db.js';
+import { dialectOf, type DatabaseTarget } from './dialect.js';
+import { parentsFirst } from './migrate-storage.js';
+import { nextPostSeq } from './posts.js';
+import { defaultSchemaFor } from '../site-config.js';
+
+/**
+ * The storage layer on the dialect of this test pass: the embedded SQLite file, or PostgreSQL
+ * when `npm test` runs its second pass (HEARTH_TEST_PG_URL, a throwaway cluster).
+ */
+function target(): DatabaseTarget {
+  const url = process.env.HEARTH_TEST_PG_URL;
+  if (url) return { kind: 'postgres', url, schema: `u_${randomBytes(5).toString('hex')}` };
+  return { kind: 'sqlite', file: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-dialect-')), 'test.db') };
+}
+
+describe(`storage on ${process.env.HEARTH_TEST_PG_URL ? 'PostgreSQL' : 'SQLite'}`, () => {
+  const open: Db[] = [];
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.destroy();
+  });
+  const fresh = async () => {
+    const db = openDatabase(target());
+    open.push(db);
+    await migrateToLatest(db);
+    return db;
+  };
+
+  it('is told apart by instanceof, as the minified bundle needs', async () => {
+    const db = await fresh();
+    expect(dialectOf(db)).toBe(process.env.HEARTH_TEST_PG_URL ? 'postgres' : 'sqlite');
+  });
+
+  it('numbers the posts once each, even when many transactions take a number at once', async () => {
+    const db = await fresh();
+    const numbers = await Promise.all(Array.from({ length: 40 }, () => db.transaction().execute((trx) => nextPostSeq(trx))));
+    expect(new Set(numbers).size).toBe(40);
+    expect(Math.max(...numbers)).toBe(40);
+  });
+
+  it('gives big integers back as numbers and sorts text byte by byte, as SQLite does', async () => {
+    const db = await fresh();
+    const at = 1_795_000_000_123;
+    for (const id of ['b', 'B', 'a_', 'a-', 'é', 'Z']) await db.insertInto('inbox_seen').values({ envelope_id: id, received_at: at }).execute();
+    const rows = await db.selectFrom('inbox_seen').select(['envelope_id', 'received_at']).orderBy('envelope_id').execute();
+    expect(rows.map((r) => r.envelope_id)).toEqual(['B', 'Z', 'a-', 'a_', 'b', 'é']);
+    expect(rows[0]!.received_at).toBe(at);
+    const count = await db.selectFrom('inbox_seen').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    expect(count.n).toBe(6);
+  });
+
+  it('group commit: one failing job does not sink the others', async () => {
+    const db = await fresh();
+    const batcher = new CommitBatcher(db);
+    const insert = (id: string) => batcher.submit((trx) => trx.insertInto('inbox_seen').values({ envelope_id: id, received_at: 1 }).execute());
+    const results = await Promise.allSettled([insert('a'), insert('b'), insert('a'), insert('c')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((await db.selectFrom('inbox_seen').select('envelope_id').orderBy('envelope_id').execute()).map((r) => r.envelope_id)).toEqual(['a', 'b', 'c']);
+    await batcher.idle();
+  });
+
+  it('two sites in one database keep apart (each in its own schema on PostgreSQL)', async () => {
+    const [one, two] = [await fresh(), await fresh()];
+    await one.insertInto('inbox_seen').values({ envelope_id: 'only-in-one', received_at: 1 }).execute();
+    expect(await two.selectFrom('inbox_seen').selectAll().execute()).toEqual([]);
+    expect((await one.selectFrom('inbox_seen').selectAll().execute()).length).toBe(1);
+  });
+});
+
+describe('storage moves and names (pure)', () => {
+  it('orders tables parents first, and says when foreign keys form a cycle', () => {
+    const order = parentsFirst([
+      { name: 'comments', parents: ['posts', 'users'] },
+      { name: 'posts', parents: ['users'] },
+      { name: 'users', parents: [] },
+      { name: 'likes', parents: ['users'] },
+    ]).map((t) => t.name);
+    expect(order.indexOf('users')).toBeLessThan(order.indexOf('posts'));
+    expect(order.indexOf('posts')).toBeLessThan(order.indexOf('comments'));
+    expect(() => parentsFirst([{ name: 'a', parents: ['b'] }, { name: 'b', parents: ['a'] }])).toThrow(/cycle: a → b → a/);
+  });
+
+  it('names a site\'s schema from its name: readable, and never longer than PostgreSQL allows', () => {
+    expect(defaultSchemaFor({ host: 'alice.example.com', port: 443 })).toBe('site_alice_example_com');
+    expect(defaultSchemaFor({ host: '127.0.0.1', port: 4000 })).toBe('site_127_0_0_1_4000');
+    const long = defaultSchemaFor({ host: `${'a'.repeat(60)}.example.com`, port: 443 });
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).not.toBe(defaultSchemaFor({ host: `${'a'.repeat(60)}.example.org`, port: 443 }));
+  });
+});
