@@ -1,8 +1,7 @@
 import { generateAgreementKeyPair, generateSigningKeyPair, sealCallSignal } from '@hearth/protocol';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { HEARTH, ROOT, SiteProcess } from './helpers/sites.js';
+import { HEARTH, openLive, ROOT, SiteProcess } from './helpers/sites.js';
 
 /**
  * Call signalling through two real sites: only between people who follow each other, delivered
@@ -23,21 +22,8 @@ describe('call signalling', () => {
     await Promise.all([a?.destroy(), b?.destroy()]);
   });
 
-  /** The live events of a user's open page. */
-  async function liveEvents(site: SiteProcess, user: string): Promise<{ events: any[]; close: () => void }> {
-    const socket = new WebSocket(`${site.url.replace('http', 'ws')}/api/live`);
-    const events: any[] = [];
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => socket.send(JSON.stringify({ token: site.tokens.get(user) })));
-      socket.on('message', (data: Buffer) => {
-        const event = JSON.parse(data.toString());
-        if (event.type === 'ready') resolve();
-        else if (event.type === 'call') events.push(event); // not the follow notifications still arriving
-      });
-      socket.once('error', reject);
-    });
-    return { events, close: () => socket.close() };
-  }
+  /** The call events of a user's open page (not the follow notifications still arriving). */
+  const liveEvents = (site: SiteProcess, user: string) => openLive(site, user, (event) => event.type === 'call');
 
   it('a ring between people who follow each other reaches the callee\'s open page, sealed', async () => {
     await b.token('bob');

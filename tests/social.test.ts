@@ -1,6 +1,6 @@
 import { createEnvelope, nobleSigner, parseAddress, type Address, type EnvelopeType, type MessageData } from '@hearth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SiteProcess, waitFor } from './helpers/sites.js';
+import { openLive, SiteProcess, waitFor } from './helpers/sites.js';
 
 /**
  * The social web over the API contract (issue 10), on two real sites: my own posts in my feed,
@@ -246,5 +246,34 @@ describe('conversations and control', () => {
     // Query syntax is never FTS syntax: quotes and operators are plain words.
     expect((await alice.api('GET', '/api/search?q=%22%20OR%20*', { as: 'alice' })).status).toBe(200);
     expectError(await alice.api('GET', '/api/search?q=', { as: 'alice' }), 400, 'invalid_request');
+  });
+});
+
+describe('followers on the same site', () => {
+  let site: SiteProcess;
+  beforeAll(async () => {
+    site = await SiteProcess.create(['ann', 'ben']);
+  });
+  afterAll(async () => site?.destroy());
+
+  it('get the post in their feed and a live event at once, with no envelope through the site\'s own inbox', async () => {
+    expect((await site.api('POST', '/api/following', { as: 'ben', body: { address: site.address('ann') } })).status).toBe(201);
+    const live = await openLive(site, 'ben', (event) => event.type === 'feed');
+    const queuedBefore = site.count('select count(*) n from outbox');
+    const post = await site.api('POST', '/api/posts', { as: 'ann', body: { text: 'tea on the terrace at four' } });
+    expect(post.status).toBe(201);
+    await expect.poll(() => live.events.length).toBeGreaterThan(0);
+    expect((await site.api('GET', '/api/feed', { as: 'ben' })).body.items.map((p: { id: string }) => p.id)).toContain(post.body.id);
+    // Nothing was signed and queued to this site itself, and no copy of ann's post was made.
+    expect(site.count('select count(*) n from outbox') - queuedBefore).toBe(0);
+    expect(site.count('select count(*) n from remote_posts')).toBe(0);
+    // An edit and a delete reach ben's open page the same way.
+    const heard = live.events.length;
+    await site.api('PATCH', `/api/posts/${post.body.id}`, { as: 'ann', body: { text: 'tea on the terrace at five' } });
+    await expect.poll(() => live.events.length).toBeGreaterThan(heard);
+    expect((await site.api('GET', '/api/feed', { as: 'ben' })).body.items.find((p: { id: string }) => p.id === post.body.id).text).toBe('tea on the terrace at five');
+    await site.api('DELETE', `/api/posts/${post.body.id}`, { as: 'ann' });
+    expect((await site.api('GET', '/api/feed', { as: 'ben' })).body.items.map((p: { id: string }) => p.id)).not.toContain(post.body.id);
+    live.close();
   });
 });

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { openDatabase, type TestDb } from './sqlite.js';
 import { dropSchema, dumpSchema, inlineParams, psqlExecute, psqlRows, runPostgres } from './postgres.js';
 import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -315,4 +316,21 @@ export class SiteProcess {
     if (schema && pg) dropSchema(pg.port, schema);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** A user's open page's live events (/api/live), as the web app hears them; `keep` picks which are recorded. */
+export async function openLive(site: SiteProcess, user: string, keep: (event: any) => boolean = () => true): Promise<{ events: any[]; close: () => void }> {
+  const token = await site.token(user);
+  const socket = new WebSocket(`${site.url.replace('http', 'ws')}/api/live`);
+  const events: any[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => socket.send(JSON.stringify({ token })));
+    socket.on('message', (data: Buffer) => {
+      const event = JSON.parse(data.toString());
+      if (event.type === 'ready') resolve();
+      else if (keep(event)) events.push(event);
+    });
+    socket.once('error', reject);
+  });
+  return { events, close: () => socket.close() };
 }

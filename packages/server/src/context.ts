@@ -1,10 +1,12 @@
-import { fetchRemotePost, keepRemotePost } from './federation/remote-post.js';
 import { rememberProfileDocument } from './storage/feed.js';
-import { EventEmitter } from 'node:events';
+import { LiveEvents } from './live/live-events.js';
+import { EnvelopeAnnouncer } from './live/announce.js';
+import { ackForError, ackForResult } from './federation/ack.js';
+import { lookupProfile } from './federation/profiles.js';
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { acquireLoopDelay, releaseLoopDelay } from './loop-delay.js';
 import { sql, type Kysely } from 'kysely';
-import { CLOCK_CODES, createEnvelope, DEFAULT_RELAY_HOPS, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, TYPES, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { createEnvelope, DEFAULT_RELAY_HOPS, formatSite, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { RelayPaths } from './relay/paths.js';
 import { RelayRouter } from './relay/router.js';
@@ -17,7 +19,6 @@ import pino, { type Logger } from 'pino';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { nodeSigner, nodeVerify, randomToken } from './crypto/node-signing.js';
 import { Directory } from './federation/directory.js';
-import { CALL_SIGNAL_MAX_AGE_MS } from './federation/handlers.js';
 import { Inbox } from './federation/inbox.js';
 import { SiteClock } from './storage/site-clock.js';
 import { AckMarks, quickCheck } from './storage/integrity.js';
@@ -27,7 +28,6 @@ import type { AckResult } from './federation/link.js';
 import { Puller } from './federation/puller.js';
 import { HttpClient } from './net/http-client.js';
 import { OutboxWorker } from './outbox/worker.js';
-import { lookupProfile } from './routes/dms.js';
 import { localAddressText } from './storage/users.js';
 import { VaultHub } from './vault/hub.js';
 import { CommitBatcher } from './storage/commit-batcher.js';
@@ -85,6 +85,10 @@ export class Context {
   readonly batcher: CommitBatcher;
   readonly inbox: Inbox;
   readonly users: LocalUserCache;
+  /** Live events for the owners' open pages (live/live-events.ts). */
+  readonly live: LiveEvents;
+  /** What follows an accepted envelope: live events, the vault woken, a shared post fetched. */
+  readonly announcer: EnvelopeAnnouncer;
   readonly links: LinkManager;
   readonly outbox: OutboxWorker;
   readonly puller: Puller;
@@ -109,7 +113,6 @@ export class Context {
     this.site = options.config.site;
     this.webDir = options.webDir;
     this.now = options.now ?? Date.now;
-    this.events.setMaxListeners(0);
     this.log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { site: formatAddress({ username: 'site', ...this.site }).slice(5) } });
     this.db = openDatabase(options.config.storage);
     this.dialect = dialectOf(this.db);
@@ -134,6 +137,7 @@ export class Context {
     const storage = options.config.storage;
     this.quota = new QuotaGuard(options.config.dataDir, this.db, this.now, storage.kind === 'postgres' ? () => schemaBytes(this.db, storage.schema) : undefined);
     this.users = new LocalUserCache(this.db);
+    this.live = new LiveEvents({ followersOf: (address) => this.users.followersOf(address), log: this.log });
     this.inbox = new Inbox({
       users: this.users,
       batcher: this.batcher,
@@ -143,7 +147,7 @@ export class Context {
       log: this.log,
       now: this.now,
       clock: () => this.siteNow(),
-      onAccepted: (env) => void this.announce(env),
+      onAccepted: (env) => void this.announcer.announce(env),
     });
     this.links = new LinkManager({
       site: this.site,
@@ -237,7 +241,7 @@ export class Context {
       directory: this.directory,
       log: this.log,
       now: this.now,
-      onPulled: (author) => void this.feedChanged(formatAddress(author)),
+      onPulled: (author) => void this.live.feedChanged(formatAddress(author)),
     });
     this.vaults = new VaultHub({
       db: this.db,
@@ -249,6 +253,7 @@ export class Context {
       lookup: (address) => lookupProfile(this, address),
       relaysOf: async (username) => (await myRelays(this.db, username)).map((address) => ({ address, origin: this.directory.origin(parseAddress(address)) })),
     });
+    this.announcer = new EnvelopeAnnouncer({ db: this.db, directory: this.directory, live: this.live, wakeVault: (username) => this.vaults.wake(username), now: this.now, log: this.log });
   }
 
   /** This Context itself, for code that keeps its site beyond a request (site-scope.ts). */
@@ -303,6 +308,11 @@ export class Context {
     // at most these seconds, which only makes schedules and retention a little longer).
     this.clockTimer = setInterval(() => void this.clock?.save(this.db).catch(() => undefined), 10_000);
     this.clockTimer.unref();
+    // Copies of this site's own posts, which local follows once received through the site's own inbox
+    // (now their feeds read the posts directly): never shown, and gone with them.
+    const authors = await this.db.selectFrom('remote_posts').select('author').distinct().execute();
+    const own = authors.map((a) => a.author).filter((a) => a.endsWith(`@${formatSite(this.site)}`));
+    if (own.length > 0) await this.db.deleteFrom('remote_posts').where('author', 'in', own).execute();
     // Links to the relays people here use, kept up like those to friends: a relay is ready when the direct path fails.
     for (const { address } of await allMyRelays(this.db)) this.links.want(parseAddress(address));
     const rows = await this.db.selectFrom('following').select('target').union(this.db.selectFrom('followers').select('follower as target')).execute();
@@ -351,72 +361,12 @@ export class Context {
   }
 
   /**
-   * Live events for the owners' open pages: a new post for everyone here who follows its
-   * author; a notification for the recipient of anything else. Best effort: pages also poll.
-   */
-  readonly events = new EventEmitter();
-
-  private async announce(env: Envelope): Promise<void> {
-    if (env.type === TYPES.dm) this.vaults.wake(env.to.username);
-    if (env.type === TYPES.repostCreate) void this.fetchSharedPost(env as Envelope<typeof TYPES.repostCreate>);
-    if (this.events.eventNames().length === 0) return; // no page is listening
-    try {
-      if (env.type === TYPES.postCreate || env.type === TYPES.postUpdate || env.type === TYPES.postDelete) {
-        for (const username of await this.users.followersOf(formatAddress(env.from))) this.events.emit(`user:${username}`, { type: 'feed' });
-      } else if (env.type === TYPES.callSignal) {
-        const { data } = env as Envelope<typeof TYPES.callSignal>;
-        if (this.now() - Date.parse(env.ts) > CALL_SIGNAL_MAX_AGE_MS) return; // stale: the call is over
-        this.events.emit(`user:${env.to.username}`, { type: 'call', from: formatAddress(env.from), callId: data.call.id, sealed: data.sealed });
-      } else {
-        this.events.emit(`user:${env.to.username}`, { type: 'notification', kind: env.type });
-      }
-    } catch (error) {
-      this.log.warn({ err: error }, 'live event failed');
-    }
-  }
-
-  /**
    * Envelopes whose delivery should start a pull of their recipient: a follow. The author's site
    * pushes new posts only to followers it knows of; a post made between the first pull and the
    * follow's arrival would otherwise wait for the next periodic pull. (In memory: after a restart
    * the link-up and periodic pulls cover it.)
    */
   readonly pullAfterDelivery = new Map<string, Address>();
-
-  /** Tells the open pages of everyone here who follows `author` that their feed changed. */
-  private async feedChanged(author: string): Promise<void> {
-    if (this.events.eventNames().length === 0) return;
-    try {
-      for (const username of await this.users.followersOf(author)) this.events.emit(`user:${username}`, { type: 'feed' });
-    } catch (error) {
-      this.log.warn({ err: error }, 'live event failed');
-    }
-  }
-
-  /**
-   * A post shared into feeds here (repost.create): read from its author's site, unless this site
-   * holds it already; a share of a post that does not exist is dropped. Best effort: a failure
-   * leaves the share without its post, which shows nothing.
-   */
-  private async fetchSharedPost(env: Envelope<typeof TYPES.repostCreate>): Promise<void> {
-    const { author: authorText, id } = env.data.post;
-    try {
-      const author = parseAddress(authorText);
-      if (this.directory.isLocal(author)) return;
-      const held = await this.db.selectFrom('remote_posts').select('id').where('author', '=', authorText).where('id', '=', id).executeTakeFirst();
-      if (!held) {
-        const post = await fetchRemotePost(this.directory, author, id);
-        if (!post) {
-          await this.db.deleteFrom('shared_posts').where('author', '=', authorText).where('post_id', '=', id).execute();
-          return;
-        }
-        await keepRemotePost(this.db, author, post, this.now());
-      }
-      for (const username of await this.users.followersOf(formatAddress(env.from))) this.events.emit(`user:${username}`, { type: 'feed' });
-    } catch (error) {
-      this.log.debug({ err: (error as Error).message, post: `${authorText}/${id}` }, 'shared post not fetched');
-    }
-  }
 
   /**
    * The site key of a local user. Pass the open transaction when inside one: SQLite has a
@@ -497,18 +447,12 @@ export class Context {
 
   private async receiveOverLink(env: unknown, peer: SiteName): Promise<AckResult> {
     try {
-      const result = await this.inbox.receive(env, { peer });
-      return result.status === 'accepted' ? { ok: true, ...(result.results ? { results: result.results } : {}) } : { ok: false, code: 'duplicate_envelope', message: 'already received', retryable: false };
+      return ackForResult(await this.inbox.receive(env, { peer }));
     } catch (raw) {
       const error = asStorageError(raw);
       if (error instanceof StorageFullError) this.storageTrouble(error);
-      if (error instanceof HearthError) {
-        const clock = CLOCK_CODES.has(error.code) ? { time: new Date(this.now()).toISOString() } : {};
-        const wait = (error as { retryAfterMs?: number }).retryAfterMs;
-        return { ok: false, code: error.code, message: error.message, retryable: error.retryable || error.status >= 500, ...clock, ...(typeof wait === 'number' ? { retryAfterMs: Math.ceil(wait) } : {}) };
-      }
-      this.log.error({ err: error }, 'inbox failed');
-      return { ok: false, code: 'internal', message: 'internal error', retryable: true };
+      if (!(error instanceof HearthError)) this.log.error({ err: error }, 'inbox failed');
+      return ackForError(error, this.now());
     }
   }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TurnSettings } from './turn/turn.js';
+import type { TurnSettings } from './turn/turn-settings.js';
 import { createHash } from 'node:crypto';
 import { SCHEMA_NAME, type DatabaseTarget } from './storage/dialect.js';
 import { generateSigningKeyPair, HearthError, isLoopbackHost, siteFromUrl, type SigningKeyPair, type SiteName } from '@hearth/protocol';

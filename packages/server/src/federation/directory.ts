@@ -14,7 +14,7 @@ import type { Db } from '../storage/db.js';
 import { findUser } from '../storage/users.js';
 // A sliding-window counter per key, written for failed logins; it counts key fetches as well.
 import { LoginLimiter } from '../auth/login-limiter.js';
-import type { HttpFetcher } from '../relay/path-aware-http.js';
+import type { HttpFetcher } from '../net/http-client.js';
 
 /**
  * What a receiver says when it cannot confirm a sender's key right now (fetched too often

@@ -2,7 +2,7 @@ import { formatAddress, sameSite, siteFromUrl, TYPES, type Address, type Attachm
 import type { Kysely } from 'kysely';
 import { ApiError } from '../errors.js';
 import { addNotification } from '../storage/notifications.js';
-import { enqueueForVault } from '../storage/vault.js';
+import { recordDm } from '../storage/dms.js';
 import { mayCall } from '../storage/calls.js';
 import type { Database } from '../storage/schema.js';
 import type { LocalUserCache } from '../storage/local-users.js';
@@ -134,14 +134,7 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     const peer = formatAddress(env.from);
     // The backend keeps ciphertext only; it cannot read or check what is inside. It can still tell
     // one sealed message from another by its ephemeral key, so a replay in a new envelope is refused.
-    const messageKey = env.data.message.ephemeralKey;
-    await refuseReplayedDm(trx, env.to.username, messageKey);
-    await trx
-      .insertInto('dm_messages')
-      .values({ username: env.to.username, envelope_id: env.id, direction: 'in', peer, ciphertext: JSON.stringify(env.data.message), created_at: now, message_key: messageKey })
-      .onConflict((oc) => oc.columns(['username', 'envelope_id']).doNothing())
-      .execute();
-    await enqueueForVault(trx, env.to.username, { envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
+    await recordDm(trx, { username: env.to.username, envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
     await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
   // Relay envelopes never reach a handler: the inbox passes them to the relay service (PROTOCOL.md §9).
@@ -159,12 +152,6 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     }
   },
 };
-
-/** A sealed DM (by its ephemeral key) is stored once per account: the same message in another envelope is a replay. */
-export async function refuseReplayedDm(trx: Kysely<Database>, username: string, messageKey: string): Promise<void> {
-  const seen = await trx.selectFrom('dm_messages').select('envelope_id').where('username', '=', username).where('message_key', '=', messageKey).executeTakeFirst();
-  if (seen) throw new ApiError('duplicate_message', `this sealed message was already received (in envelope ${seen.envelope_id})`, { status: 409 });
-}
 
 /** Call signals older than this are dropped: a ring from a minute ago is not worth answering. */
 export const CALL_SIGNAL_MAX_AGE_MS = 60_000;

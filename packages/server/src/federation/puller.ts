@@ -1,7 +1,7 @@
 import { FRESHNESS, formatAddress, parseAddress, PostSchema, sameSite, type Address, type SiteName } from '@hearth/protocol';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { HttpFetcher } from '../relay/path-aware-http.js';
+import type { HttpFetcher } from '../net/http-client.js';
 import type { Db } from '../storage/db.js';
 import type { Directory } from './directory.js';
 import { upsertRemotePost } from './handlers.js';

@@ -19,6 +19,11 @@ export interface HttpRequest {
   maxBytes?: number;
 }
 
+/** What the parts that read other sites need of HTTP: one request at a time (HttpClient, or relay/path-aware-http.ts with the friends relay behind it). */
+export interface HttpFetcher {
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
 export class FetchError extends HearthError {
   /**
    * @param network the network failed (nothing answered, no answer in time, the connection was

@@ -1,4 +1,4 @@
-import { createEnvelope, parseAddress, type Address, type Envelope, type EnvelopeType, type MessageData } from '@hearth/protocol';
+import { createEnvelope, parseAddress, sameSite, type Address, type Envelope, type EnvelopeType, type MessageData } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import type { Context } from '../context.js';
 import type { Database } from '../storage/schema.js';
@@ -17,8 +17,17 @@ export async function queueEnvelope<T extends EnvelopeType>(
   return env;
 }
 
-/** Queues one envelope per follower of a local user, in the caller's transaction (a post, an edit, a share...). */
+/**
+ * Queues one envelope per follower of a local user on another site, in the caller's transaction (a
+ * post, an edit, a share...). Followers on this same site get nothing queued: their feeds read this
+ * site's posts and shares directly, so the caller only tells their open pages, after the commit
+ * (`ctx.live.feedChanged`), instead of a signed round trip through the site's own inbox.
+ */
 export async function queueToFollowers<T extends EnvelopeType>(ctx: Context, trx: Kysely<Database>, username: string, type: T, data: MessageData[T]): Promise<void> {
   const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
-  for (const { follower } of followers) await queueEnvelope(ctx, trx, { type, from: username, to: parseAddress(follower), data });
+  for (const { follower } of followers) {
+    const to = parseAddress(follower);
+    if (sameSite(to, ctx.site)) continue;
+    await queueEnvelope(ctx, trx, { type, from: username, to, data });
+  }
 }

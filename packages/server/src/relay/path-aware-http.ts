@@ -1,11 +1,8 @@
 import type { SiteName } from '@hearth/protocol';
-import { FetchError, type HttpClient, type HttpRequest, type HttpResponse } from '../net/http-client.js';
+import { FetchError, type HttpClient, type HttpFetcher, type HttpRequest, type HttpResponse } from '../net/http-client.js';
 import type { RelayRouter } from './router.js';
 
-/** What the parts that read other sites need of HTTP: one request at a time. */
-export interface HttpFetcher {
-  request(req: HttpRequest): Promise<HttpResponse>;
-}
+export type { HttpFetcher } from '../net/http-client.js';
 
 /**
  * HTTP for reading other sites, with the friends relay behind it: a GET of another Hearth site

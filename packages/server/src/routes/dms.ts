@@ -1,29 +1,17 @@
 import { contractRoute } from '../http-contract.js';
-import { refuseReplayedDm } from '../federation/handlers.js';
-import { formatAddress, TYPES, type Address, type DmCiphertext, type KeyBackup, type Profile } from '@hearth/protocol';
+import { formatAddress, TYPES, type DmCiphertext, type KeyBackup } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
 import { notFound } from '../errors.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
-import { remoteLookupError } from '../federation/directory.js';
+import { lookupProfile } from '../federation/profiles.js';
 import { rowsAfter } from '../storage/sequenced.js';
-import { findUser, publicProfile } from '../storage/users.js';
-import { enqueueForVault, removeVault } from '../storage/vault.js';
+import { findUser } from '../storage/users.js';
+import { removeVault } from '../storage/vault.js';
+import { recordDm } from '../storage/dms.js';
 import { addDevice } from '../storage/devices.js';
 
-
-/** A person's public profile with device keys, local or remote (for my devices and my vault). */
-export async function lookupProfile(ctx: Context, address: Address): Promise<Profile> {
-  if (ctx.directory.isLocal(address)) {
-    const user = await findUser(ctx.db, address.username);
-    if (!user) throw notFound(`user ${formatAddress(address)}`);
-    return publicProfile(ctx.db, ctx.site, user);
-  }
-  return (ctx.directory.profileOf(address) as Promise<Profile>).catch((error: unknown) => {
-    throw remoteLookupError(error, address);
-  });
-}
 
 export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /**
@@ -120,13 +108,8 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const body = request.body;
     const to = parseAddressInput(body.to);
     const env = await ctx.db.transaction().execute(async (trx) => {
-      await refuseReplayedDm(trx, username, body.message.ephemeralKey);
       const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message: body.message } });
-      await trx
-        .insertInto('dm_messages')
-        .values({ username, envelope_id: sent.id, direction: 'out', peer: formatAddress(to), ciphertext: JSON.stringify(body.message), created_at: ctx.now(), message_key: body.message.ephemeralKey })
-        .execute();
-      await enqueueForVault(trx, username, { envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
+      await recordDm(trx, { username, envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
       return sent;
     });
     ctx.outbox.wake();

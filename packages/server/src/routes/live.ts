@@ -25,8 +25,7 @@ export const liveRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
         (username) => {
           if (socket.readyState !== socket.OPEN) return;
           const send = (event: object) => socket.send(JSON.stringify(event));
-          site.events.on(`user:${username}`, send);
-          unsubscribe = () => site.events.off(`user:${username}`, send);
+          unsubscribe = site.live.subscribe(username, send);
           socket.on('message', () => socket.close(4002, 'this socket only sends'));
           send({ type: 'ready' });
         },

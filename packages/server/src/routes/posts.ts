@@ -70,6 +70,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueMentions(ctx, trx, username, post, mentioned);
     });
     ctx.outbox.wake();
+    void ctx.live.feedChanged(localAddressText(ctx.site, username));
     const me = (await findUser(ctx.db, username))!;
     const author = localAddressText(ctx.site, username);
     return {
@@ -116,6 +117,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueMentions(ctx, trx, username, post, mentioned.filter((a) => !before.has(a)));
     });
     ctx.outbox.wake();
+    void ctx.live.feedChanged(localAddressText(ctx.site, username));
     const counts = (await postCounts(ctx.db, [id])).get(id)!;
     return { ...post, author: localAddressText(ctx.site, username), url: `${ctx.config.origin}/@${username}/${id}`, likeCount: counts.likes, commentCount: counts.comments };
   });
@@ -132,6 +134,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueToFollowers(ctx, trx, username, TYPES.postDelete, { post: { id } });
     });
     ctx.outbox.wake();
+    void ctx.live.feedChanged(localAddressText(ctx.site, username));
   });
 
   /** One of my posts at the top of my profile (one at a time: pinning another replaces it). */

@@ -70,6 +70,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       if (authorText !== me) await queueEnvelope(ctx, trx, { type: TYPES.repostCreate, from: username, to: author, data });
     });
     ctx.outbox.wake();
+    void ctx.live.feedChanged(localAddressText(ctx.site, username));
     return { post: { author: authorText, id }, reposted: true };
   });
 
@@ -83,6 +84,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
       await queueToFollowers(ctx, trx, username, TYPES.repostDelete, { post: { author, id } });
     });
     ctx.outbox.wake();
+    void ctx.live.feedChanged(localAddressText(ctx.site, username));
     return { post: { author, id }, reposted: false };
   });
 
@@ -192,7 +194,7 @@ export const socialRoutes = (ctx: Context): FastifyPluginAsync => async (app) =>
   contractRoute(app, 'markNotificationsRead', async (request) => {
     const username = await requireUser(ctx, request);
     await ctx.db.updateTable('notifications').set({ read_at: ctx.now() }).where('username', '=', username).where('seq', '<=', request.body.upTo).where('read_at', 'is', null).execute();
-    ctx.events.emit(`user:${username}`, { type: 'notification', kind: 'read' });
+    ctx.live.emit(username, { type: 'notification', kind: 'read' });
     return { unread: await unreadNotifications(ctx.db, username) };
   });
 };

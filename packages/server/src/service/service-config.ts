@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HearthError } from '@hearth/protocol';
-import type { TurnSettings } from '../turn/turn.js';
+import type { TurnSettings } from '../turn/turn-settings.js';
 
 /**
  * A hosting service (issue 12): one `hearth service start` serving many sites, each on its own

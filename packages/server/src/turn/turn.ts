@@ -2,24 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CONFIG_FILE, updateSiteConfigFile, type SiteConfig, type SiteConfigFile } from '../site-config.js';
+import type { TurnSettings } from './turn-settings.js';
 
-/**
- * The site's own STUN/TURN relay: Debian's coturn, configured by Hearth. Browsers get short-lived
- * credentials from their own site (coturn's "TURN REST API": the username is "<expiry>:<user>"
- * and the password its HMAC-SHA1 under a secret coturn and the site share), so only the site's
- * logged-in users can relay through it, and a leaked credential dies within hours.
- */
-export interface TurnSettings {
-  /** The secret shared with coturn (static-auth-secret). */
-  secret: string;
-  /** STUN/TURN port, UDP and TCP. */
-  port: number;
-  /** Ports coturn relays media on. */
-  minPort: number;
-  maxPort: number;
-  /** The public address, when the machine sits behind 1:1 NAT (most clouds). */
-  externalIp?: string;
-}
+export type { TurnSettings } from './turn-settings.js';
 
 export const DEFAULT_TURN_PORT = 3478;
 /** Long enough for a long call (coturn checks the expiry again when an allocation is refreshed). */

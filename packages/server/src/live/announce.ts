@@ -1,0 +1,71 @@
+import { formatAddress, parseAddress, TYPES, type Envelope } from '@hearth/protocol';
+import type { Logger } from 'pino';
+import { CALL_SIGNAL_MAX_AGE_MS } from '../federation/handlers.js';
+import { fetchRemotePost, keepRemotePost } from '../federation/remote-post.js';
+import type { Directory } from '../federation/directory.js';
+import type { Db } from '../storage/db.js';
+import type { LiveEvents } from './live-events.js';
+
+/**
+ * What follows an accepted envelope, after it is stored: the home vault is woken for a DM, a
+ * shared post is fetched from its author, and the owners' open pages hear about it: a new post
+ * for everyone here who follows its author, a call for the callee, a notification otherwise.
+ */
+export class EnvelopeAnnouncer {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      directory: Directory;
+      live: LiveEvents;
+      wakeVault: (username: string) => void;
+      now: () => number;
+      log: Logger;
+    },
+  ) {}
+
+  async announce(env: Envelope): Promise<void> {
+    const { live } = this.deps;
+    if (env.type === TYPES.dm) this.deps.wakeVault(env.to.username);
+    if (env.type === TYPES.repostCreate) {
+      const { post } = (env as Envelope<typeof TYPES.repostCreate>).data;
+      void this.holdSharedPost(post.author, post.id).then(async (held) => {
+        if (held) await live.feedChanged(formatAddress(env.from));
+      });
+    }
+    if (!live.listening) return;
+    if (env.type === TYPES.postCreate || env.type === TYPES.postUpdate || env.type === TYPES.postDelete) {
+      await live.feedChanged(formatAddress(env.from));
+    } else if (env.type === TYPES.callSignal) {
+      const { data } = env as Envelope<typeof TYPES.callSignal>;
+      if (this.deps.now() - Date.parse(env.ts) > CALL_SIGNAL_MAX_AGE_MS) return; // stale: the call is over
+      live.emit(env.to.username, { type: 'call', from: formatAddress(env.from), callId: data.call.id, sealed: data.sealed });
+    } else {
+      live.emit(env.to.username, { type: 'notification', kind: env.type });
+    }
+  }
+
+  /**
+   * A post shared into feeds here: read from its author's site unless this site holds it already
+   * (a local post, or a copy). A share of a post that does not exist is dropped. Best effort: a
+   * failure leaves the share without its post, which shows nothing. True when the post is here.
+   */
+  async holdSharedPost(authorText: string, id: string): Promise<boolean> {
+    const { db, directory } = this.deps;
+    try {
+      const author = parseAddress(authorText);
+      if (directory.isLocal(author)) return true;
+      const held = await db.selectFrom('remote_posts').select('id').where('author', '=', authorText).where('id', '=', id).executeTakeFirst();
+      if (held) return true;
+      const post = await fetchRemotePost(directory, author, id);
+      if (!post) {
+        await db.deleteFrom('shared_posts').where('author', '=', authorText).where('post_id', '=', id).execute();
+        return false;
+      }
+      await keepRemotePost(db, author, post, this.deps.now());
+      return true;
+    } catch (error) {
+      this.deps.log.debug({ err: (error as Error).message, post: `${authorText}/${id}` }, 'shared post not fetched');
+      return false;
+    }
+  }
+}
