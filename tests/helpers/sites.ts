@@ -133,10 +133,22 @@ export class SiteProcess {
     readonly env: Record<string, string> = {},
     /** A network namespace the site runs in (its own host on a test network): the command prefix and its address. */
     readonly netns?: { prefix: string[]; ip: string },
+    /** One instance of a site with several (docs/SCALING.md): the port it listens on; `port` is the site's, at the load balancer. */
+    readonly listenPort?: number,
   ) {}
+
+  /**
+   * One instance of a site served by several behind a load balancer: the site's data folder (a
+   * copy of its hearth.json), the port in its URL (the balancer's) and the port this instance
+   * listens on, which `url` reaches directly.
+   */
+  static instanceOf(dataDir: string, sitePort: number, listenPort: number, users: string[]): SiteProcess {
+    return new SiteProcess(dataDir, sitePort, users, false, undefined, [], {}, undefined, listenPort);
+  }
 
   /** Where tests reach the process (plain http on loopback, as behind a TLS-terminating proxy). */
   get url(): string {
+    if (this.listenPort) return `http://127.0.0.1:${this.listenPort}`;
     return this.netns ? `http://${this.netns.ip}:${this.port}` : `http://127.0.0.1:${this.port}`;
   }
 
@@ -199,7 +211,7 @@ export class SiteProcess {
   async start(): Promise<void> {
     if (this.proc) throw new Error('already running');
     // A production site listens behind its (imagined) TLS proxy: its URL is https://hearth.test.
-    const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.port)];
+    const listen = ['--host', this.publicHost ? '0.0.0.0' : '127.0.0.1', '--port', String(this.listenPort ?? this.port)];
     // In a network namespace, `ip netns exec` runs node in place (exec), so signals reach the site itself.
     const [bin, ...prefix] = [...(this.netns?.prefix ?? []), process.execPath];
     const proc = spawn(bin!, [...prefix, HEARTH, 'start', '--data', this.dataDir, '--log-level', process.env.HEARTH_TEST_LOG_LEVEL ?? 'warn', ...listen, ...this.startArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });

@@ -125,10 +125,16 @@ export async function buildApp(ctx: Context, shared?: SharedAppOptions): Promise
   // checks found the database damaged or missing acknowledged writes.
   app.get('/healthz', async (_request, reply) => {
     const storage = ctx.storageState();
-    if (storage === 'full') return reply.status(503).send({ ok: false, storage, message: 'the disk holding the database is full: free some space' });
+    // Where the data is, and (with several instances) whether the bus to the others is up: a bus
+    // that is down costs only live events and vault requests across instances, so it is said, not failed.
+    const where = { database: ctx.dialect, ...(ctx.bus ? { cluster: ctx.bus.state(), instance: ctx.instance } : {}) };
+    if (ctx.dialect === 'postgres' && !(await ctx.databaseAnswers())) {
+      return reply.status(503).send({ ok: false, storage: 'unavailable', ...where, message: 'PostgreSQL does not answer: see the log' });
+    }
+    if (storage === 'full') return reply.status(503).send({ ok: false, storage, ...where, message: 'the disk holding the database is full: free some space' });
     // Still serving, but the operator must look: a monitor can alert on `storage`.
-    if (storage === 'damaged') return { ok: true, storage, message: `the database needs attention: ${ctx.databaseProblem}; see the log and docs/DEPLOY.md, "Recovery"` };
-    return { ok: true, storage };
+    if (storage === 'damaged') return { ok: true, storage, ...where, message: `the database needs attention: ${ctx.databaseProblem}; see the log and docs/DEPLOY.md, "Recovery"` };
+    return { ok: true, storage, ...where };
   });
   await app.register(wellKnownRoutes(ctx));
   await app.register(authRoutes(ctx));

@@ -1,5 +1,9 @@
 import { rememberProfileDocument } from './storage/feed.js';
-import { LiveEvents } from './live/live-events.js';
+import { LiveEvents, type LiveEvent } from './live/live-events.js';
+import { randomUUID, createHash } from 'node:crypto';
+import type { ClusterBus } from './cluster/bus.js';
+import { NatsBus } from './cluster/nats-bus.js';
+import type { DatabaseTarget } from './storage/dialect.js';
 import { EnvelopeAnnouncer } from './live/announce.js';
 import { ackForError, ackForResult } from './federation/ack.js';
 import { lookupProfile } from './federation/profiles.js';
@@ -62,6 +66,10 @@ export class Context {
   readonly db: Db;
   /** The database the site's data is in: the embedded SQLite file, or PostgreSQL. */
   readonly dialect: DialectName;
+  /** This process's id among the site's instances (docs/SCALING.md). */
+  readonly instance = randomUUID();
+  /** The bus to the site's other instances, when it has several (cluster.nats in hearth.json). */
+  bus: ClusterBus | undefined;
   readonly now: () => number;
   /** Plain HTTP(S) to other sites (SSRF-guarded). */
   readonly http: HttpClient;
@@ -191,6 +199,9 @@ export class Context {
       now: this.now,
       clock: () => this.siteNow(),
       restamp: (body) => this.restamp(body),
+      // Several instances share the outbox only when they say so (cluster.nats): one instance
+      // alone frees every claim at its start, at once.
+      instance: options.config.natsUrl ? this.instance : undefined,
       onDelivered: (ids) => {
         if (this.pullAfterDelivery.size === 0) return;
         for (const id of ids) {
@@ -256,6 +267,33 @@ export class Context {
     this.announcer = new EnvelopeAnnouncer({ db: this.db, directory: this.directory, live: this.live, wakeVault: (username) => this.vaults.wake(username), now: this.now, log: this.log });
   }
 
+  /**
+   * The site runs as several instances: live events, vault requests and wakes, and changes to the
+   * cached follows and blocks reach the other instances through the bus.
+   */
+  private useCluster(bus: ClusterBus): void {
+    this.bus = bus;
+    this.live.bridge = {
+      // While the bus reconnects, this instance's own pages still hear (the others poll).
+      publish: (username, event) => (bus.state() === 'connected' ? bus.publish(`live.${username}`, event) : this.live.deliver(username, event)),
+    };
+    bus.subscribe('live.*', (event, subject) => this.live.deliver(subject.slice('live.'.length), event as LiveEvent));
+    this.vaults.useCluster(bus, this.instance);
+    // A follow or block made at another instance is heard at once; if the bus is down, within 5 s.
+    this.users.maxAgeMs = 5_000;
+    this.users.onChange = (change) => bus.publish('cache', { ...change, from: this.instance });
+    bus.subscribe('cache', (change) => {
+      const c = change as { blocks?: string; following?: true; from?: string };
+      if (c.from !== this.instance) this.users.forget(c);
+    });
+  }
+
+  /** Whether the database answers now (PostgreSQL; for /healthz), within 2 s. */
+  async databaseAnswers(): Promise<boolean> {
+    const probe = sql`select 1`.execute(this.db).then(() => true, () => false);
+    return Promise.race([probe, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())]);
+  }
+
   /** This Context itself, for code that keeps its site beyond a request (site-scope.ts). */
   get self(): Context {
     return this;
@@ -274,6 +312,14 @@ export class Context {
     } catch (error) {
       await ctx.db.destroy().catch(() => undefined);
       throw storage.kind === 'postgres' ? new Error(`PostgreSQL at ${redactUrl(storage.url)} (schema ${storage.schema}): ${(error as Error).message}`, { cause: error }) : error;
+    }
+    if (options.config.natsUrl) {
+      try {
+        ctx.useCluster(await NatsBus.open(options.config.natsUrl, clusterScope(storage), ctx.log));
+      } catch (error) {
+        await ctx.db.destroy().catch(() => undefined);
+        throw new SiteConfigError(`NATS at ${options.config.natsUrl} does not answer (${(error as Error).message}): start nats-server, or remove cluster.nats (HEARTH_NATS_URL) to run a single instance (docs/SCALING.md)`);
+      }
     }
     ctx.clock = await SiteClock.load(ctx.db, ctx.now());
     const anyone = await ctx.db.selectFrom('users').select('username').limit(1).executeTakeFirst();
@@ -473,6 +519,18 @@ export class Context {
     await this.clock?.save(this.db).catch(() => undefined);
     await this.ackMarks?.stop();
     this.http.close();
+    await this.bus?.close();
     await this.db.destroy();
   }
+}
+
+/**
+ * The scope of a site's subjects on the bus: its schema, and which database that schema is in (two
+ * databases may both hold a schema of that name).
+ */
+function clusterScope(storage: DatabaseTarget): string {
+  if (storage.kind !== 'postgres') throw new Error('several instances need PostgreSQL');
+  const where = new URL(storage.url);
+  const database = createHash('sha256').update(`${where.hostname}:${where.port}${where.pathname}`).digest('hex').slice(0, 10);
+  return `${storage.schema}_${database}`;
 }

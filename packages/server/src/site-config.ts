@@ -33,6 +33,11 @@ export interface SiteConfigFile {
    * URL when this is absent.
    */
   database?: { url: string; schema?: string; poolSize?: number };
+  /**
+   * Several instances of this site (docs/SCALING.md): the NATS server(s) they share, e.g.
+   * nats://10.0.0.5:4222. Needs `database` (PostgreSQL). `HEARTH_NATS_URL` gives it when absent.
+   */
+  cluster?: { nats: string };
 }
 
 export interface SiteConfig extends SiteConfigFile {
@@ -43,6 +48,8 @@ export interface SiteConfig extends SiteConfigFile {
   dbFile: string;
   /** Where the data is: `dbFile`, or PostgreSQL (from `database` or HEARTH_DATABASE_URL). */
   storage: DatabaseTarget;
+  /** The NATS server(s) shared with the site's other instances (from `cluster` or HEARTH_NATS_URL), if any. */
+  natsUrl?: string;
 }
 
 export const CONFIG_FILE = 'hearth.json';
@@ -109,7 +116,13 @@ export function loadSiteConfig(dataDir: string): SiteConfig {
   }
   const normalized = normalizeSiteUrl(raw.url, raw.dev);
   const dbFile = path.join(dataDir, DB_FILE);
-  return { ...raw, url: normalized.url, dev: normalized.dev, dataDir, site: normalized.site, origin: normalized.url, dbFile, storage: storageTarget(raw, normalized.site, dbFile, file) };
+  const storage = storageTarget(raw, normalized.site, dbFile, file);
+  const natsUrl = raw.cluster?.nats ?? (process.env.HEARTH_NATS_URL?.trim() || undefined);
+  if (natsUrl !== undefined) {
+    if (!/^(nats:\/\/)?[^\s,/]+(,(nats:\/\/)?[^\s,/]+)*$/.test(natsUrl)) throw new SiteConfigError(`${raw.cluster ? `${file}: cluster.nats` : 'HEARTH_NATS_URL'} must be nats://host:port (several separated by commas); it is ${JSON.stringify(natsUrl)}`);
+    if (storage.kind !== 'postgres') throw new SiteConfigError(`${raw.cluster ? `${file}: cluster.nats` : 'HEARTH_NATS_URL'} is set, but several instances of a site share one PostgreSQL database, and this site keeps its data in ${dbFile}: set database (or HEARTH_DATABASE_URL) too, after "hearth migrate-storage" (docs/SCALING.md)`);
+  }
+  return { ...raw, url: normalized.url, dev: normalized.dev, dataDir, site: normalized.site, origin: normalized.url, dbFile, storage, ...(natsUrl ? { natsUrl } : {}) };
 }
 
 /** The PostgreSQL URL from the environment, if one is set there (a vendor sets it once for every site). */

@@ -64,14 +64,16 @@ async function migrateSite(dataDir: string, url: string, schemaOption: string | 
   const raw = JSON.parse(fs.readFileSync(path.join(dataDir, CONFIG_FILE), 'utf8')) as { database?: { url: string } };
   const dbFile = path.join(dataDir, DB_FILE);
   if (raw.database || !fs.existsSync(dbFile)) return false;
-  // (loaded without HEARTH_DATABASE_URL's say: the site's data is still in its file)
-  const saved = process.env.HEARTH_DATABASE_URL;
+  // (loaded without the environment's say: the site's data is still in its file)
+  const saved = { database: process.env.HEARTH_DATABASE_URL, nats: process.env.HEARTH_NATS_URL };
   delete process.env.HEARTH_DATABASE_URL;
+  delete process.env.HEARTH_NATS_URL;
   let config;
   try {
     config = loadSiteConfig(dataDir);
   } finally {
-    if (saved !== undefined) process.env.HEARTH_DATABASE_URL = saved;
+    if (saved.database !== undefined) process.env.HEARTH_DATABASE_URL = saved.database;
+    if (saved.nats !== undefined) process.env.HEARTH_NATS_URL = saved.nats;
   }
   const schema = schemaOption ?? defaultSchemaFor(config.site);
   out(`Moving ${config.origin} from ${dbFile} to PostgreSQL ${redactUrl(url)}, schema ${schema}:`);

@@ -56,7 +56,17 @@ export interface OutboxWorkerDeps {
   onDelivered?: (envelopeIds: string[]) => void;
   /** The friends relay: the way to a site whose direct path fails (PROTOCOL.md §9 "Path choice"). */
   router?: RelayRouter;
+  /**
+   * This instance's id when several instances may share the outbox (PostgreSQL): rows are then
+   * claimed with FOR UPDATE SKIP LOCKED, each claim names its instance, and the claims of an
+   * instance that stopped beating are taken over. Undefined: this process is the only one.
+   */
+  instance?: string;
 }
+
+/** With several instances: how often one that holds claims says it is alive, and when it counts as gone. */
+const HEARTBEAT_MS = 5_000;
+const INSTANCE_DEAD_MS = 15_000;
 
 /** An ack that means "the receiver has it": accepted now, or already seen before. */
 export function isDelivered(ack: AckResult): boolean {
@@ -87,10 +97,43 @@ export class OutboxWorker {
 
   constructor(private readonly deps: OutboxWorkerDeps) {}
 
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastReapAt = -Infinity;
+
   /** Starts delivering; claims left by a process that died are cleared first. */
   async start(): Promise<void> {
-    await this.deps.db.updateTable('outbox').set({ claimed_until: null }).where('claimed_until', 'is not', null).execute();
+    if (this.deps.instance) {
+      // Other instances may be delivering: only the claims of those that stopped beating are freed.
+      await this.reapClaims();
+      this.heartbeatTimer = setInterval(() => void this.heartbeat().catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message }, 'outbox heartbeat failed')), HEARTBEAT_MS);
+      this.heartbeatTimer.unref();
+    } else {
+      await this.deps.db.updateTable('outbox').set({ claimed_until: null }).where('claimed_until', 'is not', null).execute();
+    }
     this.wake();
+  }
+
+  /** This instance is alive, while it holds claims (an idle one writes nothing). */
+  private async heartbeat(force = false): Promise<void> {
+    if (!this.deps.instance || (!force && this.inFlight.size === 0)) return;
+    const at = this.deps.clock();
+    await this.deps.db.insertInto('outbox_instances').values({ id: this.deps.instance, heartbeat_at: at }).onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: at })).execute();
+  }
+
+  /** Frees the claims of instances that stopped beating (killed, cut off), at most every few seconds. */
+  private async reapClaims(): Promise<void> {
+    const now = this.deps.clock();
+    if (now - this.lastReapAt < HEARTBEAT_MS) return;
+    this.lastReapAt = now;
+    const alive = this.deps.db.selectFrom('outbox_instances').select('id').where('heartbeat_at', '>', now - INSTANCE_DEAD_MS);
+    const freed = await this.deps.db
+      .updateTable('outbox')
+      .set({ claimed_until: null, claimed_by: null })
+      .where('claimed_by', 'is not', null)
+      .where('claimed_by', 'not in', alive)
+      .executeTakeFirst();
+    if (Number(freed.numUpdatedRows) > 0) this.deps.log.warn({ rows: Number(freed.numUpdatedRows) }, 'took over outbox rows claimed by an instance that stopped');
+    await this.deps.db.deleteFrom('outbox_instances').where('heartbeat_at', '<', now - 24 * 3_600_000).execute();
   }
 
   /** Something was enqueued or a link came up: look for due work now. */
@@ -160,6 +203,7 @@ export class OutboxWorker {
   /** Stops taking new work. Call settled() after closing the links to let the last acks be written. */
   stop(): void {
     this.stopped = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     if (this.pendingWake) clearTimeout(this.pendingWake);
   }
@@ -181,41 +225,58 @@ export class OutboxWorker {
       // Sites whose breaker is open (every recent attempt failed) wait as a whole, instead of each
       // of their queued envelopes trying on its own.
       for (const [key, breaker] of this.breakers) if (breaker.until > now) capped.push(key);
-      let query = this.deps.db
-        .selectFrom('outbox')
-        .select(['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'])
-        // The body's size in bytes, stored with it, to wait for room on a link without reading it.
-        .select(sql<number>`coalesce(size, 65536)`.as('size'))
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]));
-      for (const key of capped) {
-        const at = key.lastIndexOf(':');
-        query = query.where((eb) => eb.not(eb.and([eb('dest_host', '=', key.slice(0, at)), eb('dest_port', '=', Number(key.slice(at + 1)))])));
-      }
-      // At most ROWS_PER_CYCLE read at once: a cycle is a short task, and the next one is 10 ms away.
-      const rows = (await query.orderBy('next_attempt_at').orderBy('seq').limit(Math.min(budget, ROWS_PER_CYCLE)).execute()) as Row[];
-      const byDest = new Map<string, Row[]>();
-      const taking = new Map<string, number>();
-      for (const row of rows) {
-        row.seq = Number(row.seq);
-        row.size = Number(row.size);
-        if (this.inFlight.has(row.seq)) continue;
-        const key = `${row.dest_host}:${row.dest_port}`;
-        const count = (this.inFlightBySite.get(key) ?? 0) + (taking.get(key) ?? 0);
-        if (count >= MAX_IN_FLIGHT_PER_SITE) continue; // its turn comes when the site has room
-        taking.set(key, (taking.get(key) ?? 0) + 1);
-        const list = byDest.get(key);
-        if (list) list.push(row);
-        else byDest.set(key, [row]);
-      }
-      // Claimed first, then counted as in flight: a claim that fails leaves nothing half taken.
-      // A claim lasts until the outcome is written (record() clears it), or a crash: claims are
-      // cleared at start, and one left behind otherwise expires by itself.
-      const claimed = [...byDest.values()].flat().map((row) => row.seq);
-      for (let i = 0; i < claimed.length; i += 500) {
-        await this.deps.db.updateTable('outbox').set({ claimed_until: now + CLAIM_MS }).where('seq', 'in', claimed.slice(i, i + 500)).execute();
-      }
+      if (this.deps.instance) await this.reapClaims();
+      const take = async (db: Db): Promise<{ byDest: Map<string, Row[]>; taking: Map<string, number>; claimed: number[] }> => {
+        let query = db
+          .selectFrom('outbox')
+          .select(['seq', 'envelope_id', 'sender', 'dest_host', 'dest_port', 'attempts', 'created_at', 'last_error'])
+          // The body's size in bytes, stored with it, to wait for room on a link without reading it.
+          .select(sql<number>`coalesce(size, 65536)`.as('size'))
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]));
+        for (const key of capped) {
+          const at = key.lastIndexOf(':');
+          query = query.where((eb) => eb.not(eb.and([eb('dest_host', '=', key.slice(0, at)), eb('dest_port', '=', Number(key.slice(at + 1)))])));
+        }
+        // At most ROWS_PER_CYCLE read at once: a cycle is a short task, and the next one is 10 ms away.
+        // With other instances, rows one of them is claiming right now are skipped, not waited for.
+        query = query.orderBy('next_attempt_at').orderBy('seq').limit(Math.min(budget, ROWS_PER_CYCLE));
+        const rows = (await (this.deps.instance ? query.forUpdate().skipLocked() : query).execute()) as Row[];
+        const byDest = new Map<string, Row[]>();
+        const taking = new Map<string, number>();
+        for (const row of rows) {
+          row.seq = Number(row.seq);
+          row.size = Number(row.size);
+          if (this.inFlight.has(row.seq)) continue;
+          const key = `${row.dest_host}:${row.dest_port}`;
+          const count = (this.inFlightBySite.get(key) ?? 0) + (taking.get(key) ?? 0);
+          if (count >= MAX_IN_FLIGHT_PER_SITE) continue; // its turn comes when the site has room
+          taking.set(key, (taking.get(key) ?? 0) + 1);
+          const list = byDest.get(key);
+          if (list) list.push(row);
+          else byDest.set(key, [row]);
+        }
+        // Claimed first, then counted as in flight: a claim that fails leaves nothing half taken.
+        // A claim lasts until the outcome is written (record() clears it), or a crash: claims are
+        // cleared at start (by another instance, once this one stops beating), and one left behind
+        // otherwise expires by itself.
+        const claimed = [...byDest.values()].flat().map((row) => row.seq);
+        for (let i = 0; i < claimed.length; i += 500) {
+          await db.updateTable('outbox').set({ claimed_until: now + CLAIM_MS, claimed_by: this.deps.instance ?? null }).where('seq', 'in', claimed.slice(i, i + 500)).execute();
+        }
+        return { byDest, taking, claimed };
+      };
+      const { byDest, taking, claimed } = this.deps.instance
+        ? await this.deps.db.transaction().execute(async (trx) => {
+            const taken = await take(trx);
+            if (taken.claimed.length > 0) {
+              // Alive as of this claim (in the same commit, so no other instance sees the claim without it).
+              await trx.insertInto('outbox_instances').values({ id: this.deps.instance!, heartbeat_at: now }).onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: now })).execute();
+            }
+            return taken;
+          })
+        : await take(this.deps.db);
       for (const seq of claimed) this.inFlight.add(seq);
       for (const [key, n] of taking) this.inFlightBySite.set(key, (this.inFlightBySite.get(key) ?? 0) + n);
       for (const rows of byDest.values()) {
@@ -247,7 +308,8 @@ export class OutboxWorker {
     let at = next?.at === null || next?.at === undefined ? undefined : Number(next.at);
     for (const breaker of this.breakers.values()) if (breaker.until > this.deps.clock()) at = Math.min(at ?? Infinity, breaker.until);
     const delay = at === undefined ? 60_000 : Math.max(0, at - this.deps.clock());
-    this.wakeTimer = setTimeout(() => this.wake(), Math.min(delay, 60_000));
+    // With other instances, rows they queued or left behind (stopped) are looked for every few seconds.
+    this.wakeTimer = setTimeout(() => this.wake(), Math.min(delay, this.deps.instance ? HEARTBEAT_MS : 60_000));
     this.wakeTimer.unref();
   }
 
@@ -432,7 +494,7 @@ export class OutboxWorker {
         for (let i = 0; i < interrupted.length; i += 500) {
           await trx
             .updateTable('outbox')
-            .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: now + 1000, last_error: 'link_closed: the link closed before the ack', claimed_until: null }))
+            .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: now + 1000, last_error: 'link_closed: the link closed before the ack', claimed_until: null, claimed_by: null }))
             .where('seq', 'in', interrupted.slice(i, i + 500))
             .execute();
         }
@@ -459,15 +521,15 @@ export class OutboxWorker {
             // Only the body that was refused fails: a row signed again meanwhile (a site key
             // rotation) is retried with its new signature instead.
             const unchanged = await trx.selectFrom('outbox_bodies').select('seq').where('seq', '=', row.seq).where('body', '=', row.body ?? '').executeTakeFirst();
-            const marked = unchanged ? await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error, claimed_until: null }).where('seq', '=', row.seq).executeTakeFirst() : { numUpdatedRows: 0n };
+            const marked = unchanged ? await trx.updateTable('outbox').set({ status: 'failed', attempts: row.attempts + 1, last_error: error, claimed_until: null, claimed_by: null }).where('seq', '=', row.seq).executeTakeFirst() : { numUpdatedRows: 0n };
             if (Number(marked.numUpdatedRows) === 0) {
-              await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error, claimed_until: null }).where('seq', '=', row.seq).execute();
+              await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now, last_error: error, claimed_until: null, claimed_by: null }).where('seq', '=', row.seq).execute();
               continue;
             }
             await addNotification(trx, sender, 'delivery_failed', { envelope: row.envelope_id, to: dest, error }, wallNow);
             this.deps.log.warn({ envelope: row.envelope_id, dest, code: ack.code }, 'delivery failed for good');
           } else {
-            await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now + delay, last_error: error, claimed_until: null }).where('seq', '=', row.seq).execute();
+            await trx.updateTable('outbox').set({ attempts: row.attempts + 1, next_attempt_at: now + delay, last_error: error, claimed_until: null, claimed_by: null }).where('seq', '=', row.seq).execute();
           }
         }
       });

@@ -32,7 +32,7 @@ export const vaultRoutes = (ctx: Context): FastifyPluginAsync => async (app) => 
       paired: true,
       deviceId: vault.device_id,
       pairedAt: new Date(Number(vault.paired_at)).toISOString(),
-      online: ctx.vaults.isOnline(username),
+      online: await ctx.vaults.isOnline(username),
       lastSeenAt: vault.last_seen_at === null ? null : new Date(Number(vault.last_seen_at)).toISOString(),
       waiting: await countQueued(ctx.db, username),
     };

@@ -15,6 +15,7 @@ import * as m009 from './migrations/009-device-use.js';
 import * as m010 from './migrations/010-relay.js';
 import * as m011 from './migrations/011-relay-adverts.js';
 import * as m012 from './migrations/012-postgres-search.js';
+import * as m013 from './migrations/013-instances.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '010-relay': m010,
   '011-relay-adverts': m011,
   '012-postgres-search': m012,
+  '013-instances': m013,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

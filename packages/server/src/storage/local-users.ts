@@ -7,16 +7,33 @@ type Db = Kysely<Database>;
  * Answers the inbox's two per-envelope questions from memory: does this local user exist, and
  * has this user blocked that address. Users are never removed while a site runs, so a "yes" is
  * remembered and a "no" asked again (a user added by `hearth user add` from another process is
- * seen at once). Blocks and follows change only through this process's API, which calls
- * `blocksChanged` / `followingChanged`.
+ * seen at once). Blocks and follows change through the site's API, which calls
+ * `blocksChanged` / `followingChanged`. With several instances (docs/SCALING.md) a change made at
+ * another is heard through the bus (`onChange` / `forget`), and, in case the bus is down, what
+ * is remembered is read again after `maxAgeMs` anyway.
  */
 export class LocalUserCache {
   private readonly known = new Set<string>();
-  private readonly blocks = new Map<string, Set<string>>();
+  private readonly blocks = new Map<string, { at: number; set: Set<string> }>();
   /** followed address -> local usernames following it */
-  private followed: Map<string, string[]> | undefined;
+  private followed: { at: number; map: Map<string, string[]> } | undefined;
 
   constructor(private readonly db: Db) {}
+
+  /** How long a remembered block list or follow map holds (Infinity: until a change here says otherwise). */
+  maxAgeMs = Infinity;
+  /** Told of each change made through this instance (to tell the others). */
+  onChange: ((change: { blocks?: string; following?: true }) => void) | undefined;
+
+  /** A change made elsewhere: forget what it touched. */
+  forget(change: { blocks?: string; following?: true }): void {
+    if (change.blocks) this.blocks.delete(change.blocks);
+    if (change.following) this.followed = undefined;
+  }
+
+  private fresh(entry: { at: number } | undefined): boolean {
+    return entry !== undefined && (this.maxAgeMs === Infinity || performance.now() - entry.at < this.maxAgeMs);
+  }
 
   async exists(username: string): Promise<boolean> {
     if (this.known.has(username)) return true;
@@ -26,17 +43,18 @@ export class LocalUserCache {
   }
 
   async hasBlocked(username: string, address: string): Promise<boolean> {
-    let set = this.blocks.get(username);
-    if (!set) {
+    let entry = this.blocks.get(username);
+    if (!this.fresh(entry)) {
       const rows = await this.db.selectFrom('blocks').select('address').where('username', '=', username).execute();
-      set = new Set(rows.map((r) => r.address));
-      this.blocks.set(username, set);
+      entry = { at: performance.now(), set: new Set(rows.map((r) => r.address)) };
+      this.blocks.set(username, entry);
     }
-    return set.has(address);
+    return entry!.set.has(address);
   }
 
   blocksChanged(username: string): void {
     this.blocks.delete(username);
+    this.onChange?.({ blocks: username });
   }
 
   /** Whether anyone here follows this address (pushed posts are kept only then). */
@@ -46,17 +64,18 @@ export class LocalUserCache {
 
   /** The local users who follow this address. */
   async followersOf(address: string, db: Db = this.db): Promise<string[]> {
-    if (!this.followed) {
+    if (!this.fresh(this.followed)) {
       const rows = await db.selectFrom('following').select(['target', 'username']).execute();
       const map = new Map<string, string[]>();
       for (const { target, username } of rows) map.set(target, [...(map.get(target) ?? []), username]);
-      this.followed = map;
+      this.followed = { at: performance.now(), map };
     }
-    return this.followed.get(address) ?? [];
+    return this.followed!.map.get(address) ?? [];
   }
 
   /** Call after any change to the following table. */
   followingChanged(): void {
     this.followed = undefined;
+    this.onChange?.({ following: true });
   }
 }

@@ -154,6 +154,14 @@ export interface OutboxTable {
   size?: number | null;
   /** Taken for delivery until then (site clock), or null. */
   claimed_until?: number | null;
+  /** With several instances: which one took it (see outbox_instances). */
+  claimed_by?: string | null;
+}
+
+/** Instances of the site that hold outbox claims, and when each last said it is alive. */
+export interface OutboxInstancesTable {
+  id: string;
+  heartbeat_at: number;
 }
 
 export interface InboxSeenTable {
@@ -322,6 +330,7 @@ export interface Database {
   blocks: BlocksTable;
   dm_messages: DmMessagesTable;
   outbox: OutboxTable;
+  outbox_instances: OutboxInstancesTable;
   inbox_seen: InboxSeenTable;
   remote_keys: RemoteKeysTable;
   notifications: NotificationsTable;

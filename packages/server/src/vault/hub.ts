@@ -15,6 +15,7 @@ import {
 } from '@hearth/protocol';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
+import { NoResponderError, type ClusterBus } from '../cluster/bus.js';
 import { ApiError } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { countQueued, deleteAcked, queuedForVault, vaultByDevice } from '../storage/vault.js';
@@ -47,8 +48,23 @@ export interface VaultHubOptions {
  */
 export class VaultHub {
   private readonly sessions = new Map<string, VaultSession>();
+  /** The bus to the other instances of this site (docs/SCALING.md), when there are any. */
+  private cluster: { bus: ClusterBus; instance: string } | undefined;
+  private clusterOff: (() => void) | undefined;
 
   constructor(private readonly options: VaultHubOptions) {}
+
+  /**
+   * With several instances, a vault links to one of them; requests and wakes that arrive at another
+   * find it through the bus, and a vault that links again elsewhere ends its older link here.
+   */
+  useCluster(bus: ClusterBus, instance: string): void {
+    this.cluster = { bus, instance };
+    this.clusterOff = bus.subscribe('vault.linked.*', (data, subject) => {
+      const username = subject.slice('vault.linked.'.length);
+      if ((data as { instance?: string })?.instance !== instance) this.sessions.get(username)?.close(VAULT_CLOSE.replaced, 'replaced by a newer connection of the vault');
+    });
+  }
 
   accept(socket: WebSocket): void {
     const nonce = crypto.randomBytes(32).toString('base64url');
@@ -76,8 +92,10 @@ export class VaultHub {
     this.sessions.get(vault.username)?.close(VAULT_CLOSE.replaced, 'replaced by a newer connection of the vault');
     const session = new VaultSession(socket, vault.username, vault.device_id, this.options);
     this.sessions.set(vault.username, session);
+    const unroute = this.routeThroughCluster(vault.username, session);
     socket.on('close', () => {
       if (this.sessions.get(vault.username) === session) this.sessions.delete(vault.username);
+      unroute();
       session.ended();
       void this.touch(vault.username);
     });
@@ -96,13 +114,34 @@ export class VaultHub {
       .catch((error: unknown) => this.options.log.warn({ err: error }, 'vault last-seen update failed'));
   }
 
-  /** Something was queued for this user's vault: send it now if the vault is online. */
-  wake(username: string): void {
-    this.sessions.get(username)?.pump();
+  /** Lets the other instances reach this vault link: its requests, its wakes, and "is it online". */
+  private routeThroughCluster(username: string, session: VaultSession): () => void {
+    if (!this.cluster) return () => undefined;
+    const { bus, instance } = this.cluster;
+    bus.publish(`vault.linked.${username}`, { instance });
+    const offs = [
+      bus.respond(`vault.request.${username}`, async (sealed) => session.request(sealed as DmCiphertext)),
+      bus.respond(`vault.online.${username}`, async () => true),
+      bus.subscribe(`vault.wake.${username}`, () => session.pump()),
+    ];
+    return () => offs.forEach((off) => off());
   }
 
-  isOnline(username: string): boolean {
-    return this.sessions.has(username);
+  /** Something was queued for this user's vault: send it now if the vault is online (here, or at another instance). */
+  wake(username: string): void {
+    const session = this.sessions.get(username);
+    if (session) session.pump();
+    else this.cluster?.bus.publish(`vault.wake.${username}`, {});
+  }
+
+  /** Whether the user's vault is linked now (to this instance or another). */
+  async isOnline(username: string): Promise<boolean> {
+    if (this.sessions.has(username)) return true;
+    if (!this.cluster) return false;
+    return this.cluster.bus.request(`vault.online.${username}`, {}, 1000).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Ends the link of a vault that was unpaired. */
@@ -112,13 +151,24 @@ export class VaultHub {
   }
 
   /** Relays a sealed request from one of the user's devices and waits for the vault's sealed answer. */
-  request(username: string, sealed: DmCiphertext): Promise<DmCiphertext> {
+  async request(username: string, sealed: DmCiphertext): Promise<DmCiphertext> {
     const session = this.sessions.get(username);
-    if (!session) return Promise.reject(new ApiError('vault_offline', 'your vault is not connected right now; try again when it is online', { status: 503 }));
-    return session.request(sealed);
+    if (session) return session.request(sealed);
+    const offline = () => new ApiError('vault_offline', 'your vault is not connected right now; try again when it is online', { status: 503 });
+    if (!this.cluster) throw offline();
+    try {
+      // (the other instance's own timeout answers first, as vault_timeout)
+      return (await this.cluster.bus.request(`vault.request.${username}`, sealed, REQUEST_TIMEOUT_MS + 5_000)) as DmCiphertext;
+    } catch (error) {
+      if (error instanceof NoResponderError) throw offline();
+      const e = error as { code?: string; message?: string; status?: number };
+      if (e.code && e.status) throw new ApiError(e.code as 'vault_offline', e.message ?? 'the vault failed', { status: e.status });
+      throw offline();
+    }
   }
 
   close(): void {
+    this.clusterOff?.();
     for (const session of this.sessions.values()) session.close(1001, 'site is stopping');
     this.sessions.clear();
   }
