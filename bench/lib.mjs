@@ -60,11 +60,11 @@ export function hearthCli(args) {
 }
 
 /** Starts a site as `npm start` does (scripts/runtime.mjs), optionally behind a command prefix (`ip netns exec NAME`). */
-export function startSite(dataDir, { prefix = [], host } = {}) {
+export function startSite(dataDir, { prefix = [], host, port } = {}) {
   const [bin, ...args] = [...prefix, process.execPath];
   // BENCH_PROFILE=DIR writes a CPU profile of each site process there.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  return spawn(bin, [...args, ...NODE_FLAGS, ...profile, HEARTH, 'start', '--data', dataDir, '--log-level', 'warn', ...(host ? ['--host', host] : [])], {
+  return spawn(bin, [...args, ...NODE_FLAGS, ...profile, HEARTH, 'start', '--data', dataDir, '--log-level', 'warn', ...(host ? ['--host', host] : []), ...(port ? ['--port', String(port)] : [])], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...NODE_ENV },

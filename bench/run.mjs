@@ -5,7 +5,8 @@
 // backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
 // and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs),
 // and the friends relay: delivery through a relay beside direct delivery (bench/relay.mjs), and a
-// hosting service's memory with 1, 100 and 1,000 sites and its requests/s over 100 sites beside one (bench/service.mjs).
+// hosting service's memory with 1, 100 and 1,000 sites and its requests/s over 100 sites beside one (bench/service.mjs),
+// and past one machine: delivery to 1,000 followers on SQLite, on PostgreSQL, and on two instances over NATS (bench/scale.mjs).
 // The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -195,6 +196,10 @@ if (relay) {
   log(`        CPU ms per envelope, direct: sender ${relay.directCpu.a}, receiver ${relay.directCpu.b}; relayed: sender ${relay.relayedCpu.a}, relay ${relay.relayedCpu.c}, receiver ${relay.relayedCpu.b}`);
   log(`        the relay's RSS while forwarding: highest ${relay.relayPeakRss.toFixed(1)} MB = ${(relay.relayPeakRss / relay.relayIdleRss).toFixed(2)} x the same site idle (${relay.relayIdleRss.toFixed(1)} MB)`);
 }
+const scaleModule = await import('./scale.mjs');
+const scale = scaleModule.scaleBenchPossible()
+  ? await scaleModule.scaleBench({ log })
+  : (log('Past-one-machine figures skipped: they need PostgreSQL and nats-server (apt-get install postgresql nats-server)'), undefined);
 const service = await (await import('./service.mjs')).serviceBench({ log });
 const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
@@ -248,6 +253,23 @@ const result = {
     relayRatioToDirect: Number((relay.relayed / relay.direct).toFixed(2)),
     relayIdleRssMB: Number(relay.relayIdleRss.toFixed(1)),
     relayPeakRssMB: Number(relay.relayPeakRss.toFixed(1)),
+  }),
+  ...(scale && {
+    scaleEnvelopes: scale.sqlite.total,
+    scaleFollowers: scale.sqlite.total / Number(process.env.BENCH_SCALE_POSTS ?? 20),
+    scaleSqlitePerSec: Math.round(scale.sqlite.rate),
+    scalePostgresPerSec: Math.round(scale.pg1.rate),
+    scaleTwoInstancesPerSec: Math.round(scale.pg2.rate),
+    scalePostgresRatioToSqlite: Number((scale.pg1.rate / scale.sqlite.rate).toFixed(2)),
+    scaleTwoInstancesRatio: Number((scale.pg2.rate / scale.pg1.rate).toFixed(2)),
+    scaleFanOutSqliteMs: Math.round(scale.sqlite.fanOutMs),
+    scaleFanOutPostgresMs: Math.round(scale.pg1.fanOutMs),
+    scaleFanOutTwoInstancesMs: Math.round(scale.pg2.fanOutMs),
+    scaleStatementsPerEnvelope: Number(scale.pg1.statementsPerEnvelope.toFixed(2)),
+    scaleTransactionsPerEnvelope: Number(scale.pg1.transactionsPerEnvelope.toFixed(3)),
+    scaleTwoInstancesStatementsPerEnvelope: Number(scale.pg2.statementsPerEnvelope.toFixed(2)),
+    scaleNatsMessagesPerEnvelope: Number(scale.pg2.natsMessagesPerEnvelope.toFixed(3)),
+    scaleSenderCpuMsPerEnvelope: Number(scale.pg1.senderCpuMsPerEnvelope.toFixed(3)),
   }),
   ...(calls && {
     callSetupDirectMs: Math.round(calls.direct.setupMs),

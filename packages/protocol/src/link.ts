@@ -21,7 +21,9 @@ const nonce = z.string().regex(/^[A-Za-z0-9_-]{22,64}$/);
 const sig = z.string().regex(/^[A-Za-z0-9_-]{86}$/);
 
 export const LinkFrameSchema = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('hello'), v: z.number().int(), client: site, server: site, nonce }),
+  // `instance`: which instance of the client site dials, when the site runs several (PROTOCOL.md §5):
+  // the server keeps one link each way per instance, so the instances do not replace each other's.
+  z.strictObject({ t: z.literal('hello'), v: z.number().int(), client: site, server: site, nonce, instance: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional() }),
   z.strictObject({ t: z.literal('challenge'), nonce, sig }),
   z.strictObject({ t: z.literal('auth'), sig }),
   z.strictObject({ t: z.literal('ready') }),

@@ -165,6 +165,7 @@ export class Context {
       allowInsecure,
       log: this.log,
       onEnvelope: (env, link) => this.receiveOverLink(env, link.peer),
+      instance: options.config.natsUrl ? this.instance : undefined,
       onLinkUp: (peer) => {
         void this.router.directWorks(peer).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'path not saved'));
         void this.outbox.expedite(peer).catch((error: unknown) => this.log.error({ err: error }, 'outbox expedite failed'));

@@ -35,7 +35,12 @@ export interface LinkManagerDeps {
   onEnvelope: (env: unknown, link: Link) => Promise<AckResult>;
   /** Called when a link to a site comes up, so queued work for it can go at once. */
   onLinkUp: (peer: SiteName) => void;
+  /** This instance's id, said in the hello, when the site runs several instances (docs/SCALING.md). */
+  instance?: string;
 }
+
+/** Links one peer site may hold into this one, one per instance of it: enough for a site run as several instances, bounded for one that claims many. */
+const MAX_INBOUND_PER_PEER = 8;
 
 /**
  * Keeps at most a few WebSocket links per peer site, accepted or dialled, and redials with
@@ -162,7 +167,9 @@ export class LinkManager {
         }
         clearTimeout(timer);
         socket.send(JSON.stringify({ t: 'ready' }));
-        this.register(new Link(client, 'in', socket, this.deps.onEnvelope));
+        const link = new Link(client, 'in', socket, this.deps.onEnvelope);
+        link.instance = hello.instance;
+        this.register(link);
       } else {
         fail('frame_unexpected', `unexpected ${frame.t} frame during handshake`);
       }
@@ -196,7 +203,7 @@ export class LinkManager {
       socket.on('error', (error) => abort(error));
       socket.on('close', () => abort(new HearthError('link_closed', `${formatSite(site)} closed the link during the handshake`, { retryable: true })));
       socket.on('open', () => {
-        socket.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, client: this.deps.site, server: site, nonce: clientNonce }));
+        socket.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, client: this.deps.site, server: site, nonce: clientNonce, ...(this.deps.instance ? { instance: this.deps.instance } : {}) }));
       });
       const onMessage = (data: WebSocket.RawData) => {
         const frame = parseFrame(data);
@@ -230,18 +237,22 @@ export class LinkManager {
   /**
    * At most one link each way per peer (PROTOCOL.md §5 "Link lifecycle"): two sites that dial each
    * other at once keep both, and a newer link in the same direction replaces the older one, whose
-   * unacknowledged envelopes the sender then retries. A peer can hold at most two sockets here.
+   * unacknowledged envelopes the sender then retries. A peer run as several instances holds one
+   * inbound link per instance (named in its hello), at most MAX_INBOUND_PER_PEER.
    */
   private register(link: Link): void {
     const key = formatSite(link.peer);
     let set = this.links.get(key);
     if (!set) this.links.set(key, (set = new Set()));
-    for (const old of [...set]) {
-      if (old.direction === link.direction) {
+    const sameWay = [...set].filter((old) => old.direction === link.direction);
+    for (const old of sameWay) {
+      if (old.instance === link.instance) {
         this.deps.log.info({ peer: key, direction: link.direction }, 'link replaced by a newer one');
         old.close(LINK_REPLACED, 'replaced by a newer link');
       }
     }
+    const others = sameWay.filter((old) => old.instance !== link.instance);
+    for (const old of others.slice(0, Math.max(0, others.length - (MAX_INBOUND_PER_PEER - 1)))) old.close(LINK_REPLACED, 'replaced by a newer link');
     set.add(link);
     this.unreachableSites.delete(key);
     this.deps.log.info({ peer: key, direction: link.direction }, 'link up');

@@ -41,6 +41,8 @@ export const LINK_BUDGET_BYTES = 4 * 1024 * 1024;
  * are small JSON objects (see @hearth/protocol link.ts); anything else closes the link.
  */
 export class Link extends EventEmitter {
+  /** For an inbound link: which instance of the peer site dialled (when it runs several). */
+  instance: string | undefined;
   private readonly pending = new Map<string, (ack: AckResult) => void>();
   private readonly pendingSize = new Map<string, number>();
   private pendingBytes = 0;

@@ -28,3 +28,37 @@ export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now:
   await trx.insertInto('outbox_bodies').values({ seq: Number(inserted.seq), body }).execute();
   return Number(inserted.seq);
 }
+
+/**
+ * Writes many envelopes at once, in the caller's transaction: two statements for every 200, not
+ * two per envelope (a post to 1,000 followers on PostgreSQL was 2,000 round trips). The rows keep
+ * the envelopes' order.
+ */
+export async function enqueueEnvelopes(trx: Kysely<Database>, envs: Envelope[], now: number): Promise<void> {
+  for (let i = 0; i < envs.length; i += 200) {
+    const chunk = envs.slice(i, i + 200).map((env) => ({ env, body: JSON.stringify(env) }));
+    const inserted = await trx
+      .insertInto('outbox')
+      .values(
+        chunk.map(({ env, body }) => ({
+          envelope_id: env.id,
+          sender: formatAddress(env.from),
+          dest_host: env.to.host,
+          dest_port: env.to.port,
+          size: Buffer.byteLength(body),
+          attempts: 0,
+          next_attempt_at: now,
+          created_at: now,
+          status: 'pending' as const,
+          last_error: null,
+        })),
+      )
+      .returning(['seq', 'envelope_id'])
+      .execute();
+    const seqOf = new Map(inserted.map((row) => [row.envelope_id, Number(row.seq)]));
+    await trx
+      .insertInto('outbox_bodies')
+      .values(chunk.map(({ env, body }) => ({ seq: seqOf.get(env.id)!, body })))
+      .execute();
+  }
+}

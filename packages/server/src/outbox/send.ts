@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Context } from '../context.js';
 import type { Database } from '../storage/schema.js';
 import { localAddress } from '../storage/users.js';
-import { enqueueEnvelope } from './outbox.js';
+import { enqueueEnvelope, enqueueEnvelopes } from './outbox.js';
 
 /** Signs an envelope from a local user with their site key and queues it in the caller's transaction. */
 export async function queueEnvelope<T extends EnvelopeType>(
@@ -25,9 +25,10 @@ export async function queueEnvelope<T extends EnvelopeType>(
  */
 export async function queueToFollowers<T extends EnvelopeType>(ctx: Context, trx: Kysely<Database>, username: string, type: T, data: MessageData[T]): Promise<void> {
   const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
-  for (const { follower } of followers) {
-    const to = parseAddress(follower);
-    if (sameSite(to, ctx.site)) continue;
-    await queueEnvelope(ctx, trx, { type, from: username, to, data });
-  }
+  const remote = followers.map(({ follower }) => parseAddress(follower)).filter((to) => !sameSite(to, ctx.site));
+  if (remote.length === 0) return;
+  // One signer lookup and two statements per 200 followers, however many there are.
+  const signer = await ctx.signerFor(username, trx);
+  const from = localAddress(ctx.site, username);
+  await enqueueEnvelopes(trx, remote.map((to) => createEnvelope({ type, from, to, data }, signer)), ctx.siteNow());
 }
