@@ -6,6 +6,7 @@ import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { openDatabase } from './helpers/sqlite.js';
 import { hearth, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
 import { VaultProcess } from './helpers/vault.js';
+import { ServiceProcess } from './helpers/service.js';
 
 /**
  * `hearth migrate-storage`: a site that lived in its SQLite file moves to PostgreSQL with
@@ -147,6 +148,37 @@ describe('moving a site from SQLite to PostgreSQL', () => {
       expect(start.stderr).toMatch(/this site's data is in .*hearth\.db, not in PostgreSQL.*hearth migrate-storage --data/);
     } finally {
       await site.destroy();
+    }
+  });
+
+  it('moves every site of a hosting service; the service serves them from PostgreSQL and makes new ones there', async () => {
+    const service = await ServiceProcess.create({ '127.0.0.21': ['dora'], '127.0.0.22': ['eli'] });
+    try {
+      const dora = service.site('127.0.0.21');
+      const eli = service.site('127.0.0.22');
+      const posted = (await dora.api('POST', '/api/posts', { as: 'dora', body: { text: 'dora before the move' } })).body.id as string;
+      await eli.api('POST', '/api/posts', { as: 'eli', body: { text: 'eli before the move' } });
+      const running = await hearth(['migrate-storage', '--service', service.dataDir, '--to', pg.url], { allowFailure: true });
+      expect(running.code).toBe(1);
+      expect(running.stderr).toMatch(/the hosting service in .* is running/);
+      await service.stop();
+      const moved = await hearth(['migrate-storage', '--service', service.dataDir, '--to', pg.url]);
+      expect(moved.stdout).toMatch(/\[1\/2\] 127\.0\.0\.21[\s\S]*\[2\/2\] 127\.0\.0\.22[\s\S]*Moved 2 site\(s\)/);
+      await service.start();
+      expect((await dora.api('GET', '/api/users/dora/posts')).body.items.map((p: { id: string }) => p.id)).toEqual([posted]);
+      expect((await dora.api('GET', '/healthz')).body.database).toBe('postgres');
+      expect(fs.existsSync(path.join(dora.dataDir, 'hearth.db'))).toBe(false);
+      // A new site of the service keeps its data in PostgreSQL from the start.
+      const fay = await service.add('127.0.0.23', ['fay']);
+      expect(JSON.parse(fs.readFileSync(path.join(fay.dataDir, 'hearth.json'), 'utf8')).database.url).toBe(pg.url);
+      expect((await fay.api('POST', '/api/posts', { as: 'fay', body: { text: 'fay, new here' } })).status).toBe(201);
+      expect(pg.rows<{ text: string }>('select text from posts', { schema: 'site_127_0_0_23_' + service.port }).map((r) => r.text)).toEqual(['fay, new here']);
+      // A service backup of a site in PostgreSQL says where its backup comes from instead.
+      const backup = await hearth(['service', 'backup', '127.0.0.21', '--data', service.dataDir], { allowFailure: true });
+      expect(backup.code).not.toBe(0);
+      expect(backup.stderr).toMatch(/keeps its data in PostgreSQL .*pg_dump --schema site_127_0_0_21_/);
+    } finally {
+      await service.destroy();
     }
   });
 });

@@ -95,6 +95,7 @@ export const ERROR_CODES = {
   site_suspended: later(503),
   site_in_use: later(409),
   site_deleted: no(410),
+  backup_elsewhere: no(409),
   quota_exceeded: later(429),
   storage_quota_exceeded: no(507),
   internal: later(500),

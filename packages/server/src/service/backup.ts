@@ -59,6 +59,11 @@ export async function backupSite(config: ServiceConfig, registry: SiteRegistry, 
   const site = registry.get(domain);
   if (!site) throw new HearthError('unknown_site', `${domain} is not a site on this service`, { status: 404 });
   const siteDir = serviceSiteDir(config, domain);
+  // A site in PostgreSQL: its data is not in its folder, and a backup of the folder would look whole without it.
+  const database = (JSON.parse(fs.readFileSync(path.join(siteDir, 'hearth.json'), 'utf8')) as { database?: { schema?: string } }).database;
+  if (database) {
+    throw new HearthError('backup_elsewhere', `${domain} keeps its data in PostgreSQL (schema ${database.schema ?? 'site_…'}): back it up with PostgreSQL's own tools, e.g. pg_dump --schema ${database.schema ?? 'SCHEMA'} (docs/SCALING.md)`, { status: 409 });
+  }
   const now = options.now ?? new Date();
   const staging = scratch(config, 'backup');
   try {

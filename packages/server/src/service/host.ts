@@ -1,4 +1,6 @@
 import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -102,7 +104,7 @@ export class ServiceHost {
     const keep = this.config.backups?.keep ?? 7;
     const round = async () => {
       for (const site of this.registry.list()) {
-        if (this.closing || site.status === 'deleted') continue;
+        if (this.closing || site.status === 'deleted' || this.inPostgres(site.domain)) continue;
         const newest = listBackups(this.config, site.domain)[0];
         if (newest && Date.now() - Date.parse(newest.createdAt) < periodMs) continue;
         try {
@@ -119,6 +121,15 @@ export class ServiceHost {
     };
     // The first round a minute after the start (sooner for a short period), then as often.
     this.timers.push(setInterval(tick, Math.max(1_000, Math.min(periodMs / 2, 60_000))));
+  }
+
+  /** Sites whose data is in PostgreSQL are backed up with its tools, not by the schedule here. */
+  private inPostgres(domain: string): boolean {
+    try {
+      return Boolean((JSON.parse(fs.readFileSync(path.join(serviceSiteDir(this.config, domain), 'hearth.json'), 'utf8')) as { database?: unknown }).database);
+    } catch {
+      return false;
+    }
   }
 
   private async resumeStarted(): Promise<void> {
