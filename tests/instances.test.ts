@@ -5,7 +5,8 @@ import { createEnvelope, encryptDm, generateAgreementKeyPair, generateSigningKey
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestNats } from './helpers/nats.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
-import { endProcess, freePort, hearth, openLive, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { endProcess, freePort, HEARTH, hearth, openLive, ROOT, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
+import { ServiceProcess, ServiceSite } from './helpers/service.js';
 import { VaultProcess } from './helpers/vault.js';
 
 /**
@@ -180,5 +181,74 @@ describe('one site, two instances', () => {
       const res = await hearth(['dm', 'list', '--profile', aliceAtB, '--vault', '--json'], { allowFailure: true });
       return res.code === 0;
     }, 60_000, 1000);
+  });
+});
+
+describe('a hosting service, two instances', () => {
+  let pg: TestPostgres;
+  let nats: TestNats;
+  let service: ServiceProcess;
+  let caddy: ChildProcess | undefined;
+  const instances: ChildProcess[] = [];
+  let ports: number[] = [];
+
+  /** A site of the service as one instance serves it (its loopback address, that instance's port). */
+  const at = (domain: string, instance: number) => new ServiceSite(domain, ports[instance]!, path.join(service.dataDir, 'sites', domain));
+
+  beforeAll(async () => {
+    [pg, nats] = await Promise.all([startPostgres(), TestNats.start()]);
+    service = await ServiceProcess.create({ '127.0.0.31': ['gus'] });
+    await service.stop();
+    // Its sites and its list of sites move to PostgreSQL: now it can run as several instances.
+    const moved = await hearth(['migrate-storage', '--service', service.dataDir, '--to', pg.url]);
+    expect(moved.stdout).toMatch(/can now run as several instances/);
+    ports = [await freePort(), await freePort()];
+    for (const port of ports) {
+      const proc = spawn(process.execPath, [HEARTH, 'service', 'start', '--data', service.dataDir, '--port', String(port), '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_NATS_URL: nats.url } });
+      let log = '';
+      proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      instances.push(proc);
+      await waitFor(`service instance on ${port}`, async () => {
+        if (proc.exitCode !== null) throw new Error(`the instance exited: ${log}`);
+        return (await fetch(`http://127.0.0.1:${port}/.hearth-service/health`).catch(() => undefined))?.ok;
+      }, 60_000, 100);
+    }
+    // Caddy on the port in the sites' URLs, in front of both.
+    const dir = tempDir('caddy-service');
+    const caddyfile = path.join(dir, 'Caddyfile');
+    fs.writeFileSync(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\nhttp://:${service.port} {\n\treverse_proxy 127.0.0.1:${ports[0]} 127.0.0.1:${ports[1]} {\n\t\tlb_policy round_robin\n\t\tlb_try_duration 10s\n\t}\n}\n`);
+    caddy = spawn('/usr/bin/caddy', ['run', '--config', caddyfile, '--adapter', 'caddyfile'], { stdio: 'ignore', env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+    await waitFor('the balancer', async () => (await fetch(`http://127.0.0.31:${service.port}/healthz`).catch(() => undefined))?.ok, 30_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await endProcess(caddy, 'SIGTERM');
+    for (const proc of instances) await endProcess(proc, 'SIGKILL');
+    await service?.destroy();
+    await nats?.stop();
+    pg?.stop();
+  });
+
+  it('a site added or suspended from the command line is served, or refused, by both instances', async () => {
+    await hearth(['service', 'add', '127.0.0.32', '--data', service.dataDir, '--user', 'hal', '--password', SiteProcess.password('hal')]);
+    for (const i of [0, 1]) await waitFor(`hal's site at instance ${i}`, async () => (await at('127.0.0.32', i).api('GET', '/api/users/hal')).status === 200, 10_000);
+    await hearth(['service', 'suspend', '127.0.0.32', '--data', service.dataDir]);
+    for (const i of [0, 1]) await waitFor(`hal's site suspended at instance ${i}`, async () => (await at('127.0.0.32', i).api('GET', '/api/users/hal')).status === 503, 10_000);
+    await hearth(['service', 'resume', '127.0.0.32', '--data', service.dataDir]);
+    for (const i of [0, 1]) await waitFor(`hal's site back at instance ${i}`, async () => (await at('127.0.0.32', i).api('GET', '/api/users/hal')).status === 200, 10_000);
+    const list = (JSON.parse((await hearth(['service', 'list', '--data', service.dataDir, '--json'])).stdout) as { sites: Array<{ domain: string }> }).sites;
+    expect(list.map((s) => s.domain).sort()).toEqual(['127.0.0.31', '127.0.0.32']);
+  });
+
+  it('between two sites of the service, a post made through one instance reaches the follower\'s page open on the other', async () => {
+    const gusOnB = at('127.0.0.31', 1);
+    expect((await gusOnB.api('POST', '/api/following', { as: 'gus', body: { address: `hal@127.0.0.32:${service.port}` } })).status).toBe(201);
+    const live = await openLive(gusOnB, 'gus', (event) => event.type === 'feed');
+    const halOnA = at('127.0.0.32', 0);
+    const posted = (await halOnA.api('POST', '/api/posts', { as: 'hal', body: { text: 'from the other instance' } })).body.id as string;
+    await waitFor('the post in gus\'s feed', async () => (await gusOnB.api('GET', '/api/feed', { as: 'gus' })).body.items.some((p: { id: string }) => p.id === posted), 20_000);
+    await waitFor('the live event on the other instance', () => live.events.length > 0, 20_000);
+    live.close();
   });
 });

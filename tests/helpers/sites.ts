@@ -331,7 +331,7 @@ export class SiteProcess {
 }
 
 /** A user's open page's live events (/api/live), as the web app hears them; `keep` picks which are recorded. */
-export async function openLive(site: SiteProcess, user: string, keep: (event: any) => boolean = () => true): Promise<{ events: any[]; close: () => void }> {
+export async function openLive(site: { url: string; token(user: string): Promise<string> }, user: string, keep: (event: any) => boolean = () => true): Promise<{ events: any[]; close: () => void }> {
   const token = await site.token(user);
   const socket = new WebSocket(`${site.url.replace('http', 'ws')}/api/live`);
   const events: any[] = [];

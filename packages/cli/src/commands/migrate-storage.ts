@@ -9,6 +9,8 @@ import {
   loadSiteConfig,
   moveSqliteToPostgres,
   openRegistry,
+  PostgresSiteRegistry,
+  REGISTRY_FILE,
   redactUrl,
   runningProcess,
   serviceExists,
@@ -112,19 +114,33 @@ async function migrateService(serviceDir: string, url: string, out: (line: strin
   if (!serviceExists(serviceDir)) throw new CliError(`no hosting service in ${serviceDir}: give the folder "hearth service init" made`, 2);
   refuseWhileRunning(serviceDir, 'the hosting service');
   const config = loadServiceConfig(serviceDir);
-  const registry = openRegistry(config);
+  if (config.database) throw new CliError(`the hosting service in ${serviceDir} already keeps its data in PostgreSQL: nothing to move`);
+  const registry = await openRegistry(config);
   let moved = 0;
+  let sites;
   try {
-    const sites = registry.list();
+    sites = registry.list();
     for (const [i, site] of sites.entries()) {
       out(`[${i + 1}/${sites.length}] ${site.domain}`);
       if (await migrateSite(serviceSiteDir(config, site.domain), url, undefined, out)) moved++;
       else out('  already in PostgreSQL');
     }
   } finally {
-    registry.close();
+    await registry.close();
+  }
+  // The list of sites moves too: every instance of the service shares it there.
+  const shared = await PostgresSiteRegistry.open(url, `migrate-${process.pid}`);
+  try {
+    await shared.importSites(sites);
+    if (shared.list().length < sites.length) throw new CliError('the list of sites did not arrive whole in PostgreSQL; the service still uses its own file');
+  } finally {
+    await shared.close();
+  }
+  const registryFile = path.join(serviceDir, REGISTRY_FILE);
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (fs.existsSync(registryFile + suffix)) fs.renameSync(registryFile + suffix, registryFile + MOVED_SUFFIX + suffix);
   }
   // New sites of this service are made in PostgreSQL from now on.
   updateServiceConfig(config, (file) => ({ ...file, database: { url } }));
-  out(`Moved ${moved} site(s). New sites of this service will keep their data in PostgreSQL too. Start the service as before: hearth service start --data ${serviceDir}`);
+  out(`Moved ${moved} site(s) and the list of sites (${sites.length}). New sites of this service will keep their data in PostgreSQL too, and the service can now run as several instances (docs/SCALING.md). Start it as before: hearth service start --data ${serviceDir}`);
 }

@@ -52,40 +52,40 @@ export function serviceInit(options: { data: string; dev?: boolean; port?: strin
 
 export async function serviceAdd(options: { data: string; domain: string; user: string; password: string; name?: string }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const site = await wrapAsync(() => addServiceSite(config, registry, { domain: options.domain, username: options.user, password: options.password, displayName: options.name }));
     out(`Created ${showDomain(site.domain)}: ${site.url}`);
     out(`${options.user} can sign in at ${site.url}/login`);
     if (!config.dev) out(`Point the domain's DNS (A/AAAA records) at this machine; its certificate is issued on the first visit.`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
-export function serviceList(options: { data: string; json?: boolean }, out: (line: string) => void): void {
+export async function serviceList(options: { data: string; json?: boolean }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const sites = registry.list();
     if (options.json) return out(JSON.stringify({ sites: sites.map((s) => ({ ...s, url: serviceSiteUrl(config, s.domain) })) }));
     if (sites.length === 0) return out('No sites yet: add one with "hearth service add DOMAIN --user NAME".');
     for (const s of sites) out(`${showDomain({ ascii: s.domain, unicode: s.unicode })}  ${s.status}  since ${new Date(s.createdAt).toISOString().slice(0, 10)}  ${serviceSiteUrl(config, s.domain)}`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
-export function serviceSetStatus(options: { data: string; domain: string; status: 'active' | 'suspended' }, out: (line: string) => void): void {
+export async function serviceSetStatus(options: { data: string; domain: string; status: 'active' | 'suspended' }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const site = wrap(() => requireServiceSite(registry, options.domain, config));
     if (site.status === options.status) throw new CliError(`${site.domain} is already ${options.status}`);
-    registry.setStatus(site.domain, options.status, Date.now());
+    await registry.setStatus(site.domain, options.status, Date.now());
     out(options.status === 'suspended' ? `${site.domain} is suspended: it answers 503 with a notice, and keeps all its data.` : `${site.domain} is active again.`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
@@ -123,13 +123,17 @@ export async function serviceStart(options: { data: string; host?: string; port?
   // A dev service listens on the port in its sites' URLs; a public one behind Caddy (which owns 443).
   const port = options.port === undefined ? (config.dev ? config.port : DEFAULT_BACKEND_PORT) : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be a port number', 2);
-  let release: () => void;
-  try {
-    release = claimRunLock(config.dataDir, 'the hosting service');
-  } catch (error) {
-    throw new CliError((error as Error).message);
+  // One process per folder, unless the service runs as several instances (its registry in
+  // PostgreSQL, its folder shared by the machines; docs/SCALING.md).
+  let release: () => void = () => undefined;
+  if (!config.database) {
+    try {
+      release = claimRunLock(config.dataDir, 'the hosting service');
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
   }
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config, { watch: true });
   const host = new ServiceHost(config, registry, { logLevel: options.logLevel, webDir: findWebDir() });
   // Production: Caddy in front terminates TLS and proxies here over loopback.
   const listenHost = options.host ?? (config.dev ? '0.0.0.0' : '127.0.0.1');
@@ -140,6 +144,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     release();
+    await registry.close();
     if (code === 'EADDRINUSE') throw new CliError(`port ${port} is already in use: is the service already running?`);
     throw error;
   }
@@ -151,6 +156,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
       out(`Caddy serves the sites over HTTPS (certificates from ${config.acme?.directory ?? LETS_ENCRYPT}, on demand)`);
     } catch (error) {
       await host.close();
+      await registry.close();
       release();
       throw asCliError(error);
     }
@@ -159,6 +165,7 @@ export async function serviceStart(options: { data: string; host?: string; port?
     close: async () => {
       await caddy?.stop();
       await host.close();
+      await registry.close();
       release();
     },
   };
@@ -189,20 +196,20 @@ async function wrapAsync<T>(run: () => Promise<T>): Promise<T> {
 /** `hearth service backup DOMAIN`: a consistent backup of one site, taken while it serves. */
 export async function serviceBackup(options: { data: string; domain: string; out?: string }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const site = wrap(() => requireServiceSite(registry, options.domain, config));
     const made = await wrapAsync(() => backupSite(config, registry, site.domain, { out: options.out }));
     out(`Backed up ${site.domain} to ${made.file} (${(made.bytes / 1024).toFixed(0)} KB)`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
 /** `hearth service backups DOMAIN`: the backups kept for a site, newest first. */
-export function serviceBackups(options: { data: string; domain: string; json?: boolean }, out: (line: string) => void): void {
+export async function serviceBackups(options: { data: string; domain: string; json?: boolean }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const site = wrap(() => requireServiceSite(registry, options.domain, config));
     const list = listBackups(config, site.domain);
@@ -210,54 +217,54 @@ export function serviceBackups(options: { data: string; domain: string; json?: b
     if (list.length === 0) return out(`No backups of ${site.domain} yet: make one with "hearth service backup ${site.domain}" (the running service makes one a day).`);
     for (const b of list) out(`${b.createdAt}  ${(b.bytes / 1024).toFixed(0).padStart(8)} KB  ${b.file}`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
 /** `hearth service restore FILE`: one site back from its backup; the others are not touched. */
 export async function serviceRestore(options: { data: string; from: string }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const restored = await wrapAsync(() => restoreSite(config, registry, path.resolve(options.from)));
     const now = registry.get(restored.domain);
     out(`Restored ${restored.domain} from ${options.from}.${restored.previous ? ` Its folder before the restore is kept in ${restored.previous}.` : ''}`);
     if (now?.status === 'suspended') out(`It is still suspended: hearth service resume ${restored.domain} --data ${options.data}`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
 /** `hearth service delete DOMAIN`: the site stops (410, a notice); its data is kept for the grace period. */
-export function serviceDelete(options: { data: string; domain: string }, out: (line: string) => void): void {
+export async function serviceDelete(options: { data: string; domain: string }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const site = wrap(() => requireServiceSite(registry, options.domain, config));
     if (site.status === 'deleted') throw new CliError(`${site.domain} is already deleted`);
-    registry.setStatus(site.domain, 'deleted', Date.now());
+    await registry.setStatus(site.domain, 'deleted', Date.now());
     const days = config.deleteGraceDays ?? 30;
     out(`${site.domain} is deleted: it answers 410 with a notice. Its data stays in ${serviceSiteDir(config, site.domain)} for ${days} days (restore it from a backup until then); "hearth service purge" removes it after that.`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
 /** `hearth service purge`: removes for good the sites deleted longer ago than the grace period. */
-export function servicePurge(options: { data: string }, out: (line: string) => void): void {
+export async function servicePurge(options: { data: string }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const graceMs = (config.deleteGraceDays ?? 30) * 86_400_000;
     const due = registry.list().filter((s) => s.status === 'deleted' && !s.open && Date.now() - (s.suspendedAt ?? 0) >= graceMs);
     for (const site of due) {
       fs.rmSync(serviceSiteDir(config, site.domain), { recursive: true, force: true });
-      registry.remove(site.domain);
+      await registry.remove(site.domain);
       out(`Removed ${site.domain} (deleted ${new Date(site.suspendedAt ?? 0).toISOString().slice(0, 10)}).`);
     }
     if (due.length === 0) out('Nothing to remove: no site was deleted longer ago than the grace period.');
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 
@@ -309,9 +316,9 @@ export function serviceSettings(options: { data: string; panelHost?: string; bas
 }
 
 /** `hearth service quota DOMAIN`: the limits of one site (storage, posts per hour); "none" lifts one. */
-export function serviceQuota(options: { data: string; domain: string; storageMb?: string; postsPerHour?: string; relayMbPerDay?: string }, out: (line: string) => void): void {
+export async function serviceQuota(options: { data: string; domain: string; storageMb?: string; postsPerHour?: string; relayMbPerDay?: string }, out: (line: string) => void): Promise<void> {
   const config = wrap(() => loadServiceConfig(path.resolve(options.data)));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   try {
     const site = wrap(() => requireServiceSite(registry, options.domain, config));
     const limit = (text: string | undefined, flag: string, current: number | undefined, scale: number): number | undefined => {
@@ -326,10 +333,10 @@ export function serviceQuota(options: { data: string; domain: string; storageMb?
       postsPerHour: limit(options.postsPerHour, '--posts-per-hour', site.quotas.postsPerHour, 1),
       relayBytesPerDay: limit(options.relayMbPerDay, '--relay-mb-per-day', site.quotas.relayBytesPerDay, 1024 * 1024),
     };
-    registry.setQuotas(site.domain, quotas);
+    await registry.setQuotas(site.domain, quotas);
     out(`${site.domain}: storage ${quotas.storageBytes === undefined ? 'unlimited' : `${(quotas.storageBytes / 1024 / 1024).toFixed(1)} MB`}, ${quotas.postsPerHour === undefined ? 'any number of posts' : `${quotas.postsPerHour} posts`} an hour, ${quotas.relayBytesPerDay === undefined ? 'any relay volume' : `${(quotas.relayBytesPerDay / 1024 / 1024).toFixed(1)} MB relayed for friends`} a day (the running service applies it within seconds).`);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 

@@ -165,7 +165,9 @@ export async function restoreSite(config: ServiceConfig, registry: SiteRegistry,
     }
     // The running service closes a suspended site within a few seconds; wait for it.
     const deadline = Date.now() + (options.waitMs ?? 30_000);
-    while (registry.get(domain)?.open) {
+    for (;;) {
+      await registry.refresh();
+      if (!registry.get(domain)?.open) break;
       if (Date.now() > deadline) throw new HearthError('site_in_use', `${domain} is still open in the running service; try again in a moment`, { status: 409 });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -179,8 +181,8 @@ export async function restoreSite(config: ServiceConfig, registry: SiteRegistry,
     fs.renameSync(path.join(staging, 'site'), siteDir);
     // The restored database is older than the marks the site last wrote: they belong to the old one.
     fs.rmSync(AckMarks.fileIn(siteDir), { force: true });
-    if (!site) registry.add(domain, manifest.unicode, Date.now());
-    else if (site.status === 'deleted') registry.setStatus(domain, 'active', Date.now());
+    if (!site) await registry.add(domain, manifest.unicode, Date.now());
+    else if (site.status === 'deleted') await registry.setStatus(domain, 'active', Date.now());
     return { domain, ...(previous ? { previous } : {}) };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });

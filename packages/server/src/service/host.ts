@@ -70,7 +70,7 @@ export class ServiceHost {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
-    this.registry.markAllClosed();
+    await this.registry.markAllClosed();
     // Sites that were open before carry on with their background work (outbox, links, pulls).
     void this.resumeStarted();
     // A site suspended or deleted from the command line is closed within two seconds, even if
@@ -237,13 +237,13 @@ export class ServiceHost {
     try {
       ctx.readLocal = localReader(this.app!, ctx);
       ctx.quota.quotas = this.registry.get(domain)?.quotas ?? {};
-      this.registry.setOpen(domain, true);
+      await this.registry.setOpen(domain, true);
       await ctx.startBackground();
-      this.registry.markStarted(domain);
+      await this.registry.markStarted(domain);
       return ctx;
     } catch (error) {
       await ctx.close();
-      this.registry.setOpen(domain, false);
+      await this.registry.setOpen(domain, false);
       throw error;
     }
   }
@@ -253,7 +253,7 @@ export class ServiceHost {
     if (!pending) return;
     this.runtimes.delete(domain);
     await (await pending).close();
-    this.registry.setOpen(domain, false);
+    await this.registry.setOpen(domain, false);
   }
 
   async close(): Promise<void> {

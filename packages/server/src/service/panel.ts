@@ -212,7 +212,7 @@ ${table}
       if (!Number.isFinite(n) || n <= 0) return render(400, values, `${f.label}: type a number above 0, or leave it empty for no limit.`);
       quotas[f.key] = Math.round(n * f.scale);
     }
-    this.registry.setQuotas(domain, quotas);
+    await this.registry.setQuotas(domain, quotas);
     redirect(res, `/?done=${encodeURIComponent(`Limits of ${domain} saved; they apply within seconds.`)}`);
   }
 
@@ -246,11 +246,11 @@ ${table}
     switch (action) {
       case 'suspend':
       case 'resume':
-        this.registry.setStatus(domain, action === 'suspend' ? 'suspended' : 'active', Date.now());
+        await this.registry.setStatus(domain, action === 'suspend' ? 'suspended' : 'active', Date.now());
         done = action === 'suspend' ? `${domain} is suspended: it shows a notice and keeps its data.` : `${domain} serves again.`;
         break;
       case 'delete':
-        this.registry.setStatus(domain, 'deleted', Date.now());
+        await this.registry.setStatus(domain, 'deleted', Date.now());
         done = `${domain} is deleted. Its data is kept for ${this.config.deleteGraceDays ?? 30} days; restore it from a backup until then.`;
         break;
       case 'backup': {

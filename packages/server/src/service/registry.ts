@@ -52,12 +52,32 @@ const SCHEMA = `
 `;
 
 /**
- * The service's list of sites (issue 12): one small SQLite file beside the sites' folders. Every
- * process of the service (the running one, and `hearth service` commands) reads it per request,
- * so a site added or suspended from the command line takes effect at its next request. Each
- * site's own data stays in its own folder and database: nothing here but names and states.
+ * The service's list of sites (issue 12): names and states only; each site's own data stays in its
+ * own folder and database. Reads are synchronous (the service routes every request by it); writes
+ * are awaited. Two stores: a small SQLite file beside the sites' folders (read per request, so a
+ * site added or suspended from the command line takes effect at its next request), or, for a
+ * service run as several instances (docs/SCALING.md), PostgreSQL, read into memory and refreshed
+ * every second.
  */
-export class SiteRegistry {
+export interface SiteRegistry {
+  get(domain: string): ServiceSite | undefined;
+  list(): ServiceSite[];
+  /** Reads the store again (PostgreSQL: the snapshot the reads answer from). */
+  refresh(): Promise<void>;
+  /** Adds a site; false when the domain is taken (the primary key decides, so two at once cannot both win). */
+  add(domain: string, unicode: string | undefined, now: number): Promise<boolean>;
+  setStatus(domain: string, status: SiteStatus, now: number): Promise<boolean>;
+  markStarted(domain: string): Promise<void>;
+  /** The running service says which sites it has open, so a restore waits until a site is closed everywhere. */
+  setOpen(domain: string, open: boolean): Promise<void>;
+  setQuotas(domain: string, quotas: SiteQuotas): Promise<boolean>;
+  /** At the service's start: nothing is open yet here (a crash left the marks as they were). */
+  markAllClosed(): Promise<void>;
+  remove(domain: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class SqliteSiteRegistry implements SiteRegistry {
   private readonly statements: Record<'get' | 'list' | 'add' | 'status' | 'started' | 'remove' | 'open' | 'allClosed' | 'quotas', SQLite.Statement>;
 
   private constructor(private readonly db: SQLite.Database) {
@@ -74,13 +94,15 @@ export class SiteRegistry {
     };
   }
 
-  static open(file: string): SiteRegistry {
+  static open(file: string): SqliteSiteRegistry {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const db = keepAlive(new SQLite(file));
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     db.exec(SCHEMA);
-    return new SiteRegistry(db);
+    return new SqliteSiteRegistry(db);
   }
+
+  async refresh(): Promise<void> {}
 
   get(domain: string): ServiceSite | undefined {
     const row = this.statements.get.get(domain) as Row | undefined;
@@ -91,8 +113,7 @@ export class SiteRegistry {
     return (this.statements.list.all() as Row[]).map(toSite);
   }
 
-  /** Adds a site; false when the domain is taken (the primary key decides, so two at once cannot both win). */
-  add(domain: string, unicode: string | undefined, now: number): boolean {
+  async add(domain: string, unicode: string | undefined, now: number): Promise<boolean> {
     try {
       this.statements.add.run(domain, unicode ?? null, 'active', now);
       return true;
@@ -102,34 +123,37 @@ export class SiteRegistry {
     }
   }
 
-  setStatus(domain: string, status: SiteStatus, now: number): boolean {
+  async setStatus(domain: string, status: SiteStatus, now: number): Promise<boolean> {
     return this.statements.status.run(status, status === 'active' ? null : now, domain).changes > 0;
   }
 
-  markStarted(domain: string): void {
+  async markStarted(domain: string): Promise<void> {
     this.statements.started.run(domain);
   }
 
-  /** The running service says which sites it has open, so a restore waits until a site is closed. */
-  setOpen(domain: string, open: boolean): void {
+  async setOpen(domain: string, open: boolean): Promise<void> {
     this.statements.open.run(open ? 1 : 0, domain);
   }
 
-  setQuotas(domain: string, quotas: SiteQuotas): boolean {
+  async setQuotas(domain: string, quotas: SiteQuotas): Promise<boolean> {
     return this.statements.quotas.run(quotas.storageBytes ?? null, quotas.postsPerHour ?? null, quotas.relayBytesPerDay ?? null, domain).changes > 0;
   }
 
-  /** At the service's start: nothing is open yet (a crash left the marks as they were). */
-  markAllClosed(): void {
+  async markAllClosed(): Promise<void> {
     this.statements.allClosed.run();
   }
 
-  remove(domain: string): boolean {
+  async remove(domain: string): Promise<boolean> {
     return this.statements.remove.run(domain).changes > 0;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
+  }
+
+  /** Every row, for moving the registry to PostgreSQL (hearth migrate-storage --service). */
+  rows(): ServiceSite[] {
+    return this.list();
   }
 }
 

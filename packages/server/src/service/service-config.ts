@@ -29,7 +29,11 @@ export interface ServiceConfigFile {
   publicAddresses?: string[];
   /** One coturn for every site's calls (`hearth service turn`); each site hands out its own credentials. */
   turn?: TurnSettings;
-  /** PostgreSQL for the sites (set by `hearth migrate-storage --service`): new sites keep their data there, each in its own schema. */
+  /**
+   * PostgreSQL for the sites and the registry (set by `hearth migrate-storage --service`): new sites
+   * keep their data there, each in its own schema, and the list of sites is a table every instance
+   * of the service shares (docs/SCALING.md).
+   */
   database?: { url: string };
 }
 

@@ -6,12 +6,20 @@ import { Context } from '../context.js';
 import { createSiteConfig, databaseUrlFromEnv } from '../site-config.js';
 import { createUser } from '../storage/users.js';
 import { parseSiteDomain, showDomain, type SiteDomain } from './domains.js';
-import { SiteRegistry, type ServiceSite } from './registry.js';
+import { SqliteSiteRegistry, type ServiceSite, type SiteRegistry } from './registry.js';
+import { PostgresSiteRegistry } from './postgres-registry.js';
+import { randomUUID } from 'node:crypto';
 import { REGISTRY_FILE, serviceSiteDir, serviceSiteUrl, type ServiceConfig } from './service-config.js';
 import path from 'node:path';
 
-export function openRegistry(config: ServiceConfig): SiteRegistry {
-  return SiteRegistry.open(path.join(config.dataDir, REGISTRY_FILE));
+/**
+ * The service's registry: its SQLite file, or, once the service keeps its data in PostgreSQL
+ * (service.json `database`), the table there that every instance shares. `watch`: the running
+ * service, which follows changes made elsewhere.
+ */
+export async function openRegistry(config: ServiceConfig, options: { watch?: boolean; instance?: string } = {}): Promise<SiteRegistry> {
+  if (config.database?.url) return PostgresSiteRegistry.open(config.database.url, options.instance ?? `cli-${process.pid}-${randomUUID().slice(0, 8)}`, options);
+  return SqliteSiteRegistry.open(path.join(config.dataDir, REGISTRY_FILE));
 }
 
 export interface NewSite {
@@ -37,7 +45,7 @@ export async function addServiceSite(config: ServiceConfig, registry: SiteRegist
   }
   if (registry.get(domain.ascii)) throw domainTaken(domain);
   await checkPointsHere(config, domain);
-  if (!registry.add(domain.ascii, domain.unicode, now)) throw domainTaken(domain);
+  if (!(await registry.add(domain.ascii, domain.unicode, now))) throw domainTaken(domain);
   const dir = serviceSiteDir(config, domain.ascii);
   const url = serviceSiteUrl(config, domain.ascii);
   try {
@@ -54,7 +62,7 @@ export async function addServiceSite(config: ServiceConfig, registry: SiteRegist
       await ctx.close();
     }
   } catch (error) {
-    registry.remove(domain.ascii);
+    await registry.remove(domain.ascii);
     if (!(error instanceof HearthError && error.code === 'domain_taken')) fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   }
