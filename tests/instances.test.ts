@@ -239,6 +239,9 @@ describe('a hosting service, two instances', () => {
     for (const i of [0, 1]) await waitFor(`hal's site back at instance ${i}`, async () => (await at('127.0.0.32', i).api('GET', '/api/users/hal')).status === 200, 10_000);
     const list = (JSON.parse((await hearth(['service', 'list', '--data', service.dataDir, '--json'])).stdout) as { sites: Array<{ domain: string }> }).sites;
     expect(list.map((s) => s.domain).sort()).toEqual(['127.0.0.31', '127.0.0.32']);
+    for (const port of ports) {
+      expect(await (await fetch(`http://127.0.0.1:${port}/.hearth-service/health`)).json()).toMatchObject({ ok: true, registry: 'postgres', cluster: 'connected' });
+    }
   });
 
   it('between two sites of the service, a post made through one instance reaches the follower\'s page open on the other', async () => {

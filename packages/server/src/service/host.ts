@@ -35,6 +35,8 @@ export interface ServiceHostOptions {
  */
 export class ServiceHost {
   private readonly runtimes = new Map<string, Promise<Context>>();
+  /** The sites open now, once opened (for the health endpoint). */
+  private readonly openContexts = new Set<Context>();
   private app: FastifyInstance | undefined;
   private readonly log: Logger;
   private server: http.Server | undefined;
@@ -123,6 +125,17 @@ export class ServiceHost {
     this.timers.push(setInterval(tick, Math.max(1_000, Math.min(periodMs / 2, 60_000))));
   }
 
+  /** The NATS bus as the open sites see it (one connection per process): 'connected' when any of them is. */
+  private clusterState(): string {
+    let state = 'no site open';
+    for (const ctx of this.openContexts) {
+      const now = ctx.bus?.state();
+      if (now === 'connected') return now;
+      if (now) state = now;
+    }
+    return state;
+  }
+
   /** Sites whose data is in PostgreSQL are backed up with its tools, not by the schedule here. */
   private inPostgres(domain: string): boolean {
     try {
@@ -199,7 +212,7 @@ export class ServiceHost {
       return json(res, site ? 200 : 404, site ? { ok: true, domain } : { error: { code: 'unknown_site', message: `${domain || 'no domain given'} is not a site on this service` } });
     }
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}health`) {
-      return json(res, this.closing ? 503 : 200, { ok: !this.closing, sites: this.registry.list().length, open: this.runtimes.size });
+      return json(res, this.closing ? 503 : 200, { ok: !this.closing, sites: this.registry.list().length, open: this.runtimes.size, registry: this.config.database ? 'postgres' : 'sqlite', ...(process.env.HEARTH_NATS_URL ? { cluster: this.clusterState() } : {}) });
     }
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}ready`) {
       const ready = this.ready && !this.closing;
@@ -240,6 +253,7 @@ export class ServiceHost {
       await this.registry.setOpen(domain, true);
       await ctx.startBackground();
       await this.registry.markStarted(domain);
+      this.openContexts.add(ctx);
       return ctx;
     } catch (error) {
       await ctx.close();
@@ -252,7 +266,9 @@ export class ServiceHost {
     const pending = this.runtimes.get(domain);
     if (!pending) return;
     this.runtimes.delete(domain);
-    await (await pending).close();
+    const ctx = await pending;
+    this.openContexts.delete(ctx);
+    await ctx.close();
     await this.registry.setOpen(domain, false);
   }
 
