@@ -8,6 +8,7 @@ import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { endProcess, freePort, HEARTH, hearth, openLive, ROOT, SiteProcess, tempDir, waitFor } from './helpers/sites.js';
 import { ServiceProcess, ServiceSite } from './helpers/service.js';
 import { VaultProcess } from './helpers/vault.js';
+import { launchBrowser, loginPage } from '../e2e/browser.js';
 
 /**
  * One site served by two instances behind Caddy as the load balancer, both on one PostgreSQL,
@@ -86,9 +87,20 @@ describe('one site, two instances', () => {
   it('a DM arriving through instance A reaches the open page whose live socket is on instance B', async () => {
     const atB = await openLive(b, 'alice', (event) => event.type === 'notification' && event.kind === 'dm');
     const atA = await openLive(a, 'alice', (event) => event.type === 'notification' && event.kind === 'dm');
-    await dmThrough(a);
-    await waitFor('the live event on instance B', () => atB.events.length === 1);
-    await waitFor('and on instance A', () => atA.events.length === 1);
+    // And a real browser: alice's home page, served by instance B, its live socket on B.
+    const browser = await launchBrowser();
+    try {
+      const page = await loginPage(browser, b, 'alice');
+      const unread = (await b.api('GET', '/api/notifications', { as: 'alice' })).body.unread as number;
+      await expect.poll(() => page.getByRole('link', { name: unread > 0 ? new RegExp(`^Notifications \\(${unread} unread\\)`) : /^Notifications$/ }).count(), { timeout: 10_000 }).toBe(1);
+      await dmThrough(a);
+      await waitFor('the live event on instance B', () => atB.events.length === 1);
+      await waitFor('and on instance A', () => atA.events.length === 1);
+      // The page heard it live, without a reload: the badge in the nav counts one more.
+      await expect.poll(() => page.getByRole('link', { name: new RegExp(`^Notifications \\(${unread + 1} unread\\)`) }).count(), { timeout: 10_000 }).toBe(1);
+    } finally {
+      await browser.close();
+    }
     // Both instances say where their data is and that the bus is up.
     for (const instance of [a, b]) expect((await instance.api('GET', '/healthz')).body).toMatchObject({ ok: true, database: 'postgres', cluster: 'connected' });
     atA.close();
