@@ -11,18 +11,7 @@ export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now:
   const body = JSON.stringify(env);
   const inserted = await trx
     .insertInto('outbox')
-    .values({
-      envelope_id: env.id,
-      sender: formatAddress(env.from),
-      dest_host: env.to.host,
-      dest_port: env.to.port,
-      size: Buffer.byteLength(body),
-      attempts: 0,
-      next_attempt_at: options.notBefore ?? now,
-      created_at: now,
-      status: 'pending',
-      last_error: null,
-    })
+    .values(outboxRow(env, body, now, options.notBefore ?? now))
     .returning('seq')
     .executeTakeFirstOrThrow();
   await trx.insertInto('outbox_bodies').values({ seq: Number(inserted.seq), body }).execute();
@@ -39,20 +28,7 @@ export async function enqueueEnvelopes(trx: Kysely<Database>, envs: Envelope[], 
     const chunk = envs.slice(i, i + 200).map((env) => ({ env, body: JSON.stringify(env) }));
     const inserted = await trx
       .insertInto('outbox')
-      .values(
-        chunk.map(({ env, body }) => ({
-          envelope_id: env.id,
-          sender: formatAddress(env.from),
-          dest_host: env.to.host,
-          dest_port: env.to.port,
-          size: Buffer.byteLength(body),
-          attempts: 0,
-          next_attempt_at: now,
-          created_at: now,
-          status: 'pending' as const,
-          last_error: null,
-        })),
-      )
+      .values(chunk.map(({ env, body }) => outboxRow(env, body, now, now)))
       .returning(['seq', 'envelope_id'])
       .execute();
     const seqOf = new Map(inserted.map((row) => [row.envelope_id, Number(row.seq)]));
@@ -61,4 +37,20 @@ export async function enqueueEnvelopes(trx: Kysely<Database>, envs: Envelope[], 
       .values(chunk.map(({ env, body }) => ({ seq: seqOf.get(env.id)!, body })))
       .execute();
   }
+}
+
+/** A new outbox row for an envelope (its body goes to outbox_bodies). */
+function outboxRow(env: Envelope, body: string, now: number, due: number) {
+  return {
+    envelope_id: env.id,
+    sender: formatAddress(env.from),
+    dest_host: env.to.host,
+    dest_port: env.to.port,
+    size: Buffer.byteLength(body),
+    attempts: 0,
+    next_attempt_at: due,
+    created_at: now,
+    status: 'pending' as const,
+    last_error: null,
+  };
 }

@@ -1,25 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { SiteQuotas } from '../quotas.js';
 import { openPostgres } from '../storage/db.js';
-import type { ServiceSite, SiteRegistry, SiteStatus } from './registry.js';
+import { toSite, type Row, type ServiceSite, type SiteRegistry, type SiteStatus } from './registry.js';
 
 /** Where a service's registry lives in its PostgreSQL database (the sites each have a schema of their own). */
 export const REGISTRY_SCHEMA = 'hearth_service';
 /** An instance says every few seconds which sites it has open; a mark older than this is from an instance that stopped. */
 const OPEN_MARK_MS = 30_000;
 
-interface Row {
-  domain: string;
-  unicode: string | null;
-  status: SiteStatus;
-  created_at: number;
-  suspended_at: number | null;
-  started: number;
-  quota_storage_bytes: number | null;
-  quota_posts_per_hour: number | null;
-  quota_relay_bytes_per_day: number | null;
-  open: number;
-}
 
 /**
  * The registry of a hosting service run as several instances (docs/SCALING.md): one table of sites
@@ -162,21 +150,4 @@ export class PostgresSiteRegistry implements SiteRegistry {
     if (this.timer) clearInterval(this.timer);
     await this.db.destroy();
   }
-}
-
-function toSite(row: Row): ServiceSite {
-  return {
-    domain: row.domain,
-    unicode: row.unicode,
-    status: row.status,
-    createdAt: Number(row.created_at),
-    suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
-    started: Number(row.started) === 1,
-    open: Number(row.open) > 0,
-    quotas: {
-      ...(row.quota_storage_bytes !== null ? { storageBytes: Number(row.quota_storage_bytes) } : {}),
-      ...(row.quota_posts_per_hour !== null ? { postsPerHour: Number(row.quota_posts_per_hour) } : {}),
-      ...(row.quota_relay_bytes_per_day !== null ? { relayBytesPerDay: Number(row.quota_relay_bytes_per_day) } : {}),
-    },
-  };
 }

@@ -22,7 +22,8 @@ export interface ServiceSite {
   quotas: SiteQuotas;
 }
 
-interface Row {
+/** A registry row as both stores keep it. */
+export interface Row {
   domain: string;
   unicode: string | null;
   status: SiteStatus;
@@ -157,9 +158,9 @@ export class SqliteSiteRegistry implements SiteRegistry {
   }
 }
 
-function toSite(row: Row): ServiceSite {
+export function toSite(row: Row): ServiceSite {
   return { domain: row.domain, unicode: row.unicode, status: row.status, createdAt: Number(row.created_at), suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at), started: Number(row.started) === 1,
-    open: Number(row.open) === 1,
+    open: Number(row.open) > 0,
     quotas: {
       ...(row.quota_storage_bytes !== null ? { storageBytes: Number(row.quota_storage_bytes) } : {}),
       ...(row.quota_posts_per_hour !== null ? { postsPerHour: Number(row.quota_posts_per_hour) } : {}),
