@@ -7,10 +7,13 @@ import type { DatabaseTarget } from './storage/dialect.js';
 import { EnvelopeAnnouncer } from './live/announce.js';
 import { ackForError, ackForResult } from './federation/ack.js';
 import { lookupProfile } from './federation/profiles.js';
+import { SiteSigners } from './federation/signers.js';
+import { linkedSites } from './storage/follows.js';
+import { discoveryDocument } from './federation/discovery.js';
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { acquireLoopDelay, releaseLoopDelay } from './loop-delay.js';
 import { sql, type Kysely } from 'kysely';
-import { createEnvelope, DEFAULT_RELAY_HOPS, formatSite, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, PROTOCOL_VERSION, sameSite, signRelayAdvert, siteFromUrl, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
+import { createEnvelope, DEFAULT_RELAY_HOPS, formatSite, deriveRelayKeyPair, type Address, type AgreementKeyPair, formatAddress, HearthError, parseAddress, parseHostPort, sameSite, siteFromUrl, type Envelope, type Signer, type SiteName } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { RelayPaths } from './relay/paths.js';
 import { RelayRouter } from './relay/router.js';
@@ -39,7 +42,6 @@ import { migrateToLatest, openDatabase, schemaBytes, type Db } from './storage/d
 import { dialectOf, type DialectName } from './storage/dialect.js';
 import fs from 'node:fs';
 import { redactUrl, SiteConfigError } from './site-config.js';
-import { findUser } from './storage/users.js';
 import { LocalUserCache } from './storage/local-users.js';
 import type { Database } from './storage/schema.js';
 import type { SiteConfig } from './site-config.js';
@@ -104,7 +106,7 @@ export class Context {
   readonly loginLimiter = new LoginLimiter();
   readonly serverSigner: Signer;
   readonly verify = nodeVerify;
-  private readonly signers = new Map<string, Signer>();
+  private readonly siteSigners: SiteSigners;
   private pruneTimer: NodeJS.Timeout | undefined;
   private clockTimer: NodeJS.Timeout | undefined;
   private clock: SiteClock | undefined;
@@ -127,6 +129,7 @@ export class Context {
     const allowInsecure = options.config.dev;
     this.http = new HttpClient({ allowInsecure, userAgent: `Hearth/0.1 (+${options.config.origin})` });
     this.serverSigner = nodeSigner(options.config.serverKey);
+    this.siteSigners = new SiteSigners(this.db);
     this.relayKeys = deriveRelayKeyPair(options.config.serverKey.secretKey, nodeX25519);
     this.fetcher = new PathAwareHttp(this.http, () => this.router, (url) => this.hearthSiteOf(url));
     this.directory = new Directory({
@@ -362,8 +365,7 @@ export class Context {
     if (own.length > 0) await this.db.deleteFrom('remote_posts').where('author', 'in', own).execute();
     // Links to the relays people here use, kept up like those to friends: a relay is ready when the direct path fails.
     for (const { address } of await allMyRelays(this.db)) this.links.want(parseAddress(address));
-    const rows = await this.db.selectFrom('following').select('target').union(this.db.selectFrom('followers').select('follower as target')).execute();
-    for (const { target } of rows) {
+    for (const target of await linkedSites(this.db)) {
       const at = target.indexOf('@');
       this.links.want(parseHostPort(target.slice(at + 1)));
     }
@@ -371,30 +373,9 @@ export class Context {
     if (this.dialect === 'sqlite') await sql`PRAGMA shrink_memory`.execute(this.db);
   }
 
-  /**
-   * The discovery document (/.well-known/hearth): what another site needs to link to this one,
-   * and the relay part (PROTOCOL.md §9): the key relayed envelopes are sealed to and the relays
-   * this site can be reached through, signed by the server key.
-   */
-  async discoveryDocument(): Promise<Record<string, unknown>> {
-    const origin = this.config.origin;
-    const relays = [...new Set((await allMyRelays(this.db)).map((r) => r.address))];
-    const advert = { site: this.site, relayKey: this.relayKeys.publicKey, relays };
-    return {
-      software: 'hearth',
-      version: '0.1.0',
-      protocol: PROTOCOL_VERSION,
-      site: this.site,
-      serverKey: this.serverSigner.publicKey,
-      relay: { key: advert.relayKey, relays, sig: signRelayAdvert(advert, this.serverSigner) },
-      endpoints: {
-        federation: `${origin.replace(/^http/, 'ws')}/federation`,
-        inbox: `${origin}/federation/inbox`,
-        relayFetch: `${origin}/federation/relay/fetch`,
-        user: `${origin}/api/users/{username}`,
-        posts: `${origin}/api/users/{username}/posts`,
-      },
-    };
+  /** The discovery document (/.well-known/hearth; federation/discovery.ts). */
+  discoveryDocument(): Promise<Record<string, unknown>> {
+    return discoveryDocument({ origin: this.config.origin, name: this.site, serverSigner: this.serverSigner, relayKeys: this.relayKeys, db: this.db });
   }
 
   /** The other Hearth site a URL belongs to (its origin is that site's), or null. */
@@ -415,23 +396,9 @@ export class Context {
    */
   readonly pullAfterDelivery = new Map<string, Address>();
 
-  /**
-   * The site key of a local user. Pass the open transaction when inside one: SQLite has a
-   * single connection, and a query on `db` would wait for the transaction forever.
-   */
-  async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
-    // The current public key is read each time (a primary-key lookup): a rotation by another
-    // process (`hearth user rotate-key`) takes effect here at the next envelope.
-    const current = await executor.selectFrom('users').select('site_public_key').where('username', '=', username).executeTakeFirst();
-    if (!current) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
-    let signer = this.signers.get(username);
-    if (!signer || signer.publicKey !== current.site_public_key) {
-      const user = await findUser(executor, username);
-      if (!user) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
-      signer = nodeSigner({ publicKey: user.site_public_key, secretKey: user.site_secret_key });
-      this.signers.set(username, signer);
-    }
-    return signer;
+  /** The site key of a local user (federation/signers.ts); pass the open transaction when inside one. */
+  signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
+    return this.siteSigners.signerFor(username, executor);
   }
 
   /**

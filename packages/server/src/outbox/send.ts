@@ -1,9 +1,10 @@
-import { createEnvelope, parseAddress, sameSite, type Address, type Envelope, type EnvelopeType, type MessageData } from '@hearth/protocol';
+import { createEnvelope, type Address, type Envelope, type EnvelopeType, type MessageData } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import type { Context } from '../context.js';
 import type { Database } from '../storage/schema.js';
 import { localAddress } from '../storage/users.js';
 import { enqueueEnvelope, enqueueEnvelopes } from './outbox.js';
+import { remoteFollowers } from '../storage/follows.js';
 
 /** Signs an envelope from a local user with their site key and queues it in the caller's transaction. */
 export async function queueEnvelope<T extends EnvelopeType>(
@@ -24,8 +25,7 @@ export async function queueEnvelope<T extends EnvelopeType>(
  * (`ctx.live.feedChanged`), instead of a signed round trip through the site's own inbox.
  */
 export async function queueToFollowers<T extends EnvelopeType>(ctx: Context, trx: Kysely<Database>, username: string, type: T, data: MessageData[T]): Promise<void> {
-  const followers = await trx.selectFrom('followers').select('follower').where('username', '=', username).execute();
-  const remote = followers.map(({ follower }) => parseAddress(follower)).filter((to) => !sameSite(to, ctx.site));
+  const remote = await remoteFollowers(trx, ctx.site, username);
   if (remote.length === 0) return;
   // One signer lookup and two statements per 200 followers, however many there are.
   const signer = await ctx.signerFor(username, trx);

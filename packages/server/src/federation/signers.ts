@@ -1,0 +1,31 @@
+import { HearthError, type Signer } from '@hearth/protocol';
+import type { Kysely } from 'kysely';
+import { nodeSigner } from '../crypto/node-signing.js';
+import type { Database } from '../storage/schema.js';
+import { findUser } from '../storage/users.js';
+
+/** The site keys of this site's users, as signers, kept once made. */
+export class SiteSigners {
+  private readonly signers = new Map<string, Signer>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * The site key of a local user. Pass the open transaction when inside one: SQLite has a single
+   * connection, and a query on `db` would wait for the transaction forever.
+   */
+  async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
+    // The current public key is read each time (a primary-key lookup): a rotation by another
+    // process (`hearth user rotate-key`, another instance) takes effect here at the next envelope.
+    const current = await executor.selectFrom('users').select('site_public_key').where('username', '=', username).executeTakeFirst();
+    if (!current) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
+    let signer = this.signers.get(username);
+    if (!signer || signer.publicKey !== current.site_public_key) {
+      const user = await findUser(executor, username);
+      if (!user) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
+      signer = nodeSigner({ publicKey: user.site_public_key, secretKey: user.site_secret_key });
+      this.signers.set(username, signer);
+    }
+    return signer;
+  }
+}
