@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type http from 'node:http';
 import { HearthError } from '@hearth/protocol';
 import type { Logger } from 'pino';
@@ -124,6 +126,13 @@ export class Panel {
   private async sitesPage(res: http.ServerResponse, status: number, done?: string, form?: { error: string; domain: string; username: string }): Promise<void> {
     const sites = this.registry.list();
     const traffic = await this.traffic();
+    // A site in PostgreSQL holds its data in its schema there, besides its media.
+    const schemas = await this.registry.schemaSizes();
+    const storage = (domain: string) => {
+      const dir = serviceSiteDir(this.config, domain);
+      const schema = schemas.size > 0 ? siteSchema(dir) : undefined;
+      return siteStorageBytes(dir) + (schema ? (schemas.get(schema) ?? 0) : 0);
+    };
     const rows = sites
       .map((site) => {
         const name = showDomain({ ascii: site.domain, unicode: site.unicode });
@@ -140,7 +149,7 @@ export class Panel {
         return `<tr>
   <th scope="row">${site.status === 'deleted' ? esc(name) : `<a href="${esc(url)}">${esc(name)}</a>`}</th>
   <td><span class="status ${site.status}">${site.status}</span></td>
-  <td>${formatBytes(siteStorageBytes(serviceSiteDir(this.config, site.domain)))}${site.quotas.storageBytes !== undefined ? ` of ${formatBytes(site.quotas.storageBytes)}` : ''}${site.quotas.postsPerHour !== undefined ? `<br><span class="muted">${site.quotas.postsPerHour} posts/hour</span>` : ''}${site.quotas.relayBytesPerDay !== undefined ? `<br><span class="muted">relay ${formatBytes(site.quotas.relayBytesPerDay)}/day</span>` : ''}</td>
+  <td>${formatBytes(storage(site.domain))}${site.quotas.storageBytes !== undefined ? ` of ${formatBytes(site.quotas.storageBytes)}` : ''}${site.quotas.postsPerHour !== undefined ? `<br><span class="muted">${site.quotas.postsPerHour} posts/hour</span>` : ''}${site.quotas.relayBytesPerDay !== undefined ? `<br><span class="muted">relay ${formatBytes(site.quotas.relayBytesPerDay)}/day</span>` : ''}</td>
   <td>${traffic.get(site.domain) ?? 0}</td>
   <td class="date">${new Date(site.createdAt).toISOString().slice(0, 10)}</td>
   <td class="actions">${actions.join(' ')}</td>
@@ -387,4 +396,13 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
 
 function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+/** The PostgreSQL schema a site's hearth.json names, if its data is there. */
+function siteSchema(dir: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dir, 'hearth.json'), 'utf8')) as { database?: { schema?: string } }).database?.schema;
+  } catch {
+    return undefined;
+  }
 }

@@ -124,6 +124,11 @@ export class PostgresSiteRegistry implements SiteRegistry {
     return Number(result.numDeletedRows) > 0;
   }
 
+  async schemaSizes(): Promise<Map<string, number>> {
+    const { rows } = await sql<{ schema: string; bytes: number }>`select n.nspname as schema, sum(pg_total_relation_size(c.oid)) as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') group by n.nspname`.execute(this.db);
+    return new Map(rows.map((r) => [r.schema, Number(r.bytes)]));
+  }
+
   /** Copies sites in (the registry of a service moving to PostgreSQL); those already here are left as they are. */
   async importSites(sites: ServiceSite[]): Promise<void> {
     for (const site of sites) {

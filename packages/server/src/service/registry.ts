@@ -75,6 +75,8 @@ export interface SiteRegistry {
   /** At the service's start: nothing is open yet here (a crash left the marks as they were). */
   markAllClosed(): Promise<void>;
   remove(domain: string): Promise<boolean>;
+  /** The bytes each PostgreSQL schema takes, by schema name (sites in PostgreSQL); empty for the SQLite store. */
+  schemaSizes(): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,10 @@ export class SqliteSiteRegistry implements SiteRegistry {
   }
 
   async refresh(): Promise<void> {}
+
+  async schemaSizes(): Promise<Map<string, number>> {
+    return new Map();
+  }
 
   get(domain: string): ServiceSite | undefined {
     const row = this.statements.get.get(domain) as Row | undefined;

@@ -1,9 +1,9 @@
 import dns from 'node:dns';
 import fs from 'node:fs';
-import { HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
+import { siteFromUrl, HearthError, isReservedUsername, isValidUsername } from '@hearth/protocol';
 import { MIN_PASSWORD_LENGTH } from '../auth/passwords.js';
 import { Context } from '../context.js';
-import { createSiteConfig, databaseUrlFromEnv } from '../site-config.js';
+import { createSiteConfig, databaseUrlFromEnv, defaultSchemaFor } from '../site-config.js';
 import { createUser } from '../storage/users.js';
 import { parseSiteDomain, showDomain, type SiteDomain } from './domains.js';
 import { SqliteSiteRegistry, type ServiceSite, type SiteRegistry } from './registry.js';
@@ -54,7 +54,7 @@ export async function addServiceSite(config: ServiceConfig, registry: SiteRegist
     // With a database for the service (service.json, or HEARTH_DATABASE_URL), the site keeps its data
     // there, in a schema of its own; hearth.json says so, so the site never depends on the environment.
     const databaseUrl = config.database?.url ?? databaseUrlFromEnv();
-    const siteConfig = createSiteConfig(dir, { url, dev: config.dev, ...(databaseUrl ? { database: { url: databaseUrl } } : {}) });
+    const siteConfig = createSiteConfig(dir, { url, dev: config.dev, ...(databaseUrl ? { database: { url: databaseUrl, schema: defaultSchemaFor(siteFromUrl(url)) } } : {}) });
     const ctx = await Context.open({ config: siteConfig, logLevel: 'warn' });
     try {
       await createUser(ctx.db, { username: input.username, password: input.password, displayName: input.displayName }, now);
