@@ -92,6 +92,20 @@ describe('direct messages between CLI devices', () => {
     expect(result.rejected.some((r) => /rogue-device-1.*not certified/.test(r.reason))).toBe(true);
   });
 
+  it('the same sealed message sent twice at once is stored and sent once: the other gets duplicate_message', async () => {
+    // Sends at the same moment share one transaction (group commit); a replay among them must fail alone.
+    const device = { id: 'device-twice', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
+    const bobKeys = (await bob.api('GET', '/api/users/bob')).body.devices as Array<{ id: string; dhKey: string }>;
+    const message = encryptDm(signDmPlaintext(device, { id: newEnvelopeId(), from: alice.address('alice'), to: bob.address('bob'), sentAt: new Date().toISOString(), text: 'only once' }), bobKeys);
+    const other = encryptDm(signDmPlaintext(device, { id: newEnvelopeId(), from: alice.address('alice'), to: bob.address('bob'), sentAt: new Date().toISOString(), text: 'a different one' }), bobKeys);
+    const send = (m: typeof message) => alice.api('POST', '/api/dms', { as: 'alice', body: { to: bob.address('bob'), message: m } });
+    const results = await Promise.all([send(message), send(message), send(other)]);
+    expect(results.map((r) => r.status).sort()).toEqual([202, 202, 409]);
+    expect(results.find((r) => r.status === 409)!.body.error.code).toBe('duplicate_message');
+    expect(alice.count('select count(*) n from dm_messages where message_key = ?', message.ephemeralKey)).toBe(1);
+    expect(alice.count('select count(*) n from dm_messages where message_key = ?', other.ephemeralKey)).toBe(1);
+  });
+
   it('the CLI explains bad input and exits non-zero', async () => {
     const bad = await hearth(['dm', 'send', '--profile', aliceProfile, 'not-an-address', 'hi'], { allowFailure: true });
     expect(bad.code).not.toBe(0);

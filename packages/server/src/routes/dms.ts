@@ -107,7 +107,9 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const username = await requireUser(ctx, request);
     const body = request.body;
     const to = parseAddressInput(body.to);
-    const env = await ctx.db.transaction().execute(async (trx) => {
+    // Group commit: DMs sent at the same moment (a busy site, a device catching up) share one
+    // transaction; one that fails (a replay) is run again alone and fails alone.
+    const env = await ctx.batcher.submit(async (trx) => {
       const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message: body.message } });
       await recordDm(trx, { username, envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
       return sent;
