@@ -78,12 +78,15 @@ describe('moving a site from SQLite to PostgreSQL', () => {
     expect(running.stderr).toMatch(/is running \(process \d+\): stop it first/);
 
     await bob.stop();
+    // Enough rows in one table that it is copied and checked in several batches (500 each).
+    bob.execute("with recursive n(i) as (select 1 union all select i + 1 from n where i < 1234) insert into inbox_seen (envelope_id, received_at) select 'seen-' || i, 1795000000000 + i from n");
     const tables = openDatabase(path.join(bob.dataDir, 'hearth.db'), { readonly: true });
     const names = tables.all<{ name: string }>("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' and name not like 'post_search%'").map((t) => t.name);
     const counts = Object.fromEntries(names.map((name) => [name, Number(tables.all<{ n: number }>(`select count(*) n from ${name}`)[0]!.n)]));
     const maxQueueSeq = Number(tables.all<{ n: number }>('select max(seq) n from vault_queue')[0]!.n);
     tables.close();
     expect(counts.posts).toBe(4);
+    expect(counts.inbox_seen).toBeGreaterThan(1234);
     expect(counts.vault_queue).toBeGreaterThan(0);
 
     const moved = await hearth(['migrate-storage', '--data', bob.dataDir, '--to', pg.url]);

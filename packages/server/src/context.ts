@@ -358,11 +358,7 @@ export class Context {
     // at most these seconds, which only makes schedules and retention a little longer).
     this.clockTimer = setInterval(() => void this.clock?.save(this.db).catch(() => undefined), 10_000);
     this.clockTimer.unref();
-    // Copies of this site's own posts, which local follows once received through the site's own inbox
-    // (now their feeds read the posts directly): never shown, and gone with them.
-    const authors = await this.db.selectFrom('remote_posts').select('author').distinct().execute();
-    const own = authors.map((a) => a.author).filter((a) => a.endsWith(`@${formatSite(this.site)}`));
-    if (own.length > 0) await this.db.deleteFrom('remote_posts').where('author', 'in', own).execute();
+    await this.removeOwnCopies();
     // Links to the relays people here use, kept up like those to friends: a relay is ready when the direct path fails.
     for (const { address } of await allMyRelays(this.db)) this.links.want(parseAddress(address));
     for (const target of await linkedSites(this.db)) {
@@ -371,6 +367,19 @@ export class Context {
     }
     // The start-up check read every page: give the page cache back (it fills again as needed).
     if (this.dialect === 'sqlite') await sql`PRAGMA shrink_memory`.execute(this.db);
+  }
+
+  /**
+   * Copies of this site's own posts, which local follows once received through the site's own
+   * inbox (now their feeds read the posts directly): never shown, so removed, once.
+   */
+  private async removeOwnCopies(): Promise<void> {
+    const done = await this.db.selectFrom('site_meta').select('value').where('key', '=', 'own_copies_removed').executeTakeFirst();
+    if (done) return;
+    const authors = await this.db.selectFrom('remote_posts').select('author').distinct().execute();
+    const own = authors.map((a) => a.author).filter((a) => a.endsWith(`@${formatSite(this.site)}`));
+    if (own.length > 0) await this.db.deleteFrom('remote_posts').where('author', 'in', own).execute();
+    await this.db.insertInto('site_meta').values({ key: 'own_copies_removed', value: '1' }).onConflict((oc) => oc.column('key').doNothing()).execute();
   }
 
   /** The discovery document (/.well-known/hearth; federation/discovery.ts). */
