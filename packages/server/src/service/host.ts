@@ -160,7 +160,7 @@ export class ServiceHost {
       const url = req.url ?? '/';
       if (url.startsWith(SERVICE_PREFIX)) return this.serviceRoute(req, res, url);
       if (this.panel.host && hostOf(req) === this.panel.host) return await this.panel.handle(req, res);
-      const site = this.siteFor(req);
+      const site = await this.siteFor(req);
       if (!site) return refuse(req, res, 404, 'unknown_site', 'No site here', `${hostOf(req) || 'This address'} is not a site on this service.`);
       if (site.status === 'deleted') {
         await this.closeSite(site.domain);
@@ -182,7 +182,7 @@ export class ServiceHost {
 
   private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     try {
-      const site = this.siteFor(req);
+      const site = await this.siteFor(req);
       if (!site || site.status !== 'active') {
         socket.end(`HTTP/1.1 ${site?.status === 'suspended' ? '503 Service Unavailable' : site ? '410 Gone' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
@@ -196,9 +196,20 @@ export class ServiceHost {
   }
 
   /** The site the Host header names (port and trailing dot ignored), if the service has it. */
-  private siteFor(req: http.IncomingMessage): ServiceSite | undefined {
+  private async siteFor(req: http.IncomingMessage): Promise<ServiceSite | undefined> {
     const host = hostOf(req);
-    return host ? this.registry.get(host) : undefined;
+    return host ? this.siteNamed(host) : undefined;
+  }
+
+  /**
+   * A site by its domain. One the registry's snapshot (PostgreSQL) does not have, or has as stopped,
+   * is looked up again first: a command may have just added or resumed it.
+   */
+  private async siteNamed(domain: string): Promise<ServiceSite | undefined> {
+    const site = this.registry.get(domain);
+    if (site?.status === 'active') return site;
+    await this.registry.refreshSoon();
+    return this.registry.get(domain);
   }
 
   private serviceRoute(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
@@ -207,9 +218,11 @@ export class ServiceHost {
       // Caddy's on-demand TLS asks here before it requests a certificate: only for our own sites.
       const domain = (parsed.searchParams.get('domain') ?? '').toLowerCase().replace(/\.$/, '');
       if (domain && domain === this.panel.host) return json(res, 200, { ok: true, domain });
-      const found = domain ? this.registry.get(domain) : undefined;
-      const site = found?.status === 'deleted' ? undefined : found;
-      return json(res, site ? 200 : 404, site ? { ok: true, domain } : { error: { code: 'unknown_site', message: `${domain || 'no domain given'} is not a site on this service` } });
+      void (domain ? this.siteNamed(domain) : Promise.resolve(undefined)).then((found) => {
+        const site = found?.status === 'deleted' ? undefined : found;
+        json(res, site ? 200 : 404, site ? { ok: true, domain } : { error: { code: 'unknown_site', message: `${domain || 'no domain given'} is not a site on this service` } });
+      }, (error: unknown) => json(res, 500, { error: { code: 'internal', message: (error as Error).message } }));
+      return;
     }
     if (req.method === 'GET' && parsed.pathname === `${SERVICE_PREFIX}health`) {
       return json(res, this.closing ? 503 : 200, { ok: !this.closing, sites: this.registry.list().length, open: this.runtimes.size, registry: this.config.database ? 'postgres' : 'sqlite', ...(process.env.HEARTH_NATS_URL ? { cluster: this.clusterState() } : {}) });

@@ -60,7 +60,19 @@ export class PostgresSiteRegistry implements SiteRegistry {
     await this.refresh();
   }
 
+  private refreshedAt = 0;
+  private refreshing: Promise<void> | undefined;
+
+  async refreshSoon(): Promise<void> {
+    // At most one read per 250 ms however many requests ask (a flood of unknown hosts costs little).
+    if (this.refreshing) return this.refreshing;
+    if (Date.now() - this.refreshedAt < 250) return;
+    this.refreshing = this.refresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
   async refresh(): Promise<void> {
+    this.refreshedAt = Date.now();
     const rows = (await sql<Row>`select s.*, (select count(*) from site_open o where o.domain = s.domain and o.seen_at > ${Date.now() - OPEN_MARK_MS}) as open from sites s order by s.domain`.execute(this.db)).rows;
     this.snapshot = new Map(rows.map((row) => [row.domain, toSite(row)]));
   }

@@ -65,6 +65,11 @@ export interface SiteRegistry {
   list(): ServiceSite[];
   /** Reads the store again (PostgreSQL: the snapshot the reads answer from). */
   refresh(): Promise<void>;
+  /**
+   * Reads the store again unless that was done a moment ago: for a request that names a site the
+   * snapshot does not have (yet), or has as stopped, since a command may just have changed it.
+   */
+  refreshSoon(): Promise<void>;
   /** Adds a site; false when the domain is taken (the primary key decides, so two at once cannot both win). */
   add(domain: string, unicode: string | undefined, now: number): Promise<boolean>;
   setStatus(domain: string, status: SiteStatus, now: number): Promise<boolean>;
@@ -106,6 +111,8 @@ export class SqliteSiteRegistry implements SiteRegistry {
   }
 
   async refresh(): Promise<void> {}
+
+  async refreshSoon(): Promise<void> {}
 
   async schemaSizes(): Promise<Map<string, number>> {
     return new Map();
