@@ -15,6 +15,8 @@ interface Failure {
  */
 export class NatsBus implements ClusterBus {
   private closed = false;
+  /** This bus's subscriptions: ended at close, since the connection may live on for other sites. */
+  private readonly subscriptions = new Set<{ unsubscribe(): void }>();
 
   private constructor(
     private readonly shared: SharedConnection,
@@ -50,9 +52,17 @@ export class NatsBus implements ClusterBus {
         }
       },
     });
+    return this.track(sub);
+  }
+
+  private track(sub: { unsubscribe(): void }): () => void {
+    this.subscriptions.add(sub);
     // A request from another connection right after this must find the subscription.
     void this.nc.flush().catch(() => undefined);
-    return () => sub.unsubscribe();
+    return () => {
+      this.subscriptions.delete(sub);
+      sub.unsubscribe();
+    };
   }
 
   async request(subject: string, data: unknown, timeoutMs: number): Promise<unknown> {
@@ -83,8 +93,7 @@ export class NatsBus implements ClusterBus {
         })();
       },
     });
-    void this.nc.flush().catch(() => undefined);
-    return () => sub.unsubscribe();
+    return this.track(sub);
   }
 
   state(): 'connected' | 'reconnecting' | 'closed' {
@@ -95,6 +104,8 @@ export class NatsBus implements ClusterBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    this.subscriptions.clear();
     await release(this.url);
   }
 }
