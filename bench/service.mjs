@@ -77,7 +77,7 @@ export async function serviceBench({ log = console.log } = {}) {
   const port = await freePort();
   // Scheduled backups off: this measures the service at rest.
   const config = updateServiceConfig(createServiceConfig(dataDir, { dev: true, port }), (raw) => ({ ...raw, backups: { everyHours: 0 } }));
-  const registry = openRegistry(config);
+  const registry = await openRegistry(config);
   let proc;
   try {
     // Sites people use (the first 100) get a person; the others are registered and waiting.
@@ -86,7 +86,7 @@ export async function serviceBench({ log = console.log } = {}) {
         const domain = domainOf(n);
         if (n < 100) await addServiceSite(config, registry, { domain, username: 'alice', password: PASSWORD });
         else {
-          registry.add(domain, undefined, Date.now());
+          await registry.add(domain, undefined, Date.now());
           createSiteConfig(serviceSiteDir(config, domain), { url: serviceSiteUrl(config, domain), dev: true });
         }
       }
@@ -122,7 +122,7 @@ export async function serviceBench({ log = console.log } = {}) {
   } finally {
     if (proc) await stop(proc);
     agent.destroy();
-    registry.close();
+    await registry.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

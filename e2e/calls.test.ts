@@ -82,6 +82,35 @@ describe('calls between browsers', { timeout: 180_000 }, () => {
     await setAlwaysRelay(bobPage, bob, false);
   });
 
+  it('a ring is checked with the certificate it carries, without looking the caller up again, and ICE candidates travel in batches', async () => {
+    // bob has talked with alice before: her identity key is pinned in his browser.
+    await bobPage.goto(`${bob.url}/messages?with=${encodeURIComponent(alice.address('alice'))}`);
+    await expect.poll(() => bobPage.locator('.safety').innerText(), { timeout: 20_000 }).toMatch(/\d{5}/);
+    const lookups: string[] = [];
+    const signals: string[] = [];
+    const onBob = (request: { url(): string }) => void (request.url().includes('/api/lookup') && lookups.push(request.url()));
+    const onAlice = (request: { url(): string; method(): string }) => void (request.method() === 'POST' && request.url().endsWith('/api/calls/signal') && signals.push(request.url()));
+    bobPage.on('request', onBob);
+    alicePage.on('request', onAlice);
+    try {
+      await placeVideoCall({ page: alicePage, url: alice.url }, { page: bobPage, url: bob.url, address: bob.address('bob') }, alice.address('alice'));
+      await expectMediaFlowing([alicePage, bobPage], /^direct$/);
+      const sentUntilUp = signals.length;
+      await alicePage.getByRole('button', { name: 'Hang up' }).click();
+      await expect.poll(() => bobPage.getByRole('dialog').innerText()).toContain(`${alice.address('alice')} hung up`);
+      // Opening the ring and every later signal needed no lookup of alice.
+      expect(lookups).toEqual([]);
+      // The offer, "accept", and the candidates in a few batches; one signal per candidate was
+      // 12 to 20 here (each network interface, host and reflexive, and the relay).
+      expect(sentUntilUp).toBeLessThanOrEqual(8);
+    } finally {
+      bobPage.off('request', onBob);
+      alicePage.off('request', onAlice);
+    }
+    await alicePage.getByRole('button', { name: 'Close' }).click();
+    await bobPage.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('(d) coturn relays only with valid credentials from the site: forged and expired ones are refused', async () => {
     const good = (await alice.api('GET', '/api/turn-credentials', { as: 'alice' })).body as { urls: string[]; username: string; credential: string; ttl: number };
     expect(good.urls.every((u) => u.includes(`127.0.0.1:${/:(\d+)/.exec(good.urls[0]!.slice(5))![1]}`))).toBe(true);

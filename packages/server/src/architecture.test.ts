@@ -46,6 +46,24 @@ describe('the server\'s shape', () => {
     expect(offending).toEqual([]);
   });
 
+  it('loads what an idle SQLite site never needs only on first use: Markdown, pg, the NATS client (a value import would load them at start)', () => {
+    const lazy = ['@hearth/protocol/markdown', 'pg', '@nats-io/transport-node'];
+    const offending: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+          for (const m of fs.readFileSync(file, 'utf8').matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)) {
+            if (!m[2] && lazy.includes(m[3]!)) offending.push(`${path.relative(import.meta.dirname, file)} → ${m[3]}`);
+          }
+        }
+      }
+    };
+    walk(import.meta.dirname);
+    expect(offending).toEqual([]);
+  });
+
   it('finds a cycle when there is one (the check itself)', () => {
     expect(cycles(new Map([['a.ts', ['b.ts']], ['b.ts', ['a.ts']], ['c.ts', []]]))).toEqual(['a.ts → b.ts → a.ts']);
   });

@@ -4,9 +4,9 @@
  * ICE tries direct paths first and falls back to a TURN relay on either person's own site.
  * Loaded only when a call starts or rings.
  */
-import { certifiedDevices, openCallSignal, peerKeys, sealCallSignal, type CallSignal, type DeviceRecord, type DmApi, type MyDevice, type PinStore, type UnsignedCallSignal } from '@hearth/protocol/dm';
+import { certifiedDevices, certifyDevice, CryptoError, MAX_ICE_PER_SIGNAL, openCallSignal, verifyDeviceCertificate, peerKeys, sealCallSignal, type CallSignal, type DeviceRecord, type DmApi, type MyDevice, type PinStore, type UnsignedCallSignal } from '@hearth/protocol/dm';
 import { LIMITS } from '@hearth/protocol/limits';
-import { api, ApiError } from './api';
+import { api, ApiError, session } from './api';
 import { preferences } from './preferences';
 
 export type CallState = 'calling' | 'ringing' | 'connecting' | 'connected' | 'ended';
@@ -29,12 +29,38 @@ const NO_ANSWER_MS = 45_000;
 const RING_EVERY_MS = 4_000;
 const LOST_AFTER_MS = 15_000;
 const CHUNK = 16 * 1024;
+/**
+ * ICE candidates go out in batches: the ones found within this many milliseconds of each other
+ * share one signal (a browser finds several at once, and each signal is an envelope through both
+ * sites), and gathering's end sends what is left at once.
+ */
+const ICE_BATCH_MS = 15;
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 
-/** My site's TURN relay, or none (then only direct paths are tried; no third-party server is ever used). */
-export async function iceServers(): Promise<RTCIceServer[]> {
+/**
+ * My site's TURN relay, or none (then only direct paths are tried; no third-party server is ever
+ * used). Fetched ahead while a page is open (see `warmUp` in call.tsx) and kept for half the
+ * credentials' lifetime, so a call does not wait for it.
+ */
+export function iceServers(): Promise<RTCIceServer[]> {
+  const user = session.username ?? '';
+  if (turnCache && turnCache.user === user && Date.now() < turnCache.until) return turnCache.servers;
+  const entry = { user, until: Infinity, servers: fetchIceServers() };
+  entry.servers.then(
+    (servers) => (entry.until = Date.now() + (servers.length ? turnLifetimeMs / 2 : 60_000)),
+    () => turnCache === entry && (turnCache = undefined),
+  );
+  turnCache = entry;
+  return entry.servers;
+}
+
+let turnCache: { user: string; until: number; servers: Promise<RTCIceServer[]> } | undefined;
+let turnLifetimeMs = 60 * 60_000;
+
+async function fetchIceServers(): Promise<RTCIceServer[]> {
   try {
-    const turn = await api<{ urls: string[]; username: string; credential: string }>('GET', '/api/turn-credentials');
+    const turn = await api<{ urls: string[]; username: string; credential: string; ttl?: number }>('GET', '/api/turn-credentials');
+    if (turn.ttl) turnLifetimeMs = turn.ttl * 1000;
     return [{ urls: turn.urls, username: turn.username, credential: turn.credential }];
   } catch (error) {
     if (error instanceof ApiError && error.code === 'turn_not_configured') return [];
@@ -61,7 +87,15 @@ export class CallSession {
   private pc: RTCPeerConnection | undefined;
   private channel: RTCDataChannel | undefined;
   private peerDevices: DeviceRecord[] = [];
+  /** The other side's devices this call knows (checked): its next signals are checked with them. */
+  get knownDevices(): readonly DeviceRecord[] {
+    return this.peerDevices;
+  }
   private readonly pendingIce: RTCIceCandidateInit[] = [];
+  /** My candidates not sent yet: they wait for the batch, and for my offer or answer to have gone first. */
+  private readonly outgoingIce: Array<{ candidate: string; sdpMid: string | null; sdpMLineIndex: number | null }> = [];
+  private iceBatch: ReturnType<typeof setTimeout> | undefined;
+  private descriptionSent = false;
   /** "address:port" of the relay candidates the other side sent (see sample()). */
   private readonly remoteRelays = new Set<string>();
   /** Whether each side sends through its own relay: each knows its own for sure, and tells the other. */
@@ -73,7 +107,8 @@ export class CallSession {
   private incoming: { id: string; name: string; size: number; sha256: string; parts: ArrayBuffer[]; received: number; item: ChatItem; startedAt: number } | undefined;
 
   constructor(
-    private readonly dm: { api: DmApi; pins: PinStore; me: MyDevice },
+    /** `devicesOf` (the controller's cache) saves looking the peer up again for each call. */
+    private readonly dm: { api: DmApi; pins: PinStore; me: MyDevice; devicesOf?: (address: string) => Promise<DeviceRecord[]> },
     readonly peer: string,
     readonly callId: string,
     readonly direction: 'out' | 'in',
@@ -87,27 +122,65 @@ export class CallSession {
   async start(): Promise<void> {
     try {
       await this.loadPeer();
-      await this.preparePeerConnection();
-      this.channel = this.pc!.createDataChannel('chat', { ordered: true });
+      // Camera and microphone start while the ring goes out, when the browser already allows them;
+      // otherwise they come first, so the other side never rings while a permission prompt waits.
+      const media = this.openMedia();
+      media.catch(() => undefined); // awaited below
+      if (!(await mediaAllowed(this.video))) await media;
+      const pc = await this.createPeerConnection();
+      // One sending-and-receiving transceiver per kind: the offer needs no track, and the tracks join
+      // them when they are ready (replaceTrack, no renegotiation).
+      pc.addTransceiver('audio', { direction: 'sendrecv' });
+      if (this.video) pc.addTransceiver('video', { direction: 'sendrecv' });
+      this.channel = pc.createDataChannel('chat', { ordered: true });
       this.wireChannel(this.channel);
       const offer = await this.pc!.createOffer();
       await this.pc!.setLocalDescription(offer);
-      const ring = { kind: 'offer' as const, sdp: offer.sdp, video: this.video };
-      await this.send(ring);
-      // Ring again every few seconds: a page of theirs that opens meanwhile rings too.
-      const again = setInterval(() => this.state === 'calling' && void this.send(ring).catch(() => undefined), RING_EVERY_MS);
+      await this.send({ kind: 'offer', sdp: offer.sdp, video: this.video });
+      this.descriptionSent = true;
+      this.sendIce();
+      // Ring again every few seconds: a page of theirs that opens meanwhile rings too, and its
+      // offer by then holds every candidate found so far.
+      const again = setInterval(
+        () => this.state === 'calling' && void this.send({ kind: 'offer', sdp: this.pc?.localDescription?.sdp ?? offer.sdp, video: this.video }).catch(() => undefined),
+        RING_EVERY_MS,
+      );
       this.timers.push(again);
       this.timers.push(setTimeout(() => this.state === 'calling' && this.end('No answer.', true), NO_ANSWER_MS));
+      await attachMedia(pc, await media);
     } catch (error) {
       this.fail(error);
     }
   }
 
   /** Callee: the ring arrived with the caller's offer. */
-  async ring(offer: CallSignal): Promise<void> {
+  async ring(offer: CallSignal, caller?: DeviceRecord): Promise<void> {
     this.offerSdp = offer.sdp;
-    await this.loadPeer().catch((error: unknown) => this.fail(error));
     this.timers.push(setTimeout(() => this.state === 'ringing' && this.end('Missed call.'), NO_ANSWER_MS));
+    // While it rings, the connection is made and given the offer and the caller's candidates, so
+    // "Answer" only adds my camera and microphone. Nothing of mine is gathered or sent (no
+    // candidate, no address) until I answer: gathering starts with my answer.
+    if (offer.sdp) {
+      const answering = this.connectionForOffer(offer.sdp);
+      this.answering = answering;
+      answering.catch(() => this.answering === answering && (this.answering = undefined)); // tried again at "Answer"
+    }
+    // The device that rings is the one to answer; its certificate was checked when the ring opened.
+    this.peerLoaded = caller ? Promise.resolve(void (this.peerDevices = [caller])) : this.loadPeer();
+    await this.peerLoaded.catch((error: unknown) => this.fail(error));
+  }
+
+  /** The callee's lookup of the caller's devices, which "Answer" may have to wait for. */
+  private peerLoaded: Promise<void> | undefined;
+
+  /** The callee's connection, with the caller's offer and candidates in it. */
+  private answering: Promise<RTCPeerConnection> | undefined;
+
+  private async connectionForOffer(sdp: string): Promise<RTCPeerConnection> {
+    const pc = await this.createPeerConnection();
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    await this.flushIce();
+    return pc;
   }
 
   async accept(): Promise<void> {
@@ -116,12 +189,23 @@ export class CallSession {
     this.state = 'connecting';
     this.onChange();
     try {
-      await this.preparePeerConnection();
-      await this.pc!.setRemoteDescription({ type: 'offer', sdp: this.offerSdp });
-      await this.flushIce();
-      const answer = await this.pc!.createAnswer();
-      await this.pc!.setLocalDescription(answer);
+      // As for the caller: the answer goes while the camera starts, when the browser allows it
+      // already; otherwise the permission comes first, and a refusal does not answer the call.
+      const media = this.openMedia();
+      media.catch(() => undefined); // awaited below
+      if (!(await mediaAllowed(this.video))) await media;
+      const [pc] = await Promise.all([(this.answering ??= this.connectionForOffer(this.offerSdp)), this.peerLoaded]);
+      // The offer made a transceiver for each of the caller's kinds: I send on those too.
+      for (const transceiver of pc.getTransceivers()) {
+        const kind = transceiver.receiver.track.kind;
+        if (kind === 'audio' || (kind === 'video' && this.video)) transceiver.direction = 'sendrecv';
+      }
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
       await this.send({ kind: 'answer', sdp: answer.sdp });
+      this.descriptionSent = true;
+      this.sendIce();
+      await attachMedia(pc, await media);
     } catch (error) {
       this.fail(error);
     }
@@ -162,12 +246,13 @@ export class CallSession {
         if (this.state === 'ringing') return this.end('Answered on another device.');
         return;
       case 'ice':
-        if (signal.candidate) {
-          const relay = / (\S+) (\d+) typ relay/.exec(signal.candidate.candidate);
+        // A batch (`candidates`), or one `candidate` as sites sent before batches.
+        for (const candidate of [...(signal.candidates ?? []), ...(signal.candidate ? [signal.candidate] : [])]) {
+          const relay = / (\S+) (\d+) typ relay/.exec(candidate.candidate);
           if (relay) this.remoteRelays.add(`${relay[1]}:${relay[2]}`);
-          this.pendingIce.push(signal.candidate);
-          if (this.pc?.remoteDescription) await this.flushIce();
+          this.pendingIce.push(candidate);
         }
+        if (this.pc?.remoteDescription) await this.flushIce();
         break;
       case 'decline':
         return this.end(`${this.peer} declined the call.`);
@@ -226,12 +311,11 @@ export class CallSession {
   }
 
   private async loadPeer(): Promise<void> {
-    const keys = await peerKeys(this.dm.api, this.dm.pins, this.dm.me, this.peer);
-    this.peerDevices = certifiedDevices(keys);
+    this.peerDevices = this.dm.devicesOf ? await this.dm.devicesOf(this.peer) : certifiedDevices(await peerKeys(this.dm.api, this.dm.pins, this.dm.me, this.peer));
     if (this.peerDevices.length === 0) throw new Error(`${this.peer} has no device that can take calls`);
   }
 
-  private async preparePeerConnection(): Promise<void> {
+  private async openMedia(): Promise<MediaStream> {
     if (!navigator.mediaDevices) throw new Error('Calls need this page over https: browsers give cameras and microphones only to secure pages.');
     try {
       this.localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: this.video });
@@ -241,9 +325,16 @@ export class CallSession {
       if (name === 'NotFoundError') throw new Error(`No ${this.video ? 'camera or microphone' : 'microphone'} was found.`);
       throw error;
     }
-    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy: preferences.alwaysRelay ? 'relay' : 'all' });
+    // The call may have ended while the browser asked for the camera.
+    if (this.state === 'ended') for (const track of this.localStream.getTracks()) track.stop();
+    return this.localStream;
+  }
+
+  private async createPeerConnection(): Promise<RTCPeerConnection> {
+    const servers = await iceServers();
+    if (this.state === 'ended') throw new Error(this.message || 'The call has ended.');
+    const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: preferences.alwaysRelay ? 'relay' : 'all' });
     this.pc = pc;
-    for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
     pc.ontrack = (event) => {
       this.remoteStream.addTrack(event.track);
       // A remote track unmutes when its first media arrives: the call is really up.
@@ -258,9 +349,13 @@ export class CallSession {
       this.wireChannel(event.channel);
     };
     pc.onicecandidate = (event) => {
-      if (!event.candidate) return;
-      const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
-      void this.send({ kind: 'ice', candidate: { candidate, sdpMid, sdpMLineIndex } }).catch(() => undefined);
+      if (event.candidate) {
+        const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
+        this.outgoingIce.push({ candidate, sdpMid, sdpMLineIndex });
+        this.iceBatch ??= setTimeout(() => this.sendIce(), ICE_BATCH_MS);
+      } else {
+        this.sendIce(); // gathering is over: no reason to wait
+      }
     };
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'connected') {
@@ -274,6 +369,7 @@ export class CallSession {
       this.onChange();
     };
     this.timers.push(setInterval(() => void this.sample(), 1000));
+    return pc;
   }
 
   private wireChannel(channel: RTCDataChannel): void {
@@ -328,6 +424,16 @@ export class CallSession {
     this.onChange();
   }
 
+  /** Sends my candidates found so far as one signal, once my offer or answer has gone. */
+  private sendIce(): void {
+    clearTimeout(this.iceBatch);
+    this.iceBatch = undefined;
+    if (!this.descriptionSent || this.outgoingIce.length === 0 || this.state === 'ended') return;
+    const candidates = this.outgoingIce.splice(0, MAX_ICE_PER_SIGNAL);
+    void this.send({ kind: 'ice', candidates }).catch(() => undefined);
+    if (this.outgoingIce.length > 0) this.sendIce();
+  }
+
   private async flushIce(): Promise<void> {
     while (this.pendingIce.length > 0 && this.pc?.remoteDescription) {
       await this.pc.addIceCandidate(this.pendingIce.shift()!).catch(() => undefined);
@@ -371,12 +477,14 @@ export class CallSession {
 
   private async send(signal: Omit<UnsignedCallSignal, 'callId' | 'from' | 'to'>): Promise<void> {
     const recipients = this.peerDevices;
-    const sealed = sealCallSignal(this.dm.me.device, recipients, { ...signal, callId: this.callId, from: this.dm.me.address, to: this.peer } as UnsignedCallSignal);
+    const device = signal.kind === 'offer' || signal.kind === 'answer' ? { device: ownRecord(this.dm.me) } : {};
+    const sealed = sealCallSignal(this.dm.me.device, recipients, { ...signal, ...device, callId: this.callId, from: this.dm.me.address, to: this.peer } as UnsignedCallSignal);
     await api('POST', '/api/calls/signal', { to: this.peer, callId: this.callId, sealed });
   }
 
+  /** Ends the call with what went wrong; the other side hears of it if it knows of the call. */
   private fail(error: unknown): void {
-    this.end(error instanceof Error ? error.message : String(error), this.direction === 'out');
+    this.end(error instanceof Error ? error.message : String(error), this.direction === 'out' || this.descriptionSent);
   }
 
   /** Ends the call here; `tellPeer` also hangs up on the other side (no answer, a failure). */
@@ -386,23 +494,85 @@ export class CallSession {
     this.state = 'ended';
     this.message = message;
     for (const timer of this.timers) clearTimeout(timer as ReturnType<typeof setTimeout>);
+    clearTimeout(this.iceBatch);
     for (const track of this.localStream?.getTracks() ?? []) track.stop();
     this.pc?.close();
     this.onChange();
   }
 }
 
-/** Opens a signal for this browser, checking the sender device against the sender's pinned identity key. */
+/**
+ * Opens a signal for this browser, checking the sender device against the sender's pinned identity
+ * key. An offer or answer carries its device's certificate: when that checks out under the pinned
+ * key, no lookup is needed (a ring from someone not looked up lately would otherwise wait for a
+ * round trip through both sites). Otherwise, and for a person not pinned yet, their devices are
+ * looked up. Returns the signal and the device that signed it (where answers go).
+ */
 export async function openSignal(
   dm: { api: DmApi; pins: PinStore; me: MyDevice },
   from: string,
   sealed: Parameters<typeof openCallSignal>[0],
   devicesOf: (address: string) => Promise<DeviceRecord[]> = async (address) => certifiedDevices(await peerKeys(dm.api, dm.pins, dm.me, address)),
-): Promise<CallSignal> {
-  const devices = await devicesOf(from);
-  const signal = openCallSignal(sealed, dm.me.device, (id) => devices.find((d) => d.id === id)?.signKey);
+  /** Devices of `from` checked a moment ago (from an earlier signal of this call). */
+  known: DeviceRecord[] = [],
+): Promise<{ signal: CallSignal; sender: DeviceRecord }> {
+  const pinned = await dm.pins.get(from);
+  let sender: DeviceRecord | undefined;
+  const carried = (id: string, signal: CallSignal) => {
+    const device = signal.device;
+    sender = known.find((d) => d.id === id);
+    if (!sender && pinned && device?.id === id && signal.from === from && verifyDeviceCertificate(pinned, from, device)) sender = device;
+    return sender?.signKey;
+  };
+  let signal: CallSignal;
+  try {
+    signal = openCallSignal(sealed, dm.me.device, carried);
+  } catch (error) {
+    if (!(error instanceof CryptoError) || error.code !== 'unknown_device') throw error;
+    const devices = await devicesOf(from);
+    signal = openCallSignal(sealed, dm.me.device, (id) => (sender = devices.find((d) => d.id === id))?.signKey);
+  }
   if (signal.from !== from || signal.to !== dm.me.address) throw new Error('the call signal names other people than the ones it came between');
-  return signal;
+  return { signal, sender: sender! };
+}
+
+/**
+ * Runs the signing and checking code once ahead of a call: the first Ed25519 use in a page builds
+ * its tables and the first runs are slow, which a ring (opened and checked on arrival) must not wait for.
+ */
+export function warmUpCrypto(me: MyDevice): void {
+  verifyDeviceCertificate(me.identity.publicKey, me.address, ownRecord(me));
+}
+
+/** This device's record and certificate, as its owner's profile publishes it (made once: Ed25519 signatures are deterministic). */
+const ownRecords = new WeakMap<MyDevice, DeviceRecord>();
+function ownRecord(me: MyDevice): DeviceRecord {
+  let record = ownRecords.get(me);
+  if (!record) ownRecords.set(me, (record = certifyDevice(me.identity, me.address, { id: me.device.id, signKey: me.device.sign.publicKey, dhKey: me.device.dh.publicKey })));
+  return record;
+}
+
+/**
+ * Whether the browser gives the microphone (and camera) without asking. Browsers without the
+ * Permissions API for them (or with a prompt pending) answer false: media is then asked for first.
+ */
+async function mediaAllowed(video: boolean): Promise<boolean> {
+  try {
+    const names = (video ? ['microphone', 'camera'] : ['microphone']) as PermissionName[];
+    const states = await Promise.all(names.map((name) => navigator.permissions.query({ name })));
+    return states.every((state) => state.state === 'granted');
+  } catch {
+    return false;
+  }
+}
+
+/** Puts my tracks on the transceivers of their kind, which the offer or answer already negotiated. */
+async function attachMedia(pc: RTCPeerConnection, stream: MediaStream): Promise<void> {
+  if (pc.connectionState === 'closed') return;
+  for (const track of stream.getTracks()) {
+    const transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === track.kind && !t.sender.track && t.direction === 'sendrecv');
+    await transceiver?.sender.replaceTrack(track);
+  }
 }
 
 function hex(buffer: ArrayBuffer): string {

@@ -3,9 +3,10 @@
  */
 import { LIMITS } from '@hearth/protocol/limits';
 import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
-import { CallSession, newCallId, openSignal, MAX_FILE_BYTES } from './call-session';
+import { CallSession, iceServers, newCallId, openSignal, warmUpCrypto, MAX_FILE_BYTES } from './call-session';
 import { certifiedDevices, peerKeys, type DeviceRecord, type DmApi, type MyDevice, type PinStore } from '@hearth/protocol/dm';
 import { dmApi, myDevice, pins } from './device';
+import { session } from './api';
 
 type Sealed = Parameters<typeof openSignal>[2];
 export interface CallEvent {
@@ -32,10 +33,30 @@ class CallController {
     for (const listener of this.listeners) listener();
   };
 
+  /** This browser's keys, read from IndexedDB once per login rather than once per signal. */
+  private mine: { token: string; device: Promise<MyDevice | undefined> } | undefined;
+  private myDevice(): Promise<MyDevice | undefined> {
+    const token = session.token ?? '';
+    if (this.mine?.token !== token) this.mine = { token, device: myDevice() };
+    return this.mine.device;
+  }
+
   private async context() {
-    const me = await myDevice();
+    const me = await this.myDevice();
     if (!me) throw new Error('This browser has no keys for calls yet: log out and log in again here to make it one of your devices.');
-    return { api: dmApi, pins, me };
+    const dm = { api: dmApi, pins, me };
+    return { ...dm, devicesOf: (address: string) => this.devicesOf(dm, address) };
+  }
+
+  /**
+   * Gets what a call needs before anyone clicks: my site's TURN credentials, this browser's keys,
+   * and (when a conversation is open) the other person's devices. A call then starts with media
+   * and the offer, not with three round trips.
+   */
+  async warmUp(peer?: string): Promise<void> {
+    const [, me] = await Promise.all([iceServers(), this.myDevice()]);
+    if (me) warmUpCrypto(me);
+    if (me && peer) await this.devicesOf({ api: dmApi, pins, me }, peer);
   }
 
   /**
@@ -50,6 +71,22 @@ class CallController {
     const devices = peerKeys(dm.api, dm.pins, dm.me, address).then(certifiedDevices);
     this.keys.set(address, { at: Date.now(), devices });
     devices.catch(() => this.keys.delete(address));
+    return devices;
+  }
+
+  /**
+   * Devices whose certificate a signal carried and that checked out under the pinned identity key:
+   * the call's next signals (its ICE candidates) are checked with them, without a lookup. Kept as
+   * long as looked-up devices are, so a device removed since stops being taken soon after.
+   */
+  private readonly checked = new Map<string, { at: number; device: DeviceRecord }>();
+
+  private checkedDevices(address: string): DeviceRecord[] {
+    const devices: DeviceRecord[] = [];
+    for (const [key, entry] of this.checked) {
+      if (Date.now() - entry.at >= 60_000) this.checked.delete(key);
+      else if (key.startsWith(`${address} `)) devices.push(entry.device);
+    }
     return devices;
   }
 
@@ -69,14 +106,21 @@ class CallController {
   /** A signal from my site's live events: for the current call, or a new ring. */
   async receive(event: CallEvent): Promise<void> {
     const dm = await this.context();
-    const signal = await openSignal(dm, event.from, event.sealed, (address) => this.devicesOf(dm, address));
+    const { signal, sender } = await openSignal(dm, event.from, event.sealed, dm.devicesOf, [
+      ...this.checkedDevices(event.from),
+      ...(this.session?.peer === event.from && this.session.state !== 'ended' ? this.session.knownDevices : []),
+    ]);
+    const key = `${event.from} ${sender.id}`;
+    if (!this.checked.has(key)) this.checked.set(key, { at: Date.now(), device: sender });
+    // A ring: my TURN credentials are fetched while it rings, not after "Answer".
+    if (signal.kind === 'offer') void iceServers().catch(() => undefined);
     if (this.session?.callId === signal.callId) return this.session.onSignal(signal);
     if (signal.kind !== 'offer') return; // about a call this tab is not in (answered on another device)
     const session = new CallSession(dm, event.from, signal.callId, 'in', signal.video ?? true, this.notify);
     if (this.busy) return session.busy();
     this.session = session;
     this.notify();
-    await session.ring(signal);
+    await session.ring(signal, sender);
     this.notify();
   }
 

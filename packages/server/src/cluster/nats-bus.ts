@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { NoResponderError, type ClusterBus } from './bus.js';
 
@@ -125,6 +125,8 @@ async function acquire(url: string, log: Logger): Promise<SharedConnection> {
     entry = (async () => {
       const servers = url.split(',').map((s) => s.trim().replace(/^nats:\/\//, ''));
       // Reconnects forever: the bus only wakes and routes, and the site works without it meanwhile.
+      // The client loads with the first connection: a site without a cluster never pays its memory.
+      const { connect } = await import('@nats-io/transport-node');
       const nc = await connect({ servers, name: `hearth ${process.pid}`, timeout: 10_000, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000 });
       const shared: SharedConnection = { nc, connected: true, users: 0 };
       void (async () => {

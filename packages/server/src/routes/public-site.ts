@@ -7,7 +7,7 @@ import { getPublicPost, listPublicPosts } from '../storage/public-content.js';
 import { findUser, listUsernames, localAddressText } from '../storage/users.js';
 import type { UsersTable } from '../storage/schema.js';
 import { renderAtom, renderJsonFeed } from '../web/feeds.js';
-import { escapeHtml } from '../web/html.js';
+import { escapeHtml, type Markdown } from '../web/html.js';
 import { postHead, profileHead, renderDocument, renderHead, renderPostBody, renderProfileBody, type PublicProfile } from '../web/public-pages.js';
 
 const FEED_SIZE = 50;
@@ -49,13 +49,13 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
   const userOrNull = async (name: string) => (/^[a-z0-9_]{1,32}$/.test(name) ? ((await findUser(ctx.db, name)) ?? null) : null);
 
   // The Markdown renderer loads with the first page: an idle site never needs it.
-  let markdown: Promise<(text: string) => string> | undefined;
-  const renderer = () => (markdown ??= import('@hearth/protocol/markdown').then((m) => m.renderMarkdown));
+  let markdown: Promise<Markdown> | undefined;
+  const renderer = () => (markdown ??= import('@hearth/protocol/markdown').then((m) => ({ html: m.renderMarkdown, plain: m.markdownToPlainText })));
 
   const profilePage = async (reply: FastifyReply, user: UsersTable) => {
     const profile = profileOf(user);
     const { items } = await listPublicPosts(ctx.db, where(), user.username, { limit: PAGE_SIZE });
-    return html(reply, 200, renderHead(profileHead(profile, base())), renderProfileBody(profile, items, base(), await renderer()));
+    return html(reply, 200, renderHead(profileHead(profile, base(), await renderer())), renderProfileBody(profile, items, base(), await renderer()));
   };
 
   /** Who lives here: for the app's front page. */
@@ -140,7 +140,7 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     }
     const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where(), user.username, rest) : undefined;
     if (!post) return notFoundPage(reply, 'This post does not exist, or was deleted.');
-    return html(reply, 200, renderHead(postHead(profile, post, base())), renderPostBody(profile, post, post.comments, base(), await renderer()));
+    return html(reply, 200, renderHead(postHead(profile, post, base(), await renderer())), renderPostBody(profile, post, post.comments, base(), await renderer()));
   });
 };
 

@@ -1,5 +1,6 @@
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
 import { dialectOf, SCHEMA_NAME, type DatabaseTarget } from './dialect.js';
 export { SCHEMA_NAME, type DatabaseTarget } from './dialect.js';
@@ -96,10 +97,18 @@ export function openPostgres(options: { url: string; schema: string; poolSize?: 
 const clientSchema = new WeakMap<pg.PoolClient, string>();
 const pools = new Map<string, { pool: pg.Pool; users: number }>();
 
+/**
+ * `pg` loads with the first PostgreSQL database: a site on SQLite (the default) never pays its
+ * memory. It is CommonJS, so a synchronous require keeps openPostgres synchronous like openSqlite.
+ */
+let pgModule: typeof pg | undefined;
+const loadPg = (): typeof pg => (pgModule ??= createRequire(import.meta.url)('pg') as typeof pg);
+
 function acquirePool(url: string, size = 10): { pool: pg.Pool; users: number } {
   const key = `${size} ${url}`;
   let entry = pools.get(key);
   if (!entry) {
+    const pg = loadPg();
     const pool = new pg.Pool({
       connectionString: url,
       max: size,

@@ -1,18 +1,18 @@
-import { escapeHtml, escapeXml, summarize } from './html.js';
+import { escapeHtml, escapeXml, summarize, type Markdown } from './html.js';
 import type { PublicPost, PublicProfile } from './public-pages.js';
 
 /**
  * A post as HTML for feed readers: its Markdown rendered under the shared safe rules, its images
  * with their descriptions, and its content warning first.
  */
-export function postHtml(post: PublicPost, markdown: (text: string) => string): string {
+export function postHtml(post: PublicPost, markdown: Markdown): string {
   const warning = post.contentWarning ? `<p><strong>Content warning: ${escapeHtml(post.contentWarning)}</strong></p>` : '';
   const images = (post.attachments ?? []).map((a) => `<p><img src="${escapeHtml(a.url)}" alt="${escapeHtml(a.alt)}" width="${a.width}" height="${a.height}"></p>`).join('');
-  return `${warning}${markdown(post.text)}${images}`;
+  return `${warning}${markdown.html(post.text)}${images}`;
 }
 
 /** Atom (RFC 4287) of a person's latest public posts, each with its text and images as HTML. */
-export function renderAtom(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): string {
+export function renderAtom(profile: PublicProfile, posts: PublicPost[], base: string, markdown: Markdown): string {
   const self = `${base}/@${profile.username}/feed.atom`;
   const home = `${base}/@${profile.username}`;
   const updated = posts[0]?.createdAt ?? new Date(0).toISOString();
@@ -20,7 +20,7 @@ export function renderAtom(profile: PublicProfile, posts: PublicPost[], base: st
     .map(
       (post) => `  <entry>
     <id>${escapeXml(post.url)}</id>
-    <title type="text">${escapeXml(summarize(post.text, 80))}</title>
+    <title type="text">${escapeXml(summarize(markdown, post.text, 80))}</title>
     <link rel="alternate" type="text/html" href="${escapeXml(post.url)}"/>
     <published>${post.createdAt}</published>
     <updated>${post.editedAt ?? post.createdAt}</updated>
@@ -44,7 +44,7 @@ ${entries}
 }
 
 /** JSON Feed 1.1 of the same posts. */
-export function renderJsonFeed(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): object {
+export function renderJsonFeed(profile: PublicProfile, posts: PublicPost[], base: string, markdown: Markdown): object {
   const home = `${base}/@${profile.username}`;
   return {
     version: 'https://jsonfeed.org/version/1.1',
@@ -57,7 +57,7 @@ export function renderJsonFeed(profile: PublicProfile, posts: PublicPost[], base
     items: posts.map((post) => ({
       id: post.url,
       url: post.url,
-      title: summarize(post.text, 80),
+      title: summarize(markdown, post.text, 80),
       content_html: postHtml(post, markdown),
       content_text: post.text,
       ...(post.attachments?.[0] ? { image: post.attachments[0].url } : {}),

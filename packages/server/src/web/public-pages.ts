@@ -1,5 +1,5 @@
 import type { CommentView, PostView, Profile } from '@hearth/protocol';
-import { escapeHtml, summarize } from './html.js';
+import { escapeHtml, summarize, type Markdown } from './html.js';
 
 /**
  * Server-rendered public pages. They carry real titles and Open Graph tags, so link previews
@@ -57,22 +57,22 @@ function time(iso: string): string {
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(date.toUTCString().replace(/ GMT$/, ' UTC'))}</time>`;
 }
 
-function profileHeader(profile: PublicProfile, markdown: (text: string) => string): string {
+function profileHeader(profile: PublicProfile, markdown: Markdown): string {
   const avatar = profile.avatarUrl ? `<img class="avatar" src="${escapeHtml(profile.avatarUrl)}" alt="" width="64" height="64">` : '';
   return `<header class="profile">${avatar}<div><h1>${escapeHtml(profile.displayName)}</h1><p class="address">${escapeHtml(profile.address)}</p>${
-    profile.bio ? `<div class="bio">${markdown(profile.bio)}</div>` : ''
+    profile.bio ? `<div class="bio">${markdown.html(profile.bio)}</div>` : ''
   }</div></header>`;
 }
 
 /** A post's text, behind its content warning when it has one (a disclosure that needs no script). */
-function postText(post: PublicPost, markdown: (text: string) => string): string {
-  const text = `<div class="post-text">${markdown(post.text)}</div>`;
+function postText(post: PublicPost, markdown: Markdown): string {
+  const text = `<div class="post-text">${markdown.html(post.text)}</div>`;
   if (!post.contentWarning) return text;
   return `<details class="content-warning"><summary><span class="cw-label">Content warning:</span> ${escapeHtml(post.contentWarning)} <span class="hint">(show)</span></summary>${text}</details>`;
 }
 
 /** Post text is Markdown: `markdown` renders it under the shared safe rules (@hearth/protocol/markdown). */
-export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], base: string, markdown: (text: string) => string): string {
+export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], base: string, markdown: Markdown): string {
   const items = posts
     .map(
       (post) =>
@@ -82,19 +82,19 @@ export function renderProfileBody(profile: PublicProfile, posts: PublicPost[], b
   return `<main class="public">${profileHeader(profile, markdown)}<section aria-label="Posts">${items || '<p class="empty">No posts yet.</p>'}</section></main>`;
 }
 
-export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string, markdown: (text: string) => string): string {
+export function renderPostBody(profile: PublicProfile, post: PublicPost, comments: PublicComment[], base: string, markdown: Markdown): string {
   const list = comments
-    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${markdown(c.text)}</li>`)
+    .map((c) => `<li class="comment"><p class="comment-author">${escapeHtml(c.author)} · ${time(c.createdAt)}</p>${markdown.html(c.text)}</li>`)
     .join('');
   return `<main class="public">${profileHeader(profile, markdown)}<article class="post single">${postText(post, markdown)}${images(post)}<footer>${time(post.createdAt)} · ${plural(post.likeCount, 'like')}</footer></article><section aria-label="Comments"><h2>Comments</h2>${
     list ? `<ul class="comments">${list}</ul>` : '<p class="empty">No comments yet.</p>'
   }</section><p><a href="${escapeHtml(`${base}/@${profile.username}`)}">More from ${escapeHtml(profile.displayName)}</a></p></main>`;
 }
 
-export function profileHead(profile: PublicProfile, base: string): PageHead {
+export function profileHead(profile: PublicProfile, base: string, markdown: Markdown): PageHead {
   return {
     title: `${profile.displayName} (${profile.address})`,
-    description: profile.bio ? summarize(profile.bio, 200) : `${profile.displayName}'s site on Hearth`,
+    description: profile.bio ? summarize(markdown, profile.bio, 200) : `${profile.displayName}'s site on Hearth`,
     url: `${base}/@${profile.username}`,
     type: 'profile',
     image: profile.avatarUrl || undefined,
@@ -102,10 +102,10 @@ export function profileHead(profile: PublicProfile, base: string): PageHead {
   };
 }
 
-export function postHead(profile: PublicProfile, post: PublicPost, base: string): PageHead {
+export function postHead(profile: PublicProfile, post: PublicPost, base: string, markdown: Markdown): PageHead {
   return {
-    title: `${profile.displayName}: "${summarize(post.text, 60)}"`,
-    description: summarize(post.text, 200),
+    title: `${profile.displayName}: "${summarize(markdown, post.text, 60)}"`,
+    description: summarize(markdown, post.text, 200),
     url: post.url,
     type: 'article',
     image: profile.avatarUrl || undefined,

@@ -6,7 +6,7 @@ import { ErrorBox, Loading, PersonLink, Time } from '../components';
 import { conversations, myDevice, safetyNumber, send, type Conversations } from '../device';
 import { useLiveEvents, type LiveEvent } from '../live';
 import { addressFromInput } from '../address-input';
-import { startCall } from '../calls';
+import { startCall, warmUpCalls } from '../calls';
 
 /** Direct messages, decrypted in this browser. Loaded on demand (see device.ts). */
 export default function MessagesView() {
@@ -53,6 +53,9 @@ export default function MessagesView() {
     );
   }, [peerKey]);
 
+  useEffect(() => {
+    if (peer) void warmUpCalls(peer);
+  }, [peer]);
   useEffect(() => {
     setSafety(undefined);
     if (me && peer) safetyNumber(me, peer).then(setSafety, setError);
