@@ -6,7 +6,8 @@
 // and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs),
 // and the friends relay: delivery through a relay beside direct delivery (bench/relay.mjs), and a
 // hosting service's memory with 1, 100 and 1,000 sites and its requests/s over 100 sites beside one (bench/service.mjs),
-// and past one machine: delivery to 1,000 followers on SQLite, on PostgreSQL, and on two instances over NATS (bench/scale.mjs).
+// and past one machine: delivery to 1,000 followers on SQLite, on PostgreSQL, and on two instances over NATS (bench/scale.mjs),
+// and a post reaching the open pages of 1,000 followers on 10 sites (bench/live.mjs).
 // The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -186,7 +187,7 @@ log(`(a) raw ws, ${payload.length}-byte frames, acked:   ${rawWs.toFixed(0)} msg
 const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 0.5), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
-log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 80 MB); after the run: ${delivery.peakRss.toFixed(1)} MB`);
+log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 60 MB); after the delivery run: ${delivery.peakRss.toFixed(1)} MB (aim < 120 MB)`);
 const relayModule = await import('./relay.mjs');
 const relay = relayModule.relayBenchPossible()
   ? await relayModule.relayBench({})
@@ -204,8 +205,12 @@ const service = await (await import('./service.mjs')).serviceBench({ log });
 const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
-log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s`);
-log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest`);
+const cpu = vault.cpuMsPerDm;
+log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s = ${(vault.ingestRate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5); CPU ms per DM: sender ${cpu.sender.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}`);
+log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s (aim > 5000) = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest; CPU ms per DM: vault ${cpu.vaultSync.toFixed(2)}, site ${cpu.siteSync.toFixed(2)}`);
+const liveModule = await import('./live.mjs');
+const live = await liveModule.liveBench({ log });
+log(liveModule.liveLine(live));
 const web = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
   ? await (await import('./web.mjs')).webBench({ freePort, log })
   : (log('Website figures skipped: no Chromium (apt-get install chromium)'), undefined);
@@ -215,7 +220,7 @@ const calls = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium') 
 if (calls) {
   for (const mode of ['direct', 'relay']) {
     const c = calls[mode];
-    log(`Call ${mode === 'direct' ? 'direct ' : 'relayed'}: setup ${c.setupMs.toFixed(0)} ms (click to first media; plain local RTCPeerConnection pair ${c.plainSetupMs.toFixed(0)} ms = ${(c.setupMs / c.plainSetupMs).toFixed(1)} x), data channel ${c.mbps.toFixed(1)} MB/s (plain pair ${c.plainMbps.toFixed(1)} MB/s = ${(c.mbps / c.plainMbps).toFixed(2)} x)`);
+    log(`Call ${mode === 'direct' ? 'direct ' : 'relayed'}: setup ${c.setupMs.toFixed(0)} ms (aim < ${mode === 'direct' ? 300 : 500} ms; click to first media; plain local RTCPeerConnection pair ${c.plainSetupMs.toFixed(0)} ms = ${(c.setupMs / c.plainSetupMs).toFixed(1)} x), data channel ${c.mbps.toFixed(1)} MB/s (plain pair ${c.plainMbps.toFixed(1)} MB/s = ${(c.mbps / c.plainMbps).toFixed(2)} x)`);
   }
 }
 const result = {
@@ -237,6 +242,17 @@ const result = {
   vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),
   vaultSyncPerSec: Math.round(vault.syncRate),
   vaultSyncRatioToIngest: Number((vault.syncRate / vault.ingestRate).toFixed(2)),
+  dmIngestRatioToEnvelopes: Number((vault.ingestRate / delivery.rate).toFixed(2)),
+  dmSenderCpuMs: Number(cpu.sender.toFixed(3)),
+  dmReceiverCpuMs: Number(cpu.receiver.toFixed(3)),
+  vaultSyncCpuMs: Number(cpu.vaultSync.toFixed(3)),
+  liveFollowers: live.followers,
+  liveSites: live.sites,
+  livePostP50Ms: Math.round(live.p50Ms),
+  livePostP99Ms: Math.round(live.p99Ms),
+  livePostAnswerMs: Math.round(live.postP50Ms),
+  liveSameSiteP50Ms: Math.round(live.ownP50Ms),
+  liveSameSiteP99Ms: Math.round(live.ownP99Ms),
   serviceRssMB1Site: Number(service.idle1.toFixed(1)),
   serviceRssMB100Sites: Number(service.idle100.toFixed(1)),
   serviceRssMB1000Sites: Number(service.idle1000.toFixed(1)),

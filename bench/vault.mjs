@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { certifiedDevices, encryptDm, newEnvelopeId, signDmPlaintext } from '@hearth/protocol';
 import { nodeX25519 } from '@hearth/protocol/node';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
-import { api, freePort, waitFor } from './lib.mjs';
+import { api, cpuSeconds, freePort, waitFor } from './lib.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
@@ -54,16 +54,20 @@ export async function vaultBench() {
 
     // The backend's DM ingest: sent through bob's site, verified and stored by alice's, queued for her vault.
     let next = 0;
+    const ingestCpu = sites.map((p) => cpuSeconds(p.pid));
     const ingestStarted = performance.now();
     await Promise.all(Array.from({ length: 32 }, async () => {
       while (next < messages.length) await post(messages[next++]);
     }));
     await waitFor(() => countStored() === COUNT + 1 && countQueued() === COUNT + 1, 300_000);
     const ingestSeconds = (performance.now() - ingestStarted) / 1000;
+    // CPU ms per DM: where the time goes (sender is bob's site, receiver alice's).
+    const [receiverCpu, senderCpu] = sites.map((p, i) => ((cpuSeconds(p.pid) - ingestCpu[i]) * 1000) / COUNT);
 
     // The vault: started after everything is queued; the clock runs from its start to an empty queue.
     const vaultStarted = performance.now();
     let connectedAt;
+    let syncCpu = [0, 0];
     const vault = spawn(process.execPath, [...NODE_FLAGS, HEARTH, 'vault', 'start', '--data', vaultDir], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -71,10 +75,14 @@ export async function vaultBench() {
     });
     vaultProcs.push(vault);
     vault.stdout.on('data', (data) => {
-      if (connectedAt === undefined && data.toString().includes('Connected to')) connectedAt = performance.now();
+      if (connectedAt === undefined && data.toString().includes('Connected to')) {
+        connectedAt = performance.now();
+        syncCpu = [cpuSeconds(sites[0].pid), cpuSeconds(vault.pid)];
+      }
     });
     await waitFor(() => countQueued() === 0, 300_000, 20);
     const done = performance.now();
+    const [siteSyncCpu, vaultSyncCpu] = [sites[0].pid, vault.pid].map((pid, i) => ((cpuSeconds(pid) - syncCpu[i]) * 1000) / COUNT);
     stored.close();
     const inVault = JSON.parse(cli(['vault', 'messages', '--data', vaultDir, '--json'], { HEARTH_VAULT_PASSPHRASE: PASSPHRASE })).messages.length;
     if (inVault !== COUNT + 1) throw new Error(`the vault holds ${inVault} messages, expected ${COUNT + 1}`);
@@ -85,6 +93,7 @@ export async function vaultBench() {
       syncSeconds: (done - vaultStarted) / 1000,
       openSeconds: ((connectedAt ?? done) - vaultStarted) / 1000,
       syncRate: COUNT / ((done - (connectedAt ?? vaultStarted)) / 1000),
+      cpuMsPerDm: { sender: senderCpu, receiver: receiverCpu, siteSync: siteSyncCpu, vaultSync: vaultSyncCpu },
     };
   } finally {
     for (const proc of [...vaultProcs, ...sites]) proc.kill('SIGTERM');

@@ -277,3 +277,33 @@ describe('followers on the same site', () => {
     live.close();
   });
 });
+
+describe('followers on another site', () => {
+  let author: SiteProcess;
+  let readers: SiteProcess;
+  const names = ['rae', 'sam', 'tia', 'uma', 'vic'];
+  beforeAll(async () => {
+    [author, readers] = await Promise.all([SiteProcess.create(['ann']), SiteProcess.create(names)]);
+    for (const name of names) expect((await readers.api('POST', '/api/following', { as: name, body: { address: author.address('ann') } })).status).toBe(201);
+  });
+  afterAll(async () => Promise.all([author?.destroy(), readers?.destroy()]));
+
+  it('hear of a post once each: it arrives as one envelope per follower, and the first already shows it to all of them', async () => {
+    const pages = await Promise.all(names.map((name) => openLive(readers, name, (event) => event.type === 'feed')));
+    const seenBefore = readers.count('select count(*) n from inbox_seen');
+    const post = await author.api('POST', '/api/posts', { as: 'ann', body: { text: 'the allotment has plums' } });
+    expect(post.status).toBe(201);
+    // Every follower's envelope is in (five), and every page has heard of the post.
+    await waitFor('every follower\'s envelope', () => readers.count('select count(*) n from inbox_seen') - seenBefore === names.length);
+    await waitFor('the post on every page', () => pages.every((page) => page.events.length >= 1));
+    for (const name of names) expect((await readers.api('GET', '/api/feed', { as: name })).body.items.map((p: { id: string }) => p.id)).toContain(post.body.id);
+    // An edit is news again, once.
+    await author.api('PATCH', `/api/posts/${post.body.id}`, { as: 'ann', body: { text: 'the allotment has plums and pears' } });
+    await waitFor('every follower\'s edit', () => readers.count('select count(*) n from inbox_seen') - seenBefore === 2 * names.length);
+    await waitFor('the edit on every page', () => pages.every((page) => page.events.length >= 2));
+    // One more event would have arrived by now: the site emits right after each envelope's commit,
+    // and all ten are committed. One per post and one per edit, not one per envelope (five each).
+    expect(pages.map((page) => page.events.length)).toEqual(names.map(() => 2));
+    for (const page of pages) page.close();
+  });
+});

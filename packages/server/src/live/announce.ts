@@ -23,6 +23,23 @@ export class EnvelopeAnnouncer {
     },
   ) {}
 
+  /** Posts announced lately (key → when): see announce. */
+  private readonly announced = new Map<string, number>();
+
+  /** True the first time `key` is seen within a minute. */
+  private firstArrival(key: string): boolean {
+    const now = this.deps.now();
+    if (this.announced.size > 10_000 || (this.announced.size > 0 && now - this.announced.values().next().value! > 60_000)) {
+      for (const [k, at] of this.announced) {
+        if (now - at <= 60_000 && this.announced.size <= 10_000) break;
+        this.announced.delete(k); // oldest first (insertion order)
+      }
+    }
+    if (this.announced.has(key)) return false;
+    this.announced.set(key, now);
+    return true;
+  }
+
   async announce(env: Envelope): Promise<void> {
     const { live } = this.deps;
     if (env.type === TYPES.dm) this.deps.wakeVault(env.to.username);
@@ -34,6 +51,12 @@ export class EnvelopeAnnouncer {
     }
     if (!live.listening) return;
     if (env.type === TYPES.postCreate || env.type === TYPES.postUpdate || env.type === TYPES.postDelete) {
+      const { post } = (env as Envelope<typeof TYPES.postCreate>).data;
+      // The same post comes once per follower here (an envelope each), and its first arrival
+      // already shows it to every follower on this site: the others would only repeat the event,
+      // a hundred followers here making ten thousand events of one post.
+      const key = `${env.type} ${formatAddress(env.from)} ${post.id} ${(post as { editedAt?: string }).editedAt ?? ''}`;
+      if (!this.firstArrival(key)) return;
       await live.feedChanged(formatAddress(env.from));
     } else if (env.type === TYPES.callSignal) {
       const { data } = env as Envelope<typeof TYPES.callSignal>;
