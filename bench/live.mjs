@@ -113,9 +113,14 @@ export async function liveBench({ log = console.log } = {}) {
 
     // From the moment the author's POST goes out: the live events often arrive before its answer
     // (they leave right after the commit), so timing from the answer would read below zero.
+    // Each post starts once the last one has reached every follower (the author's outbox is empty):
+    // this measures how soon a post shows, not how many a site can send (bench/run.mjs does that).
+    const authorState = new Database(path.join(work, 'author', 'hearth.db'), { readonly: true });
+    const delivered = () => authorState.prepare('select (select count(*) from outbox) + (select count(*) from fanout_jobs) n').get().n === 0;
     const latencies = [];
     const postMs = [];
     for (let p = 0; p < POSTS; p++) {
+      await waitFor(delivered, 120_000, 20, 'the last post delivered to every follower');
       arrivals.fill(undefined);
       const { sent, returned } = await post(`live bench post ${p}`);
       postMs.push(returned - sent);
@@ -132,12 +137,14 @@ export async function liveBench({ log = console.log } = {}) {
     let ownAt;
     sockets.push(await openLive(authorUrl, neighbourToken, () => ownAt === undefined && (ownAt = performance.now())));
     for (let p = 0; p < POSTS; p++) {
+      await waitFor(delivered, 120_000, 20, 'the last post delivered to every follower');
       ownAt = undefined;
       const { sent } = await post(`own page ${p}`);
       await waitFor(() => ownAt !== undefined, 60_000, 2, 'the own-page event');
       own.push(ownAt - sent);
     }
     own.sort((a, b) => a - b);
+    authorState.close();
     return {
       followers: followers.length,
       sites: SITES,

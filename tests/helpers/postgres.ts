@@ -72,9 +72,11 @@ export function psqlRows<T = Record<string, unknown>>(port: number, sql: string,
   const result = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', `select coalesce(json_agg(t), '[]') from (${sql}) t`], {
     encoding: 'utf8',
     timeout: 30_000,
+    // Some assertions read thousands of rows (a fan-out's envelopes): more than the default 1 MB.
+    maxBuffer: 256 * 1024 * 1024,
     env: { ...process.env, ...(schema ? { PGOPTIONS: `-c search_path=${schema}` } : {}) },
   });
-  if (result.status !== 0) throw new Error(`psql: ${result.stderr}`);
+  if (result.status !== 0) throw new Error(`psql: ${result.stderr || result.error?.message || `exit ${result.status ?? result.signal}`}`);
   return JSON.parse(result.stdout.trim() || '[]') as T[];
 }
 
@@ -85,7 +87,7 @@ export function psqlExecute(port: number, sql: string, schema: string): void {
     timeout: 30_000,
     env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` },
   });
-  if (result.status !== 0) throw new Error(`psql: ${result.stderr}`);
+  if (result.status !== 0) throw new Error(`psql: ${result.stderr || result.error?.message || `exit ${result.status ?? result.signal}`}`);
 }
 
 /** Removes a test site's schema and everything in it. */

@@ -8,6 +8,7 @@ import { EnvelopeAnnouncer } from './live/announce.js';
 import { ackForError, ackForResult } from './federation/ack.js';
 import { lookupProfile } from './federation/profiles.js';
 import { SiteSigners } from './federation/signers.js';
+import { FanOut } from './outbox/fanout.js';
 import { linkedSites } from './storage/follows.js';
 import { discoveryDocument } from './federation/discovery.js';
 import type { IntervalHistogram } from 'node:perf_hooks';
@@ -101,6 +102,8 @@ export class Context {
   readonly announcer: EnvelopeAnnouncer;
   readonly links: LinkManager;
   readonly outbox: OutboxWorker;
+  /** The rest of fan-outs to many followers, stepped after their commit (outbox/fanout.ts). */
+  readonly fanout: FanOut;
   readonly puller: Puller;
   readonly vaults: VaultHub;
   readonly loginLimiter = new LoginLimiter();
@@ -190,6 +193,15 @@ export class Context {
       hops: options.config.relayHops ?? DEFAULT_RELAY_HOPS,
       log: this.log,
       now: this.now,
+    });
+    this.fanout = new FanOut({
+      db: this.db,
+      site: this.site,
+      signerFor: (username, executor) => this.signerFor(username, executor),
+      clock: () => this.siteNow(),
+      queued: () => this.outbox.wake(),
+      log: this.log,
+      shared: options.config.natsUrl !== undefined,
     });
     this.outbox = new OutboxWorker({
       router: this.router,
@@ -349,6 +361,7 @@ export class Context {
     }
     this.loopDelay ??= acquireLoopDelay();
     await this.outbox.start();
+    this.fanout.wake(); // fan-outs that a stop or crash left halfway go on
     this.puller.start();
     const prune = () => void this.inbox.pruneSeen().catch((error: unknown) => this.log.error({ err: error }, 'pruning seen envelope ids failed'));
     prune();
@@ -486,12 +499,14 @@ export class Context {
     if (this.loopDelay) releaseLoopDelay();
     this.loopDelay = undefined;
     this.outbox.stop();
+    this.fanout.stop();
     this.links.close();
     this.vaults.close();
     this.tunnels.close();
     await this.relay.close();
     await this.puller.stop();
     await this.outbox.settled();
+    await this.fanout.settled();
     await this.batcher.idle();
     await this.clock?.save(this.db).catch(() => undefined);
     await this.ackMarks?.stop();

@@ -70,6 +70,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueMentions(ctx, trx, username, post, mentioned);
     });
     ctx.outbox.wake();
+    ctx.fanout.wake();
     void ctx.live.feedChanged(localAddressText(ctx.site, username));
     const me = (await findUser(ctx.db, username))!;
     const author = localAddressText(ctx.site, username);
@@ -117,6 +118,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueMentions(ctx, trx, username, post, mentioned.filter((a) => !before.has(a)));
     });
     ctx.outbox.wake();
+    ctx.fanout.wake();
     void ctx.live.feedChanged(localAddressText(ctx.site, username));
     const counts = (await postCounts(ctx.db, [id])).get(id)!;
     return { ...post, author: localAddressText(ctx.site, username), url: `${ctx.config.origin}/@${username}/${id}`, likeCount: counts.likes, commentCount: counts.comments };
@@ -134,6 +136,7 @@ export const postRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
       await queueToFollowers(ctx, trx, username, TYPES.postDelete, { post: { id } });
     });
     ctx.outbox.wake();
+    ctx.fanout.wake();
     void ctx.live.feedChanged(localAddressText(ctx.site, username));
   });
 

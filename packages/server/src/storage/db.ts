@@ -17,6 +17,7 @@ import * as m010 from './migrations/010-relay.js';
 import * as m011 from './migrations/011-relay-adverts.js';
 import * as m012 from './migrations/012-postgres-search.js';
 import * as m013 from './migrations/013-instances.js';
+import * as m014 from './migrations/014-fanout.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '011-relay-adverts': m011,
   '012-postgres-search': m012,
   '013-instances': m013,
+  '014-fanout': m014,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -158,6 +158,20 @@ export interface OutboxTable {
   claimed_by?: string | null;
 }
 
+/** The rest of a fan-out to many followers, stepped after the post's commit (outbox/fanout.ts). */
+export interface FanoutJobsTable {
+  id: string;
+  username: string;
+  type: string;
+  /** The envelope's data (JSON), the same for every follower. */
+  data: string;
+  /** Followers (address text, JSON array) whose envelope went with the post itself. */
+  skip: string;
+  /** The last follower (address text) stepped past; '' before the first step. */
+  after: string;
+  created_at: number;
+}
+
 /** Instances of the site that hold outbox claims, and when each last said it is alive. */
 export interface OutboxInstancesTable {
   id: string;
@@ -331,6 +345,7 @@ export interface Database {
   dm_messages: DmMessagesTable;
   outbox: OutboxTable;
   outbox_instances: OutboxInstancesTable;
+  fanout_jobs: FanoutJobsTable;
   inbox_seen: InboxSeenTable;
   remote_keys: RemoteKeysTable;
   notifications: NotificationsTable;

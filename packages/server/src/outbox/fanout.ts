@@ -1,0 +1,122 @@
+import { createEnvelope, formatAddress, formatSite, newEnvelopeId, parseAddress, sameSite, type Address, type EnvelopeType, type MessageData, type Signer, type SiteName } from '@hearth/protocol';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { dialectOf } from '../storage/dialect.js';
+import type { Database } from '../storage/schema.js';
+import { localAddress } from '../storage/users.js';
+import { enqueueEnvelopes } from './outbox.js';
+
+/** Followers whose envelopes are signed and committed together in one step. */
+export const FANOUT_STEP = 200;
+
+/**
+ * Splits a fan-out: one follower per site first, the rest after. A site stores one copy of a post
+ * for everyone there and tells all their open pages at its first arrival, so these few envelopes,
+ * queued with the post itself, put it in every follower's feed; the others (each follower still
+ * gets their own envelope) follow in steps.
+ */
+export function firstPerSite(followers: Address[]): { first: Address[]; rest: Address[] } {
+  const seen = new Set<string>();
+  const first: Address[] = [];
+  const rest: Address[] = [];
+  for (const follower of followers) {
+    const site = formatSite(follower);
+    if (seen.has(site)) rest.push(follower);
+    else {
+      seen.add(site);
+      first.push(follower);
+    }
+  }
+  return { first, rest };
+}
+
+/** Puts the rest of a fan-out in the caller's transaction: FanOut queues it after the commit. */
+export async function addFanoutJob<T extends EnvelopeType>(trx: Kysely<Database>, job: { username: string; type: T; data: MessageData[T]; skip: Address[]; now: number }): Promise<void> {
+  await trx
+    .insertInto('fanout_jobs')
+    .values({ id: newEnvelopeId(), username: job.username, type: job.type, data: JSON.stringify(job.data), skip: JSON.stringify(job.skip.map(formatAddress)), after: '', created_at: job.now })
+    .execute();
+}
+
+export interface FanOutDeps {
+  db: Kysely<Database>;
+  site: SiteName;
+  signerFor: (username: string, executor: Kysely<Database>) => Promise<Signer>;
+  clock: () => number;
+  /** New envelopes are in the outbox: send them. */
+  queued: () => void;
+  log: Logger;
+  /** With several instances on PostgreSQL: a job another one is stepping is skipped, not waited for. */
+  shared: boolean;
+}
+
+/**
+ * Works through the fan-out jobs, oldest first. Each step, in one transaction: the job's next
+ * FANOUT_STEP followers (in address order, after the last one stepped past), one signed envelope
+ * each into the outbox (but not for those in `skip`), and the job's new position, or its end. A
+ * crash between steps loses and repeats nothing: the next start resumes after the last commit.
+ */
+export class FanOut {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly deps: FanOutDeps) {}
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.work()
+      .catch((error: unknown) => this.deps.log.error({ err: error }, 'fan-out failed; it resumes at the next wake or start'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves when the step in progress (if any) has committed. */
+  async settled(): Promise<void> {
+    await this.running;
+  }
+
+  private async work(): Promise<void> {
+    while (!this.stopped && (await this.step())) {
+      this.deps.queued();
+      // Between steps the site answers requests and the outbox sends what is queued.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** One step of the oldest job; false when there is none. */
+  private async step(): Promise<boolean> {
+    const { db } = this.deps;
+    return db.transaction().execute(async (trx) => {
+      let query = trx.selectFrom('fanout_jobs').selectAll().orderBy('created_at').orderBy('id').limit(1);
+      if (this.deps.shared && dialectOf(db) === 'postgres') query = query.forUpdate().skipLocked();
+      const job = await query.executeTakeFirst();
+      if (!job) return false;
+      const rows = await trx.selectFrom('followers').select('follower').where('username', '=', job.username).where('follower', '>', job.after).orderBy('follower').limit(FANOUT_STEP).execute();
+      const skip = new Set(JSON.parse(job.skip) as string[]);
+      const to = rows.map((r) => parseAddress(r.follower)).filter((address) => !skip.has(formatAddress(address)) && !sameSite(address, this.deps.site));
+      if (to.length > 0) {
+        const signer = await this.deps.signerFor(job.username, trx);
+        const from = localAddress(this.deps.site, job.username);
+        const data = JSON.parse(job.data) as MessageData[EnvelopeType];
+        await enqueueEnvelopes(trx, to.map((address) => createEnvelope({ type: job.type as EnvelopeType, from, to: address, data }, signer)), this.deps.clock());
+      }
+      if (rows.length < FANOUT_STEP) await trx.deleteFrom('fanout_jobs').where('id', '=', job.id).execute();
+      else await trx.updateTable('fanout_jobs').set({ after: rows[rows.length - 1]!.follower }).where('id', '=', job.id).execute();
+      return true;
+    });
+  }
+}
