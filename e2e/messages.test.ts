@@ -67,4 +67,49 @@ describe('direct messages in the browser', () => {
     }
     await Promise.all([alicePage.context().close(), bobPage.context().close()]);
   });
+
+  it('a new message in an open conversation brings only itself; one that came while the page was closed shows once when it opens', async () => {
+    const alicePage = await loginAndOpenMessages(alice, 'alice');
+    const bobPage = await loginAndOpenMessages(bob, 'bob');
+    const send = async (text: string) => {
+      await alicePage.getByLabel(`Message to ${bob.address('bob')}`).fill(text);
+      await alicePage.getByRole('button', { name: 'Send' }).click();
+      await expect.poll(() => alicePage.locator('ol.thread').innerText()).toContain(text);
+    };
+    await alicePage.getByPlaceholder('Message someone: name@example.com').fill(bob.address('bob'));
+    await alicePage.getByRole('button', { name: 'Open' }).click();
+    const first = `first ${crypto.randomUUID()}`;
+    await send(first);
+    const conversation = bobPage.getByRole('button', { name: alice.address('alice') });
+    await expect.poll(() => conversation.count(), { timeout: 15_000 }).toBe(1);
+    await conversation.click();
+    const bobThread = bobPage.locator('ol.thread');
+    await expect.poll(() => bobThread.innerText()).toContain(first);
+
+    // While the conversation is open: the live event names the new message's place, and the page
+    // asks only for what comes after what it has; neither the whole history nor the vault again.
+    const asked: string[] = [];
+    const record = (request: { url(): string }) => void (/\/api\/(dms|vault)/.test(request.url()) && asked.push(new URL(request.url()).pathname + new URL(request.url()).search));
+    bobPage.on('request', record);
+    const second = `second ${crypto.randomUUID()}`;
+    await send(second);
+    await expect.poll(() => bobThread.innerText(), { timeout: 15_000 }).toContain(second);
+    bobPage.off('request', record);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((url) => /^\/api\/dms\?after=[1-9]\d*&/.test(url))).toBe(true);
+
+    // bob closes the page; a message comes meanwhile; a new page of his (same browser, same keys) shows it once.
+    const context = bobPage.context();
+    await bobPage.close();
+    const third = `third ${crypto.randomUUID()}`;
+    await send(third);
+    const again = await context.newPage();
+    await again.goto(`${bob.url}/messages?with=${encodeURIComponent(alice.address('alice'))}`);
+    const thread = again.locator('ol.thread');
+    await expect.poll(() => thread.innerText(), { timeout: 15_000 }).toContain(third);
+    const texts = await thread.locator('li p').allInnerTexts();
+    expect(texts.filter((t) => t === third)).toHaveLength(1);
+    expect(texts.filter((t) => t === first || t === second)).toHaveLength(2);
+    await Promise.all([alicePage.context().close(), context.close()]);
+  });
 });

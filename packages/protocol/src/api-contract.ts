@@ -438,8 +438,8 @@ export const LiveEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   /** Something changed in my feed (a post arrived, was edited or deleted). */
   z.object({ type: z.literal('feed') }),
-  /** A new notification; `kind` as in GET /api/notifications. */
-  z.object({ type: z.literal('notification'), kind: z.string() }),
+  /** A new notification; `kind` as in GET /api/notifications. A new DM (`kind: "dm"`) has `seq`, its place in GET /api/dms. */
+  z.object({ type: z.literal('notification'), kind: z.string(), seq: z.number().int().optional() }),
   /** A sealed call signal for one of my browsers (opened by the call module). */
   z.object({ type: z.literal('call'), from: z.string(), callId: z.string(), sealed: CallSealedSchema }),
 ]);

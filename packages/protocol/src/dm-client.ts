@@ -108,6 +108,18 @@ export interface ListedDm {
 export interface DmListResult {
   messages: ListedDm[];
   rejected: Array<{ id: string; peer: string; reason: string }>;
+  /** The site's sequence number of the last stored message read: ask `after` it next time for only what is new. */
+  lastSeq: number;
+}
+
+export interface ListDmsOptions {
+  /** Only the messages stored after this sequence number (a page that has the rest already). */
+  after?: number;
+  /**
+   * People's keys already looked up (kept by the caller between calls, so a new message does not
+   * mean a lookup across sites). A message from a device these do not know looks its sender up again.
+   */
+  keys?: Map<string, PeerKeys | Error>;
 }
 
 interface DmItem {
@@ -119,28 +131,36 @@ interface DmItem {
 }
 
 /** Every stored ciphertext for my account that was encrypted to this device, decrypted and verified, oldest first. */
-export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddress?: string): Promise<DmListResult> {
+export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddress?: string, options: ListDmsOptions = {}): Promise<DmListResult> {
   const only = withAddress ? formatAddress(parseAddress(withAddress)) : undefined;
-  const keys = new Map<string, PeerKeys | Error>();
-  const keysOf = async (address: string) => {
-    if (!keys.has(address)) keys.set(address, await peerKeys(api, pins, me, address).catch((error: Error) => error));
+  const keys = options.keys ?? new Map<string, PeerKeys | Error>();
+  const fresh = new Set<string>();
+  const keysOf = async (address: string, refresh = false) => {
+    // Looked up again: on request (once per call), and when an earlier call could not (an error is not kept).
+    if (!keys.has(address) || (!fresh.has(address) && (refresh || keys.get(address) instanceof Error))) {
+      fresh.add(address);
+      keys.set(address, await peerKeys(api, pins, me, address).catch((error: Error) => error));
+    }
     return keys.get(address)!;
   };
-  const result: DmListResult = { messages: [], rejected: [] };
+  let after = options.after ?? 0;
+  const result: DmListResult = { messages: [], rejected: [], lastSeq: after };
   // A message is known by its own id, inside the signed plaintext; a backend that replays it in
   // another envelope cannot make it show twice.
   const shown = new Set<string>();
-  let after = 0;
   for (;;) {
     const page = await api.get<{ items: DmItem[]; next: number | null }>(`/api/dms?after=${after}&limit=500`);
     for (const item of page.items) {
+      result.lastSeq = Math.max(result.lastSeq, item.seq);
       if (only && item.peer !== only) continue;
       if (!item.message.recipients.some((r) => r.device === me.device.id)) continue; // sent before this device existed
       const from = item.direction === 'in' ? item.peer : me.address;
       const to = item.direction === 'in' ? me.address : item.peer;
       try {
         const plain = decryptDm(item.message, me.device);
-        const sender = await keysOf(from);
+        let sender = await keysOf(from);
+        // Keys kept from before may lack a device added since: look the sender up once more.
+        if (!(sender instanceof Error) && !sender.devices.some((d) => d.id === plain.fromDevice)) sender = await keysOf(from, true);
         if (sender instanceof Error) throw sender;
         const problem = checkDmSender(plain, sender, { from, to });
         if (problem) throw new Error(`message ${problem}`);

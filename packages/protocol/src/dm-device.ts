@@ -7,5 +7,5 @@ export { certifyDevice, verifyDeviceCertificate, decryptKeyBackup, encryptKeyBac
 export { generateAgreementKeyPair, generateSigningKeyPair, signingPublicKey, type SigningKeyPair } from './keys.js';
 export { fromBase64url, toBase64url } from './encoding.js';
 export { sealCallSignal, openCallSignal, MAX_ICE_PER_SIGNAL, type CallSignal, type CallKind, type UnsignedCallSignal } from './call.js';
-export { certifiedDevices, type DeviceRecord } from './e2e.js';
+export { certifiedDevices, type DeviceRecord, type PeerKeys } from './e2e.js';
 export { CryptoError } from './errors.js';

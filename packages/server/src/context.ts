@@ -201,7 +201,6 @@ export class Context {
       clock: () => this.siteNow(),
       queued: () => this.outbox.wake(),
       log: this.log,
-      shared: options.config.natsUrl !== undefined,
     });
     this.outbox = new OutboxWorker({
       router: this.router,

@@ -4,7 +4,7 @@
  * the crypto behind it load only when messages are used, keeping the first page load small.
  */
 import { del, get, set } from 'idb-keyval';
-import { enrolDevice, historyFromVault, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol/dm';
+import { enrolDevice, historyFromVault, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
 import { api, DEVICE_ID_KEY, session } from './api';
 
 const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
@@ -46,6 +46,7 @@ export async function forgetThisDevice(): Promise<void> {
   await api('DELETE', `/api/devices/${encodeURIComponent(mine.device.id)}`).catch(() => undefined);
   await del(deviceKey(session.username));
   localStorage.removeItem(DEVICE_ID_KEY);
+  history = undefined;
 }
 
 
@@ -59,22 +60,65 @@ export interface Conversations extends DmListResult {
 }
 
 /**
- * What this browser can decrypt itself, plus the history my home vault keeps (sealed end to end
- * through my site), so a new browser sees messages from before it existed.
+ * My conversations as this page has them for the session (until logout or reload): what this
+ * browser can decrypt itself, plus the history my home vault keeps (sealed end to end through my
+ * site), so a new browser sees messages from before it existed. The first call reads everything
+ * and asks the vault once; later calls fetch only the messages stored after the last one read
+ * (`lastSeq`, which a new message's live event also carries), with people's keys kept from before.
  */
-export async function conversations(me: MyDevice): Promise<Conversations> {
-  const own = await listDms(dmApi, pins, me);
+export function conversations(me: MyDevice, options: { opening?: boolean } = {}): Promise<Conversations> {
+  // One at a time: a live event during the first read waits for it, then asks only for what is newer.
+  const next = reading.then(() => readConversations(me, options));
+  reading = next.catch(() => undefined);
+  return next;
+}
+let reading: Promise<unknown> = Promise.resolve();
+
+async function readConversations(me: MyDevice, options: { opening?: boolean }): Promise<Conversations> {
+  const token = session.token ?? '';
+  if (!history || history.token !== token || history.deviceId !== me.device.id) {
+    const keys = new Map<string, PeerKeys | Error>();
+    const own = await listDms(dmApi, pins, me, undefined, { keys });
+    history = { token, deviceId: me.device.id, keys, lastSeq: own.lastSeq, byKey: new Map(), rejected: own.rejected, vault: 'none' };
+    addAll(history, own.messages);
+    await askVault(history, me);
+  } else {
+    const newer = await listDms(dmApi, pins, me, undefined, { after: history.lastSeq, keys: history.keys });
+    history.lastSeq = newer.lastSeq;
+    history.rejected = [...history.rejected, ...newer.rejected];
+    addAll(history, newer.messages);
+    // A vault that was offline is asked again when the messages are opened anew, not at each message.
+    if (options.opening && history.vault === 'offline') await askVault(history, me);
+  }
+  const messages = [...history.byKey.values()].sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+  return { messages, rejected: history.rejected, lastSeq: history.lastSeq, vault: history.vault };
+}
+
+interface History {
+  token: string;
+  deviceId: string;
+  keys: Map<string, PeerKeys | Error>;
+  lastSeq: number;
+  /** Keyed by sender, signed send time and text rather than id: a vault paired before messages were kept by their inner id holds them under their envelope id. */
+  byKey: Map<string, ListedDm>;
+  rejected: DmListResult['rejected'];
+  vault: Conversations['vault'];
+}
+let history: History | undefined;
+
+function addAll(into: History, messages: ListedDm[]): void {
+  for (const m of messages) into.byKey.set(`${m.from}\n${m.sentAt}\n${m.text}`, m);
+}
+
+async function askVault(into: History, me: MyDevice): Promise<void> {
   const status = await api<{ paired: boolean; online?: boolean }>('GET', '/api/vault');
-  if (!status.paired) return { ...own, vault: 'none' };
-  if (!status.online) return { ...own, vault: 'offline' };
+  if (!status.paired) return void (into.vault = 'none');
+  if (!status.online) return void (into.vault = 'offline');
   try {
-    const history = await historyFromVault(dmApi, me);
-    // Keyed by sender, signed send time and text rather than id: a vault paired before messages were
-    // kept by their inner id holds them under their envelope id.
-    const byId = new Map([...history, ...own.messages].map((m) => [`${m.from}\n${m.sentAt}\n${m.text}`, m]));
-    return { messages: [...byId.values()].sort((a, b) => a.sentAt.localeCompare(b.sentAt)), rejected: own.rejected, vault: 'merged' };
+    addAll(into, await historyFromVault(dmApi, me));
+    into.vault = 'merged';
   } catch {
-    return { ...own, vault: 'offline' };
+    into.vault = 'offline';
   }
 }
 

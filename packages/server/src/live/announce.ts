@@ -62,6 +62,11 @@ export class EnvelopeAnnouncer {
       const { data } = env as Envelope<typeof TYPES.callSignal>;
       if (this.deps.now() - Date.parse(env.ts) > CALL_SIGNAL_MAX_AGE_MS) return; // stale: the call is over
       live.emit(env.to.username, { type: 'call', from: formatAddress(env.from), callId: data.call.id, sealed: data.sealed });
+    } else if (env.type === TYPES.dm) {
+      // The message's place in the DM sequence: an open conversation fetches only what comes after
+      // what it has (GET /api/dms?after=).
+      const row = await this.deps.db.selectFrom('dm_messages').select('seq').where('username', '=', env.to.username).where('envelope_id', '=', env.id).executeTakeFirst();
+      live.emit(env.to.username, { type: 'notification', kind: env.type, ...(row ? { seq: Number(row.seq) } : {}) });
     } else {
       live.emit(env.to.username, { type: 'notification', kind: env.type });
     }

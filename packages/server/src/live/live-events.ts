@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 /** What an owner's open page hears on /api/live (PROTOCOL.md; the web app refetches what changed). */
 export type LiveEvent =
   | { type: 'feed' }
-  | { type: 'notification'; kind: string }
+  | { type: 'notification'; kind: string; seq?: number }
   | { type: 'call'; from: string; callId: string; sealed: unknown };
 
 /**

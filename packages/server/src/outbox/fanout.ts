@@ -1,13 +1,22 @@
-import { createEnvelope, formatAddress, formatSite, newEnvelopeId, parseAddress, sameSite, type Address, type EnvelopeType, type MessageData, type Signer, type SiteName } from '@hearth/protocol';
+import { createEnvelope, formatAddress, formatSite, newEnvelopeId, parseAddress, sameSite, type Address, type Envelope, type EnvelopeType, type MessageData, type Signer, type SiteName } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { dialectOf } from '../storage/dialect.js';
 import type { Database } from '../storage/schema.js';
 import { localAddress } from '../storage/users.js';
 import { enqueueEnvelopes } from './outbox.js';
 
-/** Followers whose envelopes are signed and committed together in one step. */
-export const FANOUT_STEP = 200;
+/** Above this many followers on other sites, a post's fan-out is split (see firstPerSite). */
+export const FANOUT_INLINE = 200;
+
+/**
+ * Followers whose envelopes are signed and committed together in one step: a step is one
+ * transaction (and one fsync), so large steps keep the delivery rate, and a step of a thousand
+ * signatures still takes only a fraction of a second.
+ */
+export const FANOUT_STEP = 1000;
+
+/** Signatures made between two turns of the event loop. */
+const SIGN_CHUNK = 100;
 
 /**
  * Splits a fan-out: one follower per site first, the rest after. A site stores one copy of a post
@@ -46,15 +55,13 @@ export interface FanOutDeps {
   /** New envelopes are in the outbox: send them. */
   queued: () => void;
   log: Logger;
-  /** With several instances on PostgreSQL: a job another one is stepping is skipped, not waited for. */
-  shared: boolean;
 }
 
 /**
- * Works through the fan-out jobs, oldest first. Each step, in one transaction: the job's next
- * FANOUT_STEP followers (in address order, after the last one stepped past), one signed envelope
- * each into the outbox (but not for those in `skip`), and the job's new position, or its end. A
- * crash between steps loses and repeats nothing: the next start resumes after the last commit.
+ * Works through the fan-out jobs, oldest first. Each step: the job's next FANOUT_STEP followers
+ * (in address order, after the last one stepped past), one signed envelope each (but not for
+ * those in `skip`), committed to the outbox in one transaction with the job's new position, or its
+ * end. A crash loses and repeats nothing: the next start resumes after the last commit.
  */
 export class FanOut {
   private running: Promise<void> | undefined;
@@ -97,26 +104,38 @@ export class FanOut {
     }
   }
 
-  /** One step of the oldest job; false when there is none. */
+  /**
+   * One step of the oldest job; false when there is none. The signatures are made outside any
+   * transaction, a hundred at a time with the event loop free in between (the site goes on
+   * answering and sending: the first envelope per site left with the post and should not wait
+   * behind these); then one short transaction moves the job on and queues them, provided nobody
+   * moved it meanwhile (another instance, on PostgreSQL): then this step's envelopes are dropped.
+   */
   private async step(): Promise<boolean> {
     const { db } = this.deps;
-    return db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('fanout_jobs').selectAll().orderBy('created_at').orderBy('id').limit(1);
-      if (this.deps.shared && dialectOf(db) === 'postgres') query = query.forUpdate().skipLocked();
-      const job = await query.executeTakeFirst();
-      if (!job) return false;
-      const rows = await trx.selectFrom('followers').select('follower').where('username', '=', job.username).where('follower', '>', job.after).orderBy('follower').limit(FANOUT_STEP).execute();
-      const skip = new Set(JSON.parse(job.skip) as string[]);
-      const to = rows.map((r) => parseAddress(r.follower)).filter((address) => !skip.has(formatAddress(address)) && !sameSite(address, this.deps.site));
-      if (to.length > 0) {
-        const signer = await this.deps.signerFor(job.username, trx);
-        const from = localAddress(this.deps.site, job.username);
-        const data = JSON.parse(job.data) as MessageData[EnvelopeType];
-        await enqueueEnvelopes(trx, to.map((address) => createEnvelope({ type: job.type as EnvelopeType, from, to: address, data }, signer)), this.deps.clock());
+    const job = await db.selectFrom('fanout_jobs').selectAll().orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+    if (!job) return false;
+    const rows = await db.selectFrom('followers').select('follower').where('username', '=', job.username).where('follower', '>', job.after).orderBy('follower').limit(FANOUT_STEP).execute();
+    const skip = new Set(JSON.parse(job.skip) as string[]);
+    const to = rows.map((r) => parseAddress(r.follower)).filter((address) => !skip.has(formatAddress(address)) && !sameSite(address, this.deps.site));
+    const envelopes: Envelope[] = [];
+    if (to.length > 0) {
+      const signer = await this.deps.signerFor(job.username, db);
+      const from = localAddress(this.deps.site, job.username);
+      const data = JSON.parse(job.data) as MessageData[EnvelopeType];
+      for (let i = 0; i < to.length; i += SIGN_CHUNK) {
+        for (const address of to.slice(i, i + SIGN_CHUNK)) envelopes.push(createEnvelope({ type: job.type as EnvelopeType, from, to: address, data }, signer));
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.stopped) return false; // nothing committed: the next start does this step again
       }
-      if (rows.length < FANOUT_STEP) await trx.deleteFrom('fanout_jobs').where('id', '=', job.id).execute();
-      else await trx.updateTable('fanout_jobs').set({ after: rows[rows.length - 1]!.follower }).where('id', '=', job.id).execute();
-      return true;
+    }
+    await db.transaction().execute(async (trx) => {
+      const last = rows.length < FANOUT_STEP;
+      const moved = last
+        ? Number((await trx.deleteFrom('fanout_jobs').where('id', '=', job.id).where('after', '=', job.after).executeTakeFirst()).numDeletedRows)
+        : Number((await trx.updateTable('fanout_jobs').set({ after: rows[rows.length - 1]!.follower }).where('id', '=', job.id).where('after', '=', job.after).executeTakeFirst()).numUpdatedRows);
+      if (moved === 1 && envelopes.length > 0) await enqueueEnvelopes(trx, envelopes, this.deps.clock());
     });
+    return true;
   }
 }

@@ -5,7 +5,7 @@ import type { Database } from '../storage/schema.js';
 import { localAddress } from '../storage/users.js';
 import { enqueueEnvelope, enqueueEnvelopes } from './outbox.js';
 import { remoteFollowers } from '../storage/follows.js';
-import { addFanoutJob, FANOUT_STEP, firstPerSite } from './fanout.js';
+import { addFanoutJob, FANOUT_INLINE, firstPerSite } from './fanout.js';
 
 /** Signs an envelope from a local user with their site key and queues it in the caller's transaction. */
 export async function queueEnvelope<T extends EnvelopeType>(
@@ -24,7 +24,7 @@ const SITE_WIDE: ReadonlySet<EnvelopeType> = new Set<EnvelopeType>([TYPES.postCr
 
 /**
  * Queues one envelope per follower of a local user on another site, in the caller's transaction (a
- * post, an edit, a share...). A post, edit or deletion to more than FANOUT_STEP followers queues one
+ * post, an edit, a share...). A post, edit or deletion to more than FANOUT_INLINE followers queues one
  * follower per site here and the rest as a fan-out job, stepped after the commit
  * (outbox/fanout.ts; the caller wakes it with `ctx.fanout.wake()`): the post commits and answers
  * without waiting for a thousand signatures, and its first envelopes are on their way at once.
@@ -38,7 +38,7 @@ export async function queueToFollowers<T extends EnvelopeType>(ctx: Context, trx
   const remote = await remoteFollowers(trx, ctx.site, username);
   if (remote.length === 0) return;
   let now = remote;
-  if (remote.length > FANOUT_STEP && SITE_WIDE.has(type)) {
+  if (remote.length > FANOUT_INLINE && SITE_WIDE.has(type)) {
     now = firstPerSite(remote).first;
     await addFanoutJob(trx, { username, type, data, skip: now, now: ctx.siteNow() });
   }

@@ -19,21 +19,24 @@ export default function MessagesView() {
   const [newPeer, setNewPeer] = useState('');
   const [safety, setSafety] = useState<string>();
 
-  const load = useCallback(async () => {
+  // Opening reads what this page does not have yet (all of it the first time in a session, and the
+  // vault's history once); a new message then brings only itself (see conversations()).
+  const load = useCallback(async (opening = false) => {
     try {
       const device = (await myDevice()) ?? null;
       setMe(device);
-      if (device) setData(await conversations(device));
+      if (device) setData(await conversations(device, { opening }));
     } catch (err) {
       setError(err);
     }
   }, []);
   useEffect(() => {
     document.title = 'Messages · Hearth';
-    void load();
+    void load(true);
   }, [load]);
   useLiveEvents(useCallback((event: LiveEvent) => {
-    if (event.type === 'notification' && event.kind === 'dm') void load();
+    // A new message, or a reconnect (something may have come meanwhile).
+    if ((event.type === 'notification' && event.kind === 'dm') || event.type === 'ready') void load();
   }, [load]));
 
   const peers = useMemo(() => {
