@@ -2,14 +2,15 @@ import { contractRoute } from '../http-contract.js';
 import { formatAddress, TYPES, type DmCiphertext, type KeyBackup } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
-import { notFound } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
 import { parseAddressInput, requireUser } from '../http-helpers.js';
 import { queueEnvelope } from '../outbox/send.js';
 import { lookupProfile } from '../federation/profiles.js';
 import { rowsAfter } from '../storage/sequenced.js';
 import { findUser } from '../storage/users.js';
 import { removeVault } from '../storage/vault.js';
-import { recordDm } from '../storage/dms.js';
+import { DM_ONCE, recordDm } from '../storage/dms.js';
+import { isUniqueViolation } from '../storage/storage-errors.js';
 import { addDevice } from '../storage/devices.js';
 
 
@@ -109,11 +110,18 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
     const to = parseAddressInput(body.to);
     // Group commit: DMs sent at the same moment (a busy site, a device catching up) share one
     // transaction; one that fails (a replay) is run again alone and fails alone.
-    const env = await ctx.batcher.submit(async (trx) => {
-      const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message: body.message } });
-      await recordDm(trx, { username, envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
-      return sent;
-    });
+    const env = await ctx.batcher
+      .submit(async (trx) => {
+        const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message: body.message } });
+        await recordDm(trx, { username, envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
+        return sent;
+      })
+      .catch((error: unknown) => {
+        // The same message sent twice at the same moment, on PostgreSQL: both passed the replay
+        // check before either committed, and the unique index stopped the second.
+        if (isUniqueViolation(error, DM_ONCE)) throw new ApiError('duplicate_message', 'this sealed message was already sent', { status: 409 });
+        throw error;
+      });
     ctx.outbox.wake();
     ctx.vaults.wake(username);
     void reply.status(202);

@@ -8,6 +8,8 @@ import { migrateToLatest, openDatabase, type Db } from './db.js';
 import { dialectOf, type DatabaseTarget } from './dialect.js';
 import { parentsFirst } from './migrate-storage.js';
 import { nextPostSeq } from './posts.js';
+import { DM_ONCE } from './dms.js';
+import { isUniqueViolation } from './storage-errors.js';
 import { defaultSchemaFor } from '../site-config.js';
 
 /**
@@ -31,6 +33,19 @@ describe(`storage on ${process.env.HEARTH_TEST_PG_URL ? 'PostgreSQL' : 'SQLite'}
     await migrateToLatest(db);
     return db;
   };
+
+  it('tells a DM stored twice (the unique index) from other failures, on either dialect', async () => {
+    const db = await fresh();
+    await db.insertInto('users').values({ username: 'ann', display_name: 'Ann', bio: '', avatar_url: '', password_hash: 'x', site_secret_key: 'x', site_public_key: 'x', created_at: 1 }).execute();
+    const row = { username: 'ann', envelope_id: 'e1', direction: 'in' as const, peer: 'bob@b.example', ciphertext: '{}', created_at: 1, message_key: 'k1' };
+    await db.insertInto('dm_messages').values(row).execute();
+    const again = await db.insertInto('dm_messages').values({ ...row, envelope_id: 'e2' }).execute().catch((error: unknown) => error);
+    expect(isUniqueViolation(again, DM_ONCE)).toBe(true);
+    // Another unique index (the envelope id) is not the DM's.
+    const sameEnvelope = await db.insertInto('dm_messages').values({ ...row, message_key: 'k2' }).execute().catch((error: unknown) => error);
+    expect(isUniqueViolation(sameEnvelope, DM_ONCE)).toBe(false);
+    expect(isUniqueViolation(new Error('other'), DM_ONCE)).toBe(false);
+  });
 
   it('is told apart by instanceof, as the minified bundle needs', async () => {
     const db = await fresh();

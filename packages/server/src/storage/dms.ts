@@ -24,6 +24,9 @@ export async function recordDm(
   await enqueueForVault(trx, dm.username, { envelopeId: dm.envelopeId, direction: dm.direction, peer: dm.peer, message: dm.message, now: dm.now });
 }
 
+/** The unique index that keeps a sealed DM once per account (migration 005). */
+export const DM_ONCE = { name: 'dm_messages_message_once', columns: ['dm_messages.username', 'dm_messages.message_key'] };
+
 /** A sealed DM (by its ephemeral key) is stored once per account: the same message in another envelope is a replay. */
 export async function refuseReplayedDm(trx: Kysely<Database>, username: string, messageKey: string): Promise<void> {
   const seen = await trx.selectFrom('dm_messages').select('envelope_id').where('username', '=', username).where('message_key', '=', messageKey).executeTakeFirst();

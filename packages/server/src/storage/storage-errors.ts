@@ -14,6 +14,18 @@ export function sqliteCode(error: unknown): string | undefined {
   return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
 }
 
+/**
+ * Whether a write failed on the unique index `index` (SQLite names the columns, PostgreSQL the
+ * index): the row another transaction committed first. Two writers race there only when they
+ * run at once, which PostgreSQL allows (and several instances of a site do).
+ */
+export function isUniqueViolation(error: unknown, index: { name: string; columns: string[] }): boolean {
+  const e = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (e?.code === '23505') return e.constraint === index.name;
+  if (e?.code === 'SQLITE_CONSTRAINT_UNIQUE') return index.columns.every((c) => String(e.message).includes(c));
+  return false;
+}
+
 /** Storage failures a client can act on, as HearthErrors; anything else is returned unchanged. */
 export function asStorageError(error: unknown): unknown {
   const code = sqliteCode(error);
