@@ -219,6 +219,9 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   });
 }
 
+/** The advisory lock that serializes migrations in one PostgreSQL database ("Hear"). */
+const MIGRATION_LOCK = 0x48656172;
+
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   const schema = schemaOf.get(db);
   if (schema && dialectOf(db) === 'postgres') await checkPostgres(db, schema);
@@ -232,8 +235,22 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   if (applied !== undefined && applied === latest) return;
   // On PostgreSQL the migration tables are named with the site's schema: Kysely looks for them
   // across every schema, and would otherwise take another site's for this one's.
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
+  const migrate = (on: Kysely<any>) => new Migrator({ db: on, provider: new StaticMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}) }).migrateToLatest();
+  const { error, results } =
+    dialectOf(db) === 'postgres'
+      ? await db.connection().execute(async (conn) => {
+          // Kysely's migrator reads the catalog of every schema to find its own tables, and a
+          // schema another site is creating at that moment can make the read fail ("relation
+          // ... does not exist"). So the sites of a database migrate one at a time: an advisory
+          // lock, held by the one connection the migration runs on (waiting holds no other).
+          await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
+          try {
+            return await migrate(conn);
+          } finally {
+            await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
+          }
+        })
+      : await migrate(db);
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error | undefined)?.message ?? 'unknown error'}`);

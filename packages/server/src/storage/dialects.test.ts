@@ -34,6 +34,11 @@ describe(`storage on ${process.env.HEARTH_TEST_PG_URL ? 'PostgreSQL' : 'SQLite'}
     return db;
   };
 
+  it('migrates many new sites at once (a hosting service starting, tests in parallel)', async () => {
+    const dbs = await Promise.all(Array.from({ length: 8 }, () => fresh()));
+    for (const db of dbs) expect(Number((await db.selectFrom('kysely_migration' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBeGreaterThan(10);
+  });
+
   it('tells a DM stored twice (the unique index) from other failures, on either dialect', async () => {
     const db = await fresh();
     await db.insertInto('users').values({ username: 'ann', display_name: 'Ann', bio: '', avatar_url: '', password_hash: 'x', site_secret_key: 'x', site_public_key: 'x', created_at: 1 }).execute();
