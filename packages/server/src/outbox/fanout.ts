@@ -9,9 +9,8 @@ import { enqueueEnvelopes } from './outbox.js';
 export const FANOUT_INLINE = 200;
 
 /**
- * Followers whose envelopes are signed and committed together in one step: a step is one
- * transaction (and one fsync), so large steps keep the delivery rate, and a step of a thousand
- * signatures still takes only a fraction of a second.
+ * Followers whose envelopes are committed together in one step: a step is one transaction (and
+ * one fsync), so large steps keep the delivery rate. Its signatures are made before, in chunks.
  */
 export const FANOUT_STEP = 1000;
 

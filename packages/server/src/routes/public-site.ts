@@ -49,13 +49,14 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
   const userOrNull = async (name: string) => (/^[a-z0-9_]{1,32}$/.test(name) ? ((await findUser(ctx.db, name)) ?? null) : null);
 
   // The Markdown renderer loads with the first page: an idle site never needs it.
-  let markdown: Promise<Markdown> | undefined;
-  const renderer = () => (markdown ??= import('@hearth/protocol/markdown').then((m) => ({ html: m.renderMarkdown, plain: m.markdownToPlainText })));
+  let markdownLoad: Promise<Markdown> | undefined;
+  const renderer = () => (markdownLoad ??= import('@hearth/protocol/markdown').then((m) => ({ html: m.renderMarkdown, plain: m.markdownToPlainText })));
 
   const profilePage = async (reply: FastifyReply, user: UsersTable) => {
     const profile = profileOf(user);
     const { items } = await listPublicPosts(ctx.db, where(), user.username, { limit: PAGE_SIZE });
-    return html(reply, 200, renderHead(profileHead(profile, base(), await renderer())), renderProfileBody(profile, items, base(), await renderer()));
+    const markdown = await renderer();
+    return html(reply, 200, renderHead(profileHead(profile, base(), markdown)), renderProfileBody(profile, items, base(), markdown));
   };
 
   /** Who lives here: for the app's front page. */
@@ -140,7 +141,8 @@ export const publicSiteRoutes = (ctx: Context): FastifyPluginAsync => async (app
     }
     const post = /^[A-Za-z0-9_-]{1,64}$/.test(rest) ? await getPublicPost(ctx.db, where(), user.username, rest) : undefined;
     if (!post) return notFoundPage(reply, 'This post does not exist, or was deleted.');
-    return html(reply, 200, renderHead(postHead(profile, post, base(), await renderer())), renderPostBody(profile, post, post.comments, base(), await renderer()));
+    const markdown = await renderer();
+    return html(reply, 200, renderHead(postHead(profile, post, base(), markdown)), renderPostBody(profile, post, post.comments, base(), markdown));
   });
 };
 
