@@ -214,6 +214,11 @@ log(liveModule.liveLine(live));
 const web = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
   ? await (await import('./web.mjs')).webBench({ freePort, log })
   : (log('Website figures skipped: no Chromium (apt-get install chromium)'), undefined);
+const messagesModule = await import('./messages.mjs');
+const messages = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium')
+  ? await messagesModule.messagesBench({ log })
+  : (log('Messages figures skipped: no Chromium (apt-get install chromium)'), undefined);
+if (messages) for (const line of messagesModule.messagesLines(messages)) log(line);
 const calls = fs.existsSync(process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium') && fs.existsSync('/usr/bin/turnserver')
   ? await (await import('./calls.mjs')).callBench()
   : (log('Call figures skipped: needs Chromium and coturn (apt-get install chromium coturn)'), undefined);
@@ -286,6 +291,15 @@ const result = {
     scaleTwoInstancesStatementsPerEnvelope: Number(scale.pg2.statementsPerEnvelope.toFixed(2)),
     scaleNatsMessagesPerEnvelope: Number(scale.pg2.natsMessagesPerEnvelope.toFixed(3)),
     scaleSenderCpuMsPerEnvelope: Number(scale.pg1.senderCpuMsPerEnvelope.toFixed(3)),
+  }),
+  ...(messages && {
+    dmHistoryMessages: messages.history,
+    dmOpenKeptMs: Math.round(messages.openKeptMs),
+    dmOpenColdMs: Math.round(messages.openColdMs),
+    dmOpenStaticMs: Math.round(messages.staticMs),
+    dmOpenRatioToStatic: Number((messages.openKeptMs / messages.staticMs).toFixed(2)),
+    dmNewInOpenMs: Math.round(messages.newDmMs),
+    dmNewInOpenMaxMs: Math.round(messages.newDmMaxMs),
   }),
   ...(calls && {
     callSetupDirectMs: Math.round(calls.direct.setupMs),

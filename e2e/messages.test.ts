@@ -112,4 +112,74 @@ describe('direct messages in the browser', () => {
     expect(texts.filter((t) => t === first || t === second)).toHaveLength(2);
     await Promise.all([alicePage.context().close(), context.close()]);
   });
+  it('the conversation is kept in this browser, encrypted: a reload shows it before the site answers; logout removes it', async () => {
+    const alicePage = await loginAndOpenMessages(alice, 'alice');
+    const bobPage = await loginAndOpenMessages(bob, 'bob');
+    await alicePage.getByPlaceholder('Message someone: name@example.com').fill(bob.address('bob'));
+    await alicePage.getByRole('button', { name: 'Open' }).click();
+    const texts = [`kept one ${crypto.randomUUID()}`, `kept two ${crypto.randomUUID()}`];
+    for (const text of texts) {
+      await alicePage.getByLabel(`Message to ${bob.address('bob')}`).fill(text);
+      await alicePage.getByRole('button', { name: 'Send' }).click();
+      await expect.poll(() => alicePage.locator('ol.thread').innerText()).toContain(text);
+    }
+    const withAlice = `${bob.url}/messages?with=${encodeURIComponent(alice.address('alice'))}`;
+    await bobPage.goto(withAlice);
+    await expect.poll(() => bobPage.locator('ol.thread').innerText(), { timeout: 15_000 }).toContain(texts[1]);
+
+    // What IndexedDB holds for the history is ciphertext, and its key cannot be read out.
+    const kept = () =>
+      bobPage.evaluate(async () => {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const open = indexedDB.open('hearth-history');
+          open.onsuccess = () => resolve(open.result);
+          open.onerror = () => reject(open.error);
+        });
+        const rows = await new Promise<Array<{ iv: Uint8Array; data: ArrayBuffer }>>((resolve) => {
+          const request = db.transaction('chunks').objectStore('chunks').getAll();
+          request.onsuccess = () => resolve(request.result);
+        });
+        db.close();
+        return rows.map((r) => new TextDecoder().decode(r.data));
+      });
+    await expect.poll(async () => (await kept()).length).toBeGreaterThan(0);
+    for (const text of texts) expect((await kept()).some((row) => row.includes(text))).toBe(false);
+
+    // A reload shows the conversation while the site has not answered for messages yet.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const asked: string[] = [];
+    await bobPage.route('**/api/dms?**', async (route) => {
+      asked.push(new URL(route.request().url()).search);
+      await held;
+      await route.continue();
+    });
+    await bobPage.reload();
+    await expect.poll(() => bobPage.locator('ol.thread').innerText(), { timeout: 15_000 }).toContain(texts[0]);
+    expect(await bobPage.locator('ol.thread li p').allInnerTexts()).toEqual(expect.arrayContaining(texts));
+    release();
+    // Then it asks only for what came after what it kept.
+    await expect.poll(() => asked.length).toBeGreaterThan(0);
+    expect(asked.every((search) => /^\?after=[1-9]\d*&/.test(search))).toBe(true);
+    await bobPage.unroute('**/api/dms?**');
+
+    // Logging out removes the kept history and its key from this browser.
+    await bobPage.getByRole('button', { name: 'Log out' }).click();
+    await bobPage.waitForURL(`${bob.url}/`);
+    expect(await kept()).toEqual([]);
+    const atRestKeys = await bobPage.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve) => {
+        const open = indexedDB.open('keyval-store');
+        open.onsuccess = () => resolve(open.result);
+      });
+      const names = await new Promise<IDBValidKey[]>((resolve) => {
+        const request = db.transaction('keyval').objectStore('keyval').getAllKeys();
+        request.onsuccess = () => resolve(request.result);
+      });
+      db.close();
+      return names.map(String).filter((name) => name.startsWith('hearth.historyKey.'));
+    });
+    expect(atRestKeys).toEqual([]);
+    await Promise.all([alicePage.context().close(), bobPage.context().close()]);
+  });
 });

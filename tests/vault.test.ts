@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { vaultLinkProofBytes } from '@hearth/protocol';
+import { vaultHistory, vaultLinkProofBytes, type DmApi } from '@hearth/protocol';
 import { nodeSigner } from '@hearth/protocol/node';
 import { openVault, vaultSecrets } from '@hearth/vault';
 import WebSocket from 'ws';
@@ -207,6 +207,26 @@ describe('home vault', { timeout: 120_000 }, () => {
     const only = JSON.parse((await hearth(['dm', 'list', '--profile', newDevice, '--vault', '--with', bobSite.address('bob'), '--json'])).stdout) as { messages: unknown[] };
     expect(only.messages).toHaveLength(inVault.length);
     expect(home.databaseBytes().includes(Buffer.from(reply))).toBe(false);
+    // A device that read the history before asks only for what it has not read (a browser's kept copy).
+    const profile = JSON.parse(fs.readFileSync(path.join(newDevice, 'profile.json'), 'utf8'));
+    const request = async (method: string, urlPath: string, body?: unknown) => {
+      const res = await fetch(`${home.url}${urlPath}`, { method, headers: { authorization: `Bearer ${profile.token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      if (!res.ok) throw new Error(`${method} ${urlPath}: ${res.status}`);
+      return res.json();
+    };
+    const client: DmApi = { get: (p) => request('GET', p), post: (p, b) => request('POST', p, b), put: (p, b) => request('PUT', p, b) };
+    const me = { address: profile.address, identity: profile.identity, device: profile.device };
+    const all = await vaultHistory(client, me);
+    expect(all.messages).toHaveLength(inVault.length);
+    const none = await vaultHistory(client, me, { after: all.lastSeq, vaultId: all.vaultId });
+    expect(none).toEqual({ messages: [], vaultId: all.vaultId, lastSeq: all.lastSeq });
+    const later = `one more from bob ${crypto.randomUUID()}`;
+    await bob.send(alice, [later]);
+    await waitFor('the new DM in the vault', async () => (await vaultStatus(home, 'alice')).waiting === 0 && (await vaultHistory(client, me, { after: all.lastSeq, vaultId: all.vaultId })).messages.length > 0);
+    const newer = await vaultHistory(client, me, { after: all.lastSeq, vaultId: all.vaultId });
+    expect(newer.messages.map((m) => m.text)).toEqual([later]);
+    // A place in another vault's numbering is not trusted: everything is read again.
+    expect((await vaultHistory(client, me, { after: newer.lastSeq, vaultId: 'another-vault' })).messages).toHaveLength(inVault.length + 1);
     await vault.stop();
     // With the vault offline, the relay says so.
     const offline = await hearth(['dm', 'list', '--profile', newDevice, '--vault'], { allowFailure: true });

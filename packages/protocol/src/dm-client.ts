@@ -174,7 +174,7 @@ export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddr
     if (page.next === null) break;
     after = page.next;
   }
-  result.messages.sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+  result.messages.sort(bySentAt);
   return result;
 }
 
@@ -210,6 +210,19 @@ export async function enrolDevice(api: DmApi, options: { password: string; devic
  * key. The site relays both and reads neither. A new device gets the old messages this way.
  */
 export async function historyFromVault(api: DmApi, me: MyDevice, options: { with?: string } = {}): Promise<ListedDm[]> {
+  return (await vaultHistory(api, me, options)).messages;
+}
+
+export interface VaultHistory {
+  messages: ListedDm[];
+  /** The vault that answered (a newly paired vault numbers its messages afresh). */
+  vaultId: string;
+  /** The vault's sequence number of the last message read: ask `after` it for only what is new. */
+  lastSeq: number;
+}
+
+/** The vault's history after its sequence number `after` (all of it by default), oldest first. */
+export async function vaultHistory(api: DmApi, me: MyDevice, options: { with?: string; after?: number; vaultId?: string } = {}): Promise<VaultHistory> {
   const status = await api.get<ApiResponse<'vault'>>('/api/vault');
   if (!status.paired) throw new DmError('no_vault', 'you have no home vault paired: pair one first (hearth vault pair)');
   const mine = await api.get<ProfileDoc>('/api/me');
@@ -217,16 +230,26 @@ export async function historyFromVault(api: DmApi, me: MyDevice, options: { with
   if (!vault) throw new DmError('vault_not_certified', 'the vault your site names is not certified by your identity key');
   const withAddress = options.with === undefined ? undefined : formatAddress(parseAddress(options.with));
   const messages: ListedDm[] = [];
-  let after = 0;
+  // A place in another vault's numbering means nothing to this one.
+  let after = options.vaultId === undefined || options.vaultId === vault.id ? (options.after ?? 0) : 0;
+  let lastSeq = after;
   for (;;) {
     const rid = newEnvelopeId();
     const request: HistoryRequest = { kind: 'history', after, limit: 200, ...(withAddress ? { with: withAddress } : {}) };
     const { sealed } = await api.post<ApiResponse<'vaultRequest'>>('/api/vault/request', { sealed: sealForDevice(me.device, vault, rid, request) });
     const page = openFromDevice(sealed, me.device, HistoryResponseSchema, (id) => (id === vault.id ? vault.signKey : undefined));
     if (page.rid !== rid) throw new DmError('vault_mismatch', 'the vault answered another request');
-    for (const { seq: _seq, ...message } of page.body.messages) messages.push(message);
+    for (const { seq, ...message } of page.body.messages) {
+      messages.push(message);
+      lastSeq = Math.max(lastSeq, seq);
+    }
     if (page.body.next === null) break;
     after = page.body.next;
   }
-  return messages.sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+  return { messages: messages.sort(bySentAt), vaultId: vault.id, lastSeq };
+}
+
+/** Oldest first. Send times are ISO 8601 in UTC, whose text order is time order (no locale collation). */
+export function bySentAt(a: { sentAt: string }, b: { sentAt: string }): number {
+  return a.sentAt < b.sentAt ? -1 : a.sentAt > b.sentAt ? 1 : 0;
 }

@@ -4,7 +4,8 @@
  * the crypto behind it load only when messages are used, keeping the first page load small.
  */
 import { del, get, set } from 'idb-keyval';
-import { enrolDevice, historyFromVault, listDms, safetyNumberWith, sendDm, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
+import { bySentAt, enrolDevice, listDms, safetyNumberWith, sendDm, vaultHistory, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
+import { forgetHistories, historyScope, HistoryStore, messageKey, type HistoryChunk, type StoredHistory } from './history-store';
 import { api, DEVICE_ID_KEY, session } from './api';
 
 const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
@@ -41,12 +42,19 @@ export async function ensureDevice(password: string): Promise<MyDevice> {
  * are encrypted to it) and its keys leave this browser; logging in again makes a new device.
  */
 export async function forgetThisDevice(): Promise<void> {
+  const username = session.username;
+  if (!username) return;
   const mine = await myDevice();
-  if (!mine || !session.username) return;
-  await api('DELETE', `/api/devices/${encodeURIComponent(mine.device.id)}`).catch(() => undefined);
-  await del(deviceKey(session.username));
-  localStorage.removeItem(DEVICE_ID_KEY);
+  await reading;
+  await history?.saving;
   history = undefined;
+  preloading = undefined;
+  // The kept conversations go first: they are readable only with this browser, which stays.
+  await forgetHistories(location.host, username).catch(() => undefined);
+  if (!mine) return;
+  await api('DELETE', `/api/devices/${encodeURIComponent(mine.device.id)}`).catch(() => undefined);
+  await del(deviceKey(username));
+  localStorage.removeItem(DEVICE_ID_KEY);
 }
 
 
@@ -55,18 +63,23 @@ export async function myDevice(): Promise<MyDevice | undefined> {
 }
 
 export interface Conversations extends DmListResult {
-  /** How the home vault's history went: not paired, offline (only this browser's own messages), or merged in. */
-  vault: 'none' | 'offline' | 'merged';
+  /**
+   * How the home vault's history went: not paired, offline (only this browser's own messages),
+   * offline but read before (its history as this browser kept it), or merged in.
+   */
+  vault: 'none' | 'offline' | 'kept' | 'merged';
 }
 
 /**
- * My conversations as this page has them for the session (until logout or reload): what this
- * browser can decrypt itself, plus the history my home vault keeps (sealed end to end through my
- * site), so a new browser sees messages from before it existed. The first call reads everything
- * and asks the vault once; later calls fetch only the messages stored after the last one read
- * (`lastSeq`, which a new message's live event also carries), with people's keys kept from before.
+ * My conversations: what this browser can decrypt itself, plus the history my home vault keeps
+ * (sealed end to end through my site), so a new browser sees messages from before it existed.
+ *
+ * Kept in this browser, encrypted at rest (history-store.ts): a page opened later shows the kept
+ * copy at once (`early`), then reads only the messages stored after the last one it has (the
+ * site's `lastSeq`, which a new message's live event also carries) and asks the vault, once per
+ * page, only for what it has not read from it. People's keys are kept too, for an hour.
  */
-export function conversations(me: MyDevice, options: { opening?: boolean } = {}): Promise<Conversations> {
+export function conversations(me: MyDevice, options: { opening?: boolean; early?: (kept: Conversations) => void } = {}): Promise<Conversations> {
   // One at a time: a live event during the first read waits for it, then asks only for what is newer.
   const next = reading.then(() => readConversations(me, options));
   reading = next.catch(() => undefined);
@@ -74,51 +87,137 @@ export function conversations(me: MyDevice, options: { opening?: boolean } = {})
 }
 let reading: Promise<unknown> = Promise.resolve();
 
-async function readConversations(me: MyDevice, options: { opening?: boolean }): Promise<Conversations> {
-  const token = session.token ?? '';
-  if (!history || history.token !== token || history.deviceId !== me.device.id) {
-    const keys = new Map<string, PeerKeys | Error>();
-    const own = await listDms(dmApi, pins, me, undefined, { keys });
-    history = { token, deviceId: me.device.id, keys, lastSeq: own.lastSeq, byKey: new Map(), rejected: own.rejected, vault: 'none' };
-    addAll(history, own.messages);
-    await askVault(history, me);
-  } else {
-    const newer = await listDms(dmApi, pins, me, undefined, { after: history.lastSeq, keys: history.keys });
-    history.lastSeq = newer.lastSeq;
-    history.rejected = [...history.rejected, ...newer.rejected];
-    addAll(history, newer.messages);
-    // A vault that was offline is asked again when the messages are opened anew, not at each message.
-    if (options.opening && history.vault === 'offline') await askVault(history, me);
-  }
-  const messages = [...history.byKey.values()].sort((a, b) => a.sentAt.localeCompare(b.sentAt));
-  return { messages, rejected: history.rejected, lastSeq: history.lastSeq, vault: history.vault };
-}
-
 interface History {
   token: string;
   deviceId: string;
   keys: Map<string, PeerKeys | Error>;
+  /** When each of `keys` was looked up: kept keys are trusted for an hour from then. */
+  keyTimes: Map<string, number>;
   lastSeq: number;
   /** Keyed by sender, signed send time and text rather than id: a vault paired before messages were kept by their inner id holds them under their envelope id. */
   byKey: Map<string, ListedDm>;
   rejected: DmListResult['rejected'];
   vault: Conversations['vault'];
+  /** How far the vault's history has been read, and whose numbering that is. */
+  vaultRead?: { id: string; seq: number };
+  /** Where it is kept; none when this browser will not keep it (IndexedDB refused). */
+  store?: HistoryStore;
+  /** Writes to the store, in order, after each read has answered. */
+  saving: Promise<unknown>;
 }
 let history: History | undefined;
 
-function addAll(into: History, messages: ListedDm[]): void {
-  for (const m of messages) into.byKey.set(`${m.from}\n${m.sentAt}\n${m.text}`, m);
+async function readConversations(me: MyDevice, options: { opening?: boolean; early?: (kept: Conversations) => void }): Promise<Conversations> {
+  const token = session.token ?? '';
+  let firstRead = false;
+  if (!history || history.token !== token || history.deviceId !== me.device.id) {
+    history = await keptHistory(me.device.id, token);
+    if (history.byKey.size > 0) options.early?.(asConversations(history));
+    firstRead = true;
+  }
+  const h = history;
+  const from = h.lastSeq;
+  const keysBefore = new Map(h.keys);
+  const newer = await listDms(dmApi, pins, me, undefined, { after: from, keys: h.keys });
+  h.lastSeq = newer.lastSeq;
+  h.rejected = [...h.rejected, ...newer.rejected];
+  const chunk: HistoryChunk = { messages: addAll(h, newer.messages), rejected: newer.rejected, site: { from, to: h.lastSeq }, keys: [] };
+  // The vault is asked once per page, and again when Messages is opened anew after it was offline.
+  if (firstRead || (options.opening && (h.vault === 'offline' || h.vault === 'kept'))) {
+    const read = await askVault(h, me);
+    if (read) {
+      chunk.messages.push(...addAll(h, read.messages));
+      chunk.vault = read.stretch;
+    }
+  }
+  const now = Date.now();
+  for (const [address, keys] of h.keys) {
+    if (keys instanceof Error || keysBefore.get(address) === keys) continue;
+    h.keyTimes.set(address, now);
+    chunk.keys.push({ address, keys, at: now });
+  }
+  if (h.store && (chunk.messages.length > 0 || chunk.rejected.length > 0 || chunk.vault || chunk.keys.length > 0 || h.lastSeq !== from)) {
+    const store = h.store;
+    // After the answer: the page shows the message without waiting for the disk.
+    h.saving = h.saving.then(() => store.add(chunk, () => asStored(h))).catch(() => undefined);
+  }
+  return asConversations(h);
 }
 
-async function askVault(into: History, me: MyDevice): Promise<void> {
+/**
+ * Starts reading what this browser kept, before the page asks for it: the Messages page calls
+ * this as its code loads, so the disk is read while React mounts the view.
+ */
+export function preloadKept(): void {
+  const deviceId = localStorage.getItem(DEVICE_ID_KEY);
+  const token = session.token ?? '';
+  if (deviceId && session.username && !history && preloading?.deviceId !== deviceId) preloading = { deviceId, token, history: readKept(deviceId, token) };
+}
+let preloading: { deviceId: string; token: string; history: Promise<History> } | undefined;
+
+/** The history this browser kept for this login and device, or an empty one. */
+function keptHistory(deviceId: string, token: string): Promise<History> {
+  const early = preloading;
+  preloading = undefined;
+  return early && early.deviceId === deviceId && early.token === token ? early.history : readKept(deviceId, token);
+}
+
+async function readKept(deviceId: string, token: string): Promise<History> {
+  const h: History = { token, deviceId, keys: new Map(), keyTimes: new Map(), lastSeq: 0, byKey: new Map(), rejected: [], vault: 'none', saving: Promise.resolve() };
+  try {
+    const { store, kept } = await HistoryStore.open(historyScope(location.host, session.username ?? '', deviceId));
+    h.store = store;
+    if (kept) {
+      addAll(h, kept.messages);
+      h.rejected = kept.rejected;
+      h.lastSeq = kept.siteSeq;
+      if (kept.vault) h.vaultRead = kept.vault;
+      for (const k of kept.keys) {
+        h.keys.set(k.address, k.keys);
+        h.keyTimes.set(k.address, k.at);
+      }
+    }
+  } catch {
+    h.store = undefined; // no IndexedDB here (a private window may refuse it): read everything each time
+  }
+  return h;
+}
+
+function asConversations(h: History): Conversations {
+  return { messages: [...h.byKey.values()].sort(bySentAt), rejected: h.rejected, lastSeq: h.lastSeq, vault: h.vault };
+}
+
+function asStored(h: History): StoredHistory {
+  const keys: StoredHistory['keys'] = [];
+  for (const [address, k] of h.keys) if (!(k instanceof Error)) keys.push({ address, keys: k, at: h.keyTimes.get(address) ?? 0 });
+  return { messages: [...h.byKey.values()].sort(bySentAt), rejected: h.rejected, siteSeq: h.lastSeq, ...(h.vaultRead ? { vault: h.vaultRead } : {}), keys };
+}
+
+/** Adds messages; returns those that were not there yet. */
+function addAll(into: History, messages: ListedDm[]): ListedDm[] {
+  const added: ListedDm[] = [];
+  for (const m of messages) {
+    const key = messageKey(m);
+    if (!into.byKey.has(key)) added.push(m);
+    into.byKey.set(key, m);
+  }
+  return added;
+}
+
+/** What the vault has that this history has not read from it yet (and the stretch of its numbering that is). */
+async function askVault(into: History, me: MyDevice): Promise<{ messages: ListedDm[]; stretch: NonNullable<HistoryChunk['vault']> } | undefined> {
+  const offline = () => void (into.vault = into.vaultRead ? 'kept' : 'offline');
   const status = await api<{ paired: boolean; online?: boolean }>('GET', '/api/vault');
   if (!status.paired) return void (into.vault = 'none');
-  if (!status.online) return void (into.vault = 'offline');
+  if (!status.online) return offline();
   try {
-    addAll(into, await historyFromVault(dmApi, me));
+    const read = await vaultHistory(dmApi, me, { after: into.vaultRead?.seq, vaultId: into.vaultRead?.id });
+    const from = into.vaultRead && read.vaultId === into.vaultRead.id ? into.vaultRead.seq : 0;
+    into.vaultRead = { id: read.vaultId, seq: read.lastSeq };
     into.vault = 'merged';
+    return { messages: read.messages, stretch: { id: read.vaultId, from, to: read.lastSeq } };
   } catch {
-    into.vault = 'offline';
+    return offline();
   }
 }
 

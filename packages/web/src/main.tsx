@@ -16,6 +16,8 @@ import { SiteView } from './views/site';
 import { ThreadView } from './views/thread';
 
 const MessagesView = lazy(() => import('./views/messages'));
+// Opened straight on Messages: the conversations this browser kept are read while the app starts.
+if (session.token && window.location.pathname === '/messages') void import('./device').then((d) => d.preloadKept()).catch(() => undefined);
 
 /** Pages only the owner sees: logged out, they lead to the login page. */
 const PRIVATE: Array<Route['name']> = ['home', 'settings', 'messages', 'notifications', 'person', 'personPost', 'search'];

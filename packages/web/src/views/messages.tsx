@@ -1,12 +1,29 @@
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { MyDevice } from '@hearth/protocol/dm';
 import { LIMITS } from '@hearth/protocol/limits';
 import { api, type ApiResponse } from '../api';
 import { ErrorBox, Loading, PersonLink, Time } from '../components';
-import { conversations, myDevice, safetyNumber, send, type Conversations } from '../device';
+import { conversations, myDevice, preloadKept, safetyNumber, send, type Conversations } from '../device';
+import type { ListedDm } from '@hearth/protocol/dm';
 import { useLiveEvents, type LiveEvent } from '../live';
 import { addressFromInput } from '../address-input';
 import { startCall, warmUpCalls } from '../calls';
+
+/** How many messages of a conversation are shown at first, and added by "Show earlier messages". */
+const THREAD_PAGE = 100;
+
+// The conversations this browser kept are read from disk while the view mounts.
+preloadKept();
+
+/** One message; unchanged messages are not rendered again when a new one arrives. */
+const Message = memo(function Message({ message, mine }: { message: ListedDm; mine: boolean }) {
+  return (
+    <li className={mine ? 'mine' : 'theirs'}>
+      <p>{message.text}</p>
+      <Time iso={message.sentAt} />
+    </li>
+  );
+});
 
 /** Direct messages, decrypted in this browser. Loaded on demand (see device.ts). */
 export default function MessagesView() {
@@ -19,13 +36,13 @@ export default function MessagesView() {
   const [newPeer, setNewPeer] = useState('');
   const [safety, setSafety] = useState<string>();
 
-  // Opening reads what this page does not have yet (all of it the first time in a session, and the
-  // vault's history once); a new message then brings only itself (see conversations()).
+  // Opening shows what this browser kept at once, then reads only what it does not have yet (and
+  // asks the vault once); a new message then brings only itself (see conversations()).
   const load = useCallback(async (opening = false) => {
     try {
       const device = (await myDevice()) ?? null;
       setMe(device);
-      if (device) setData(await conversations(device, { opening }));
+      if (device) setData(await conversations(device, { opening, early: setData }));
     } catch (err) {
       setError(err);
     }
@@ -44,7 +61,11 @@ export default function MessagesView() {
     for (const m of data?.messages ?? []) set.add(me && m.from === me.address ? m.to : m.from);
     return [...set];
   }, [data, me]);
-  const thread = (data?.messages ?? []).filter((m) => m.from === peer || m.to === peer);
+  const thread = useMemo(() => (data?.messages ?? []).filter((m) => m.from === peer || m.to === peer), [data, peer]);
+  // The latest messages first; older ones on request, so a long conversation opens as fast as a short one.
+  const [shown, setShown] = useState(THREAD_PAGE);
+  useEffect(() => setShown(THREAD_PAGE), [peer]);
+  const visible = thread.slice(-shown);
   // Names for the conversation list, as my site knows them (addresses stay beside them).
   const [names, setNames] = useState<Record<string, string>>({});
   const peerKey = peers.join(',');
@@ -101,6 +122,7 @@ export default function MessagesView() {
       <p className="hint">End-to-end encrypted: only your devices and theirs can read these, not your site, not theirs.</p>
       {data?.vault === 'merged' && <p className="hint" role="status">Including the history kept by your home vault.</p>}
       {data?.vault === 'offline' && <p className="hint" role="status">Your home vault is offline: older messages from before this browser joined are not shown.</p>}
+      {data?.vault === 'kept' && <p className="hint" role="status">Your home vault is offline: its history is shown as this browser last read it.</p>}
       <ErrorBox error={error} />
       {!data && !error && <Loading what="your messages" />}
       <form onSubmit={start} className="row" aria-label="New conversation">
@@ -127,12 +149,14 @@ export default function MessagesView() {
             <button type="button" className="small" onClick={() => startCall(peer, true).catch(setError)}>Video call</button>
           </div>
           <p className="hint">Safety number: <span className="safety">{safety ?? '…'}</span> (compare it with {peer} in person or on a call)</p>
+          {thread.length > visible.length && (
+            <button type="button" className="small secondary" onClick={() => setShown((n) => n + THREAD_PAGE)}>
+              Show earlier messages
+            </button>
+          )}
           <ol className="thread">
-            {thread.map((m) => (
-              <li key={m.id} className={m.from === me.address ? 'mine' : 'theirs'}>
-                <p>{m.text}</p>
-                <Time iso={m.sentAt} />
-              </li>
+            {visible.map((m) => (
+              <Message key={m.id} message={m} mine={m.from === me.address} />
             ))}
           </ol>
           <form onSubmit={submit} className="row">
