@@ -9,3 +9,4 @@ export { fromBase64url, toBase64url } from './encoding.js';
 export { sealCallSignal, openCallSignal, MAX_ICE_PER_SIGNAL, type CallSignal, type CallKind, type UnsignedCallSignal } from './call.js';
 export { certifiedDevices, type DeviceRecord, type PeerKeys } from './e2e.js';
 export { CryptoError } from './errors.js';
+export { webCryptoBatch, type BatchCrypto } from './batch-crypto.js';

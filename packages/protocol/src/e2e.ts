@@ -257,10 +257,17 @@ export function certifiedDevices(peer: PeerKeys, verify: VerifyFn = nobleVerify)
  * Accepts a decrypted DM only if it was signed by a certified device of the person it claims
  * to come from, and is addressed within this conversation. Returns a reason when it is not.
  */
-export function checkDmSender(plain: DmPlaintext, sender: PeerKeys, expected: { from: string; to: string }, verify: VerifyFn = nobleVerify): string | null {
+export function checkDmSender(
+  plain: DmPlaintext,
+  sender: PeerKeys,
+  expected: { from: string; to: string },
+  verify: VerifyFn = nobleVerify,
+  /** The sender's certified devices when the caller has them already (they are the same for every message). */
+  certified?: DeviceRecord[],
+): string | null {
   if (plain.from !== expected.from) return `claims to be from ${plain.from}, but arrived from ${expected.from}`;
   if (plain.to !== expected.to) return `is addressed to ${plain.to}, not ${expected.to}`;
-  const device = certifiedDevices(sender, verify).find((d) => d.id === plain.fromDevice);
+  const device = (certified ?? certifiedDevices(sender, verify)).find((d) => d.id === plain.fromDevice);
   if (!device) return `was signed by device ${plain.fromDevice}, which ${sender.address}'s identity key has not certified`;
   if (!verifyDmPlaintextSignature(plain, device.signKey, verify)) return 'has a signature that does not verify';
   return null;

@@ -1,6 +1,7 @@
 export * from './address.js';
 export * from './canonical-json.js';
 export * from './e2e.js';
+export * from './batch-crypto.js';
 export * from './encoding.js';
 export * from './envelope.js';
 export * from './errors.js';

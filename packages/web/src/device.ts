@@ -4,7 +4,7 @@
  * the crypto behind it load only when messages are used, keeping the first page load small.
  */
 import { del, get, set } from 'idb-keyval';
-import { bySentAt, enrolDevice, listDms, safetyNumberWith, sendDm, vaultHistory, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
+import { bySentAt, enrolDevice, listDms, webCryptoBatch, type BatchCrypto, safetyNumberWith, sendDm, vaultHistory, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
 import { forgetHistories, historyScope, HistoryStore, messageKey, type HistoryChunk, type StoredHistory } from './history-store';
 import { api, DEVICE_ID_KEY, session } from './api';
 
@@ -62,6 +62,12 @@ export async function myDevice(): Promise<MyDevice | undefined> {
   return session.username ? get<MyDevice>(deviceKey(session.username)) : undefined;
 }
 
+/** The browser's own Ed25519 and X25519, about ten times faster than JS, where it has them. */
+const batchCrypto = (() => {
+  let made: Promise<BatchCrypto | undefined> | undefined;
+  return () => (made ??= webCryptoBatch().catch(() => undefined));
+})();
+
 export interface Conversations extends DmListResult {
   /**
    * How the home vault's history went: not paired, offline (only this browser's own messages),
@@ -118,7 +124,7 @@ async function readConversations(me: MyDevice, options: { opening?: boolean; ear
   const h = history;
   const from = h.lastSeq;
   const keysBefore = new Map(h.keys);
-  const newer = await listDms(dmApi, pins, me, undefined, { after: from, keys: h.keys });
+  const newer = await listDms(dmApi, pins, me, undefined, { after: from, keys: h.keys, batch: await batchCrypto() });
   h.lastSeq = newer.lastSeq;
   h.rejected = [...h.rejected, ...newer.rejected];
   const chunk: HistoryChunk = { messages: addAll(h, newer.messages), rejected: newer.rejected, site: { from, to: h.lastSeq }, keys: [] };
