@@ -26,7 +26,9 @@ export async function vaultBench() {
   const [dirA, dirB, vaultDir, bobProfile] = ['alice', 'bob', 'vault', 'bob-device'].map((d) => path.join(work, d));
   cli(['init', '--data', dirA, '--url', urlA, '--user', 'alice', '--password', 'bench-password', '--dev']);
   cli(['init', '--data', dirB, '--url', urlB, '--user', 'bob', '--password', 'bench-password', '--dev']);
-  const start = (dir) => spawn(process.execPath, [...NODE_FLAGS, HEARTH, 'start', '--data', dir, '--log-level', 'warn'], { cwd: root, stdio: 'ignore', env: { ...process.env, ...NODE_ENV } });
+  // BENCH_PROFILE=DIR writes a CPU profile of each site there (and of the vault, below).
+  const profileSite = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}/sites`] : [];
+  const start = (dir) => spawn(process.execPath, [...NODE_FLAGS, ...profileSite, HEARTH, 'start', '--data', dir, '--log-level', 'warn'], { cwd: root, stdio: 'ignore', env: { ...process.env, ...NODE_ENV } });
   const sites = [start(dirA), start(dirB)];
   const vaultProcs = [];
   try {
@@ -68,7 +70,9 @@ export async function vaultBench() {
     const vaultStarted = performance.now();
     let connectedAt;
     let syncCpu = [0, 0];
-    const vault = spawn(process.execPath, [...NODE_FLAGS, HEARTH, 'vault', 'start', '--data', vaultDir], {
+    // BENCH_PROFILE=DIR writes a CPU profile of the vault there.
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}/vault`] : [];
+    const vault = spawn(process.execPath, [...NODE_FLAGS, ...profile, HEARTH, 'vault', 'start', '--data', vaultDir], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...NODE_ENV, HEARTH_VAULT_PASSPHRASE: PASSPHRASE },

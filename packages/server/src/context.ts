@@ -200,6 +200,7 @@ export class Context {
       signerFor: (username, executor) => this.signerFor(username, executor),
       clock: () => this.siteNow(),
       queued: () => this.outbox.wake(),
+      quiet: (maxMs, busyAbove) => this.outbox.quiet(maxMs, busyAbove),
       log: this.log,
     });
     this.outbox = new OutboxWorker({

@@ -14,6 +14,9 @@ export const FANOUT_INLINE = 200;
  */
 export const FANOUT_STEP = 1000;
 
+/** How long a fan-out's first step waits for the post's first envelopes to be acked, at most. */
+export const HEADS_WAIT_MS = 250;
+
 /** Signatures made between two turns of the event loop. */
 const SIGN_CHUNK = 100;
 
@@ -53,6 +56,8 @@ export interface FanOutDeps {
   clock: () => number;
   /** New envelopes are in the outbox: send them. */
   queued: () => void;
+  /** Resolves when nothing is in flight in the outbox, or after `maxMs` (at once when it is busier than `busyAbove`). */
+  quiet: (maxMs: number, busyAbove: number) => Promise<void>;
   log: Logger;
 }
 
@@ -114,6 +119,9 @@ export class FanOut {
     const { db } = this.deps;
     const job = await db.selectFrom('fanout_jobs').selectAll().orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
     if (!job) return false;
+    // A job's first step waits (a little) for the envelopes that left with the post to be acked:
+    // they show it on every follower's page, and its signatures would compete with them for the CPU.
+    if (job.after === '') await this.deps.quiet(HEADS_WAIT_MS, FANOUT_INLINE);
     const rows = await db.selectFrom('followers').select('follower').where('username', '=', job.username).where('follower', '>', job.after).orderBy('follower').limit(FANOUT_STEP).execute();
     const skip = new Set(JSON.parse(job.skip) as string[]);
     const to = rows.map((r) => parseAddress(r.follower)).filter((address) => !skip.has(formatAddress(address)) && !sameSite(address, this.deps.site));

@@ -200,6 +200,22 @@ export class OutboxWorker {
     }
   }
 
+  /**
+   * Resolves when no delivery is in flight (after the current cycle), or after `maxMs`; at once
+   * when nothing is under way, or when more than `busyAbove` are in flight (waiting would not
+   * let a few urgent envelopes through first, only slow a busy outbox down).
+   */
+  quiet(maxMs: number, busyAbove = Infinity): Promise<void> {
+    if ((!this.running && !this.pendingWake && this.inFlight.size === 0) || this.inFlight.size > busyAbove) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Stops taking new work. Call settled() after closing the links to let the last acks be written. */
   stop(): void {
     this.stopped = true;
