@@ -300,6 +300,8 @@ const result = {
     dmOpenRatioToStatic: Number((messages.openKeptMs / messages.staticMs).toFixed(2)),
     dmNewInOpenMs: Math.round(messages.newDmMs),
     dmNewInOpenMaxMs: Math.round(messages.newDmMaxMs),
+    dmNewFromSiteMs: Math.round(messages.newDmFromSiteMs),
+    dmNewFromSiteMaxMs: Math.round(messages.newDmFromSiteMaxMs),
   }),
   ...(calls && {
     callSetupDirectMs: Math.round(calls.direct.setupMs),

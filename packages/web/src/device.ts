@@ -5,7 +5,7 @@
  */
 import { del, get, set } from 'idb-keyval';
 import { bySentAt, enrolDevice, listDms, webCryptoBatch, type BatchCrypto, safetyNumberWith, sendDm, vaultHistory, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
-import { forgetHistories, historyScope, HistoryStore, messageKey, type HistoryChunk, type StoredHistory } from './history-store';
+import { forgetHistories, historyScope, HistoryStore, messageKey, takeEarly, type HistoryChunk, type StoredHistory } from './history-store';
 import { api, DEVICE_ID_KEY, session } from './api';
 
 const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
@@ -28,11 +28,13 @@ export async function ensureDevice(password: string): Promise<MyDevice> {
   const existing = await get<MyDevice>(deviceKey(username));
   if (existing) {
     localStorage.setItem(DEVICE_ID_KEY, existing.device.id);
+    known = { username, device: existing };
     return existing;
   }
   const id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
   const device = await enrolDevice(dmApi, { password, deviceName: `Browser: ${navigator.userAgent.split(') ')[0]?.split(' (')[1] ?? 'web'}`.slice(0, 100), deviceId: id });
   await set(deviceKey(username), device);
+  known = { username, device };
   localStorage.setItem(DEVICE_ID_KEY, device.device.id);
   return device;
 }
@@ -48,7 +50,7 @@ export async function forgetThisDevice(): Promise<void> {
   await reading;
   await history?.saving;
   history = undefined;
-  preloading = undefined;
+  known = undefined;
   // The kept conversations go first: they are readable only with this browser, which stays.
   await forgetHistories(location.host, username).catch(() => undefined);
   if (!mine) return;
@@ -58,9 +60,16 @@ export async function forgetThisDevice(): Promise<void> {
 }
 
 
+/** This browser's device, read from IndexedDB once per page (every new message asks for it). */
 export async function myDevice(): Promise<MyDevice | undefined> {
-  return session.username ? get<MyDevice>(deviceKey(session.username)) : undefined;
+  const username = session.username;
+  if (!username) return undefined;
+  if (known?.username === username) return known.device;
+  const device = await get<MyDevice>(deviceKey(username));
+  if (device) known = { username, device };
+  return device;
 }
+let known: { username: string; device: MyDevice } | undefined;
 
 /** The browser's own Ed25519 and X25519, about ten times faster than JS, where it has them. */
 const batchCrypto = (() => {
@@ -117,7 +126,7 @@ async function readConversations(me: MyDevice, options: { opening?: boolean; ear
   const token = session.token ?? '';
   let firstRead = false;
   if (!history || history.token !== token || history.deviceId !== me.device.id) {
-    history = await keptHistory(me.device.id, token);
+    history = await readKept(me.device.id, token);
     if (history.byKey.size > 0) options.early?.(asConversations(history));
     firstRead = true;
   }
@@ -150,28 +159,13 @@ async function readConversations(me: MyDevice, options: { opening?: boolean; ear
   return asConversations(h);
 }
 
-/**
- * Starts reading what this browser kept, before the page asks for it: the Messages page calls
- * this as its code loads, so the disk is read while React mounts the view.
- */
-export function preloadKept(): void {
-  const deviceId = localStorage.getItem(DEVICE_ID_KEY);
-  const token = session.token ?? '';
-  if (deviceId && session.username && !history && preloading?.deviceId !== deviceId) preloading = { deviceId, token, history: readKept(deviceId, token) };
-}
-let preloading: { deviceId: string; token: string; history: Promise<History> } | undefined;
-
 /** The history this browser kept for this login and device, or an empty one. */
-function keptHistory(deviceId: string, token: string): Promise<History> {
-  const early = preloading;
-  preloading = undefined;
-  return early && early.deviceId === deviceId && early.token === token ? early.history : readKept(deviceId, token);
-}
-
 async function readKept(deviceId: string, token: string): Promise<History> {
   const h: History = { token, deviceId, keys: new Map(), keyTimes: new Map(), lastSeq: 0, byKey: new Map(), rejected: [], vault: 'none', saving: Promise.resolve() };
   try {
-    const { store, kept } = await HistoryStore.open(historyScope(location.host, session.username ?? '', deviceId));
+    const scope = historyScope(location.host, session.username ?? '', deviceId);
+    // Started as the app loaded when it opened on Messages (main.tsx), else now.
+    const { store, kept } = await (takeEarly(scope)?.catch(() => HistoryStore.open(scope)) ?? HistoryStore.open(scope));
     h.store = store;
     if (kept) {
       addAll(h, kept.messages);

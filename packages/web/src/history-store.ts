@@ -13,7 +13,7 @@
  * is missing for whatever reason means those messages are fetched again, never silently skipped.
  */
 import { createStore, delMany, get, keys as storedNames, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import { bySentAt, type DmListResult, type ListedDm, type PeerKeys } from '@hearth/protocol/dm';
+import type { DmListResult, ListedDm, PeerKeys } from '@hearth/protocol/dm';
 
 /** How long people's keys read from a stored history are used before they are looked up again. */
 export const KEYS_KEPT_MS = 60 * 60 * 1000;
@@ -47,6 +47,13 @@ export interface StoredHistory {
   vault?: { id: string; seq: number };
   keys: HistoryChunk['keys'];
 }
+
+/**
+ * Oldest first, as the DM client sorts (ISO 8601 times in UTC: text order is time order). Kept
+ * here rather than imported, so that this module loads without the DM crypto: the app reads the
+ * kept history while that larger code is still loading (see `readEarly`).
+ */
+const bySentAt = (a: ListedDm, b: ListedDm) => (a.sentAt < b.sentAt ? -1 : a.sentAt > b.sentAt ? 1 : 0);
 
 /** One message's identity across sources: a vault may hold a message under another id. */
 export const messageKey = (m: ListedDm) => `${m.from}\n${m.sentAt}\n${m.text}`;
@@ -189,6 +196,23 @@ export class HistoryStore {
   private newChunkKey(): IDBValidKey {
     return [this.scope, Date.now(), crypto.getRandomValues(new Uint32Array(1))[0]!];
   }
+}
+
+let early: { scope: string; opened: ReturnType<typeof HistoryStore.open> } | undefined;
+
+/** Starts reading the history of `scope` now, for `takeEarly` to pick up (the app, opened on Messages). */
+export function readEarly(scope: string): void {
+  if (early?.scope === scope) return;
+  const opened = HistoryStore.open(scope);
+  opened.catch(() => undefined); // its taker opens again
+  early = { scope, opened };
+}
+
+/** The read `readEarly` started for `scope`, once; undefined when there is none. */
+export function takeEarly(scope: string): ReturnType<typeof HistoryStore.open> | undefined {
+  const taken = early?.scope === scope ? early.opened : undefined;
+  early = undefined;
+  return taken;
 }
 
 /** The scope of one login on one device: its history is nobody else's. */

@@ -1,6 +1,6 @@
 import { lazy, StrictMode, Suspense, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { api, markDeviceUsed, prefetch, session, type ApiResponse } from './api';
+import { api, DEVICE_ID_KEY, markDeviceUsed, prefetch, session, type ApiResponse } from './api';
 import { CallManager } from './calls';
 import { backendHost, Link } from './components';
 import { live, useLiveEvents, useSiteOnline, type LiveEvent } from './live';
@@ -16,8 +16,13 @@ import { SiteView } from './views/site';
 import { ThreadView } from './views/thread';
 
 const MessagesView = lazy(() => import('./views/messages'));
-// Opened straight on Messages: the conversations this browser kept are read while the app starts.
-if (session.token && window.location.pathname === '/messages') void import('./device').then((d) => d.preloadKept()).catch(() => undefined);
+// Opened straight on Messages: the conversations this browser kept are read while the app starts
+// (a small module: the DM crypto is not needed to show them).
+const keptDevice = localStorage.getItem(DEVICE_ID_KEY);
+if (session.username && keptDevice && window.location.pathname === '/messages') {
+  const username = session.username;
+  void import('./history-store').then((h) => h.readEarly(h.historyScope(window.location.host, username, keptDevice))).catch(() => undefined);
+}
 
 /** Pages only the owner sees: logged out, they lead to the login page. */
 const PRIVATE: Array<Route['name']> = ['home', 'settings', 'messages', 'notifications', 'person', 'personPost', 'search'];

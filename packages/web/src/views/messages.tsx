@@ -3,7 +3,7 @@ import type { MyDevice } from '@hearth/protocol/dm';
 import { LIMITS } from '@hearth/protocol/limits';
 import { api, type ApiResponse } from '../api';
 import { ErrorBox, Loading, PersonLink, Time } from '../components';
-import { conversations, myDevice, preloadKept, safetyNumber, send, type Conversations } from '../device';
+import { conversations, myDevice, safetyNumber, send, type Conversations } from '../device';
 import type { ListedDm } from '@hearth/protocol/dm';
 import { useLiveEvents, type LiveEvent } from '../live';
 import { addressFromInput } from '../address-input';
@@ -11,9 +11,6 @@ import { startCall, warmUpCalls } from '../calls';
 
 /** How many messages of a conversation are shown at first, and added by "Show earlier messages". */
 const THREAD_PAGE = 100;
-
-// The conversations this browser kept are read from disk while the view mounts.
-preloadKept();
 
 /** One message; unchanged messages are not rendered again when a new one arrives. */
 const Message = memo(function Message({ message, mine }: { message: ListedDm; mine: boolean }) {
