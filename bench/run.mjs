@@ -206,7 +206,7 @@ const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
 const cpu = vault.cpuMsPerDm;
-log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s = ${(vault.ingestRate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5); CPU ms per DM: sender ${cpu.sender.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}`);
+log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s = ${(vault.ingestRate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5); CPU ms per DM: sender ${cpu.sender.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}, the bench's own client ${cpu.client.toFixed(2)}`);
 log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s (aim > 5000) = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest; CPU ms per DM: vault ${cpu.vaultSync.toFixed(2)}, site ${cpu.siteSync.toFixed(2)}`);
 const liveModule = await import('./live.mjs');
 const live = await liveModule.liveBench({ log });
@@ -250,6 +250,7 @@ const result = {
   dmIngestRatioToEnvelopes: Number((vault.ingestRate / delivery.rate).toFixed(2)),
   dmSenderCpuMs: Number(cpu.sender.toFixed(3)),
   dmReceiverCpuMs: Number(cpu.receiver.toFixed(3)),
+  dmClientCpuMs: Number(cpu.client.toFixed(3)),
   vaultSyncCpuMs: Number(cpu.vaultSync.toFixed(3)),
   liveFollowers: live.followers,
   liveSites: live.sites,
