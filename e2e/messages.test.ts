@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteProcess } from '../tests/helpers/sites.js';
 import { launchBrowser, screenshots } from './browser.js';
+import { DmSender } from '../tests/helpers/vault.js';
 
 /** Direct messages between two browsers on two sites, encrypted and decrypted in the browsers. */
 describe('direct messages in the browser', () => {
@@ -181,5 +182,28 @@ describe('direct messages in the browser', () => {
     });
     expect(atRestKeys).toEqual([]);
     await Promise.all([alicePage.context().close(), bobPage.context().close()]);
+  });
+  it('a long conversation shows its latest 100 messages first, and earlier ones on request', async () => {
+    const bobPage = await loginAndOpenMessages(bob, 'bob');
+    const sender = await DmSender.create(alice, 'alice');
+    const tag = crypto.randomUUID().slice(0, 8);
+    // One at a time, so that each has its own send time and the order is certain.
+    const texts = Array.from({ length: 150 }, (_, i) => `long ${tag} number ${i}`);
+    await sender.send(bob.address('bob'), texts, 1);
+    await bobPage.goto(`${bob.url}/messages?with=${encodeURIComponent(alice.address('alice'))}`);
+    const shown = () => bobPage.locator('ol.thread li p').allInnerTexts();
+    // Sent means accepted by alice's site; the last ones may reach bob's a moment later (and show live).
+    await expect.poll(async () => (await shown()).at(-1), { timeout: 20_000 }).toBe(texts[149]);
+    expect((await shown()).filter((t) => t.includes(tag))).toHaveLength(100);
+    expect(await shown()).not.toContain(texts[0]);
+    // Opened at its end, as chat apps do: the latest messages and the box to answer in are on screen.
+    const inView = (locator: ReturnType<Page['locator']>) => locator.evaluate((el) => el.getBoundingClientRect().top >= 0 && el.getBoundingClientRect().bottom <= window.innerHeight);
+    await expect.poll(() => inView(bobPage.getByLabel(`Message to ${alice.address('alice')}`))).toBe(true);
+    expect(await inView(bobPage.locator('ol.thread li').last())).toBe(true);
+    await bobPage.getByRole('button', { name: 'Show earlier messages' }).click();
+    await expect.poll(async () => (await shown()).filter((t) => t.includes(tag)).length).toBe(150);
+    expect((await shown()).filter((t) => t.includes(tag))).toEqual(texts);
+    expect(await bobPage.getByRole('button', { name: 'Show earlier messages' }).count()).toBe(0);
+    await bobPage.context().close();
   });
 });

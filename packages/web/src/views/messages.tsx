@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { MyDevice } from '@hearth/protocol/dm';
 import { LIMITS } from '@hearth/protocol/limits';
 import { api, type ApiResponse } from '../api';
@@ -63,6 +63,42 @@ export default function MessagesView() {
   const [shown, setShown] = useState(THREAD_PAGE);
   useEffect(() => setShown(THREAD_PAGE), [peer]);
   const visible = thread.slice(-shown);
+  // Opening a conversation shows its latest messages and the box to answer in, as chat apps do;
+  // while the reader stays at the end, it stays in view as messages come and the page above
+  // grows (the safety number, a hint); once they scroll up to read, it is left where they are.
+  const composer = useRef<HTMLFormElement>(null);
+  const conversation = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const section = conversation.current;
+    if (!section) return;
+    let stayAtEnd = true; // a conversation opens at its end
+    let ours = false; // the scroll event of our own scrolling says nothing of the reader
+    const follow = () => {
+      if (!stayAtEnd) return;
+      const before = window.scrollY;
+      composer.current?.scrollIntoView({ block: 'end' });
+      ours ||= window.scrollY !== before;
+    };
+    const look = () => {
+      if (ours) return void (ours = false);
+      // Where the reader is now (the browser's scroll anchoring keeps this when the page changes above).
+      stayAtEnd = document.documentElement.scrollHeight - (window.innerHeight + window.scrollY) < 150;
+    };
+    // What changes the place of the end: the page growing, and messages coming (a new one replaces
+    // the oldest shown, which leaves the size as it was).
+    const resized = new ResizeObserver(follow);
+    resized.observe(section);
+    resized.observe(document.body);
+    const changed = new MutationObserver(follow);
+    changed.observe(section, { childList: true, subtree: true });
+    window.addEventListener('scroll', look, { passive: true });
+    follow();
+    return () => {
+      resized.disconnect();
+      changed.disconnect();
+      window.removeEventListener('scroll', look);
+    };
+  }, [peer, me]); // the conversation's section mounts once this browser's device is known
   // Names for the conversation list, as my site knows them (addresses stay beside them).
   const [names, setNames] = useState<Record<string, string>>({});
   const peerKey = peers.join(',');
@@ -139,7 +175,7 @@ export default function MessagesView() {
         </ul>
       </nav>
       {peer && (
-        <section aria-label={`Conversation with ${peer}`}>
+        <section aria-label={`Conversation with ${peer}`} ref={conversation}>
           <h2><PersonLink address={peer} /></h2>
           <div className="row">
             <button type="button" className="small" onClick={() => startCall(peer, false).catch(setError)}>Call</button>
@@ -147,7 +183,7 @@ export default function MessagesView() {
           </div>
           <p className="hint">Safety number: <span className="safety">{safety ?? '…'}</span> (compare it with {peer} in person or on a call)</p>
           {thread.length > visible.length && (
-            <button type="button" className="small secondary" onClick={() => setShown((n) => n + THREAD_PAGE)}>
+            <button type="button" className="small secondary earlier" onClick={() => setShown((n) => n + THREAD_PAGE)}>
               Show earlier messages
             </button>
           )}
@@ -156,7 +192,7 @@ export default function MessagesView() {
               <Message key={m.id} message={m} mine={m.from === me.address} />
             ))}
           </ol>
-          <form onSubmit={submit} className="row">
+          <form onSubmit={submit} className="row" ref={composer}>
             <label htmlFor="dm-text" className="visually-hidden">Message to {peer}</label>
             <input id="dm-text" value={text} onChange={(e) => setText(e.target.value)} maxLength={LIMITS.dmChars} required placeholder={`Message ${peer}`} />
             <button type="submit">Send</button>
