@@ -57,6 +57,7 @@ export function postJson(url, urlPath, { token, body }) {
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
+      res.once('error', reject);
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
         if (res.statusCode >= 400) reject(new Error(`POST ${urlPath}: ${res.statusCode} ${text}`));
@@ -64,6 +65,8 @@ export function postJson(url, urlPath, { token, body }) {
       });
     });
     request.once('error', reject);
+    // A request left unanswered fails the bench instead of stalling it.
+    request.setTimeout(60_000, () => request.destroy(new Error(`POST ${urlPath}: no answer in 60 s`)));
     request.end(payload);
   });
 }
