@@ -7,6 +7,7 @@ import {
   decryptKeyBackup,
   encryptKeyBackup,
   decryptDm,
+  deviceSignedParts,
   encryptDm,
   fingerprint,
   safetyNumber,
@@ -24,8 +25,6 @@ import { generateAgreementKeyPair, generateSigningKeyPair, isAcceptableSigningKe
 import type { DmCiphertext } from './messages.js';
 import { HistoryResponseSchema, openFromDevice, sealForDevice, type HistoryRequest } from './vault.js';
 import { preparedVerify, preparedX25519, type BatchCrypto, type SignatureCheck } from './batch-crypto.js';
-import { canonicalize } from './canonical-json.js';
-import { utf8 } from './encoding.js';
 
 /**
  * The device side of direct messages, shared by every device (CLI, browser): look up keys
@@ -140,9 +139,8 @@ function certifiedOnce(peer: PeerKeys): DeviceRecord[] {
 function signatureCheck(plain: DmPlaintext, sender: PeerKeys): SignatureCheck | undefined {
   const device = certifiedOnce(sender).find((d) => d.id === plain.fromDevice);
   if (!device) return undefined;
-  const { sig, ...unsigned } = plain;
   try {
-    return { message: utf8(canonicalize(unsigned)), signature: fromBase64url(sig), publicKey: device.signKey };
+    return { ...deviceSignedParts(plain), publicKey: device.signKey };
   } catch {
     return undefined;
   }
@@ -207,7 +205,7 @@ export async function listDms(api: DmApi, pins: PinStore, me: MyDevice, withAddr
     let at = 0;
     opened.forEach(({ item, plain, sender, from, to }, i) => {
       const check = checks[i];
-      const verify = check ? preparedVerify([{ ...check, ok: passed[at++]! }]) : undefined;
+      const verify = check ? preparedVerify({ ...check, ok: passed[at++]! }) : undefined;
       const problem = checkDmSender(plain, sender, { from, to }, verify, certifiedOnce(sender));
       if (problem) return reject(item, new Error(`message ${problem}`));
       if (shown.has(plain.id)) return;

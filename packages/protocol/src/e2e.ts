@@ -82,10 +82,16 @@ export function signByDevice<T extends object>(device: DeviceSecrets, unsigned: 
   return { ...unsigned, sig };
 }
 
-export function verifySignedByDevice(signed: { sig: string }, deviceSignKey: string, verify: VerifyFn = nobleVerify): boolean {
+/** What a device signature covers and the signature itself (throws when `sig` is not base64url). */
+export function deviceSignedParts(signed: { sig: string }): { message: Uint8Array; signature: Uint8Array } {
   const { sig, ...unsigned } = signed;
+  return { message: utf8(canonicalize(unsigned)), signature: fromBase64url(sig) };
+}
+
+export function verifySignedByDevice(signed: { sig: string }, deviceSignKey: string, verify: VerifyFn = nobleVerify): boolean {
   try {
-    return verify(utf8(canonicalize(unsigned)), fromBase64url(sig), deviceSignKey);
+    const { message, signature } = deviceSignedParts(signed);
+    return verify(message, signature, deviceSignKey);
   } catch {
     return false;
   }
