@@ -4,7 +4,7 @@ import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { EnvelopeError, formatSite, parseLimitedJson } from '@hearth/protocol';
 import type { Context } from './context.js';
 import { ApiError, errorBody } from './errors.js';
-import { useContractSchemas } from './http-contract.js';
+import { contractSchemaController } from './http-contract.js';
 import { isLoopbackIp, requireUser } from './http-helpers.js';
 import { runInSite } from './site-scope.js';
 import rateLimit from '@fastify/rate-limit';
@@ -46,8 +46,10 @@ export interface SharedAppOptions {
  */
 export async function buildApp(ctx: Context, shared?: SharedAppOptions): Promise<FastifyInstance> {
   const dev = shared ? shared.dev : ctx.config.dev;
+  const logger = (shared ? shared.logger : ctx.log) as unknown as FastifyBaseLogger;
   const app = Fastify({
-    loggerInstance: (shared ? shared.logger : ctx.log) as unknown as FastifyBaseLogger,
+    loggerInstance: logger,
+    schemaController: contractSchemaController(logger),
     ...(shared ? { childLoggerFactory: (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions, raw: RawRequestDefaultExpression) => logger.child({ ...bindings, site: (raw.headers.host ?? '').replace(/:\d+$/, '') }, options) } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
@@ -57,7 +59,6 @@ export async function buildApp(ctx: Context, shared?: SharedAppOptions): Promise
     return503OnClosing: true,
   });
 
-  useContractSchemas(app);
   app.decorate('authenticate', (request: FastifyRequest) => requireUser(ctx, request));
 
   // Our own JSON parser: a depth check before JSON.parse, and errors in our format.

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import SQLite from 'better-sqlite3';
-import * as tar from 'tar';
 import { HearthError } from '@hearth/protocol';
 import { keepAlive } from '../storage/db.js';
 import { AckMarks } from '../storage/integrity.js';
@@ -93,6 +92,7 @@ export async function backupSite(config: ServiceConfig, registry: SiteRegistry, 
     const out = options.out ? path.resolve(options.out) : path.join(backupDir(config, domain), `${domain}-${stamp(now)}.tar.gz`);
     fs.mkdirSync(path.dirname(out), { recursive: true, mode: 0o700 });
     const tmp = `${out}.${process.pid}.tmp`;
+    const tar = await import('tar'); // loaded when a backup is made: a running site never needs it
     await tar.c({ gzip: true, file: tmp, cwd: staging, portable: true }, ['manifest.json', 'site']);
     fs.renameSync(tmp, out);
     return { file: out, createdAt: manifest.createdAt, bytes: fs.statSync(out).size };
@@ -130,6 +130,7 @@ async function unpack(config: ServiceConfig, file: string): Promise<{ staging: s
   try {
     // Only the manifest and the site's files, never a link, never outside the folder (tar refuses
     // absolute paths and ".." unless told otherwise).
+    const tar = await import('tar');
     await tar.x({ file, cwd: staging, strict: true, filter: (p, entry) => (p === 'manifest.json' || p === 'site' || p.startsWith('site/')) && !('type' in entry && /Link/.test(String(entry.type))) });
     let manifest: BackupManifest;
     try {

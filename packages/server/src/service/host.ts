@@ -12,7 +12,7 @@ import { requestSite, runInSite } from '../site-scope.js';
 import { escapeHtml } from '../web/html.js';
 import { backupSite, listBackups, pruneBackups } from './backup.js';
 import { showDomain } from './domains.js';
-import { ServiceMetrics } from './metrics.js';
+import type { ServiceMetrics } from './metrics.js';
 import { Panel } from './panel.js';
 import type { ServiceSite, SiteRegistry } from './registry.js';
 import { serviceSiteDir, type ServiceConfig } from './service-config.js';
@@ -44,7 +44,9 @@ export class ServiceHost {
   private readonly timers: NodeJS.Timeout[] = [];
   private backingUp: Promise<void> = Promise.resolve();
   private ready = false;
-  private readonly metrics: ServiceMetrics;
+  private metricsLoading: Promise<ServiceMetrics> | undefined;
+  /** Set by listen() before the first request is taken. */
+  private metrics!: ServiceMetrics;
   private readonly panel: Panel;
 
   constructor(
@@ -53,8 +55,7 @@ export class ServiceHost {
     private readonly options: ServiceHostOptions = {},
   ) {
     this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
-    this.metrics = new ServiceMetrics(registry, () => this.runtimes);
-    this.panel = new Panel(config, registry, this.log.child({ panel: true }), () => this.metrics.requestCounts());
+    this.panel = new Panel(config, registry, this.log.child({ panel: true }), async () => (await this.loadMetrics()).requestCounts());
   }
 
   /** The service's logger (for what runs beside it, like Caddy). */
@@ -62,7 +63,14 @@ export class ServiceHost {
     return this.log;
   }
 
+  /** The service's metrics, made on first use (listen makes them before the first request). */
+  private loadMetrics(): Promise<ServiceMetrics> {
+    this.metricsLoading ??= import('./metrics.js').then((m) => m.ServiceMetrics.load(this.registry, () => this.runtimes));
+    return this.metricsLoading;
+  }
+
   async listen(host: string, port: number): Promise<{ port: number }> {
+    this.metrics = await this.loadMetrics();
     this.app = await buildApp(requestSite, { logger: this.log, dev: this.config.dev });
     await this.app.ready();
     const server = http.createServer((req, res) => void this.handle(req, res));

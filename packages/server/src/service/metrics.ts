@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { Context } from '../context.js';
 import type { SiteRegistry } from './registry.js';
 
@@ -8,13 +8,22 @@ import type { SiteRegistry } from './registry.js';
  * event loop), and per site the requests it served by status class, how long they took, and, for
  * the sites open now, what waits in their outboxes. Read at GET /.hearth-service/metrics, from
  * this machine only (see ServiceHost).
+ *
+ * prom-client is loaded by `load`, when a service starts: a single site (`hearth start`) never
+ * serves these metrics and does not keep the module resident (about 1.5 MB of heap).
  */
 export class ServiceMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly requests: Counter<'site' | 'status'>;
   private readonly duration: Histogram<'site'>;
 
-  constructor(sites: SiteRegistry, openSites: () => Map<string, Promise<Context>>) {
+  static async load(sites: SiteRegistry, openSites: () => Map<string, Promise<Context>>): Promise<ServiceMetrics> {
+    return new ServiceMetrics(await import('prom-client'), sites, openSites);
+  }
+
+  private constructor(prom: typeof import('prom-client'), sites: SiteRegistry, openSites: () => Map<string, Promise<Context>>) {
+    const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = prom;
+    this.registry = new Registry();
     collectDefaultMetrics({ register: this.registry, prefix: 'hearth_' });
     this.requests = new Counter({ name: 'hearth_site_requests_total', help: 'HTTP requests served, per site and status class', labelNames: ['site', 'status'], registers: [this.registry] });
     this.duration = new Histogram({ name: 'hearth_site_request_seconds', help: 'Time to answer a request, per site', labelNames: ['site'], buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
