@@ -157,9 +157,12 @@ export class CallSession {
   async ring(offer: CallSignal, caller?: DeviceRecord): Promise<void> {
     this.offerSdp = offer.sdp;
     this.timers.push(setTimeout(() => this.state === 'ringing' && this.end('Missed call.'), NO_ANSWER_MS));
-    // While it rings, the connection is made and given the offer and the caller's candidates, so
-    // "Answer" only adds my camera and microphone. Nothing of mine is gathered or sent (no
-    // candidate, no address) until I answer: gathering starts with my answer.
+    // While it rings, the connection is made and given the offer and the caller's candidates, and
+    // my answer is written (not applied), so "Answer" only applies and sends it and adds my camera
+    // and microphone. Nothing of mine is gathered or sent (no candidate, no address) until I
+    // answer: gathering starts when the answer is applied. Whether the browser gives the camera
+    // without asking is looked up now too: it is a round trip to the browser's own process.
+    this.mediaAllowedAtRing = mediaAllowed(this.video);
     if (offer.sdp) {
       const answering = this.connectionForOffer(offer.sdp);
       this.answering = answering;
@@ -173,14 +176,20 @@ export class CallSession {
   /** The callee's lookup of the caller's devices, which "Answer" may have to wait for. */
   private peerLoaded: Promise<void> | undefined;
 
-  /** The callee's connection, with the caller's offer and candidates in it. */
-  private answering: Promise<RTCPeerConnection> | undefined;
+  /** The callee's connection, with the caller's offer and candidates in it, and my answer written. */
+  private answering: Promise<{ pc: RTCPeerConnection; answer: RTCSessionDescriptionInit }> | undefined;
+  private mediaAllowedAtRing: Promise<boolean> | undefined;
 
-  private async connectionForOffer(sdp: string): Promise<RTCPeerConnection> {
+  private async connectionForOffer(sdp: string): Promise<{ pc: RTCPeerConnection; answer: RTCSessionDescriptionInit }> {
     const pc = await this.createPeerConnection();
     await pc.setRemoteDescription({ type: 'offer', sdp });
     await this.flushIce();
-    return pc;
+    // The offer made a transceiver for each of the caller's kinds: I send on those too.
+    for (const transceiver of pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind;
+      if (kind === 'audio' || (kind === 'video' && this.video)) transceiver.direction = 'sendrecv';
+    }
+    return { pc, answer: await pc.createAnswer() };
   }
 
   async accept(): Promise<void> {
@@ -193,14 +202,8 @@ export class CallSession {
       // already; otherwise the permission comes first, and a refusal does not answer the call.
       const media = this.openMedia();
       media.catch(() => undefined); // awaited below
-      if (!(await mediaAllowed(this.video))) await media;
-      const [pc] = await Promise.all([(this.answering ??= this.connectionForOffer(this.offerSdp)), this.peerLoaded]);
-      // The offer made a transceiver for each of the caller's kinds: I send on those too.
-      for (const transceiver of pc.getTransceivers()) {
-        const kind = transceiver.receiver.track.kind;
-        if (kind === 'audio' || (kind === 'video' && this.video)) transceiver.direction = 'sendrecv';
-      }
-      const answer = await pc.createAnswer();
+      if (!(await (this.mediaAllowedAtRing ?? mediaAllowed(this.video)))) await media;
+      const [{ pc, answer }] = await Promise.all([(this.answering ??= this.connectionForOffer(this.offerSdp)), this.peerLoaded]);
       await pc.setLocalDescription(answer);
       await this.send({ kind: 'answer', sdp: answer.sdp });
       this.descriptionSent = true;
