@@ -110,7 +110,18 @@ export async function messagesBench({ log = console.log } = {}) {
       await page.goto('about:blank');
       await page.addInitScript((text) => (window.__latest = text), latest);
       await page.goto(`${urlB}/messages?with=${encodeURIComponent(alice)}`);
-      return page.evaluate(() => window.__painted);
+      // Bounded: a page that never shows the latest message fails the bench with what it shows.
+      let timer;
+      const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 60_000)));
+      try {
+        return await Promise.race([page.evaluate(() => window.__painted), late]);
+      } catch (error) {
+        if (error.message !== 'timeout') throw error;
+        const shown = await page.evaluate(() => ({ url: location.href, status: document.querySelector('[role="status"], .error, .hint')?.textContent ?? '', last: [...document.querySelectorAll('ol.thread li p')].slice(-2).map((p) => p.textContent) }));
+        throw new Error(`the latest message was not on screen 60 s after opening the conversation: ${JSON.stringify(shown)}`);
+      } finally {
+        clearTimeout(timer);
+      }
     };
     // With nothing kept: the first open in this browser fetches and decrypts all of it (and keeps it).
     const openColdMs = await open();
