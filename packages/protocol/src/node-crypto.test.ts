@@ -17,6 +17,19 @@ describe('node:crypto and @noble agree byte for byte', () => {
     );
   });
 
+  it('a one-time X25519 key made by node:crypto agrees with @noble on its public key and shared secret', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (peerSecret) => {
+        const once = nodeX25519.generate!();
+        expect(once.publicKey).toHaveLength(32);
+        const peerPublic = x25519.getPublicKey(peerSecret);
+        // What the peer computes from the one-time public key is what the one-time key computes from the peer's.
+        expect(toBase64url(once.sharedSecret(peerPublic))).toBe(toBase64url(x25519.getSharedSecret(peerSecret, once.publicKey)));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('Ed25519 signatures made by one verify under the other, and a changed byte breaks both', () => {
     const keys = generateSigningKeyPair();
     fc.assert(
