@@ -65,12 +65,12 @@ export const nodeX25519: X25519 = {
   publicKey: (secret) => rawPublic(crypto.createPublicKey(x25519Private(secret))),
   sharedSecret: (secret, publicKey) => new Uint8Array(crypto.diffieHellman({ privateKey: x25519Private(secret), publicKey: x25519Public(publicKey) })),
   generate: () => {
-    // The public key comes out DER-encoded by the generating call itself, never exported from its
-    // KeyObject afterwards. Node 20 holds a key's lock while it builds a JWK export, and a garbage
-    // collection at that moment may destroy the job that generated the key, which takes the same
-    // lock: the process then waits on itself forever (seen as a site frozen mid-test, main thread
-    // in ~KeyGenJob under ExportJWKEdKey).
-    const { privateKey, publicKey } = crypto.generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } } as unknown as crypto.X25519KeyPairKeyObjectOptions) as unknown as { privateKey: crypto.KeyObject; publicKey: Buffer };
-    return { publicKey: new Uint8Array(publicKey.subarray(publicKey.length - 32)), sharedSecret: (peer) => new Uint8Array(crypto.diffieHellman({ privateKey, publicKey: x25519Public(peer) })) };
+    // The public key comes out encoded (as JWK) by the generating call itself, never exported from
+    // its KeyObject afterwards. Node 20 holds a key's lock while it builds a JWK export, and a
+    // garbage collection at that moment may destroy the job that generated the key, which takes
+    // the same lock: the process then waits on itself forever (seen as a site frozen mid-test, main
+    // thread in ~KeyGenJob under ExportJWKEdKey). Inside the call, its own job is still in use.
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } } as unknown as crypto.X25519KeyPairKeyObjectOptions) as unknown as { privateKey: crypto.KeyObject; publicKey: crypto.JsonWebKey };
+    return { publicKey: new Uint8Array(Buffer.from(publicKey.x!, 'base64url')), sharedSecret: (peer) => new Uint8Array(crypto.diffieHellman({ privateKey, publicKey: x25519Public(peer) })) };
   },
 };
