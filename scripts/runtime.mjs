@@ -1,5 +1,6 @@
-// How a site process is started, in one place (`npm start`, the bench). The `hearth` shebang
-// repeats these two settings because a shebang cannot import them.
+// How a site process is started, in one place (`npm start`, the bench). The `hearth` shebang, the
+// systemd unit (packages/server/src/service/systemd.ts) and docs/DEPLOY.md repeat these settings:
+// a shebang cannot import them, and the unit is written for a machine without this repository.
 //  - 1 MB young-generation semi-spaces instead of 16: less memory at rest, little cost in speed.
 //  - the old generation grows by 20% of what is live before the next full collection, not V8's
 //    own factor (up to 4x when collections are quick): a site after the bench's 20,000-envelope

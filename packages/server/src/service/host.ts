@@ -44,8 +44,7 @@ export class ServiceHost {
   private readonly timers: NodeJS.Timeout[] = [];
   private backingUp: Promise<void> = Promise.resolve();
   private ready = false;
-  private metricsLoading: Promise<ServiceMetrics> | undefined;
-  /** Set by listen() before the first request is taken. */
+  /** Made by listen() before the first request is taken (the panel's too). */
   private metrics!: ServiceMetrics;
   private readonly panel: Panel;
 
@@ -55,7 +54,7 @@ export class ServiceHost {
     private readonly options: ServiceHostOptions = {},
   ) {
     this.log = pino({ level: options.logLevel ?? 'info', base: { service: config.dataDir } });
-    this.panel = new Panel(config, registry, this.log.child({ panel: true }), async () => (await this.loadMetrics()).requestCounts());
+    this.panel = new Panel(config, registry, this.log.child({ panel: true }), () => this.metrics.requestCounts());
   }
 
   /** The service's logger (for what runs beside it, like Caddy). */
@@ -63,14 +62,8 @@ export class ServiceHost {
     return this.log;
   }
 
-  /** The service's metrics, made on first use (listen makes them before the first request). */
-  private loadMetrics(): Promise<ServiceMetrics> {
-    this.metricsLoading ??= import('./metrics.js').then((m) => m.ServiceMetrics.load(this.registry, () => this.runtimes));
-    return this.metricsLoading;
-  }
-
   async listen(host: string, port: number): Promise<{ port: number }> {
-    this.metrics = await this.loadMetrics();
+    this.metrics = await (await import('./metrics.js')).ServiceMetrics.load(this.registry, () => this.runtimes);
     this.app = await buildApp(requestSite, { logger: this.log, dev: this.config.dev });
     await this.app.ready();
     const server = http.createServer((req, res) => void this.handle(req, res));
