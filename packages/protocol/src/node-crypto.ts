@@ -55,9 +55,25 @@ function remember(cache: Map<string, crypto.KeyObject>, key: string, make: () =>
 
 const x25519Private = (secret: Uint8Array) =>
   remember(x25519Privates, Buffer.from(secret).toString('base64url'), () => crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: 'der', type: 'pkcs8' }), 64);
+/**
+ * Public keys seen once, by value only. Most public keys that come to an agreement are one-time
+ * keys (every DM and relay envelope opened brings its own) that never come back: a KeyObject is
+ * kept only for a key seen a second time (a device's or a site's), so a vault catching up on
+ * 10,000 DMs does not keep 10,000 native key handles for the garbage collector to sweep.
+ */
+const x25519SeenOnce = new Set<string>();
+const importX25519Public = (x: string) => crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
 const x25519Public = (publicKey: Uint8Array) => {
   const x = Buffer.from(publicKey).toString('base64url');
-  return remember(x25519Publics, x, () => crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }), 10_000);
+  const kept = x25519Publics.get(x);
+  if (kept) return kept;
+  if (!x25519SeenOnce.has(x)) {
+    if (x25519SeenOnce.size >= 10_000) x25519SeenOnce.clear();
+    x25519SeenOnce.add(x);
+    return importX25519Public(x);
+  }
+  x25519SeenOnce.delete(x);
+  return remember(x25519Publics, x, () => importX25519Public(x), 10_000);
 };
 const rawPublic = (key: crypto.KeyObject) => new Uint8Array(Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url'));
 

@@ -90,4 +90,26 @@ describe('the vault checks who sent each DM', () => {
     const check = new SenderCheck({ address: ME, identityKey: me.identity.publicKey }, fakeLookup(new Map()).lookup, memoryPins(), nobleVerify);
     await expect(check.check(dmFrom(bob.devices[0]!, BOB, ME), { from: BOB, to: ME })).rejects.toBeInstanceOf(LookupUnavailable);
   });
+
+  it('takes a signature verdict made elsewhere only when it was made with the key the check settles on', async () => {
+    const me = person(ME);
+    const bob = person(BOB);
+    const verified: string[] = [];
+    const counting = (message: Uint8Array, signature: Uint8Array, key: string) => (verified.push(key), nobleVerify(message, signature, key));
+    const check = new SenderCheck({ address: ME, identityKey: me.identity.publicKey }, fakeLookup(new Map([[BOB, profile(bob)]])).lookup, memoryPins(), counting);
+    const genuine = dmFrom(bob.devices[0]!, BOB, ME);
+    const bobKey = bob.devices[0]!.sign.publicKey;
+    expect(await check.check(genuine, { from: BOB, to: ME })).toBeNull(); // looks bob up (his device certificate is checked)
+    expect(check.knownSignKeys(BOB)?.get(bob.devices[0]!.id)).toBe(bobKey);
+    verified.length = 0;
+    // A verdict under bob's certified key is taken as it is, either way.
+    expect(await check.check(genuine, { from: BOB, to: ME }, { signKey: bobKey, ok: true })).toBeNull();
+    expect(await check.check(genuine, { from: BOB, to: ME }, { signKey: bobKey, ok: false })).toMatch(/does not verify/);
+    expect(verified).toEqual([]);
+    // A verdict under any other key counts for nothing: the signature is checked here.
+    const tampered = { ...genuine, text: 'changed after signing' };
+    expect(await check.check(tampered, { from: BOB, to: ME }, { signKey: generateSigningKeyPair().publicKey, ok: true })).toMatch(/does not verify/);
+    expect(verified).toEqual([bobKey]);
+    expect(check.knownSignKeys('carol@x.example')).toBeUndefined();
+  });
 });

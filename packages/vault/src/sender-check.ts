@@ -62,15 +62,26 @@ export class SenderCheck {
     return known;
   }
 
-  /** null when the message is genuine, else the reason it is not. Throws LookupUnavailable to retry later. */
-  async check(plain: DmPlaintext, expected: { from: string; to: string }): Promise<string | null> {
+  /** The signing keys of `address`'s certified devices, when already known (no lookup). */
+  knownSignKeys(address: string): Map<string, string> | undefined {
+    return this.known.get(address)?.signKeys;
+  }
+
+  /**
+   * null when the message is genuine, else the reason it is not. Throws LookupUnavailable to retry
+   * later. `verified` is a signature check already made elsewhere (a worker thread): it counts
+   * only when it was made with the very key this check settles on; otherwise the signature is
+   * checked here.
+   */
+  async check(plain: DmPlaintext, expected: { from: string; to: string }, verified?: { signKey: string; ok: boolean }): Promise<string | null> {
     if (plain.from !== expected.from) return `claims to be from ${plain.from}, but arrived from ${expected.from}`;
     if (plain.to !== expected.to) return `is addressed to ${plain.to}, not ${expected.to}`;
     try {
       let signKey = (await this.keysOf(expected.from)).signKeys.get(plain.fromDevice);
       if (!signKey) signKey = (await this.keysOf(expected.from, true)).signKeys.get(plain.fromDevice);
       if (!signKey) return `was signed by device ${plain.fromDevice}, which ${expected.from}'s identity key has not certified`;
-      if (!verifyDmPlaintextSignature(plain, signKey, this.verify)) return 'has a signature that does not verify';
+      const ok = verified?.signKey === signKey ? verified.ok : verifyDmPlaintextSignature(plain, signKey, this.verify);
+      if (!ok) return 'has a signature that does not verify';
       return null;
     } catch (error) {
       if (error instanceof LookupRefused) return error.message;

@@ -1,24 +1,26 @@
 import { EventEmitter } from 'node:events';
 import {
-  decryptDm,
   HistoryRequestSchema,
   nextRetryDelay,
   openFromDevice,
   sealForDevice,
   VAULT_FRAME_MAX_BYTES,
+  VAULT_WINDOW,
   VaultServerFrameSchema,
   vaultLinkProofBytes,
   CryptoError,
   type VaultClientFrame,
   type VaultServerFrame,
 } from '@hearth/protocol';
-import { nodeSigner, nodeVerify, nodeX25519 } from '@hearth/protocol/node';
+import { nodeSigner, nodeVerify } from '@hearth/protocol/node';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { VaultSecrets } from './config.js';
 import { openTunnel, TunnelError, type VaultRelay } from './tunnel.js';
 import { LookupRefused, LookupUnavailable, SenderCheck, type ProfileKeys } from './sender-check.js';
 import type { VaultMessage, VaultStore } from './vault-store.js';
+import { DmOpener } from './dm-opener.js';
+import type { Opened } from './dm-open.js';
 
 type DmFrame = Extract<VaultServerFrame, { t: 'dm' }>;
 
@@ -39,6 +41,9 @@ const SILENCE_MS = 75_000;
 const LOOKUP_TIMEOUT_MS = 30_000;
 /** History answers stay under the backend's frame limit, sealing and base64 included. */
 const HISTORY_PAGE_BYTES = 64 * 1024;
+/** Messages stored (and acked) per transaction: a quarter of the backend's window, so it always has some to send. */
+const STORE_CHUNK = VAULT_WINDOW / 4;
+const SYNCED_EVERY_MS = 2_000;
 /**
  * While linked through a relay, the direct path is tried again (one small GET) every 30 s for the
  * first 10 minutes, when a block is most likely to be brief, then every 5 minutes.
@@ -60,11 +65,13 @@ export class VaultLink extends EventEmitter {
   private wake: (() => void) | undefined;
   private readonly batch: Array<{ socket: WebSocket; frame: DmFrame }> = [];
   private working: Promise<void> = Promise.resolve();
+  private readonly opener: DmOpener;
   private scheduled = false;
   private nextRid = 1;
   private readonly lookups = new Map<number, { resolve: (profile: ProfileKeys) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   private readonly senders: SenderCheck;
   private stats = { stored: 0, duplicates: 0, rejected: 0 };
+  private lastSynced = 0;
   /** Resolves when the link stops for good: stop() or a refusal that retrying cannot fix. */
   readonly done: Promise<void>;
   private finish!: (error?: Error) => void;
@@ -74,11 +81,14 @@ export class VaultLink extends EventEmitter {
     private readonly secrets: VaultSecrets,
     /** Relays named when the vault was started, tried after those its site told it about. */
     private readonly extraRelays: VaultRelay[] = [],
+    /** Threads that open DMs while the vault catches up (default: one per core; 0 opens them in place). */
+    openThreads?: number,
   ) {
     super();
     this.done = new Promise<void>((resolve, reject) => {
       this.finish = (error) => (error ? reject(error) : resolve());
     });
+    this.opener = new DmOpener(secrets.device, openThreads === undefined ? {} : { threads: openThreads });
     const contacts = () => store.getSecret<Record<string, string>>('contacts') ?? {};
     this.senders = new SenderCheck(
       { address: secrets.config.address, identityKey: secrets.identity.publicKey },
@@ -99,6 +109,7 @@ export class VaultLink extends EventEmitter {
     this.socket?.close(1000, 'vault stopping');
     this.tunnel?.terminate();
     await this.working;
+    await this.opener.close();
     this.finish();
   }
 
@@ -133,6 +144,7 @@ export class VaultLink extends EventEmitter {
         const message = `${this.secrets.config.site} does not know this vault any more (${outcome.reason || 'not paired'}): pair it again with a new code`;
         this.emit('event', { type: 'fatal', code: 'not_paired', message } satisfies VaultEvent);
         this.stopped = true;
+        await this.opener.close();
         this.finish(Object.assign(new Error(message), { code: 'not_paired' }));
         return;
       }
@@ -239,17 +251,7 @@ export class VaultLink extends EventEmitter {
       }
       case 'dm':
         this.batch.push({ socket, frame });
-        if (!this.scheduled) {
-          this.scheduled = true;
-          this.working = this.working
-            .then(() => new Promise((resolve) => setImmediate(resolve)))
-            .then(() => this.storeBatch())
-            .catch((error: unknown) => {
-              // Nothing of the failed batch was acked: a fresh link brings it again.
-              this.emit('event', { type: 'disconnected', reason: `storing failed: ${(error as Error).message}`, retryInMs: 0 } satisfies VaultEvent);
-              this.socket?.close(1011, 'storing failed');
-            });
-        }
+        this.scheduleStore();
         return;
       case 'lookup': {
         const waiting = this.lookups.get(frame.rid);
@@ -270,20 +272,72 @@ export class VaultLink extends EventEmitter {
     }
   }
 
-  /** Decrypts, checks and stores what has arrived, in one transaction, then acks it. */
-  private async storeBatch(): Promise<void> {
-    this.scheduled = false;
-    const items = this.batch.splice(0);
+  /**
+   * Takes the next chunk of arrived DMs (on the next turn of the event loop, so a burst of frames
+   * makes full chunks), starts opening it at once (on the opener's threads) and queues its storing
+   * behind the chunks before it: threads open the next chunks while this one is stored.
+   */
+  private scheduleStore(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const items = this.batch.splice(0, STORE_CHUNK);
+      if (this.batch.length > 0) this.scheduleStore();
+      const me = this.secrets.config.address;
+      const opened = this.opener.open(
+        items.map(({ frame }) => {
+          const signKeys = this.senders.knownSignKeys(frame.direction === 'in' ? frame.peer : me);
+          return { message: frame.message, ...(signKeys ? { signKeys } : {}) };
+        }),
+      );
+      // Handled where the chain awaits it; this keeps a failure in the meantime from counting as unhandled.
+      opened.catch(() => undefined);
+      this.working = this.working
+        .then(() => this.storeOpened(items, opened))
+        .catch((error: unknown) => {
+          // Nothing of the failed chunk was acked: a fresh link brings it again.
+          this.emit('event', { type: 'disconnected', reason: `storing failed: ${(error as Error).message}`, retryInMs: 0 } satisfies VaultEvent);
+          this.socket?.close(1011, 'storing failed');
+        });
+    });
+  }
+
+  /**
+   * Checks the senders of an opened chunk and stores it in one transaction, then acks it. Acking
+   * a chunk (a quarter of the window) at a time lets the backend send the next DMs while the vault
+   * works on the rest, instead of both taking turns.
+   */
+  private async storeOpened(items: Array<{ socket: WebSocket; frame: DmFrame }>, opening: Promise<Opened[]>): Promise<void> {
+    const results = await opening;
     const me = this.secrets.config.address;
     const messages: VaultMessage[] = [];
     const acks = new Map<WebSocket, number[]>();
-    for (const { socket, frame } of items) {
+    for (const [i, { socket, frame }] of items.entries()) {
       if (socket.readyState !== WebSocket.OPEN) continue; // it will come again on the next link
-      try {
-        const plain = decryptDm(frame.message, this.secrets.device, nodeX25519);
+      const result = results[i]!;
+      if ('error' in result) {
+        this.stats.rejected++;
+        this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: result.error.message } satisfies VaultEvent);
+      } else {
+        const plain = result.plain;
         const from = frame.direction === 'in' ? frame.peer : me;
         const to = frame.direction === 'in' ? me : frame.peer;
-        const problem = await this.senders.check(plain, { from, to });
+        let problem: string | null;
+        try {
+          problem = await this.senders.check(plain, { from, to }, result.verified);
+        } catch (error) {
+          if (error instanceof CryptoError) {
+            this.stats.rejected++;
+            this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: error.message } satisfies VaultEvent);
+            acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
+            continue;
+          }
+          if (!(error instanceof LookupUnavailable)) throw error;
+          // The sender's keys cannot be fetched now: leave this message unacked and retry on a new link.
+          socket.close(1013, `could not verify a sender now: ${error.message}`);
+          continue;
+        }
         if (problem) {
           this.stats.rejected++;
           this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: `message ${problem}` } satisfies VaultEvent);
@@ -292,15 +346,6 @@ export class VaultLink extends EventEmitter {
           // message replayed in another envelope is then the same row, kept once.
           messages.push({ id: plain.id, from, to, sentAt: plain.sentAt, text: plain.text });
         }
-      } catch (error) {
-        if (error instanceof LookupUnavailable) {
-          // The sender's keys cannot be fetched now: leave this message unacked and retry on a new link.
-          socket.close(1013, `could not verify a sender now: ${error.message}`);
-          continue;
-        }
-        if (!(error instanceof CryptoError)) throw error;
-        this.stats.rejected++;
-        this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: error.message } satisfies VaultEvent);
       }
       acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
     }
@@ -309,7 +354,12 @@ export class VaultLink extends EventEmitter {
     this.stats.stored += added;
     this.stats.duplicates += messages.length - added;
     for (const [socket, seqs] of acks) send(socket, { t: 'ack', seqs });
-    this.emit('event', { type: 'synced', ...this.stats, total: this.store.count() } satisfies VaultEvent);
+    // Progress a line at a time: when caught up with what has arrived, and every few seconds of a long sync.
+    const now = Date.now();
+    if (this.batch.length === 0 || now - this.lastSynced >= SYNCED_EVERY_MS) {
+      this.lastSynced = now;
+      this.emit('event', { type: 'synced', ...this.stats, total: this.store.count() } satisfies VaultEvent);
+    }
   }
 
   private lookup(address: string): Promise<ProfileKeys> {

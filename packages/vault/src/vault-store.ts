@@ -31,12 +31,14 @@ export interface VaultMessage {
 export const KDF = { algorithm: 2 /* Argon2id */, memoryCost: 65536, timeCost: 3, parallelism: 1, outputLen: 32 } as const;
 const CHECK = new TextEncoder().encode('hearth-vault-v1 check');
 const SCHEMA_VERSION = 1;
+const utf8 = new TextEncoder();
 
 /** Every Database and Statement is held for the process's life: better-sqlite3 12 aborts Node 24 when the GC finalizes one. */
 const keptAlive: object[] = [];
 
 export class VaultStore {
   private readonly statements = new Map<string, SQLite.Statement>();
+  private readonly peerTags = new Map<string, Buffer>();
 
   private constructor(
     private readonly db: SQLite.Database,
@@ -106,18 +108,27 @@ export class VaultStore {
 
   private peerTag(message: Pick<VaultMessage, 'from' | 'to'>, me: string): Buffer {
     const peer = message.from === me ? message.to : message.from;
-    return Buffer.from(hmac(sha256, this.tagKey, new TextEncoder().encode(peer)));
+    // A keyed hash is the same for every message with a person: computed once per person.
+    let tag = this.peerTags.get(peer);
+    if (!tag) {
+      tag = Buffer.from(hmac(sha256, this.tagKey, utf8.encode(peer)));
+      if (this.peerTags.size >= 1_000) this.peerTags.clear();
+      this.peerTags.set(peer, tag);
+    }
+    return tag;
   }
 
   /** Stores messages once each (by id): returns how many were new. One transaction for the batch. */
   add(me: string, messages: VaultMessage[]): number {
     const insert = this.prepare('INSERT INTO messages (id, peer_tag, nonce, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
+    // Every nonce of the batch from one call to the system's random source (a call per message costs more than the sealing).
+    const nonces = crypto.randomBytes(24 * messages.length);
     let added = 0;
     this.db.transaction(() => {
-      for (const message of messages) {
-        const nonce = crypto.randomBytes(24);
-        const body = xchacha20poly1305(this.encKey, nonce, new TextEncoder().encode(message.id)).encrypt(new TextEncoder().encode(JSON.stringify(message)));
-        added += insert.run(message.id, this.peerTag(message, me), nonce, Buffer.from(body)).changes;
+      for (const [i, message] of messages.entries()) {
+        const nonce = nonces.subarray(24 * i, 24 * (i + 1));
+        const body = xchacha20poly1305(this.encKey, nonce, utf8.encode(message.id)).encrypt(utf8.encode(JSON.stringify(message)));
+        added += insert.run(message.id, this.peerTag(message, me), nonce, body).changes;
       }
     })();
     return added;
