@@ -7,8 +7,8 @@ import { del, get, set } from 'idb-keyval';
 import { bySentAt, enrolDevice, listDms, webCryptoBatch, type BatchCrypto, safetyNumberWith, sendDm, vaultHistory, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
 import { forgetHistories, historyScope, HistoryStore, messageKey, takeEarly, type HistoryChunk, type StoredHistory } from './history-store';
 import { api, DEVICE_ID_KEY, session } from './api';
+import { deviceKey, takeDeviceEarly } from './device-record';
 
-const deviceKey = (username: string) => `hearth.device.${location.host}.${username}`;
 const pinKey = (address: string) => `hearth.pin.${location.host}.${address}`;
 
 export const dmApi: DmApi = {
@@ -65,7 +65,8 @@ export async function myDevice(): Promise<MyDevice | undefined> {
   const username = session.username;
   if (!username) return undefined;
   if (known?.username === username) return known.device;
-  const device = await get<MyDevice>(deviceKey(username));
+  // Started as the app loaded when it opened on Messages (main.tsx), else now.
+  const device = await (takeDeviceEarly(username)?.catch(() => get<MyDevice>(deviceKey(username))) ?? get<MyDevice>(deviceKey(username)));
   if (device) known = { username, device };
   return device;
 }

@@ -16,12 +16,13 @@ import { SiteView } from './views/site';
 import { ThreadView } from './views/thread';
 
 const MessagesView = lazy(() => import('./views/messages'));
-// Opened straight on Messages: the conversations this browser kept are read while the app starts
-// (a small module: the DM crypto is not needed to show them).
+// Opened straight on Messages: the conversations this browser kept, and its device, are read
+// while the app starts (small modules: the DM crypto is not needed to show them).
 const keptDevice = localStorage.getItem(DEVICE_ID_KEY);
 if (session.username && keptDevice && window.location.pathname === '/messages') {
   const username = session.username;
   void import('./history-store').then((h) => h.readEarly(h.historyScope(window.location.host, username, keptDevice))).catch(() => undefined);
+  void import('./device-record').then((d) => d.readDeviceEarly(username)).catch(() => undefined);
 }
 
 /** Pages only the owner sees: logged out, they lead to the login page. */
