@@ -4,12 +4,18 @@
  * the crypto behind it load only when messages are used, keeping the first page load small.
  */
 import { del, get, set } from 'idb-keyval';
-import { bySentAt, enrolDevice, listDms, webCryptoBatch, type BatchCrypto, safetyNumberWith, sendDm, vaultHistory, type DmApi, type DmListResult, type ListedDm, type MyDevice, type PeerKeys, type PinStore } from '@hearth/protocol/dm';
-import { forgetHistories, historyScope, HistoryStore, messageKey, takeEarly, type HistoryChunk, type StoredHistory } from './history-store';
+import type { BatchCrypto, DmApi, DmListResult, ListedDm, MyDevice, PeerKeys, PinStore } from '@hearth/protocol/dm';
+import { bySentAt, forgetHistories, historyScope, HistoryStore, messageKey, takeEarly, type HistoryChunk, type StoredHistory } from './history-store';
 import { api, DEVICE_ID_KEY, session } from './api';
 import { deviceKey, takeDeviceEarly } from './device-record';
 
 const pinKey = (address: string) => `hearth.pin.${location.host}.${address}`;
+
+/**
+ * The DM code and its crypto (the largest part of Messages), loaded when first needed: a
+ * conversation this browser kept is on screen before it has even been evaluated.
+ */
+const dm = () => import('@hearth/protocol/dm');
 
 export const dmApi: DmApi = {
   get: (path) => api('GET', path),
@@ -32,7 +38,7 @@ export async function ensureDevice(password: string): Promise<MyDevice> {
     return existing;
   }
   const id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
-  const device = await enrolDevice(dmApi, { password, deviceName: `Browser: ${navigator.userAgent.split(') ')[0]?.split(' (')[1] ?? 'web'}`.slice(0, 100), deviceId: id });
+  const device = await (await dm()).enrolDevice(dmApi, { password, deviceName: `Browser: ${navigator.userAgent.split(') ')[0]?.split(' (')[1] ?? 'web'}`.slice(0, 100), deviceId: id });
   await set(deviceKey(username), device);
   known = { username, device };
   localStorage.setItem(DEVICE_ID_KEY, device.device.id);
@@ -75,7 +81,7 @@ let known: { username: string; device: MyDevice } | undefined;
 /** The browser's own Ed25519 and X25519, about ten times faster than JS, where it has them. */
 const batchCrypto = (() => {
   let made: Promise<BatchCrypto | undefined> | undefined;
-  return () => (made ??= webCryptoBatch().catch(() => undefined));
+  return () => (made ??= dm().then((m) => m.webCryptoBatch()).catch(() => undefined));
 })();
 
 export interface Conversations extends DmListResult {
@@ -134,7 +140,7 @@ async function readConversations(me: MyDevice, options: { opening?: boolean; ear
   const h = history;
   const from = h.lastSeq;
   const keysBefore = new Map(h.keys);
-  const newer = await listDms(dmApi, pins, me, undefined, { after: from, keys: h.keys, batch: await batchCrypto() });
+  const newer = await (await dm()).listDms(dmApi, pins, me, undefined, { after: from, keys: h.keys, batch: await batchCrypto() });
   h.lastSeq = newer.lastSeq;
   h.rejected = [...h.rejected, ...newer.rejected];
   const chunk: HistoryChunk = { messages: addAll(h, newer.messages), rejected: newer.rejected, site: { from, to: h.lastSeq }, keys: [] };
@@ -212,7 +218,7 @@ async function askVault(into: History, me: MyDevice): Promise<{ messages: Listed
   if (!status.paired) return void (into.vault = 'none');
   if (!status.online) return offline();
   try {
-    const read = await vaultHistory(dmApi, me, { after: into.vaultRead?.seq, vaultId: into.vaultRead?.id });
+    const read = await (await dm()).vaultHistory(dmApi, me, { after: into.vaultRead?.seq, vaultId: into.vaultRead?.id });
     const from = into.vaultRead && read.vaultId === into.vaultRead.id ? into.vaultRead.seq : 0;
     into.vaultRead = { id: read.vaultId, seq: read.lastSeq };
     into.vault = 'merged';
@@ -223,9 +229,9 @@ async function askVault(into: History, me: MyDevice): Promise<{ messages: Listed
 }
 
 export async function send(me: MyDevice, to: string, text: string): Promise<void> {
-  await sendDm(dmApi, pins, me, to, text);
+  await (await dm()).sendDm(dmApi, pins, me, to, text);
 }
 
 export async function safetyNumber(me: MyDevice, with_: string): Promise<string> {
-  return safetyNumberWith(dmApi, pins, me, with_);
+  return (await dm()).safetyNumberWith(dmApi, pins, me, with_);
 }

@@ -53,7 +53,7 @@ export interface StoredHistory {
  * here rather than imported, so that this module loads without the DM crypto: the app reads the
  * kept history while that larger code is still loading (see `readEarly`).
  */
-const bySentAt = (a: ListedDm, b: ListedDm) => (a.sentAt < b.sentAt ? -1 : a.sentAt > b.sentAt ? 1 : 0);
+export const bySentAt = (a: ListedDm, b: ListedDm) => (a.sentAt < b.sentAt ? -1 : a.sentAt > b.sentAt ? 1 : 0);
 
 /** One message's identity across sources: a vault may hold a message under another id. */
 export const messageKey = (m: ListedDm) => `${m.from}\n${m.sentAt}\n${m.text}`;
