@@ -4,6 +4,8 @@ import type { DeviceSecrets } from '@hearth/protocol';
 import { openJob, type Opened, type OpenJob } from './dm-open.js';
 
 interface Pending {
+  /** The thread doing it: a thread stopped fails only its own work. */
+  worker: Worker;
   resolve: (results: Opened[]) => void;
   reject: (error: Error) => void;
 }
@@ -103,14 +105,15 @@ export class DmOpener {
     clearTimeout(this.idleTimer);
     const stopping = this.workers;
     this.workers = [];
+    // Only these threads' work: a batch started meanwhile is on new threads.
+    this.rejectPending(new Error('the vault is stopping'), stopping);
     await Promise.all(stopping.map((worker) => worker.terminate()));
-    this.rejectPending(new Error('the vault is stopping'));
   }
 
   private send(worker: Worker, jobs: OpenJob[]): Promise<Opened[]> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { worker, resolve, reject });
       worker.postMessage({ id, jobs });
     });
   }
@@ -122,8 +125,9 @@ export class DmOpener {
     void this.stopWorkers();
   }
 
-  private rejectPending(error: Error): void {
+  private rejectPending(error: Error, of?: Worker[]): void {
     for (const [id, waiting] of this.pending) {
+      if (of && !of.includes(waiting.worker)) continue;
       this.pending.delete(id);
       waiting.reject(error);
     }
