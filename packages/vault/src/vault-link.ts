@@ -316,36 +316,33 @@ export class VaultLink extends EventEmitter {
     for (const [i, { socket, frame }] of items.entries()) {
       if (socket.readyState !== WebSocket.OPEN) continue; // it will come again on the next link
       const result = results[i]!;
-      if ('error' in result) {
-        this.stats.rejected++;
-        this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: result.error.message } satisfies VaultEvent);
-      } else {
-        const plain = result.plain;
-        const from = frame.direction === 'in' ? frame.peer : me;
-        const to = frame.direction === 'in' ? me : frame.peer;
-        let problem: string | null;
+      const from = frame.direction === 'in' ? frame.peer : me;
+      const to = frame.direction === 'in' ? me : frame.peer;
+      // Why this DM is refused (it is acked and dropped, and reported), or null when it is genuine.
+      let refusal: string | null;
+      if ('error' in result) refusal = result.error.message;
+      else {
         try {
-          problem = await this.senders.check(plain, { from, to }, result.verified);
+          const problem = await this.senders.check(result.plain, { from, to }, result.verified);
+          refusal = problem ? `message ${problem}` : null;
         } catch (error) {
-          if (error instanceof CryptoError) {
-            this.stats.rejected++;
-            this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: error.message } satisfies VaultEvent);
-            acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
+          if (error instanceof LookupUnavailable) {
+            // The sender's keys cannot be fetched now: leave this message unacked and retry on a new link.
+            socket.close(1013, `could not verify a sender now: ${error.message}`);
             continue;
           }
-          if (!(error instanceof LookupUnavailable)) throw error;
-          // The sender's keys cannot be fetched now: leave this message unacked and retry on a new link.
-          socket.close(1013, `could not verify a sender now: ${error.message}`);
-          continue;
+          if (!(error instanceof CryptoError)) throw error;
+          refusal = error.message;
         }
-        if (problem) {
-          this.stats.rejected++;
-          this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: `message ${problem}` } satisfies VaultEvent);
-        } else {
-          // Stored by the message's own id (inside the signed plaintext), not the envelope's: the same
-          // message replayed in another envelope is then the same row, kept once.
-          messages.push({ id: plain.id, from, to, sentAt: plain.sentAt, text: plain.text });
-        }
+      }
+      if (refusal !== null) {
+        this.stats.rejected++;
+        this.emit('event', { type: 'rejected', id: frame.id, peer: frame.peer, reason: refusal } satisfies VaultEvent);
+      } else if ('plain' in result) {
+        // Stored by the message's own id (inside the signed plaintext), not the envelope's: the same
+        // message replayed in another envelope is then the same row, kept once.
+        const { plain } = result;
+        messages.push({ id: plain.id, from, to, sentAt: plain.sentAt, text: plain.text });
       }
       acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
     }
