@@ -10,41 +10,61 @@ import { hasLoneSurrogate } from './json-limits.js';
 export class CanonicalJsonError extends TypeError {}
 
 export function canonicalize(value: unknown): string {
-  return serialize(value, 0);
+  // The pieces are collected and joined once: nesting template strings and joins copied an
+  // envelope's text once per level (an encrypted DM's 2 KB became about 18 KB of garbage, on
+  // the path every envelope takes twice, signed and verified).
+  const parts: string[] = [];
+  serialize(value, 0, parts);
+  return parts.join('');
 }
 
 const MAX_DEPTH = 64;
 
-function serialize(value: unknown, depth: number): string {
+function serialize(value: unknown, depth: number, out: string[]): void {
   if (depth > MAX_DEPTH) throw new CanonicalJsonError('value nests deeper than 64 levels');
-  if (value === null) return 'null';
+  if (value === null) {
+    out.push('null');
+    return;
+  }
   switch (typeof value) {
     case 'boolean':
-      return value ? 'true' : 'false';
+      out.push(value ? 'true' : 'false');
+      return;
     case 'number':
       if (!Number.isFinite(value)) throw new CanonicalJsonError('non-finite numbers have no JSON form');
-      return JSON.stringify(value);
+      out.push(JSON.stringify(value));
+      return;
     case 'string':
       if (hasLoneSurrogate(value)) throw new CanonicalJsonError('string holds a lone UTF-16 surrogate');
-      return JSON.stringify(value);
+      out.push(JSON.stringify(value));
+      return;
     case 'object': {
       if (Array.isArray(value)) {
-        return `[${value.map((item) => serialize(item, depth + 1)).join(',')}]`;
+        out.push('[');
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out.push(',');
+          serialize(value[i], depth + 1, out);
+        }
+        out.push(']');
+        return;
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) throw new CanonicalJsonError('only plain objects have a JSON form');
-      const entries: string[] = [];
-      for (const key of Object.keys(value).sort()) {
+      out.push('{');
+      const keys = Object.keys(value).sort();
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
         const item = (value as Record<string, unknown>)[key];
         if (item === undefined) throw new CanonicalJsonError(`property "${key}" is undefined`);
         if (hasLoneSurrogate(key)) throw new CanonicalJsonError('key holds a lone UTF-16 surrogate');
-        entries.push(`${JSON.stringify(key)}:${serialize(item, depth + 1)}`);
+        if (i > 0) out.push(',');
+        out.push(JSON.stringify(key), ':');
+        serialize(item, depth + 1, out);
       }
-      return `{${entries.join(',')}}`;
+      out.push('}');
+      return;
     }
     default:
       throw new CanonicalJsonError(`${typeof value} has no JSON form`);
   }
 }
-
-

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Context } from './context.js';
 import { sha256Hex } from './crypto/node-signing.js';
 import { badRequest, unauthorized } from './errors.js';
+import { compiledOnce } from './storage/compiled.js';
 
 /** Whether a client address is this machine (IPv4, IPv6 or IPv4-mapped loopback). */
 export function isLoopbackIp(ip: string | undefined): boolean {
@@ -33,9 +34,12 @@ async function userForRequest(ctx: Context, request: FastifyRequest): Promise<st
 }
 
 /** The username of a session token (from a header, or a live socket's first message), or a 401. */
+// Every signed-in request asks it.
+const sessionByHash = compiledOnce((db, v: { hash: string }) => db.selectFrom('sessions').select(['username', 'expires_at']).where('token_hash', '=', v.hash));
+
 export async function userForToken(ctx: Context, token: unknown): Promise<string> {
   if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{20,100}$/.test(token)) throw unauthorized();
-  const session = await ctx.db.selectFrom('sessions').select(['username', 'expires_at']).where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+  const session = (await sessionByHash(ctx.db, { hash: sha256Hex(token) })).rows[0];
   if (!session || Number(session.expires_at) < ctx.now()) throw unauthorized('the session has expired or does not exist: log in again');
   return session.username;
 }

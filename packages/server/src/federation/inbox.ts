@@ -21,6 +21,10 @@ import type { LocalUserCache } from '../storage/local-users.js';
 import type { CommitBatcher } from '../storage/commit-batcher.js';
 import { KeyUnknownError, type Directory } from './directory.js';
 import { HANDLERS, type Handler } from './handlers.js';
+import { compiledOnce } from '../storage/compiled.js';
+
+/** Every envelope that arrives is marked seen here, in the transaction that stores it: a resend is answered as a duplicate. */
+const markSeen = compiledOnce((db, v: { id: string; now: number }) => db.insertInto('inbox_seen').values({ envelope_id: v.id, received_at: v.now }).onConflict((oc) => oc.column('envelope_id').doNothing()));
 
 /** An envelope's outcome; a relay envelope's also says what became of each envelope it carried. */
 export type InboxResult = { status: 'accepted' | 'duplicate'; id: string; results?: RelayResult[] };
@@ -112,12 +116,8 @@ export class Inbox {
       // nothing is stored, shown or remembered.
       if (await this.deps.users.hasBlocked(env.to.username, formatAddress(env.from))) return { status: 'accepted', id: env.id };
       const result = await this.deps.batcher.submit(async (trx) => {
-        const seen = await trx
-          .insertInto('inbox_seen')
-          .values({ envelope_id: env.id, received_at: this.deps.clock() })
-          .onConflict((oc) => oc.column('envelope_id').doNothing())
-          .executeTakeFirst();
-        if (Number(seen.numInsertedOrUpdatedRows ?? 0) === 0) return { status: 'duplicate' as const, id: env.id };
+        const seen = await markSeen(trx, { id: env.id, now: this.deps.clock() });
+        if (Number(seen.numAffectedRows ?? 0) === 0) return { status: 'duplicate' as const, id: env.id };
         await (HANDLERS[env.type] as Handler)(trx, env, this.deps.now(), { users: this.deps.users });
         return { status: 'accepted' as const, id: env.id };
       });

@@ -1,8 +1,11 @@
 import { HearthError, type Signer } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { nodeSigner } from '../crypto/node-signing.js';
+import { compiledOnce } from '../storage/compiled.js';
 import type { Database } from '../storage/schema.js';
 import { findUser } from '../storage/users.js';
+
+const currentSiteKey = compiledOnce((db, v: { username: string }) => db.selectFrom('users').select('site_public_key').where('username', '=', v.username));
 
 /** The site keys of this site's users, as signers, kept once made. */
 export class SiteSigners {
@@ -17,7 +20,7 @@ export class SiteSigners {
   async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
     // The current public key is read each time (a primary-key lookup): a rotation by another
     // process (`hearth user rotate-key`, another instance) takes effect here at the next envelope.
-    const current = await executor.selectFrom('users').select('site_public_key').where('username', '=', username).executeTakeFirst();
+    const current = (await currentSiteKey(executor, { username })).rows[0];
     if (!current) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
     let signer = this.signers.get(username);
     if (!signer || signer.publicKey !== current.site_public_key) {

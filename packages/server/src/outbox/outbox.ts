@@ -1,5 +1,6 @@
 import { formatAddress, type Envelope } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
+import { compiledOnce } from '../storage/compiled.js';
 import type { Database } from '../storage/schema.js';
 
 /**
@@ -9,14 +10,22 @@ import type { Database } from '../storage/schema.js';
  */
 export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number, options: { notBefore?: number } = {}): Promise<number> {
   const body = JSON.stringify(env);
-  const inserted = await trx
-    .insertInto('outbox')
-    .values(outboxRow(env, body, now, options.notBefore ?? now))
-    .returning('seq')
-    .executeTakeFirstOrThrow();
-  await trx.insertInto('outbox_bodies').values({ seq: Number(inserted.seq), body }).execute();
-  return Number(inserted.seq);
+  const row = outboxRow(env, body, now, options.notBefore ?? now);
+  const inserted = (await insertOutboxRow(trx, { id: row.envelope_id, sender: row.sender, host: row.dest_host, port: row.dest_port, size: row.size, due: row.next_attempt_at, now })).rows[0];
+  if (!inserted) throw new Error('the outbox insert returned no row');
+  const seq = Number(inserted.seq);
+  await insertOutboxBody(trx, { seq, body });
+  return seq;
 }
+
+// One envelope at a time: every DM, follow, comment and like (a post's fan-out takes enqueueEnvelopes).
+const insertOutboxRow = compiledOnce((db, v: { id: string; sender: string; host: string; port: number; size: number; due: number; now: number }) =>
+  db
+    .insertInto('outbox')
+    .values({ envelope_id: v.id, sender: v.sender, dest_host: v.host, dest_port: v.port, size: v.size, attempts: 0, next_attempt_at: v.due, created_at: v.now, status: 'pending', last_error: null })
+    .returning('seq'),
+);
+const insertOutboxBody = compiledOnce((db, v: { seq: number; body: string }) => db.insertInto('outbox_bodies').values({ seq: v.seq, body: v.body }));
 
 /**
  * Writes many envelopes at once, in the caller's transaction: two statements for every 200, not

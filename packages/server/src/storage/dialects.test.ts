@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { CommitBatcher } from './commit-batcher.js';
+import { compiledOnce } from './compiled.js';
 import { migrateToLatest, openDatabase, type Db } from './db.js';
 import { dialectOf, type DatabaseTarget } from './dialect.js';
 import { parentsFirst } from './migrate-storage.js';
@@ -83,6 +85,29 @@ describe(`storage on ${process.env.HEARTH_TEST_PG_URL ? 'PostgreSQL' : 'SQLite'}
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect((await db.selectFrom('inbox_seen').select('envelope_id').orderBy('envelope_id').execute()).map((r) => r.envelope_id)).toEqual(['a', 'b', 'c']);
     await batcher.idle();
+  });
+
+  it('runs a statement compiled once with new values each time, inside and outside a transaction', async () => {
+    const db = await fresh();
+    const insert = compiledOnce((q, v: { id: string; at: number }) => q.insertInto('inbox_seen').values({ envelope_id: v.id, received_at: v.at }).onConflict((oc) => oc.column('envelope_id').doNothing()));
+    const find = compiledOnce((q, v: { id: string }) => q.selectFrom('inbox_seen').select(['envelope_id', 'received_at']).where('envelope_id', '=', v.id).limit(1));
+    expect(Number((await insert(db, { id: 'one', at: 1 })).numAffectedRows)).toBe(1);
+    await db.transaction().execute(async (trx) => {
+      expect(Number((await insert(trx, { id: 'two', at: 2 })).numAffectedRows)).toBe(1);
+      expect(Number((await insert(trx, { id: 'one', at: 3 })).numAffectedRows)).toBe(0);
+    });
+    expect((await find(db, { id: 'two' })).rows).toEqual([{ envelope_id: 'two', received_at: 2 }]);
+    expect((await find(db, { id: 'one' })).rows).toEqual([{ envelope_id: 'one', received_at: 1 }]);
+    expect((await find(db, { id: 'three' })).rows).toEqual([]);
+    // The same as the query builder gives.
+    expect(await db.selectFrom('inbox_seen').select(['envelope_id', 'received_at']).where('envelope_id', '=', 'two').execute()).toEqual((await find(db, { id: 'two' })).rows);
+  });
+
+  it('refuses a compiled statement whose value Kysely did not bind as a parameter', async () => {
+    const db = await fresh();
+    // sql.raw writes the stand-in into the SQL text itself: it must fail, not run a wrong query.
+    const broken = compiledOnce((q, v: { id: string }) => q.selectFrom('inbox_seen').selectAll().where(sql.raw(`envelope_id = '${v.id.length}'`)));
+    await expect(broken(db, { id: 'x' })).rejects.toThrow(/"id" is not a parameter/);
   });
 
   it('two sites in one database keep apart (each in its own schema on PostgreSQL)', async () => {

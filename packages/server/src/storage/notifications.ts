@@ -1,15 +1,22 @@
 import type { NotificationView, SiteName } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { peopleByAddress } from './feed.js';
+import { compiledOnce } from './compiled.js';
 import type { Database } from './schema.js';
 
 export type NotificationKind = 'follower' | 'comment' | 'like' | 'mention' | 'repost' | 'message' | 'delivery_failed' | 'clock_skew';
 
 export async function addNotification(db: Kysely<Database>, username: string, kind: NotificationKind, data: Record<string, unknown>, now: number): Promise<void> {
   // Someone I muted does not reach my notifications (and is not told).
-  if (typeof data.from === 'string' && (await db.selectFrom('mutes').select('address').where('username', '=', username).where('address', '=', data.from).executeTakeFirst())) return;
-  await db.insertInto('notifications').values({ username, kind, data: JSON.stringify(data), created_at: now, read_at: null }).execute();
+  if (typeof data.from === 'string' && (await muted(db, { username, address: data.from })).rows.length > 0) return;
+  await insertNotification(db, { username, kind, data: JSON.stringify(data), now });
 }
+
+// Both run for every DM, comment and like that arrives.
+const muted = compiledOnce((db, v: { username: string; address: string }) => db.selectFrom('mutes').select('address').where('username', '=', v.username).where('address', '=', v.address));
+const insertNotification = compiledOnce((db, v: { username: string; kind: NotificationKind; data: string; now: number }) =>
+  db.insertInto('notifications').values({ username: v.username, kind: v.kind, data: v.data, created_at: v.now, read_at: null }),
+);
 
 /** My notifications, newest first, older than `before` (a seq) when given. */
 export function newestNotifications(db: Kysely<Database>, username: string, before: number | undefined, limit: number) {

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { forDevice, type DmCiphertext } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { sha256Hex } from '../crypto/node-signing.js';
+import { compiledOnce } from './compiled.js';
 import type { Database } from './schema.js';
 
 /** A pairing code is good for 15 minutes and one pairing. */
@@ -83,17 +84,22 @@ export async function enqueueForVault(
   username: string,
   dm: { envelopeId: string; direction: 'in' | 'out'; peer: string; message: DmCiphertext; now: number },
 ): Promise<boolean> {
-  const vault = await trx.selectFrom('vaults').select('device_id').where('username', '=', username).executeTakeFirst();
+  const vault = (await pairedVault(trx, { username })).rows[0];
   if (!vault) return false;
   const copy = forDevice(dm.message, vault.device_id);
   if (!copy) return false;
-  const result = await trx
-    .insertInto('vault_queue')
-    .values({ username, envelope_id: dm.envelopeId, direction: dm.direction, peer: dm.peer, ciphertext: JSON.stringify(copy), created_at: dm.now })
-    .onConflict((oc) => oc.columns(['username', 'envelope_id']).doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  const result = await queueForVault(trx, { username, envelopeId: dm.envelopeId, direction: dm.direction, peer: dm.peer, ciphertext: JSON.stringify(copy), now: dm.now });
+  return Number(result.numAffectedRows ?? 0) > 0;
 }
+
+// Both run for every DM a site stores, sent or received.
+const pairedVault = compiledOnce((db, v: { username: string }) => db.selectFrom('vaults').select('device_id').where('username', '=', v.username));
+const queueForVault = compiledOnce((db, v: { username: string; envelopeId: string; direction: 'in' | 'out'; peer: string; ciphertext: string; now: number }) =>
+  db
+    .insertInto('vault_queue')
+    .values({ username: v.username, envelope_id: v.envelopeId, direction: v.direction, peer: v.peer, ciphertext: v.ciphertext, created_at: v.now })
+    .onConflict((oc) => oc.columns(['username', 'envelope_id']).doNothing()),
+);
 
 export async function queuedForVault(db: Kysely<Database>, username: string, after: number, limit: number) {
   return db.selectFrom('vault_queue').selectAll().where('username', '=', username).where('seq', '>', after).orderBy('seq').limit(limit).execute();
