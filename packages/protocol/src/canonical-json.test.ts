@@ -32,6 +32,18 @@ describe('canonical JSON (RFC 8785)', () => {
     );
   });
 
+  it('writes what sorting the keys and JSON.stringify write (escapes, Unicode, numbers)', () => {
+    const sorted = (value: unknown): unknown =>
+      Array.isArray(value) ? value.map(sorted) : value !== null && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted((value as Record<string, unknown>)[k])])) : value;
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: 'grapheme' }), (value) => {
+        expect(canonicalize(value)).toBe(JSON.stringify(sorted(value)));
+      }),
+    );
+    const tricky = { 'b"q': 'say "hi"\\ \n\t\u0001 é 😀', a: ['\u001f', '\u007f', 'plain'], Z: { '': 0, é: -0, e: 1e21, d: 0.1 } };
+    expect(canonicalize(tricky)).toBe(JSON.stringify(sorted(tricky)));
+  });
+
   it.each([
     ['NaN', Number.NaN],
     ['Infinity', Number.POSITIVE_INFINITY],

@@ -1,6 +1,7 @@
 import { formatAddress, type Envelope } from '@hearth/protocol';
-import type { Kysely } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
 import { compiledOnce } from '../storage/compiled.js';
+import { dialectOf } from '../storage/dialect.js';
 import type { Database } from '../storage/schema.js';
 
 /**
@@ -11,20 +12,22 @@ import type { Database } from '../storage/schema.js';
 export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number, options: { notBefore?: number } = {}): Promise<number> {
   const body = JSON.stringify(env);
   const row = outboxRow(env, body, now, options.notBefore ?? now);
-  const inserted = (await insertOutboxRow(trx, { id: row.envelope_id, sender: row.sender, host: row.dest_host, port: row.dest_port, size: row.size, due: row.next_attempt_at, now })).rows[0];
-  if (!inserted) throw new Error('the outbox insert returned no row');
-  const seq = Number(inserted.seq);
+  const inserted = await insertOutboxRow(trx, { id: row.envelope_id, sender: row.sender, host: row.dest_host, port: row.dest_port, size: row.size, due: row.next_attempt_at, now });
+  const seq = Number(inserted.rows[0]?.seq ?? inserted.insertId);
+  if (!Number.isSafeInteger(seq) || seq <= 0) throw new Error('the outbox insert gave no row number');
   await insertOutboxBody(trx, { seq, body });
   return seq;
 }
 
 // One envelope at a time: every DM, follow, comment and like (a post's fan-out takes enqueueEnvelopes).
-const insertOutboxRow = compiledOnce((db, v: { id: string; sender: string; host: string; port: number; size: number; due: number; now: number }) =>
-  db
+// SQLite gives the new row's number with the insert (RETURNING made that insert five times as
+// slow: 50 µs instead of 10, measured in the bench's sites); PostgreSQL needs RETURNING for it.
+const insertOutboxRow = compiledOnce((db, v: { id: string; sender: string; host: string; port: number; size: number; due: number; now: number }) => {
+  const insert = db
     .insertInto('outbox')
-    .values({ envelope_id: v.id, sender: v.sender, dest_host: v.host, dest_port: v.port, size: v.size, attempts: 0, next_attempt_at: v.due, created_at: v.now, status: 'pending', last_error: null })
-    .returning('seq'),
-);
+    .values({ envelope_id: v.id, sender: v.sender, dest_host: v.host, dest_port: v.port, size: v.size, attempts: 0, next_attempt_at: v.due, created_at: v.now, status: 'pending', last_error: null });
+  return (dialectOf(db) === 'postgres' ? insert.returning('seq') : insert) as Compilable<{ seq: number }>;
+});
 const insertOutboxBody = compiledOnce((db, v: { seq: number; body: string }) => db.insertInto('outbox_bodies').values({ seq: v.seq, body: v.body }));
 
 /**
