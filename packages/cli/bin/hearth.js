@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768 node --max-semi-space-size=1 --heap-growing-percent=20
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768 node --max-semi-space-size=2 --heap-growing-percent=20
 // The shebang's settings keep an idle site small (see scripts/runtime.mjs); they apply when this
 // file runs as a command (npx hearth, a global install), not under `node bin/hearth.js`.
 

@@ -34,7 +34,7 @@ export function systemdUnits(options: { dataDir: string; user: string; node: str
     'hearth.service': unit(`Hearth hosting service (${dataDir})`, 'network-online.target', [], [
       'Environment=MALLOC_ARENA_MAX=2',
       'Environment=MALLOC_MMAP_THRESHOLD_=32768',
-      `ExecStart=${options.node} --max-semi-space-size=1 --heap-growing-percent=20 ${options.hearth} service start --data ${dataDir} --port ${options.backendPort}`,
+      `ExecStart=${options.node} --max-semi-space-size=2 --heap-growing-percent=20 ${options.hearth} service start --data ${dataDir} --port ${options.backendPort}`,
     ]),
     'hearth-caddy.service': unit('Caddy in front of the Hearth hosting service (HTTPS, certificates on demand)', 'network-online.target hearth.service', ['Requires=hearth.service'], [
       `Environment=HOME=${dataDir}`,
