@@ -3,7 +3,7 @@ import { LIMITS } from './limits.js';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createEnvelope, parseEnvelopeText, signingBytes, validateEnvelope, verifyEnvelopeSignature, type Envelope } from './envelope.js';
+import { createEnvelope, newEnvelopeId, parseEnvelopeText, signingBytes, validateEnvelope, verifyEnvelopeSignature, type Envelope } from './envelope.js';
 import { fromUtf8 } from './encoding.js';
 import { EnvelopeError } from './errors.js';
 import { generateSigningKeyPair, nobleSigner, nobleVerify } from './keys.js';
@@ -85,5 +85,17 @@ describe('freshness', () => {
     expect(checkFreshness('2026-11-18T12:00:00.000Z', now)).toBeNull();
     expect(checkFreshness('2026-11-25T12:11:00.000Z', now)?.code).toBe('clock_skew');
     expect(checkFreshness('2026-11-10T11:59:00.000Z', now)?.code).toBe('expired');
+  });
+});
+
+describe('envelope ids', () => {
+  it('are UUIDv7, all different, and sort in the order they were made', () => {
+    const ids = Array.from({ length: 20_000 }, () => newEnvelopeId());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    // The first 48 bits are the time in ms.
+    const ms = Number.parseInt(ids.at(-1)!.replace(/-/g, '').slice(0, 12), 16);
+    expect(Math.abs(ms - Date.now())).toBeLessThan(60_000);
   });
 });

@@ -42,8 +42,36 @@ const EnvelopeShape = z.strictObject({
   sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'sig is a 64-byte Ed25519 signature in base64url'),
 });
 
+/**
+ * Random bytes for ids, drawn 4 KB at a time: the system's generator took 15 µs a call on a busy
+ * site (a sixtieth of a DM's cost there), and uuid asks it once per id.
+ */
+const idRandom = new Uint8Array(4096);
+let idRandomAt = idRandom.length;
+
+/** The last id's time and counter: ids made in one millisecond still sort in the order they were made. */
+const idClock = { msecs: -Infinity, seq: 0 };
+
+/**
+ * A UUIDv7 (RFC 9562), made by the uuid package. Given its random bytes it keeps no state of
+ * its own, so the counter it keeps when it draws them itself is kept here, the same way
+ * (RFC 9562 §6.2, method 1: a counter seeded at random each millisecond).
+ */
 export function newEnvelopeId(): string {
-  return uuidv7();
+  if (idRandomAt + 16 > idRandom.length) {
+    crypto.getRandomValues(idRandom);
+    idRandomAt = 0;
+  }
+  const random = idRandom.subarray(idRandomAt, (idRandomAt += 16));
+  const now = Date.now();
+  if (now > idClock.msecs) {
+    idClock.msecs = now;
+    idClock.seq = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
+  } else {
+    idClock.seq = (idClock.seq + 1) | 0;
+    if (idClock.seq === 0) idClock.msecs++;
+  }
+  return uuidv7({ random, msecs: idClock.msecs, seq: idClock.seq });
 }
 
 /** The bytes the signature covers: RFC 8785 canonical JSON of every field but `sig`. */
