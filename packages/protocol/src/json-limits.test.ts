@@ -44,6 +44,20 @@ describe('strict JSON', () => {
     expect(codeOf('{"t":"\\ud83d\\ude00"}')).toBeNull();
     expect(codeOf(new Uint8Array([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toBe('invalid_json');
     expect(codeOf(new TextEncoder().encode('{"t":"café ☕"}'))).toBeNull();
+    expect(codeOf('{"t":"\\uD800"}')).toBe('invalid_json');
+    expect(codeOf('{"t":"\\\\ud800"}')).toBeNull(); // an escaped backslash, then the letters "ud800"
+  });
+
+  it('refuses a string exactly when it holds a lone surrogate, written raw or escaped', () => {
+    const lone = (text: string) => /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+    const nearSurrogates = fc.array(fc.integer({ min: 0xd7f0, max: 0xe010 }), { maxLength: 6 }).map((units) => String.fromCharCode(...units));
+    fc.assert(
+      fc.property(nearSurrogates, fc.boolean(), (text, raw) => {
+        // JSON.stringify escapes lone surrogates and leaves pairs raw; `raw` puts every unit in as it is.
+        const json = raw ? `{"t":"${text}"}` : JSON.stringify({ t: text });
+        expect(codeOf(json)).toBe(lone(text) ? 'invalid_json' : null);
+      }),
+    );
   });
 
   it('has one form for times', () => {

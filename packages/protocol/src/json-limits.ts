@@ -67,6 +67,18 @@ export function scanJson(text: string): { depth: number; duplicateKey: string | 
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * Whether JSON text holds a surrogate at all, raw or as an escape (\\uD800 to \\uDFFF). Nearly no text
+ * does, and one test of the text is cheaper than walking the parsed value (whose paths are
+ * strings made for every member). It may say yes when there is none (an escaped backslash before
+ * "ud800"): the walk then decides.
+ */
+const ANY_SURROGATE = /[\uD800-\uDFFF]|\\u[dD][89a-fA-F]/;
+
+function mayHoldSurrogate(text: string): boolean {
+  return ANY_SURROGATE.test(text);
+}
+
 export function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text);
 }
@@ -125,7 +137,7 @@ export function parseLimitedJson(input: string | Uint8Array, limits: { maxBytes:
   if (scan.duplicateKey !== null) {
     throw new EnvelopeError('invalid_json', `an object repeats the key "${JSON.stringify(scan.duplicateKey).slice(1, 65)}"`);
   }
-  const lone = findLoneSurrogate(value);
+  const lone = mayHoldSurrogate(text) ? findLoneSurrogate(value) : null;
   if (lone) throw new EnvelopeError('invalid_json', `${lone.slice(0, 100)} holds a lone UTF-16 surrogate, which is not Unicode text`);
   return value;
 }
