@@ -1,4 +1,6 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type SQLite from 'better-sqlite3';
+import { sqliteConnectionOf } from './db.js';
 import { dialectOf, type DialectName } from './dialect.js';
 import type { Database } from './schema.js';
 
@@ -28,8 +30,30 @@ export function compiledOnce<P extends Record<string, unknown>, R>(build: (db: K
       byDialect.set(dialect, prepared);
     }
     const parameters = prepared.slots.map((slot) => (slot.name === undefined ? slot.value : values[slot.name]));
+    if (executor.isTransaction) {
+      const sqlite = sqliteConnectionOf(executor);
+      if (sqlite) return runInSqliteTransaction<R>(sqlite, prepared.compiled.sql, parameters);
+    }
     return executor.executeQuery<R>({ ...prepared.compiled, parameters });
   };
+}
+
+/**
+ * A statement of a transaction on SQLite, run straight on its connection: the transaction holds
+ * that one connection until it ends, so this is what Kysely's driver would do, without the
+ * promises and executor objects Kysely makes around each statement of a transaction (a fifth of
+ * a site's garbage while it took in DMs). The result has the driver's shape. Outside a
+ * transaction a statement goes through Kysely, which waits for any transaction in progress.
+ */
+function runInSqliteTransaction<R>(sqlite: SQLite.Database, sql: string, parameters: unknown[]): Promise<QueryResult<R>> {
+  try {
+    const statement = sqlite.prepare(sql);
+    if (statement.reader) return Promise.resolve({ rows: statement.all(parameters) as R[] });
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return Promise.resolve({ numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] });
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 interface Prepared<P, R> {

@@ -150,7 +150,20 @@ export function openSqlite(options: OpenSqliteOptions): Db {
   keepAlive(sqlite);
   // exec, not pragma(): pragma() makes a throwaway Statement (see keepAlive).
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-  return new Kysely<Database>({ dialect: new KeepErrorSqliteDialect(sqlite, withStatementCache(sqlite)) });
+  const cached = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new KeepErrorSqliteDialect(sqlite, cached) });
+  sqliteByAdapter.set(db.getExecutor().adapter, cached);
+  return db;
+}
+
+/**
+ * The SQLite connection behind a Kysely instance or any of its transactions (they share its
+ * adapter object), with the statement cache in front; undefined for PostgreSQL. For statements
+ * a transaction runs on its own connection (storage/compiled.ts).
+ */
+const sqliteByAdapter = new WeakMap<object, SQLite.Database>();
+export function sqliteConnectionOf(db: Kysely<any>): SQLite.Database | undefined {
+  return sqliteByAdapter.get(db.getExecutor().adapter);
 }
 
 /**

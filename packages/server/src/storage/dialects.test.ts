@@ -103,6 +103,20 @@ describe(`storage on ${process.env.HEARTH_TEST_PG_URL ? 'PostgreSQL' : 'SQLite'}
     expect(await db.selectFrom('inbox_seen').select(['envelope_id', 'received_at']).where('envelope_id', '=', 'two').execute()).toEqual((await find(db, { id: 'two' })).rows);
   });
 
+  it('a compiled statement that fails in a transaction rolls the whole transaction back', async () => {
+    const db = await fresh();
+    const insert = compiledOnce((q, v: { id: string }) => q.insertInto('inbox_seen').values({ envelope_id: v.id, received_at: 1 }));
+    const count = compiledOnce((q) => q.selectFrom('inbox_seen').select((eb) => eb.fn.countAll<number>().as('n')));
+    await insert(db, { id: 'kept' });
+    const failed = db.transaction().execute(async (trx) => {
+      await insert(trx, { id: 'first' });
+      expect(Number((await count(trx, {})).rows[0]!.n)).toBe(2);
+      await insert(trx, { id: 'kept' }); // the primary key: fails
+    });
+    await expect(failed).rejects.toThrow(/UNIQUE constraint|duplicate key/);
+    expect(Number((await count(db, {})).rows[0]!.n)).toBe(1);
+  });
+
   it('refuses a compiled statement whose value Kysely did not bind as a parameter', async () => {
     const db = await fresh();
     // sql.raw writes the stand-in into the SQL text itself: it must fail, not run a wrong query.
