@@ -40,6 +40,14 @@ describe.each([
     expect(toBase64url(view)).toBe(reference(whole.subarray(7, 71)));
   });
 
+  it('decodes into bytes of their own, not a view into a buffer shared with others', async () => {
+    const { fromBase64url } = await encodings(withBuffer);
+    const bytes = fromBase64url(reference(randomBytes(40)));
+    expect(bytes.byteOffset).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(40);
+    expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
+  });
+
   it('refuses text that is not base64url', async () => {
     const { fromBase64url } = await encodings(withBuffer);
     for (const bad of ['a+b/', 'abc=', 'a', '!!!!']) expect(() => fromBase64url(bad)).toThrow(/not base64url/);

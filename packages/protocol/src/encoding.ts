@@ -18,6 +18,7 @@ export function fromUtf8(bytes: Uint8Array): string {
  */
 interface NodeBuffer {
   from(bytes: ArrayBufferLike, offset: number, length: number): { toString(encoding: 'base64url'): string };
+  from(text: string, encoding: 'base64url'): Uint8Array;
 }
 const nodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
 
@@ -37,6 +38,9 @@ export function fromBase64url(text: string): Uint8Array {
   if (!BASE64URL.test(text) || text.length % 4 === 1) {
     throw new TypeError('not base64url');
   }
+  // Copied out of the Buffer: a small Buffer is a view into a pool shared with others, and a
+  // caller may hand `.buffer` on (to a worker, to WebCrypto).
+  if (nodeBuffer) return new Uint8Array(nodeBuffer.from(text, 'base64url'));
   const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
   const binary = atob(padded);
   const bytes = new Uint8Array(binary.length);
