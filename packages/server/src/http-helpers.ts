@@ -33,10 +33,10 @@ async function userForRequest(ctx: Context, request: FastifyRequest): Promise<st
   return userForToken(ctx, match[1]!);
 }
 
-/** The username of a session token (from a header, or a live socket's first message), or a 401. */
 // Every signed-in request asks it.
 const sessionByHash = compiledOnce((db, v: { hash: string }) => db.selectFrom('sessions').select(['username', 'expires_at']).where('token_hash', '=', v.hash));
 
+/** The username of a session token (from a header, or a live socket's first message), or a 401. */
 export async function userForToken(ctx: Context, token: unknown): Promise<string> {
   if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{20,100}$/.test(token)) throw unauthorized();
   const session = (await sessionByHash(ctx.db, { hash: sha256Hex(token) })).rows[0];
