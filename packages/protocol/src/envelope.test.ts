@@ -99,3 +99,24 @@ describe('envelope ids', () => {
     expect(Math.abs(ms - Date.now())).toBeLessThan(60_000);
   });
 });
+
+describe('envelope size', () => {
+  const siteKeys = generateSigningKeyPair();
+  const from = { username: 'alice', host: 'a.example', port: 443 };
+  const to = { username: 'bob', host: 'b.example', port: 443 };
+  const make = (text: string) => createEnvelope({ type: 'post.create', from, to, data: { post: { id: 'p1', text, createdAt: '2026-11-30T00:00:00.000Z' } } } as never, nobleSigner(siteKeys));
+
+  it('is measured as its JSON is written, escapes and Unicode included', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => {
+        const env = make(text);
+        // What the limit is checked against: the bytes of the JSON the envelope travels as.
+        const size = new TextEncoder().encode(JSON.stringify(env)).length;
+        const room = LIMITS.envelopeBytes - size;
+        expect(() => make(text + 'x'.repeat(room))).not.toThrow();
+        expect(() => make(text + 'x'.repeat(room + 1))).toThrow(expect.objectContaining({ code: 'too_large' }));
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

@@ -93,9 +93,12 @@ export function createEnvelope<T extends EnvelopeType>(
     ts: fields.ts ?? new Date().toISOString(),
     data: fields.data,
   };
-  const sig = toBase64url(signer.sign(signingBytes(unsigned)));
+  const signed = signingBytes(unsigned);
+  const sig = toBase64url(signer.sign(signed));
   const envelope = { ...unsigned, sig } as Envelope<T>;
-  const size = utf8Length(JSON.stringify(envelope));
+  // The envelope's JSON has the members of its canonical form plus `,"sig":"…"`, and canonical
+  // JSON writes each member as JSON.stringify does, so its size is known without writing it out.
+  const size = signed.length + ',"sig":""'.length + sig.length;
   const limit = envelopeLimit(envelope.type);
   if (size > limit) throw new EnvelopeError('too_large', `envelope is ${size} bytes; the limit is ${limit}`, 413);
   return envelope;
