@@ -11,8 +11,7 @@ import type { Database } from '../storage/schema.js';
  */
 export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now: number, options: { notBefore?: number } = {}): Promise<number> {
   const body = JSON.stringify(env);
-  const row = outboxRow(env, body, now, options.notBefore ?? now);
-  const inserted = await insertOutboxRow(trx, { id: row.envelope_id, sender: row.sender, host: row.dest_host, port: row.dest_port, size: row.size, due: row.next_attempt_at, now });
+  const inserted = await insertOutboxRow(trx, outboxRow(env, body, now, options.notBefore ?? now));
   const seq = Number(inserted.rows[0]?.seq ?? inserted.insertId);
   if (!Number.isSafeInteger(seq) || seq <= 0) throw new Error('the outbox insert gave no row number');
   await insertOutboxBody(trx, { seq, body });
@@ -22,10 +21,10 @@ export async function enqueueEnvelope(trx: Kysely<Database>, env: Envelope, now:
 // One envelope at a time: every DM, follow, comment and like (a post's fan-out takes enqueueEnvelopes).
 // SQLite gives the new row's number with the insert (RETURNING made that insert five times as
 // slow: 50 µs instead of 10, measured in the bench's sites); PostgreSQL needs RETURNING for it.
-const insertOutboxRow = compiledOnce((db, v: { id: string; sender: string; host: string; port: number; size: number; due: number; now: number }) => {
+const insertOutboxRow = compiledOnce((db, v: OutboxRow) => {
   const insert = db
     .insertInto('outbox')
-    .values({ envelope_id: v.id, sender: v.sender, dest_host: v.host, dest_port: v.port, size: v.size, attempts: 0, next_attempt_at: v.due, created_at: v.now, status: 'pending', last_error: null });
+    .values({ envelope_id: v.envelope_id, sender: v.sender, dest_host: v.dest_host, dest_port: v.dest_port, size: v.size, attempts: v.attempts, next_attempt_at: v.next_attempt_at, created_at: v.created_at, status: v.status, last_error: v.last_error });
   return (dialectOf(db) === 'postgres' ? insert.returning('seq') : insert) as Compilable<{ seq: number }>;
 });
 const insertOutboxBody = compiledOnce((db, v: { seq: number; body: string }) => db.insertInto('outbox_bodies').values({ seq: v.seq, body: v.body }));
@@ -66,3 +65,4 @@ function outboxRow(env: Envelope, body: string, now: number, due: number) {
     last_error: null,
   };
 }
+type OutboxRow = ReturnType<typeof outboxRow>;

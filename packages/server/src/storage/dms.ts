@@ -36,7 +36,7 @@ const sealedBefore = compiledOnce((db, v: { username: string; messageKey: string
 export const DM_ONCE = { name: 'dm_messages_message_once', columns: ['dm_messages.username', 'dm_messages.message_key'] };
 
 /** A sealed DM (by its ephemeral key) is stored once per account: the same message in another envelope is a replay. */
-export async function refuseReplayedDm(trx: Kysely<Database>, username: string, messageKey: string): Promise<void> {
+async function refuseReplayedDm(trx: Kysely<Database>, username: string, messageKey: string): Promise<void> {
   const seen = (await sealedBefore(trx, { username, messageKey })).rows[0];
   if (seen) throw new ApiError('duplicate_message', `this sealed message was already received (in envelope ${seen.envelope_id})`, { status: 409 });
 }
