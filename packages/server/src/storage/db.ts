@@ -249,25 +249,41 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   // On PostgreSQL the migration tables are named with the site's schema: Kysely looks for them
   // across every schema, and would otherwise take another site's for this one's.
   const migrate = (on: Kysely<any>) => new Migrator({ db: on, provider: new StaticMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}) }).migrateToLatest();
-  const { error, results } =
-    dialectOf(db) === 'postgres'
-      ? await db.connection().execute(async (conn) => {
-          // Kysely's migrator reads the catalog of every schema to find its own tables, and a
-          // schema another site is creating at that moment can make the read fail ("relation
-          // ... does not exist"). So the sites of a database migrate one at a time: an advisory
-          // lock, held by the one connection the migration runs on (waiting holds no other).
-          await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
-          try {
-            return await migrate(conn);
-          } finally {
-            await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
-          }
-        })
-      : await migrate(db);
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } =
+      dialectOf(db) === 'postgres'
+        ? await db.connection().execute(async (conn) => {
+            // Kysely's migrator reads the catalog of every schema to find its own tables, and a
+            // schema another site is creating at that moment can make the read fail ("relation
+            // ... does not exist"). So the sites of a database migrate one at a time: an advisory
+            // lock, held by the one connection the migration runs on (waiting holds no other).
+            await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
+            try {
+              return await migrate(conn);
+            } finally {
+              await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
+            }
+          })
+        : await migrate(db);
+    const failed = results?.find((r) => r.status === 'Error');
+    if (!error && !failed) return;
+    // A schema dropped meanwhile (an operator removing a site, a test cleaning up) takes no
+    // lock, and the same catalog read can trip on it. The migration ran in one transaction and
+    // was rolled back, so it is simply run again.
+    if (attempt < MIGRATION_ATTEMPTS && isCatalogRace(error)) continue;
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
   }
+}
+
+const MIGRATION_ATTEMPTS = 5;
+
+/**
+ * PostgreSQL's "no such relation", "no such column" and "no such schema": what a read of the
+ * catalog returns when a schema is dropped under it.
+ */
+function isCatalogRace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '42P01' || code === '42703' || code === '3F000';
 }
 
 /**
