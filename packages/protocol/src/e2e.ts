@@ -1,6 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { scrypt } from '@noble/hashes/scrypt.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
@@ -8,7 +7,7 @@ import { z } from 'zod';
 import { canonicalize } from './canonical-json.js';
 import { concatBytes, fromBase64url, fromUtf8, toBase64url, utf8 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeKey, nobleVerify, nobleX25519, type AgreementKeyPair, type SigningKeyPair, type VerifyFn, type X25519 } from './keys.js';
+import { decodeKey, nobleSymmetric, nobleVerify, nobleX25519, type AgreementKeyPair, type SigningKeyPair, type Symmetric, type VerifyFn, type X25519 } from './keys.js';
 import { LIMITS } from './limits.js';
 import type { DmCiphertext } from './messages.js';
 
@@ -124,21 +123,22 @@ export function sealBytes(
 ): DmCiphertext {
   if (recipients.length === 0) throw new CryptoError('no_recipients', 'a DM needs at least one recipient device');
   if (recipients.length > LIMITS.dmRecipients) throw new CryptoError('too_many_recipients', `a DM may go to at most ${LIMITS.dmRecipients} devices`);
+  const sym = x.symmetric ?? nobleSymmetric;
   const contentKey = random(32);
   const nonce = random(24);
-  const ciphertext = xchacha20poly1305(contentKey, nonce, domain.bodyAad).encrypt(body);
+  const ciphertext = sym.xchacha20poly1305(contentKey, nonce, domain.bodyAad).encrypt(body);
   // The one-time key: from the implementation when it has a faster way and nothing asks for
   // chosen randomness (test vectors pass their own `random`).
   const ephemeral = random === randomBytes && x.generate ? x.generate() : fromSecret(random(32), x);
   const ephemeralPublic = ephemeral.publicKey;
   const wrapped = recipients.map((device) => {
     const devicePublic = decodeKey(device.dhKey, 'device key');
-    const wrapKey = deriveWrapKey(ephemeral.sharedSecret(devicePublic), ephemeralPublic, devicePublic, domain.wrapInfo);
+    const wrapKey = deriveWrapKey(sym, ephemeral.sharedSecret(devicePublic), ephemeralPublic, devicePublic, domain.wrapInfo);
     const wrapNonce = random(24);
     return {
       device: device.id,
       nonce: toBase64url(wrapNonce),
-      wrappedKey: toBase64url(xchacha20poly1305(wrapKey, wrapNonce, utf8(device.id)).encrypt(contentKey)),
+      wrappedKey: toBase64url(sym.xchacha20poly1305(wrapKey, wrapNonce, utf8(device.id)).encrypt(contentKey)),
     };
   });
   return { alg: DM_ALG, ephemeralKey: toBase64url(ephemeralPublic), nonce: toBase64url(nonce), ciphertext: toBase64url(ciphertext), recipients: wrapped };
@@ -156,9 +156,10 @@ export function openBytes(message: DmCiphertext, device: DeviceSecrets, domain: 
     const devicePublic = decodeKey(device.dh.publicKey, 'device key');
     const ephemeralPublic = decodeKey(message.ephemeralKey, 'ephemeral key');
     const shared = x.sharedSecret(decodeKey(device.dh.secretKey, 'device key'), ephemeralPublic);
-    const wrapKey = deriveWrapKey(shared, ephemeralPublic, devicePublic, domain.wrapInfo);
-    const contentKey = xchacha20poly1305(wrapKey, fromBase64url(entry.nonce), utf8(device.id)).decrypt(fromBase64url(entry.wrappedKey));
-    return xchacha20poly1305(contentKey, fromBase64url(message.nonce), domain.bodyAad).decrypt(fromBase64url(message.ciphertext));
+    const sym = x.symmetric ?? nobleSymmetric;
+    const wrapKey = deriveWrapKey(sym, shared, ephemeralPublic, devicePublic, domain.wrapInfo);
+    const contentKey = sym.xchacha20poly1305(wrapKey, fromBase64url(entry.nonce), utf8(device.id)).decrypt(fromBase64url(entry.wrappedKey));
+    return sym.xchacha20poly1305(contentKey, fromBase64url(message.nonce), domain.bodyAad).decrypt(fromBase64url(message.ciphertext));
   } catch {
     throw new CryptoError('decrypt_failed', 'message could not be decrypted: wrong key or tampered ciphertext');
   }
@@ -187,8 +188,8 @@ export function forDevice(message: DmCiphertext, deviceId: string): DmCiphertext
   return entry ? { ...message, recipients: [entry] } : undefined;
 }
 
-function deriveWrapKey(shared: Uint8Array, ephemeralPublic: Uint8Array, devicePublic: Uint8Array, info: Uint8Array): Uint8Array {
-  return hkdf(sha256, shared, concatBytes(ephemeralPublic, devicePublic), info, 32);
+function deriveWrapKey(sym: Symmetric, shared: Uint8Array, ephemeralPublic: Uint8Array, devicePublic: Uint8Array, info: Uint8Array): Uint8Array {
+  return sym.hkdfSha256(shared, concatBytes(ephemeralPublic, devicePublic), info, 32);
 }
 
 /**

@@ -2,8 +2,9 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from './encoding.js';
-import { generateSigningKeyPair, nobleSigner, nobleVerify, nobleX25519 } from './keys.js';
-import { nodeSigner, nodeVerify, nodeX25519 } from './node-crypto.js';
+import { generateAgreementKeyPair, generateSigningKeyPair, nobleSigner, nobleSymmetric, nobleVerify, nobleX25519 } from './keys.js';
+import { decryptDm, encryptDm, signDmPlaintext, type DeviceSecrets } from './e2e.js';
+import { nodeSigner, nodeSymmetric, nodeVerify, nodeX25519 } from './node-crypto.js';
 
 describe('node:crypto and @noble agree byte for byte', () => {
   it('X25519 public keys and shared secrets', () => {
@@ -44,5 +45,62 @@ describe('node:crypto and @noble agree byte for byte', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('XChaCha20-Poly1305: the same ciphertext from the same key, nonce and associated data, and each opens the other\'s', () => {
+    const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
+    fc.assert(
+      fc.property(bytes(32), bytes(24), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 1_200 }), (key, nonce, aad, plain) => {
+        const fromNode = nodeSymmetric.xchacha20poly1305(key, nonce, aad).encrypt(plain);
+        const fromNoble = nobleSymmetric.xchacha20poly1305(key, nonce, aad).encrypt(plain);
+        expect(toBase64url(fromNode)).toBe(toBase64url(fromNoble));
+        expect(toBase64url(nodeSymmetric.xchacha20poly1305(key, nonce, aad).decrypt(fromNoble))).toBe(toBase64url(plain));
+        expect(toBase64url(nobleSymmetric.xchacha20poly1305(key, nonce, aad).decrypt(fromNode))).toBe(toBase64url(plain));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('XChaCha20-Poly1305 refuses a changed byte, other associated data, a short ciphertext and wrong sizes', () => {
+    const key = new Uint8Array(32).fill(7);
+    const nonce = new Uint8Array(24).fill(9);
+    const aad = new TextEncoder().encode('aad');
+    const sealed = nodeSymmetric.xchacha20poly1305(key, nonce, aad).encrypt(new TextEncoder().encode('hello there'));
+    for (let i = 0; i < sealed.length; i++) {
+      const bad = sealed.slice();
+      bad[i]! ^= 0x80;
+      expect(() => nodeSymmetric.xchacha20poly1305(key, nonce, aad).decrypt(bad)).toThrow();
+    }
+    expect(() => nodeSymmetric.xchacha20poly1305(key, nonce, new TextEncoder().encode('aae')).decrypt(sealed)).toThrow();
+    expect(() => nodeSymmetric.xchacha20poly1305(key, nonce, aad).decrypt(sealed.subarray(0, 15))).toThrow();
+    expect(() => nodeSymmetric.xchacha20poly1305(key.subarray(0, 31), nonce, aad).encrypt(sealed)).toThrow(/32-byte key/);
+    expect(() => nodeSymmetric.xchacha20poly1305(key, nonce.subarray(0, 12), aad).encrypt(sealed)).toThrow(/24-byte nonce/);
+  });
+
+  it('XChaCha20-Poly1305 gives bytes of their own, not a view into a shared pool', () => {
+    const key = new Uint8Array(32);
+    const nonce = new Uint8Array(24);
+    const sealed = nodeSymmetric.xchacha20poly1305(key, nonce, new Uint8Array(0)).encrypt(new Uint8Array(10));
+    expect(sealed.buffer.byteLength).toBe(26);
+    expect(nodeSymmetric.xchacha20poly1305(key, nonce, new Uint8Array(0)).decrypt(sealed).buffer.byteLength).toBe(10);
+  });
+
+  it('HKDF-SHA256, with a salt and without one', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.option(fc.uint8Array({ maxLength: 64 }), { nil: undefined }), fc.uint8Array({ maxLength: 40 }), fc.integer({ min: 1, max: 96 }), (ikm, salt, info, length) => {
+        expect(toBase64url(nodeSymmetric.hkdfSha256(ikm, salt, info, length))).toBe(toBase64url(nobleSymmetric.hkdfSha256(ikm, salt, info, length)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a DM sealed with node:crypto opens with @noble, and the other way round', () => {
+    const device = (id: string): DeviceSecrets => ({ id, sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() });
+    const [from, to] = [device('d1'), device('d2')];
+    const plain = signDmPlaintext(from, { id: 'm1', from: 'a@a.example', to: 'b@b.example', sentAt: '2026-11-30T00:00:00.000Z', text: 'hi, é and 🔥' });
+    for (const [seal, open] of [[nodeX25519, nobleX25519], [nobleX25519, nodeX25519]] as const) {
+      const sealed = encryptDm(plain, [{ id: to.id, dhKey: to.dh.publicKey }], undefined, seal);
+      expect(decryptDm(sealed, to, open)).toEqual(plain);
+    }
   });
 });

@@ -1,9 +1,6 @@
 import crypto from 'node:crypto';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { hmac } from '@noble/hashes/hmac.js';
 import { HearthError } from '@hearth/protocol';
+import { nodeSymmetric } from '@hearth/protocol/node';
 import SQLite from 'better-sqlite3';
 
 /**
@@ -72,11 +69,11 @@ export class VaultStore {
     const salt = version === 0 ? crypto.randomBytes(16) : read('salt')!;
     const { hashRaw } = await import('@node-rs/argon2');
     const master = new Uint8Array(await hashRaw(options.passphrase, { ...kdf, salt }));
-    const encKey = hkdf(sha256, master, undefined, new TextEncoder().encode('hearth-vault-v1 messages'), 32);
-    const tagKey = hkdf(sha256, master, undefined, new TextEncoder().encode('hearth-vault-v1 peer tags'), 32);
+    const encKey = nodeSymmetric.hkdfSha256(master, undefined, new TextEncoder().encode('hearth-vault-v1 messages'), 32);
+    const tagKey = nodeSymmetric.hkdfSha256(master, undefined, new TextEncoder().encode('hearth-vault-v1 peer tags'), 32);
     if (version === 0) {
       const nonce = crypto.randomBytes(24);
-      const check = Buffer.concat([nonce, xchacha20poly1305(encKey, nonce, CHECK).encrypt(CHECK)]);
+      const check = Buffer.concat([nonce, nodeSymmetric.xchacha20poly1305(encKey, nonce, CHECK).encrypt(CHECK)]);
       const insert = kept('INSERT INTO meta (key, value) VALUES (?, ?)');
       db.transaction(() => {
         insert.run('salt', salt);
@@ -87,7 +84,7 @@ export class VaultStore {
     } else {
       const check = read('check')!;
       try {
-        xchacha20poly1305(encKey, check.subarray(0, 24), CHECK).decrypt(check.subarray(24));
+        nodeSymmetric.xchacha20poly1305(encKey, check.subarray(0, 24), CHECK).decrypt(check.subarray(24));
       } catch {
         db.close();
         throw new VaultError('wrong_passphrase', 'the passphrase does not open this vault; nothing was changed');
@@ -111,7 +108,7 @@ export class VaultStore {
     // A keyed hash is the same for every message with a person: computed once per person.
     let tag = this.peerTags.get(peer);
     if (!tag) {
-      tag = Buffer.from(hmac(sha256, this.tagKey, utf8.encode(peer)));
+      tag = crypto.createHmac('sha256', this.tagKey).update(peer, 'utf8').digest();
       if (this.peerTags.size >= 1_000) this.peerTags.clear();
       this.peerTags.set(peer, tag);
     }
@@ -127,7 +124,7 @@ export class VaultStore {
     this.db.transaction(() => {
       for (const [i, message] of messages.entries()) {
         const nonce = nonces.subarray(24 * i, 24 * (i + 1));
-        const body = xchacha20poly1305(this.encKey, nonce, utf8.encode(message.id)).encrypt(utf8.encode(JSON.stringify(message)));
+        const body = nodeSymmetric.xchacha20poly1305(this.encKey, nonce, utf8.encode(message.id)).encrypt(utf8.encode(JSON.stringify(message)));
         added += insert.run(message.id, this.peerTag(message, me), nonce, body).changes;
       }
     })();
@@ -164,7 +161,7 @@ export class VaultStore {
 
   private openRow(row: { id: string; nonce: Buffer; body: Buffer }): VaultMessage {
     try {
-      return JSON.parse(new TextDecoder().decode(xchacha20poly1305(this.encKey, row.nonce, new TextEncoder().encode(row.id)).decrypt(row.body))) as VaultMessage;
+      return JSON.parse(new TextDecoder().decode(nodeSymmetric.xchacha20poly1305(this.encKey, row.nonce, new TextEncoder().encode(row.id)).decrypt(row.body))) as VaultMessage;
     } catch {
       throw new VaultError('vault_damaged', `message ${row.id} in the vault is damaged or was tampered with`);
     }
@@ -173,7 +170,7 @@ export class VaultStore {
   /** A sealed value (keys, contacts, the vault's settings), bound to its name. */
   setSecret(name: string, value: unknown): void {
     const nonce = crypto.randomBytes(24);
-    const body = xchacha20poly1305(this.encKey, nonce, new TextEncoder().encode(`secret:${name}`)).encrypt(new TextEncoder().encode(JSON.stringify(value)));
+    const body = nodeSymmetric.xchacha20poly1305(this.encKey, nonce, new TextEncoder().encode(`secret:${name}`)).encrypt(new TextEncoder().encode(JSON.stringify(value)));
     this.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(`secret:${name}`, Buffer.concat([nonce, body]));
   }
 
@@ -181,7 +178,7 @@ export class VaultStore {
     const row = this.prepare('SELECT value FROM meta WHERE key = ?').get(`secret:${name}`) as { value: Buffer } | undefined;
     if (!row) return undefined;
     try {
-      const plain = xchacha20poly1305(this.encKey, row.value.subarray(0, 24), new TextEncoder().encode(`secret:${name}`)).decrypt(row.value.subarray(24));
+      const plain = nodeSymmetric.xchacha20poly1305(this.encKey, row.value.subarray(0, 24), new TextEncoder().encode(`secret:${name}`)).decrypt(row.value.subarray(24));
       return JSON.parse(new TextDecoder().decode(plain)) as T;
     } catch {
       throw new VaultError('vault_damaged', `the vault's ${name} is damaged or was tampered with`);
