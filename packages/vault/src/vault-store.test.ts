@@ -50,6 +50,20 @@ describe('vault store (real SQLite, encrypted at rest)', () => {
     store.close();
   });
 
+  it('keeps its count right as messages are added, duplicates and all, as a fresh count finds', async () => {
+    const file = tmpFile();
+    const store = await VaultStore.open({ file, passphrase: 'counting along', kdf });
+    expect(store.count()).toBe(0);
+    const all = Array.from({ length: 40 }, (_, i) => message('bob@far.example', me, `c${i}`));
+    store.add(me, all.slice(0, 30));
+    store.add(me, all.slice(20)); // ten of these are stored already
+    expect(store.count()).toBe(40);
+    store.close();
+    const again = await VaultStore.open({ file, passphrase: 'counting along', kdf });
+    expect(again.count()).toBe(40);
+    again.close();
+  });
+
   it('detects a tampered or swapped row', async () => {
     const file = tmpFile();
     const store = await VaultStore.open({ file, passphrase: 'tamper evident', kdf });
