@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { hchacha } from '@noble/ciphers/chacha.js';
+import { concatBytes } from './encoding.js';
 import type { Signer, SigningKeyPair, Symmetric, VerifyFn, X25519 } from './keys.js';
 
 /**
@@ -105,17 +106,6 @@ function xchachaParts(key: Uint8Array, nonce: Uint8Array): { subkey: Buffer; iv:
   return { subkey, iv };
 }
 
-/** Bytes of their own (not a view into Node's shared pool, which a thread hand-off would copy whole). */
-function ownBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 export const nodeSymmetric: Symmetric = {
   xchacha20poly1305: (key, nonce, aad) => ({
     encrypt(plain) {
@@ -124,7 +114,8 @@ export const nodeSymmetric: Symmetric = {
       cipher.setAAD(aad, { plaintextLength: plain.length });
       const body = cipher.update(plain);
       cipher.final();
-      return ownBytes(body, cipher.getAuthTag());
+      // Bytes of their own, not a view into Node's shared pool (which a hand-off to a thread would copy whole).
+      return concatBytes(body, cipher.getAuthTag());
     },
     decrypt(sealed) {
       if (sealed.length < TAG_BYTES) throw new Error('ciphertext too short');
@@ -134,7 +125,7 @@ export const nodeSymmetric: Symmetric = {
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
       const plain = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
       decipher.final(); // throws when the tag does not match
-      return ownBytes(plain);
+      return concatBytes(plain);
     },
   }),
   hkdfSha256: (ikm, salt, info, length) => new Uint8Array(crypto.hkdfSync('sha256', ikm, salt ?? new Uint8Array(0), info, length)),
