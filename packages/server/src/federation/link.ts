@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import { formatSite, HearthError, LIMITS, LinkFrameSchema, parseLimitedJson, type LinkFrame, type RelayResult, type SiteName } from '@hearth/protocol';
 import type WebSocket from 'ws';
+import { corkableSocket } from '../net/cork.js';
 
 export interface AckResult {
   ok: boolean;
@@ -200,13 +200,12 @@ export class Link extends EventEmitter {
    * the TCP socket under the WebSocket is corked at the burst's first frame and uncorked once the
    * code running now, and the promise callbacks it set off, are done (process.nextTick runs after
    * them), so nothing waits for a timer. Each frame was otherwise a system call of its own: 23 µs
-   * of a DM's cost on the sending site. ws 8 keeps its socket as `_socket`; without one, frames
-   * go one by one as before.
+   * of a DM's cost on the sending site. Without a socket to cork, frames go one by one as before.
    */
   private coalesce(): void {
     if (this.corked) return;
-    const tcp = (this.socket as unknown as { _socket?: Socket | null })._socket;
-    if (!tcp || typeof tcp.cork !== 'function' || tcp.destroyed) return;
+    const tcp = corkableSocket(this.socket);
+    if (!tcp) return;
     tcp.cork();
     this.corked = true;
     process.nextTick(() => {

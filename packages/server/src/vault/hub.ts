@@ -14,10 +14,10 @@ import {
   type VerifyFn,
 } from '@hearth/protocol';
 import type { Logger } from 'pino';
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { NoResponderError, type ClusterBus } from '../cluster/bus.js';
 import { ApiError } from '../errors.js';
+import { corkableSocket } from '../net/cork.js';
 import type { Db } from '../storage/db.js';
 import { countQueued, deleteAcked, queuedForVault, vaultByDevice } from '../storage/vault.js';
 
@@ -232,7 +232,7 @@ class VaultSession {
       // The rows leave in one write (below), and each frame is written around the stored
       // ciphertext's JSON, which this site wrote itself when it stored the DM: parsing it only to
       // write it out again cost more than sending it.
-      const tcp = corkable(this.socket);
+      const tcp = corkableSocket(this.socket);
       tcp?.cork();
       try {
         for (const row of rows) {
@@ -322,15 +322,6 @@ class VaultSession {
 export function dmFrame(seq: number, row: { envelope_id: string; direction: 'in' | 'out'; peer: string; ciphertext: string; created_at: number | string }): string {
   const createdAt = new Date(Number(row.created_at)).toISOString();
   return `{"t":"dm","seq":${seq},"id":${JSON.stringify(row.envelope_id)},"direction":${JSON.stringify(row.direction)},"peer":${JSON.stringify(row.peer)},"message":${row.ciphertext},"createdAt":"${createdAt}"}`;
-}
-
-/**
- * The TCP socket under a WebSocket (ws 8 keeps it as `_socket`), to cork for a burst of frames:
- * each frame is otherwise a system call of its own. Undefined when there is none to cork.
- */
-function corkable(socket: WebSocket): Socket | undefined {
-  const tcp = (socket as unknown as { _socket?: Socket | null })._socket;
-  return tcp && typeof tcp.cork === 'function' && !tcp.destroyed ? tcp : undefined;
 }
 
 function send(socket: WebSocket, frame: VaultServerFrame): void {
