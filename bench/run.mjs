@@ -1,6 +1,7 @@
 // `npm run bench`: durable delivery between two real site processes, beside two baselines
 // measured in the same run on the same machine: (a) raw `ws` messages per second with the same
-// payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core.
+// payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core,
+// with OpenSSL (node:crypto, the issue's baseline) and with libsodium (the library sites use).
 // Also the idle RSS of one site process, a site with one stalled follower (bench/stall.mjs), the home vault's sync of 10,000 queued DMs beside the
 // backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
 // and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs),
@@ -11,12 +12,14 @@
 // The last line printed is one JSON object.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { createEnvelope, generateSigningKeyPair, newEnvelopeId } from '@hearth/protocol';
+import { nativeCrypto } from '@hearth/protocol/node';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
 import { freePort, waitFor } from './lib.mjs';
 
@@ -41,6 +44,28 @@ function signVerifySample() {
     for (let i = 0; i < 100; i++) {
       const sig = crypto.sign(null, message, privateKey);
       if (!crypto.verify(null, message, publicKey, sig)) throw new Error('verify failed');
+    }
+    n += 100;
+  }
+  return n / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+// The same with libsodium, which sites use for Ed25519 when its addon loads (nativeCrypto).
+function sodiumSignVerifyRate() {
+  return Math.max(sodiumSignVerifySample(), sodiumSignVerifySample(), sodiumSignVerifySample());
+}
+
+function sodiumSignVerifySample() {
+  const sodium = createRequire(import.meta.url)('sodium-native');
+  const [publicKey, secretKey, sig] = [Buffer.alloc(32), Buffer.alloc(64), Buffer.alloc(64)];
+  sodium.crypto_sign_keypair(publicKey, secretKey);
+  const message = Buffer.from('x'.repeat(700));
+  let n = 0;
+  const started = process.hrtime.bigint();
+  while (process.hrtime.bigint() - started < 1_000_000_000n) {
+    for (let i = 0; i < 100; i++) {
+      sodium.crypto_sign_detached(sig, message, secretKey);
+      if (!sodium.crypto_sign_verify_detached(sig, message, publicKey)) throw new Error('verify failed');
     }
     n += 100;
   }
@@ -180,13 +205,14 @@ async function deliveryRate() {
 
 log(`Hearth bench on ${os.cpus().length} cores, Node ${process.version}`);
 const signVerify = signVerifyRate();
-log(`(b) bare Ed25519 sign+verify, one core:      ${signVerify.toFixed(0)} /s`);
+const sodiumSignVerify = nativeCrypto.library === 'libsodium' ? sodiumSignVerifyRate() : undefined;
+log(`(b) bare Ed25519 sign+verify, one core:      ${signVerify.toFixed(0)} /s with OpenSSL${sodiumSignVerify ? `, ${sodiumSignVerify.toFixed(0)} /s with libsodium` : ''} (sites sign and check with ${nativeCrypto.library === 'libsodium' ? 'libsodium' : `OpenSSL: ${nativeCrypto.reason}`})`);
 const payload = samplePayload();
 const rawWs = await rawWsRate(payload, 100_000);
 log(`(a) raw ws, ${payload.length}-byte frames, acked:   ${rawWs.toFixed(0)} msg/s`);
 const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
-log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify (aim >= 1.0), ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
+log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify with OpenSSL (aim >= 1.0)${sodiumSignVerify ? `, ${(delivery.rate / sodiumSignVerify).toFixed(2)} x with libsodium` : ''}, ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 60 MB); after the delivery run: ${delivery.peakRss.toFixed(1)} MB (aim < 120 MB)`);
 const relayModule = await import('./relay.mjs');
 const relay = relayModule.relayBenchPossible()
@@ -233,6 +259,9 @@ const result = {
   signVerifyPerSec: Math.round(signVerify),
   rawWsMsgsPerSec: Math.round(rawWs),
   ratioToSignVerify: Number((delivery.rate / signVerify).toFixed(3)),
+  signVerifyLibsodiumPerSec: sodiumSignVerify === undefined ? null : Math.round(sodiumSignVerify),
+  ratioToLibsodiumSignVerify: sodiumSignVerify === undefined ? null : Number((delivery.rate / sodiumSignVerify).toFixed(3)),
+  nativeCryptoLibrary: nativeCrypto.library,
   ratioToRawWs: Number((delivery.rate / rawWs).toFixed(4)),
   idleRssMB: Number(delivery.idleRss.toFixed(1)),
   rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),

@@ -42,7 +42,7 @@ await build({
   // Native addons stay outside the bundle, and so do modules loaded on first use: esbuild would
   // evaluate a bundled module at start even behind import(), and Markdown's entity tables alone
   // cost an idle site 10 MB. The home vault's code is only for `hearth vault` commands.
-  external: ['better-sqlite3', '@node-rs/argon2', 'sharp', '@hearth/protocol/markdown', '@hearth/vault', 'pg', '@nats-io/transport-node', 'tar', 'prom-client'],
+  external: ['better-sqlite3', 'sodium-native', '@node-rs/argon2', 'sharp', '@hearth/protocol/markdown', '@hearth/vault', 'pg', '@nats-io/transport-node', 'tar', 'prom-client'],
   // CommonJS dependencies inside an ES module bundle need a `require`.
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
   plugins: [englishOnlyZodLocales],

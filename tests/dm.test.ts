@@ -21,7 +21,9 @@ describe('direct messages between CLI devices', () => {
   const bobProfile = tempDir('bob-device');
 
   beforeAll(async () => {
-    [alice, bob] = await Promise.all([SiteProcess.create(['alice']), SiteProcess.create(['bob'])]);
+    // Alice's site signs and checks with OpenSSL, bob's with libsodium: every exchange below also
+    // holds the two libraries to the same signatures.
+    [alice, bob] = await Promise.all([SiteProcess.create(['alice'], { env: { HEARTH_CRYPTO: 'openssl' } }), SiteProcess.create(['bob'])]);
     await hearth(['login', '--profile', aliceProfile, '--site', alice.url, '--user', 'alice', '--password', SiteProcess.password('alice')]);
     await hearth(['login', '--profile', bobProfile, '--site', bob.url, '--user', 'bob', '--password', SiteProcess.password('bob')]);
   });
@@ -33,6 +35,12 @@ describe('direct messages between CLI devices', () => {
     messages: Array<{ from: string; to: string; text: string }>;
     rejected: Array<{ reason: string }>;
   };
+
+  it('a site told to use OpenSSL says so when it starts; one with libsodium says nothing of it', async () => {
+    await waitFor('the notice', () => alice.log.includes('Signing and checking with OpenSSL (HEARTH_CRYPTO=openssl)'));
+    await waitFor('the start line', () => bob.log.includes('Hearth is serving'));
+    expect(bob.log).not.toContain('OpenSSL');
+  });
 
   it('a DM reaches the recipient device, and no backend database holds its plaintext', async () => {
     const secret = `the cake is in the oven ${crypto.randomUUID()}`;

@@ -12,8 +12,8 @@ import { LIMITS } from './limits.js';
 import type { DmCiphertext } from './messages.js';
 
 /**
- * End-to-end encryption of direct messages, built from audited primitives (@noble, or OpenSSL
- * through node:crypto where an X25519 implementation brings it: see Symmetric in keys.ts):
+ * End-to-end encryption of direct messages, built from audited primitives (@noble, or libsodium
+ * or OpenSSL where an X25519 implementation brings them: see Symmetric in keys.ts):
  *   - a fresh 32-byte content key K encrypts the body once with XChaCha20-Poly1305;
  *   - K is wrapped for every recipient device: X25519(ephemeral, device) -> HKDF-SHA256 ->
  *     XChaCha20-Poly1305, one ephemeral key per message;

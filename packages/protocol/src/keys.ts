@@ -6,8 +6,8 @@ import { CryptoError } from './errors.js';
 import { fromBase64url, toBase64url } from './encoding.js';
 
 /**
- * Ed25519 signing behind two tiny interfaces, so the server can plug node:crypto in on its
- * hot path (10-25x faster than pure JS) while the browser uses @noble. Same wire format:
+ * Ed25519 signing behind two tiny interfaces, so Node processes can plug native code in on their
+ * hot path (libsodium or OpenSSL, 10-60x faster than pure JS) while the browser uses @noble. Same wire format:
  * raw 32-byte public keys and 64-byte signatures, base64url.
  */
 export interface Signer {
@@ -45,7 +45,7 @@ export const nobleVerify: VerifyFn = (message, signature, publicKey) => {
   }
 };
 
-/** X25519 behind an interface for the same reason: node:crypto in Node, @noble in the browser. */
+/** X25519 behind an interface for the same reason: native in Node (node-crypto.ts), @noble in the browser. */
 export interface X25519 {
   publicKey(secret: Uint8Array): Uint8Array;
   sharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
@@ -56,14 +56,14 @@ export interface X25519 {
   generate?(): { publicKey: Uint8Array; sharedSecret(publicKey: Uint8Array): Uint8Array };
   /**
    * The symmetric half of sealing that goes with this agreement, when the implementation has its
-   * own (node:crypto's); @noble's otherwise. Same bytes either way.
+   * own (libsodium's or OpenSSL's); @noble's otherwise. Same bytes either way.
    */
   symmetric?: Symmetric;
 }
 
 /**
  * XChaCha20-Poly1305 and HKDF-SHA256 behind an interface, for the same reason as the others. In
- * Node it is OpenSSL's: besides being faster on small messages, it saves every thread that opens
+ * Node it is native (libsodium's, or OpenSSL's): besides being faster on small messages, it saves every thread that opens
  * messages (a vault catching up runs one per core) from compiling its own copy of the JS ciphers,
  * which cost a vault's sync of 10,000 DMs about as much as the opening itself.
  */

@@ -4,9 +4,32 @@ import { describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from './encoding.js';
 import { generateAgreementKeyPair, generateSigningKeyPair, nobleSigner, nobleSymmetric, nobleVerify, nobleX25519 } from './keys.js';
 import { decryptDm, encryptDm, signDmPlaintext, type DeviceSecrets } from './e2e.js';
-import { nodeSigner, nodeSymmetric, nodeVerify, nodeX25519 } from './node-crypto.js';
+import { nativeCrypto, nodeSigner, nodeVerify, nodeX25519, opensslSigner, opensslSymmetric, opensslVerify, opensslX25519, sodiumCrypto } from './node-crypto.js';
+import { loadSodium } from './sodium.js';
 
-describe('node:crypto and @noble agree byte for byte', () => {
+const sodiumBinding = loadSodium().binding;
+const sodium = sodiumBinding ? sodiumCrypto(sodiumBinding) : undefined;
+
+describe('the native library a Node process uses', () => {
+  it('is libsodium where sodium-native has a prebuilt addon (this machine), unless the operator asks for OpenSSL', () => {
+    if (process.env.HEARTH_CRYPTO === 'openssl') {
+      expect(nativeCrypto).toEqual({ library: 'openssl', reason: 'HEARTH_CRYPTO=openssl' });
+      return;
+    }
+    expect(nativeCrypto).toEqual({ library: 'libsodium' });
+    expect(sodium).toBeDefined();
+    expect(nodeVerify).not.toBe(opensslVerify);
+    expect(nodeX25519).not.toBe(opensslX25519);
+    expect(nodeSigner).not.toBe(opensslSigner);
+  });
+});
+
+const libraries = [
+  { name: 'OpenSSL (node:crypto)', signer: opensslSigner, verify: opensslVerify, x25519: opensslX25519, symmetric: opensslSymmetric },
+  ...(sodium ? [{ name: 'libsodium', ...sodium }] : []),
+];
+
+describe.each(libraries)('$name and @noble agree byte for byte', ({ signer: nodeSigner, verify: nodeVerify, x25519: nodeX25519, symmetric: nodeSymmetric }) => {
   it('X25519 public keys and shared secrets', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (a, b) => {
@@ -18,7 +41,7 @@ describe('node:crypto and @noble agree byte for byte', () => {
     );
   });
 
-  it('a one-time X25519 key made by node:crypto agrees with @noble on its public key and shared secret', () => {
+  it('a one-time X25519 key made natively agrees with @noble on its public key and shared secret', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (peerSecret) => {
         const once = nodeX25519.generate!();
@@ -94,7 +117,7 @@ describe('node:crypto and @noble agree byte for byte', () => {
     );
   });
 
-  it('a DM sealed with node:crypto opens with @noble, and the other way round', () => {
+  it('a DM sealed natively opens with @noble, and the other way round', () => {
     const device = (id: string): DeviceSecrets => ({ id, sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() });
     const [from, to] = [device('d1'), device('d2')];
     const plain = signDmPlaintext(from, { id: 'm1', from: 'a@a.example', to: 'b@b.example', sentAt: '2026-11-30T00:00:00.000Z', text: 'hi, é and 🔥' });
@@ -102,5 +125,36 @@ describe('node:crypto and @noble agree byte for byte', () => {
       const sealed = encryptDm(plain, [{ id: to.id, dhKey: to.dh.publicKey }], undefined, seal);
       expect(decryptDm(sealed, to, open)).toEqual(plain);
     }
+  });
+});
+
+describe('libsodium and OpenSSL agree with each other', () => {
+  it.runIf(sodium)('a signature, an agreement and a sealed DM made by one are taken by the other', () => {
+    const s = sodium!;
+    const device = (id: string): DeviceSecrets => ({ id, sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() });
+    const [from, to] = [device('d1'), device('d2')];
+    const message = new TextEncoder().encode('one envelope');
+    expect(toBase64url(s.signer(from.sign).sign(message))).toBe(toBase64url(opensslSigner(from.sign).sign(message)));
+    expect(opensslVerify(message, s.signer(from.sign).sign(message), from.sign.publicKey)).toBe(true);
+    expect(s.verify(message, opensslSigner(from.sign).sign(message), from.sign.publicKey)).toBe(true);
+    const plain = signDmPlaintext(from, { id: 'm1', from: 'a@a.example', to: 'b@b.example', sentAt: '2026-11-30T00:00:00.000Z', text: 'hi' });
+    for (const [seal, open] of [[s.x25519, opensslX25519], [opensslX25519, s.x25519]] as const) {
+      expect(decryptDm(encryptDm(plain, [{ id: to.id, dhKey: to.dh.publicKey }], undefined, seal), to, open)).toEqual(plain);
+    }
+  });
+
+  it.runIf(sodium)('both refuse what is not a key or a signature, without throwing', () => {
+    const keys = generateSigningKeyPair();
+    const message = new Uint8Array([1, 2, 3]);
+    const sig = sodium!.signer(keys).sign(message);
+    for (const verify of [sodium!.verify, opensslVerify]) {
+      expect(verify(message, sig.subarray(0, 63), keys.publicKey)).toBe(false);
+      expect(verify(message, sig, 'not a key')).toBe(false);
+      expect(verify(message, sig, toBase64url(new Uint8Array(31)))).toBe(false);
+      expect(verify(message, new Uint8Array(64), keys.publicKey)).toBe(false);
+    }
+    // An all-zero agreement (a small-order peer key) is refused by both.
+    expect(() => sodium!.x25519.sharedSecret(new Uint8Array(32).fill(5), new Uint8Array(32))).toThrow();
+    expect(() => opensslX25519.sharedSecret(new Uint8Array(32).fill(5), new Uint8Array(32))).toThrow();
   });
 });

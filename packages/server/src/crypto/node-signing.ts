@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 
-// Ed25519 through node:crypto lives in the protocol package (shared with the vault and the CLI).
+// Native Ed25519 (libsodium, or OpenSSL) lives in the protocol package (shared with the vault and the CLI).
 export { nodeSigner, nodeVerify } from '@hearth/protocol/node';
 
 export function randomToken(bytes = 32): string {
