@@ -81,10 +81,15 @@ export async function vaultBench() {
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}/vault`] : [];
     const vault = spawn(process.execPath, [...NODE_FLAGS, ...profile, HEARTH, 'vault', 'start', '--data', vaultDir], {
       cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...NODE_ENV, HEARTH_VAULT_PASSPHRASE: PASSPHRASE },
     });
     vaultProcs.push(vault);
+    // What the vault says on stderr goes to the bench's, except the line it says when the bench stops it.
+    vault.stderr.on('data', (data) => {
+      const text = data.toString().replace(/^\s*SIGTERM: stopping\.\.\.\s*$/m, '');
+      if (text.trim()) process.stderr.write(text);
+    });
     vault.stdout.on('data', (data) => {
       if (process.env.BENCH_VAULT_DEBUG) process.stderr.write(data);
       if (connectedAt === undefined && data.toString().includes('Connected to')) {
