@@ -49,7 +49,7 @@ const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const x25519Privates = new Map<string, crypto.KeyObject>();
 const x25519Publics = new Map<string, crypto.KeyObject>();
 
-function remember(cache: Map<string, crypto.KeyObject>, key: string, make: () => crypto.KeyObject, max: number): crypto.KeyObject {
+function remember<T>(cache: Map<string, T>, key: string, make: () => T, max: number): T {
   let value = cache.get(key);
   if (!value) {
     value = make();
@@ -83,6 +83,12 @@ const x25519Public = (publicKey: Uint8Array) => {
 };
 const rawPublic = (key: crypto.KeyObject) => new Uint8Array(Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url'));
 
+/** The sizes XChaCha20-Poly1305 takes, checked the same way whichever library seals. */
+function checkXchachaSizes(key: Uint8Array, nonce: Uint8Array): void {
+  if (key.length !== 32) throw new Error('XChaCha20-Poly1305 needs a 32-byte key');
+  if (nonce.length !== 24) throw new Error('XChaCha20-Poly1305 needs a 24-byte nonce');
+}
+
 /** "expand 32-byte k", the ChaCha constant, as little-endian words. */
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
 const TAG_BYTES = 16;
@@ -94,8 +100,7 @@ const TAG_BYTES = 16;
  * bytes as @noble's xchacha20poly1305 (tests compare them), for messages under 256 GB.
  */
 function xchachaParts(key: Uint8Array, nonce: Uint8Array): { subkey: Buffer; iv: Buffer } {
-  if (key.length !== 32) throw new Error('XChaCha20-Poly1305 needs a 32-byte key');
-  if (nonce.length !== 24) throw new Error('XChaCha20-Poly1305 needs a 24-byte nonce');
+  checkXchachaSizes(key, nonce);
   const k = Buffer.from(key.buffer, key.byteOffset, 32);
   const n = Buffer.from(nonce.buffer, nonce.byteOffset, 24);
   const words = new Uint32Array(8);
@@ -169,12 +174,7 @@ export function sodiumCrypto(sodium: SodiumBinding): { signer: (keys: SigningKey
   const publicKeys = new Map<string, Uint8Array>();
   const verify: VerifyFn = (message, signature, publicKey) => {
     try {
-      let key = publicKeys.get(publicKey);
-      if (!key) {
-        key = decodeKey(publicKey, 'public key');
-        if (publicKeys.size >= 10_000) publicKeys.clear();
-        publicKeys.set(publicKey, key);
-      }
+      const key = remember(publicKeys, publicKey, () => decodeKey(publicKey, 'public key'), 10_000);
       return signature.length === 64 && sodium.crypto_sign_verify_detached(signature, message, key);
     } catch {
       return false;
@@ -193,8 +193,7 @@ export function sodiumCrypto(sodium: SodiumBinding): { signer: (keys: SigningKey
   };
   const symmetric: Symmetric = {
     xchacha20poly1305: (key, nonce, aad) => {
-      if (key.length !== 32) throw new Error('XChaCha20-Poly1305 needs a 32-byte key');
-      if (nonce.length !== 24) throw new Error('XChaCha20-Poly1305 needs a 24-byte nonce');
+      checkXchachaSizes(key, nonce);
       return {
         encrypt(plain) {
           const sealed = new Uint8Array(plain.length + TAG_BYTES);
