@@ -1,6 +1,5 @@
 import SQLite from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type Migration, type MigrationProvider } from 'kysely';
 import { dialectOf, SCHEMA_NAME, type DatabaseTarget } from './dialect.js';
@@ -20,7 +19,6 @@ import * as m012 from './migrations/012-postgres-search.js';
 import * as m013 from './migrations/013-instances.js';
 import * as m014 from './migrations/014-fanout.js';
 import type { Database } from './schema.js';
-import { FALLBACK_PAGES, walCheckpointer } from './checkpointer.js';
 
 export type Db = Kysely<Database>;
 
@@ -152,11 +150,8 @@ export function openSqlite(options: OpenSqliteOptions): Db {
   keepAlive(sqlite);
   // exec, not pragma(): pragma() makes a throwaway Statement (see keepAlive).
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-  // A file's checkpoints run on a worker thread (storage/checkpointer.ts); SQLite's own stays as the fallback.
-  const file = sqlite.memory ? undefined : path.resolve(options.file);
-  if (file) sqlite.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES};`);
   const cached = withStatementCache(sqlite);
-  const db = new Kysely<Database>({ dialect: new KeepErrorSqliteDialect(sqlite, cached, file) });
+  const db = new Kysely<Database>({ dialect: new KeepErrorSqliteDialect(sqlite, cached) });
   sqliteByAdapter.set(db.getExecutor().adapter, cached);
   return db;
 }
@@ -175,11 +170,10 @@ export function sqliteConnectionOf(db: Kysely<any>): SQLite.Database | undefined
  * When SQLite fails a statement with SQLITE_FULL (or IOERR, NOMEM) it may roll the transaction
  * back by itself; Kysely's driver then runs ROLLBACK anyway, and the error of that
  * ("cannot rollback - no transaction is active") replaced the real one. This driver rolls back
- * only a transaction that is still open, so the caller sees what actually went wrong. It also
- * tells the checkpoint worker of each commit (storage/checkpointer.ts).
+ * only a transaction that is still open, so the caller sees what actually went wrong.
  */
 class KeepErrorSqliteDriver extends SqliteDriver {
-  constructor(private readonly sqlite: SQLite.Database, database: SQLite.Database, private readonly file: string | undefined) {
+  constructor(private readonly sqlite: SQLite.Database, database: SQLite.Database) {
     super({ database });
   }
 
@@ -187,26 +181,15 @@ class KeepErrorSqliteDriver extends SqliteDriver {
     if (!this.sqlite.inTransaction) return;
     await super.rollbackTransaction(connection);
   }
-
-  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await super.commitTransaction(connection);
-    if (this.file) walCheckpointer.committed(this.file);
-  }
-
-  /** The checkpoint worker lets go of the file first: the site's connection, closing last, checkpoints all and removes the WAL. */
-  override async destroy(): Promise<void> {
-    if (this.file) await walCheckpointer.release(this.file);
-    await super.destroy();
-  }
 }
 
 class KeepErrorSqliteDialect extends SqliteDialect {
-  constructor(private readonly sqlite: SQLite.Database, private readonly database: SQLite.Database, private readonly file: string | undefined) {
+  constructor(private readonly sqlite: SQLite.Database, private readonly database: SQLite.Database) {
     super({ database });
   }
 
   override createDriver(): Driver {
-    return new KeepErrorSqliteDriver(this.sqlite, this.database, this.file);
+    return new KeepErrorSqliteDriver(this.sqlite, this.database);
   }
 }
 
