@@ -34,8 +34,8 @@ function onShutdown(close: () => Promise<void>): void {
  * Said when a long-running process starts with OpenSSL doing its signatures instead of libsodium,
  * which checks them about twice as fast: an operator who sees a slow site knows why.
  */
-export function cryptoNotice(crypto: { library: string; reason?: string } = nativeCrypto): string | undefined {
-  return crypto.library === 'openssl' ? `Signing and checking with OpenSSL (${crypto.reason}); libsodium would be about twice as fast.` : undefined;
+function sayCryptoNotice(out: (line: string) => void, crypto: { library: string; reason?: string } = nativeCrypto): void {
+  if (crypto.library === 'openssl') out(`Signing and checking with OpenSSL (${crypto.reason}); libsodium would be about twice as fast.`);
 }
 
 export function buildProgram(out: (line: string) => void = (l) => console.log(l)): Command {
@@ -80,8 +80,7 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       }
       const running = await runSite(opts);
       out(`Hearth is serving ${running.url}`);
-      const notice = cryptoNotice();
-      if (notice) out(notice);
+      sayCryptoNotice(out);
       if (running.ctx.config.turn && opts.turn) out(`Call relay (coturn) on port ${running.ctx.config.turn.port}, UDP and TCP`);
       const users = await listUsernames(running.ctx.db);
       if (users.length === 0) {
@@ -390,8 +389,7 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .option('--https-port <port>', 'with --caddy: Caddy\'s HTTPS port (default 443)')
     .action(async (opts: { data: string; host?: string; port?: string; logLevel?: string; caddy?: boolean; httpPort?: string; httpsPort?: string }) => {
       const running = await serviceStart(opts, out);
-      const notice = cryptoNotice();
-      if (notice) out(notice);
+      sayCryptoNotice(out);
       onShutdown(() => running.close());
       await new Promise<void>(() => {});
     });
@@ -429,8 +427,7 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .requiredOption('--data <dir>', 'the vault\'s folder')
     .option('--relay <address...>', 'a friend who relays for you (like carol@example.org), used when your site cannot be reached; the relays set on your site are used too')
     .action(async (opts: { data: string; relay?: string[] }) => {
-      const notice = cryptoNotice();
-      if (notice) out(notice);
+      sayCryptoNotice(out);
       await vaultStart(opts, out, onShutdown);
     });
   vault
