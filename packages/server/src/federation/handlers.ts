@@ -6,6 +6,7 @@ import { recordDm } from '../storage/dms.js';
 import { mayCall } from '../storage/calls.js';
 import type { Database } from '../storage/schema.js';
 import type { LocalUserCache } from '../storage/local-users.js';
+import { compiledOnce } from '../storage/compiled.js';
 
 /**
  * One handler per envelope type. Each runs inside the inbox transaction that also records the
@@ -171,19 +172,31 @@ export function attachmentsJson(attachments: Attachment[] | undefined, author: S
   return own.length ? JSON.stringify(own) : null;
 }
 
+// A post pushed to N followers here arrives N times (one envelope each), so these run for every
+// envelope of a fan-out: built once (storage/compiled.ts) rather than for each.
+const tombstoneOf = compiledOnce((db, v: { author: string; id: string }) => db.selectFrom('remote_post_tombstones').select('id').where('author', '=', v.author).where('id', '=', v.id));
+const storedEditOf = compiledOnce((db, v: { author: string; id: string }) => db.selectFrom('remote_posts').select(['edited_at']).where('author', '=', v.author).where('id', '=', v.id));
+const insertRemotePost = compiledOnce(
+  (db, v: { author: string; id: string; text: string; createdAt: number; receivedAt: number; attachments: string | null; editedAt: number | null; contentWarning: string | null; likeCount: number | null; commentCount: number | null }) =>
+    db
+      .insertInto('remote_posts')
+      .values({ author: v.author, id: v.id, text: v.text, created_at: v.createdAt, received_at: v.receivedAt, attachments: v.attachments, edited_at: v.editedAt, content_warning: v.contentWarning, like_count: v.likeCount, comment_count: v.commentCount })
+      .onConflict((oc) => oc.columns(['author', 'id']).doNothing()),
+);
+
 /** Stores (or refreshes) a followed author's post, pushed or pulled. */
 export async function upsertRemotePost(trx: Kysely<Database>, author: Address, post: PostData, now: number, counts?: { likeCount?: number; commentCount?: number }): Promise<void> {
   const who = formatAddress(author);
-  const deleted = await trx.selectFrom('remote_post_tombstones').select('id').where('author', '=', who).where('id', '=', post.id).executeTakeFirst();
-  if (deleted) return;
+  const deleted = await tombstoneOf(trx, { author: who, id: post.id });
+  if (deleted.rows.length > 0) return;
   const attachments = attachmentsJson(post.attachments, author);
   const editedAt = post.editedAt ? Date.parse(post.editedAt) : null;
-  const known = await trx.selectFrom('remote_posts').select(['edited_at']).where('author', '=', who).where('id', '=', post.id).executeTakeFirst();
-  const countsSet = {
-    ...(counts?.likeCount !== undefined ? { like_count: counts.likeCount } : {}),
-    ...(counts?.commentCount !== undefined ? { comment_count: counts.commentCount } : {}),
-  };
+  const known = (await storedEditOf(trx, { author: who, id: post.id })).rows[0];
   if (known) {
+    const countsSet = {
+      ...(counts?.likeCount !== undefined ? { like_count: counts.likeCount } : {}),
+      ...(counts?.commentCount !== undefined ? { comment_count: counts.commentCount } : {}),
+    };
     // An older version (a reordered edit, a pull of a page fetched before the edit) never
     // replaces a newer one; counts are refreshed either way.
     const newer = editedAt !== null && (known.edited_at === null || known.edited_at === undefined || editedAt > Number(known.edited_at));
@@ -191,9 +204,16 @@ export async function upsertRemotePost(trx: Kysely<Database>, author: Address, p
     if (Object.keys(set).length > 0) await trx.updateTable('remote_posts').set(set).where('author', '=', who).where('id', '=', post.id).execute();
     return;
   }
-  await trx
-    .insertInto('remote_posts')
-    .values({ author: who, id: post.id, text: post.text, created_at: Date.parse(post.createdAt), received_at: now, attachments, edited_at: editedAt, content_warning: post.contentWarning ?? null, ...countsSet })
-    .onConflict((oc) => oc.columns(['author', 'id']).doNothing())
-    .execute();
+  await insertRemotePost(trx, {
+    author: who,
+    id: post.id,
+    text: post.text,
+    createdAt: Date.parse(post.createdAt),
+    receivedAt: now,
+    attachments,
+    editedAt,
+    contentWarning: post.contentWarning ?? null,
+    likeCount: counts?.likeCount ?? null,
+    commentCount: counts?.commentCount ?? null,
+  });
 }
