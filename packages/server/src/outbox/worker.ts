@@ -23,7 +23,12 @@ const MAX_IN_FLIGHT_PER_SITE = 2000;
 const POSTS_PER_SITE = 8;
 /** Rows one delivery cycle reads. */
 const ROWS_PER_CYCLE = 1000;
-/** How long a row taken for delivery stays claimed if its outcome is never written. */
+/**
+ * How long a row taken for delivery stays claimed if its outcome is never written. A claim is a
+ * lease: it also moves the row's next_attempt_at to its end, so the rows in flight leave the
+ * range of the due index that every cycle reads. Each cycle had walked past all of them (up to
+ * 4,000), reading each row to see its claim: a millisecond per cycle while a post went out.
+ */
 const CLAIM_MS = 10 * 60_000;
 /** The shortest time between two delivery cycles (see wake()). */
 const MIN_CYCLE_GAP_MS = 10;
@@ -63,6 +68,12 @@ export interface OutboxWorkerDeps {
    */
   instance?: string;
 }
+
+/**
+ * A claim given up (at start, or an instance that stopped): the row is due again from when it was
+ * claimed, which is when it was due at the latest, so it keeps its place among the rows due.
+ */
+const unclaimed = { claimed_until: null, claimed_by: null, next_attempt_at: sql<number>`claimed_until - ${sql.lit(CLAIM_MS)}` };
 
 /** With several instances: how often one that holds claims says it is alive, and when it counts as gone. */
 const HEARTBEAT_MS = 5_000;
@@ -108,7 +119,7 @@ export class OutboxWorker {
       this.heartbeatTimer = setInterval(() => void this.heartbeat().catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message }, 'outbox heartbeat failed')), HEARTBEAT_MS);
       this.heartbeatTimer.unref();
     } else {
-      await this.deps.db.updateTable('outbox').set({ claimed_until: null }).where('claimed_until', 'is not', null).execute();
+      await this.deps.db.updateTable('outbox').set(unclaimed).where('claimed_until', 'is not', null).execute();
     }
     this.wake();
   }
@@ -128,7 +139,7 @@ export class OutboxWorker {
     const alive = this.deps.db.selectFrom('outbox_instances').select('id').where('heartbeat_at', '>', now - INSTANCE_DEAD_MS);
     const freed = await this.deps.db
       .updateTable('outbox')
-      .set({ claimed_until: null, claimed_by: null })
+      .set(unclaimed)
       .where('claimed_by', 'is not', null)
       .where('claimed_by', 'not in', alive)
       .executeTakeFirst();
@@ -183,6 +194,8 @@ export class OutboxWorker {
       .where('status', '=', 'pending')
       .where('dest_host', '=', site.host)
       .where('dest_port', '=', site.port)
+      // Rows in flight keep their lease (CLAIM_MS).
+      .where('claimed_until', 'is', null)
       .execute();
     this.wake();
   }
@@ -279,7 +292,11 @@ export class OutboxWorker {
         // otherwise expires by itself.
         const claimed = [...byDest.values()].flat().map((row) => row.seq);
         for (let i = 0; i < claimed.length; i += 500) {
-          await db.updateTable('outbox').set({ claimed_until: now + CLAIM_MS, claimed_by: this.deps.instance ?? null }).where('seq', 'in', claimed.slice(i, i + 500)).execute();
+          await db
+            .updateTable('outbox')
+            .set({ claimed_until: now + CLAIM_MS, next_attempt_at: now + CLAIM_MS, claimed_by: this.deps.instance ?? null })
+            .where('seq', 'in', claimed.slice(i, i + 500))
+            .execute();
         }
         return { byDest, taking, claimed };
       };
