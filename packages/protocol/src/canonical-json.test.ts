@@ -44,6 +44,12 @@ describe('canonical JSON (RFC 8785)', () => {
     expect(canonicalize(tricky)).toBe(JSON.stringify(sorted(tricky)));
   });
 
+  it('sorts keys JavaScript keeps in its own order: array indices and __proto__', () => {
+    // JavaScript lists integer-like keys first, in numeric order; JCS sorts them as text.
+    const value = JSON.parse('{"b":1,"10":2,"9":3,"!":4,"__proto__":{"z":0,"0":1},"a":[{"2":0,"1x":1}]}');
+    expect(canonicalize(value)).toBe('{"!":4,"10":2,"9":3,"__proto__":{"0":1,"z":0},"a":[{"1x":1,"2":0}],"b":1}');
+  });
+
   it.each([
     ['NaN', Number.NaN],
     ['Infinity', Number.POSITIVE_INFINITY],

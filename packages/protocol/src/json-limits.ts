@@ -79,8 +79,12 @@ function mayHoldSurrogate(text: string): boolean {
   return ANY_SURROGATE.test(text);
 }
 
+// String.prototype.isWellFormed (ES2024: Node 20, browsers since 2023) answers natively, at once
+// for the one-byte strings nearly all protocol text is; the pattern serves older browsers.
+const isWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+
 export function hasLoneSurrogate(text: string): boolean {
-  return LONE_SURROGATE.test(text);
+  return isWellFormed ? !isWellFormed.call(text) : LONE_SURROGATE.test(text);
 }
 
 /** The first string (value or key) in a parsed JSON value that holds a lone surrogate, as a path. */
