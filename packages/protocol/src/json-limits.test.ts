@@ -66,4 +66,23 @@ describe('strict JSON', () => {
       expect({ t, ok: isExactTime(t) }).toEqual({ t, ok: false });
     }
   });
+
+  it('takes a time exactly when Date writes it back unchanged', () => {
+    const pad = (n: number, width: number) => String(n).padStart(width, '0');
+    const roundTrips = (t: string) => {
+      const at = Date.parse(t);
+      return Number.isFinite(at) && new Date(at).toISOString() === t;
+    };
+    const field = (max: number) => fc.integer({ min: 0, max });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9999 }), field(13), field(32), field(25), field(61), field(61), field(999), (y, mo, d, h, mi, s, ms) => {
+        const t = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(ms, 3)}Z`;
+        expect({ t, ok: isExactTime(t) }).toEqual({ t, ok: roundTrips(t) });
+      }),
+      { numRuns: 5000 },
+    );
+    for (const t of ['2024-02-29T00:00:00.000Z', '2000-02-29T23:59:59.999Z', '1900-02-29T00:00:00.000Z', '2023-02-29T00:00:00.000Z', '0000-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-12-31T24:00:00.000Z']) {
+      expect({ t, ok: isExactTime(t) }).toEqual({ t, ok: roundTrips(t) });
+    }
+  });
 });
