@@ -37,6 +37,18 @@ describe('strict JSON', () => {
     expect(codeOf('{"a":"\\",\\"a\\":1"}')).toBeNull(); // a key-like text inside a string value
   });
 
+  it('refuses a repeated key wherever it nests, among any other members', () => {
+    const member = fc.tuple(fc.string(), wellFormed).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+    fc.assert(
+      fc.property(fc.string(), wellFormed, wellFormed, fc.array(member, { maxLength: 3 }), fc.array(fc.boolean(), { maxLength: 5 }), (key, a, b, others, wraps) => {
+        let text = `{${[...others, `${JSON.stringify(key)}:${JSON.stringify(a)}`, `${JSON.stringify(key)}:${JSON.stringify(b)}`].join(',')}}`;
+        for (const inArray of wraps) text = inArray ? `[1,${text}]` : `{"w":${text}}`;
+        expect(codeOf(text)).toBe('invalid_json');
+        expect(scanJson(text).duplicateKey).not.toBeNull();
+      }),
+    );
+  });
+
   it('refuses lone surrogates and invalid UTF-8, and keeps real pairs', () => {
     expect(codeOf('{"t":"\\ud800"}')).toBe('invalid_json');
     expect(codeOf('{"t":"x\\udc00"}')).toBe('invalid_json');

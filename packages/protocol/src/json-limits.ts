@@ -10,16 +10,19 @@ import { EnvelopeError } from './errors.js';
  */
 
 /**
- * One linear pass over JSON text, before anything parses it: the nesting depth, and whether an
- * object repeats a key. A hostile body of a million `[` costs nothing but the scan. The text is
- * not validated here (JSON.parse does that); on text that is not JSON the answer is meaningless
- * but harmless, since JSON.parse then refuses it.
+ * One linear pass over JSON text, before anything parses it: the nesting depth, how many object
+ * keys it writes, and, when asked (`findDuplicate`), the first key an object repeats. A hostile
+ * body of a million `[` costs nothing but the scan. The text is not validated here (JSON.parse
+ * does that); on text that is not JSON the answer is meaningless but harmless, since JSON.parse
+ * then refuses it.
  */
-export function scanJson(text: string): { depth: number; duplicateKey: string | null } {
+export function scanJson(text: string, findDuplicate = true): { depth: number; keys: number; duplicateKey: string | null } {
   let depth = 0;
   let max = 0;
-  // For each open container: null for an array, the keys seen so far for an object.
-  const keys: Array<Set<string> | null> = [];
+  let count = 0;
+  // For each open container: false for an array; for an object, true, or the keys seen so far
+  // when looking for a repeated one.
+  const open: Array<Set<string> | boolean> = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -34,35 +37,54 @@ export function scanJson(text: string): { depth: number; duplicateKey: string | 
           i++;
         } else if (d === 0x22) break;
       }
-      const top = keys[keys.length - 1];
+      const top = open[open.length - 1];
       if (expectKey && top) {
         expectKey = false;
-        const raw = text.slice(start + 1, i);
-        let key = raw;
+        count++;
+        if (top === true) continue;
+        let key = text.slice(start + 1, i);
         if (escaped) {
           try {
             key = JSON.parse(text.slice(start, i + 1)) as string;
           } catch {
-            return { depth: max, duplicateKey: null };
+            return { depth: max, keys: count, duplicateKey: null };
           }
         }
-        if (top.has(key)) return { depth: max, duplicateKey: key };
+        if (top.has(key)) return { depth: max, keys: count, duplicateKey: key };
         top.add(key);
       }
     } else if (c === 0x7b || c === 0x5b) {
       depth++;
       if (depth > max) max = depth;
-      keys.push(c === 0x7b ? new Set() : null);
+      open.push(c === 0x7b ? (findDuplicate ? new Set() : true) : false);
       expectKey = c === 0x7b;
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
-      keys.pop();
+      open.pop();
       expectKey = false;
     } else if (c === 0x2c) {
-      expectKey = keys[keys.length - 1] !== null && keys.length > 0;
+      expectKey = open.length > 0 && open[open.length - 1] !== false;
     }
   }
-  return { depth: max, duplicateKey: null };
+  return { depth: max, keys: count, duplicateKey: null };
+}
+
+/**
+ * The keys of every object in a parsed value. JSON.parse keeps one of two equal keys, so this is
+ * the number of keys the text wrote exactly when no object repeats one: a count compared finds a
+ * repeat without a set of every object's keys (the exact search runs only when they differ).
+ */
+function keysIn(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) n += keysIn(value[i]);
+    return n;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key)) n += 1 + keysIn((value as Record<string, unknown>)[key]);
+  }
+  return n;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -128,7 +150,7 @@ export function parseLimitedJson(input: string | Uint8Array, limits: { maxBytes:
     throw new EnvelopeError('too_large', `body is ${bytes} bytes; the limit is ${limits.maxBytes}`, 413);
   }
   const text = typeof input === 'string' ? input : decodeUtf8Strict(input);
-  const scan = scanJson(text);
+  const scan = scanJson(text, false);
   if (scan.depth > limits.maxDepth) {
     throw new EnvelopeError('too_deep', `JSON nests deeper than ${limits.maxDepth} levels`);
   }
@@ -138,8 +160,9 @@ export function parseLimitedJson(input: string | Uint8Array, limits: { maxBytes:
   } catch {
     throw new EnvelopeError('invalid_json', 'body is not valid JSON');
   }
-  if (scan.duplicateKey !== null) {
-    throw new EnvelopeError('invalid_json', `an object repeats the key "${JSON.stringify(scan.duplicateKey).slice(1, 65)}"`);
+  if (keysIn(value) !== scan.keys) {
+    const repeated = scanJson(text).duplicateKey ?? '';
+    throw new EnvelopeError('invalid_json', `an object repeats the key "${JSON.stringify(repeated).slice(1, 65)}"`);
   }
   const lone = mayHoldSurrogate(text) ? findLoneSurrogate(value) : null;
   if (lone) throw new EnvelopeError('invalid_json', `${lone.slice(0, 100)} holds a lone UTF-16 surrogate, which is not Unicode text`);
