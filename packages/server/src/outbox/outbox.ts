@@ -30,11 +30,17 @@ const insertOutboxRow = compiledOnce((db, v: OutboxRow) => {
 const insertOutboxBody = compiledOnce((db, v: { seq: number; body: string }) => db.insertInto('outbox_bodies').values({ seq: v.seq, body: v.body }));
 
 /**
- * Writes many envelopes at once, in the caller's transaction: two statements for every 200, not
- * two per envelope (a post to 1,000 followers on PostgreSQL was 2,000 round trips). The rows keep
- * the envelopes' order.
+ * Writes many envelopes at once, in the caller's transaction: on PostgreSQL two statements for
+ * every 200, not two per envelope (a post to 1,000 followers was 2,000 round trips). SQLite has
+ * no round trips: there the two prepared single-row statements run for each envelope, which
+ * costs less than building and compiling a 200-row insert with Kysely (18 us per envelope of a
+ * post's fan-out, against about 6). The rows keep the envelopes' order.
  */
 export async function enqueueEnvelopes(trx: Kysely<Database>, envs: Envelope[], now: number): Promise<void> {
+  if (dialectOf(trx) === 'sqlite') {
+    for (const env of envs) await enqueueEnvelope(trx, env, now);
+    return;
+  }
   for (let i = 0; i < envs.length; i += 200) {
     const chunk = envs.slice(i, i + 200).map((env) => ({ env, body: JSON.stringify(env) }));
     const inserted = await trx
