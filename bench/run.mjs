@@ -27,6 +27,7 @@ const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
 const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 100);
 const POSTS = Number(process.env.BENCH_POSTS ?? 200);
+const DELIVERY_ROUNDS = 3;
 const log = (line) => process.stdout.write(`${line}\n`);
 
 // (b) bare Ed25519 sign + verify, one core: the best of three one-second samples, since a shared
@@ -176,14 +177,20 @@ async function deliveryRate() {
   const status = await (await fetch(`${urlA}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json();
   if (!status.links.some((l) => l.peer === `127.0.0.1:${portB}`)) throw new Error(`no link between the sites: ${JSON.stringify(status)}`);
 
+  // Three rounds, and the best is the rate: the same rule as the sign+verify baseline, since this
+  // shared VM's speed wanders by 10-20% from one second to the next. Every round is printed.
   const total = FOLLOWERS * POSTS;
-  const started = performance.now();
-  for (let i = 0; i < POSTS; i++) {
-    const res = await post(`benchmark post ${i} `.repeat(4));
-    if (res.status !== 201) throw new Error(`post failed: ${res.status}`);
+  const rounds = [];
+  for (let round = 0; round < DELIVERY_ROUNDS; round++) {
+    const started = performance.now();
+    for (let i = 0; i < POSTS; i++) {
+      const res = await post(`benchmark post ${round}.${i} `.repeat(4));
+      if (res.status !== 201) throw new Error(`post failed: ${res.status}`);
+    }
+    await waitFor(() => countSeen() === FOLLOWERS + total * (round + 1) && countPending() === 0);
+    rounds.push((performance.now() - started) / 1000);
   }
-  await waitFor(() => countSeen() === FOLLOWERS + total && countPending() === 0);
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = Math.min(...rounds);
   const peakRss = rssMB(procA.pid);
   seen.close();
   pending.close();
@@ -191,7 +198,7 @@ async function deliveryRate() {
   procB.kill('SIGTERM');
   await Promise.all([procA, procB].map((p) => new Promise((r) => p.once('exit', r))));
   fs.rmSync(work, { recursive: true, force: true });
-  return { rate: total / seconds, total, seconds, idleRss, peakRss };
+  return { rate: total / seconds, rounds: rounds.map((r) => total / r), total, seconds, idleRss, peakRss };
 }
 
 log(`Hearth bench on ${os.cpus().length} cores, Node ${process.version}`);
@@ -202,9 +209,9 @@ const payload = samplePayload();
 const rawWs = await rawWsRate(payload, 100_000);
 log(`(a) raw ws, ${payload.length}-byte frames, acked:   ${rawWs.toFixed(0)} msg/s`);
 const delivery = await deliveryRate();
-log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s`);
+log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s (best of ${delivery.rounds.length} rounds: ${delivery.rounds.map((r) => r.toFixed(0)).join(', ')} envelopes/s)`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify with OpenSSL (aim >= 1.0)${sodiumSignVerify ? `, ${(delivery.rate / sodiumSignVerify).toFixed(2)} x with libsodium` : ''}, ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
-log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 60 MB); after the delivery run: ${delivery.peakRss.toFixed(1)} MB (aim < 120 MB)`);
+log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 60 MB); after the delivery runs: ${delivery.peakRss.toFixed(1)} MB (aim < 120 MB)`);
 const relayModule = await import('./relay.mjs');
 const relay = relayModule.relayBenchPossible()
   ? await relayModule.relayBench({})
@@ -257,6 +264,7 @@ const result = {
   idleRssMB: Number(delivery.idleRss.toFixed(1)),
   rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),
   envelopes: delivery.total,
+  deliveryRoundsPerSec: delivery.rounds.map((r) => Math.round(r)),
   stallPosts: stall.posts,
   stallPeakRssMB: Number(stall.peakRss.toFixed(1)),
   stallRssRatioToIdle: Number((stall.peakRss / stall.idleRss).toFixed(2)),
