@@ -229,9 +229,11 @@ const service = await (await import('./service.mjs')).serviceBench({ log });
 const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
-const cpu = vault.cpuMsPerDm;
-log(`Backend DM ingest: ${vault.count} DMs sent through one site, verified and stored by another in ${vault.ingestSeconds.toFixed(2)} s = ${vault.ingestRate.toFixed(0)} DMs/s = ${(vault.ingestRate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5); CPU ms per DM: sender ${cpu.sender.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}, the bench's own client ${cpu.client.toFixed(2)}`);
-log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s (aim > 5000) = ${(vault.syncRate / vault.ingestRate).toFixed(2)} x the backend's ingest; CPU ms per DM: vault ${cpu.vaultSync.toFixed(2)}, site ${cpu.siteSync.toFixed(2)}`);
+const [batched, single] = [vault.batched, vault.single];
+const cpuLine = (cpu) => `sender ${cpu.sender.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}, the bench's own client ${cpu.client.toFixed(2)}`;
+log(`Backend DM ingest: ${vault.count} DMs sent through one site in batches of ${vault.batch} (POST /api/dms/batch), verified and stored by another in ${batched.seconds.toFixed(2)} s = ${batched.rate.toFixed(0)} DMs/s = ${(batched.rate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5); CPU ms per DM: ${cpuLine(batched.cpuMsPerDm)}`);
+log(`        with one request per DM (POST /api/dms, 32 clients): ${single.rate.toFixed(0)} DMs/s = ${(single.rate / delivery.rate).toFixed(2)} x the envelope rate; CPU ms per DM: ${cpuLine(single.cpuMsPerDm)}`);
+log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s (aim > 5000) = ${(vault.syncRate / batched.rate).toFixed(2)} x the backend's batched ingest; CPU ms per DM: vault ${vault.syncCpuMsPerDm.vault.toFixed(2)}, site ${vault.syncCpuMsPerDm.site.toFixed(2)}`);
 const liveModule = await import('./live.mjs');
 const live = await liveModule.liveBench({ log });
 log(liveModule.liveLine(live));
@@ -271,15 +273,22 @@ const result = {
   stallMaxPauseMs: stall.pauseMs,
   idleMaxPauseMs: stall.idlePauseMs,
   vaultDms: vault.count,
-  dmIngestPerSec: Math.round(vault.ingestRate),
+  // dmIngest*, dmSender/Receiver/ClientCpuMs: one request per DM, as in earlier runs; dmBatch*: the batched ingest, which the aim reads.
+  dmIngestPerSec: Math.round(single.rate),
   vaultSyncSeconds: Number(vault.syncSeconds.toFixed(2)),
   vaultSyncPerSec: Math.round(vault.syncRate),
-  vaultSyncRatioToIngest: Number((vault.syncRate / vault.ingestRate).toFixed(2)),
-  dmIngestRatioToEnvelopes: Number((vault.ingestRate / delivery.rate).toFixed(2)),
-  dmSenderCpuMs: Number(cpu.sender.toFixed(3)),
-  dmReceiverCpuMs: Number(cpu.receiver.toFixed(3)),
-  dmClientCpuMs: Number(cpu.client.toFixed(3)),
-  vaultSyncCpuMs: Number(cpu.vaultSync.toFixed(3)),
+  vaultSyncRatioToIngest: Number((vault.syncRate / single.rate).toFixed(2)),
+  dmIngestRatioToEnvelopes: Number((single.rate / delivery.rate).toFixed(2)),
+  dmSenderCpuMs: Number(single.cpuMsPerDm.sender.toFixed(3)),
+  dmReceiverCpuMs: Number(single.cpuMsPerDm.receiver.toFixed(3)),
+  dmClientCpuMs: Number(single.cpuMsPerDm.client.toFixed(3)),
+  dmBatchSize: vault.batch,
+  dmBatchIngestPerSec: Math.round(batched.rate),
+  dmBatchIngestRatioToEnvelopes: Number((batched.rate / delivery.rate).toFixed(2)),
+  dmBatchSenderCpuMs: Number(batched.cpuMsPerDm.sender.toFixed(3)),
+  dmBatchReceiverCpuMs: Number(batched.cpuMsPerDm.receiver.toFixed(3)),
+  dmBatchClientCpuMs: Number(batched.cpuMsPerDm.client.toFixed(3)),
+  vaultSyncCpuMs: Number(vault.syncCpuMsPerDm.vault.toFixed(3)),
   liveFollowers: live.followers,
   liveSites: live.sites,
   livePostP50Ms: Math.round(live.p50Ms),

@@ -1,6 +1,7 @@
 // The home vault's figures for `npm run bench`: how long a vault that was offline takes to sync
 // 10,000 queued DMs (and its messages per second), beside the backend's own DM ingest rate in the
-// same run: the same 10,000 DMs sent by bob's device through bob's site and stored by alice's.
+// same run: 10,000 DMs sent by bob's device through bob's site and stored by alice's, in batches of
+// 100 (POST /api/dms/batch), and then 10,000 more with one request each (POST /api/dms).
 // Every DM is genuine: encrypted for alice's vault and bob's device, signed by bob's device.
 // The DMs are posted over kept-alive node:http connections (bench/lib.mjs postJson), so the bench's own
 // client costs the shared cores little; its CPU per DM is reported beside the sites'.
@@ -19,6 +20,8 @@ const root = path.resolve(import.meta.dirname, '..');
 const HEARTH = path.join(root, 'packages/cli/bin/hearth.js');
 const PASSPHRASE = 'bench vault passphrase';
 const COUNT = Number(process.env.BENCH_VAULT_DMS ?? 10_000);
+/** DMs per request in the batched ingest: the most one `POST /api/dms/batch` may carry. */
+const BATCH = 100;
 
 const cli = (args, env = {}) => execFileSync(process.execPath, [HEARTH, ...args], { cwd: root, stdio: 'pipe', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...env } }).toString();
 
@@ -49,29 +52,48 @@ export async function vaultBench() {
     const targets = [...certifiedDevices({ address: alice, identityKey: peer.identityKey, devices: peer.devices }), ...certifiedDevices({ address: from, identityKey: bob.identity.publicKey, devices: me.devices })];
     const seal = (text) => encryptDm(signDmPlaintext(bob.device, { id: newEnvelopeId(), from, to: alice, sentAt: new Date().toISOString(), text }), targets, undefined, nodeX25519);
     // Made before the clock starts, down to the request bodies' bytes: the device's work is not the backend's.
-    const bodies = Array.from({ length: COUNT }, (_, i) => Buffer.from(JSON.stringify({ to: alice, message: seal(`benchmark message ${i}: ${'lorem ipsum '.repeat(6)}`) })));
+    const sealAll = (label) => Array.from({ length: COUNT }, (_, i) => seal(`${label} message ${i}: ${'lorem ipsum '.repeat(6)}`));
+    const batched = sealAll('batched');
+    const batchBodies = [];
+    for (let i = 0; i < batched.length; i += BATCH) batchBodies.push(Buffer.from(JSON.stringify({ messages: batched.slice(i, i + BATCH).map((message) => ({ to: alice, message })) })));
+    const singleBodies = sealAll('single').map((message) => Buffer.from(JSON.stringify({ to: alice, message })));
     const stored = new Database(path.join(dirA, 'hearth.db'), { readonly: true });
     const countStored = () => stored.prepare("select count(*) n from dm_messages where username = 'alice'").get().n;
     const countQueued = () => stored.prepare("select count(*) n from vault_queue where username = 'alice'").get().n;
-    const post = (message) => postJson(urlB, '/api/dms', { token: bob.token, body: { to: alice, message } });
-    const postBody = (payload) => postJson(urlB, '/api/dms', { token: bob.token, payload });
-    await post(seal('warm-up: the link comes up and keys are cached'));
+    await postJson(urlB, '/api/dms', { token: bob.token, body: { to: alice, message: seal('warm-up: the link comes up and keys are cached') } });
     await waitFor(() => countStored() === 1);
 
-    // The backend's DM ingest: sent through bob's site, verified and stored by alice's, queued for her vault.
-    let next = 0;
-    const ingestCpu = sites.map((p) => cpuSeconds(p.pid));
-    const clientCpu = process.cpuUsage();
-    const ingestStarted = performance.now();
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (next < bodies.length) await postBody(bodies[next++]);
-    }));
-    await waitFor(() => countStored() === COUNT + 1 && countQueued() === COUNT + 1, 300_000);
-    const ingestSeconds = (performance.now() - ingestStarted) / 1000;
-    const clientUsage = process.cpuUsage(clientCpu);
-    const clientCpuMs = (clientUsage.user + clientUsage.system) / 1000 / COUNT;
-    // CPU ms per DM: where the time goes (sender is bob's site, receiver alice's).
-    const [receiverCpu, senderCpu] = sites.map((p, i) => ((cpuSeconds(p.pid) - ingestCpu[i]) * 1000) / COUNT);
+    /**
+     * The backend's DM ingest: `bodies` posted to bob's site at `path` by `clients` at once, every
+     * DM verified and stored by alice's site and queued for her vault; the rate, and the CPU ms
+     * per DM of each process (sender is bob's site, receiver alice's, client this bench).
+     */
+    const ingest = async ({ urlPath, bodies, clients, check }) => {
+      const [storedBefore, queuedBefore] = [countStored(), countQueued()];
+      let next = 0;
+      const siteCpu = sites.map((p) => cpuSeconds(p.pid));
+      const clientCpu = process.cpuUsage();
+      const started = performance.now();
+      await Promise.all(Array.from({ length: clients }, async () => {
+        while (next < bodies.length) check(await postJson(urlB, urlPath, { token: bob.token, payload: bodies[next++] }));
+      }));
+      await waitFor(() => countStored() === storedBefore + COUNT && countQueued() === queuedBefore + COUNT, 300_000);
+      const seconds = (performance.now() - started) / 1000;
+      const clientUsage = process.cpuUsage(clientCpu);
+      const [receiver, sender] = sites.map((p, i) => ((cpuSeconds(p.pid) - siteCpu[i]) * 1000) / COUNT);
+      return { seconds, rate: COUNT / seconds, cpuMsPerDm: { client: (clientUsage.user + clientUsage.system) / 1000 / COUNT, sender, receiver } };
+    };
+    // Batches of 100, as a device sends what waited while it was offline (POST /api/dms/batch),
+    // from four clients at once; every message must be accepted.
+    const batchIngest = await ingest({
+      urlPath: '/api/dms/batch',
+      bodies: batchBodies,
+      clients: 4,
+      check: (answer) => {
+        const refused = answer.items.find((item) => item.status !== 'sending');
+        if (refused) throw new Error(`a batched DM was refused: ${JSON.stringify(refused)}`);
+      },
+    });
 
     // The vault: started after everything is queued; the clock runs from its start to an empty queue.
     const vaultStarted = performance.now();
@@ -100,17 +122,31 @@ export async function vaultBench() {
     await waitFor(() => countQueued() === 0, 300_000, 20);
     const done = performance.now();
     const [siteSyncCpu, vaultSyncCpu] = [sites[0].pid, vault.pid].map((pid, i) => ((cpuSeconds(pid) - syncCpu[i]) * 1000) / COUNT);
-    stored.close();
+    vault.kill('SIGTERM');
+    await new Promise((resolve) => vault.once('exit', resolve));
     const inVault = JSON.parse(cli(['vault', 'messages', '--data', vaultDir, '--json'], { HEARTH_VAULT_PASSPHRASE: PASSPHRASE })).messages.length;
     if (inVault !== COUNT + 1) throw new Error(`the vault holds ${inVault} messages, expected ${COUNT + 1}`);
+
+    // The same again with one request per DM (POST /api/dms), from 32 clients at once: many people's
+    // devices each sending one message. The vault is off by now, so these wait in its queue.
+    const singleIngest = await ingest({
+      urlPath: '/api/dms',
+      bodies: singleBodies,
+      clients: 32,
+      check: (answer) => {
+        if (answer.status !== 'sending') throw new Error(`a DM was refused: ${JSON.stringify(answer)}`);
+      },
+    });
+    stored.close();
     return {
       count: COUNT,
-      ingestSeconds,
-      ingestRate: COUNT / ingestSeconds,
+      batch: BATCH,
+      batched: batchIngest,
+      single: singleIngest,
       syncSeconds: (done - vaultStarted) / 1000,
       openSeconds: ((connectedAt ?? done) - vaultStarted) / 1000,
       syncRate: COUNT / ((done - (connectedAt ?? vaultStarted)) / 1000),
-      cpuMsPerDm: { client: clientCpuMs, sender: senderCpu, receiver: receiverCpu, siteSync: siteSyncCpu, vaultSync: vaultSyncCpu },
+      syncCpuMsPerDm: { site: siteSyncCpu, vault: vaultSyncCpu },
     };
   } finally {
     for (const proc of [...vaultProcs, ...sites]) proc.kill('SIGTERM');

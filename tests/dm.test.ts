@@ -114,6 +114,59 @@ describe('direct messages between CLI devices', () => {
     expect(alice.count('select count(*) n from dm_messages where message_key = ?', other.ephemeralKey)).toBe(1);
   });
 
+  it('a batch of sealed DMs goes in one request: each is answered on its own, and a replay among them is refused alone', async () => {
+    const device = { id: 'device-batch', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
+    const bobKeys = (await bob.api('GET', '/api/users/bob')).body.devices as Array<{ id: string; dhKey: string }>;
+    const seal = (text: string) => encryptDm(signDmPlaintext(device, { id: newEnvelopeId(), from: alice.address('alice'), to: bob.address('bob'), sentAt: new Date().toISOString(), text }), bobKeys);
+    const [first, second] = [seal('batched one'), seal('batched two')];
+    const to = bob.address('bob');
+    const sent = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: [{ to, message: first }, { to, message: second }, { to, message: first }] } });
+    expect(sent.status).toBe(202);
+    expect(sent.body.items.map((item: { status: string }) => item.status)).toEqual(['sending', 'sending', 'refused']);
+    expect(sent.body.items[2]).toMatchObject({ to, error: { code: 'duplicate_message' } });
+    for (const m of [first, second]) expect(alice.count('select count(*) n from dm_messages where message_key = ?', m.ephemeralKey)).toBe(1);
+    // Both reach bob's site, each in an envelope of its own.
+    await waitFor('the batch at bob', () => [first, second].every((m) => bob.count("select count(*) n from dm_messages where direction = 'in' and message_key = ?", m.ephemeralKey) === 1));
+    // Sending the whole batch again is safe: what was sent comes back refused, nothing is stored twice.
+    const again = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: [{ to, message: first }, { to, message: second }] } });
+    expect(again.body.items.map((item: { error?: { code: string } }) => item.error?.code)).toEqual(['duplicate_message', 'duplicate_message']);
+    expect(alice.count('select count(*) n from dm_messages where message_key in (?, ?)', first.ephemeralKey, second.ephemeralKey)).toBe(2);
+  });
+
+  it('a batch is refused whole, with the reason, when it is empty, too long or holds a malformed message; nothing is stored', async () => {
+    const before = alice.count('select count(*) n from dm_messages');
+    const to = bob.address('bob');
+    const empty = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: [] } });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/at least one message/);
+    const device = { id: 'device-batch-2', sign: generateSigningKeyPair(), dh: generateAgreementKeyPair() };
+    const bobKeys = (await bob.api('GET', '/api/users/bob')).body.devices as Array<{ id: string; dhKey: string }>;
+    const message = encryptDm(signDmPlaintext(device, { id: newEnvelopeId(), from: alice.address('alice'), to, sentAt: new Date().toISOString(), text: 'x' }), bobKeys);
+    const tooMany = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: Array.from({ length: 101 }, () => ({ to, message })) } });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.message).toMatch(/at most 100 messages/);
+    const malformed = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: [{ to, message }, { to, message: { ...message, nonce: 'not base64!' } }] } });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toMatch(/messages\.1\.message\.nonce/);
+    const anonymous = await alice.api('POST', '/api/dms/batch', { body: { messages: [{ to, message }] } });
+    expect(anonymous.status).toBe(401);
+    expect(alice.count('select count(*) n from dm_messages')).toBe(before);
+  });
+
+  it('the CLI sends each line of standard input as a message, in batches', async () => {
+    const lines = Array.from({ length: 3 }, (_, i) => `piped line ${i} ${crypto.randomUUID()}`);
+    const sent = await hearth(['dm', 'send', '--profile', aliceProfile, bob.address('bob')], { input: `${lines.join('\n')}\n\n` });
+    expect(sent.stdout).toMatch(/Sent 3 of 3 message\(s\)/);
+    expect(sent.stderr).toMatch(/Sent 3 of 3\.\.\./);
+    await waitFor('the piped messages at bob', async () => {
+      const texts = (await list(bobProfile)).messages.map((m) => m.text);
+      return lines.every((line) => texts.includes(line));
+    });
+    const nothing = await hearth(['dm', 'send', '--profile', aliceProfile, bob.address('bob')], { input: '\n  \n', allowFailure: true });
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toMatch(/no message/);
+  });
+
   it('the CLI explains bad input and exits non-zero', async () => {
     const bad = await hearth(['dm', 'send', '--profile', aliceProfile, 'not-an-address', 'hi'], { allowFailure: true });
     expect(bad.code).not.toBe(0);

@@ -48,9 +48,12 @@ export function tempDir(prefix: string): string {
 }
 
 /** Runs the real `hearth` command; resolves with its output, rejects with stderr on failure. */
-export async function hearth(args: string[], options: { allowFailure?: boolean; env?: Record<string, string> } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function hearth(args: string[], options: { allowFailure?: boolean; env?: Record<string, string>; input?: string } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [HEARTH, ...args], { cwd: ROOT, timeout: 60_000, env: { ...process.env, ...options.env } });
+    const running = run(process.execPath, [HEARTH, ...args], { cwd: ROOT, timeout: 60_000, env: { ...process.env, ...options.env } });
+    // What the command reads from standard input (a pipe), when given.
+    if (options.input !== undefined) running.child.stdin?.end(options.input);
+    const { stdout, stderr } = await running;
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; code?: number };

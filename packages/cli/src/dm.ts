@@ -1,4 +1,4 @@
-import { historyFromVault, listDms as listWith, sendDm as sendWith, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol';
+import { historyFromVault, listDms as listWith, sendDm as sendWith, sendDms as sendManyWith, type BatchSendResult, type DmListResult, type MyDevice, type PinStore } from '@hearth/protocol';
 import { ApiClient } from './api-client.js';
 import { loadContacts, saveContacts, type Profile } from './device-profile.js';
 
@@ -18,6 +18,11 @@ function device(profile: Profile): MyDevice {
 
 export function sendDm(profileDir: string, profile: Profile, to: string, text: string): Promise<{ id: string; devices: number }> {
   return sendWith(new ApiClient(profile.site, profile.token), filePins(profileDir), device(profile), to, text);
+}
+
+/** Several messages to one person, in batches (see sendDms in @hearth/protocol). */
+export function sendDms(profileDir: string, profile: Profile, to: string, texts: string[], onProgress?: (done: number, total: number) => void): Promise<{ devices: number; results: BatchSendResult[] }> {
+  return sendManyWith(new ApiClient(profile.site, profile.token), filePins(profileDir), device(profile), to, texts, onProgress);
 }
 
 export function listDms(profileDir: string, profile: Profile, withAddress?: string): Promise<DmListResult> {

@@ -7,13 +7,20 @@ import { runDemo } from './commands/demo.js';
 import { addUser, initSite, rotateUserKey, runSite } from './commands/site.js';
 import { migrateStorage, type MigrateStorageOptions } from './commands/migrate-storage.js';
 import { login, loadProfile } from './device-profile.js';
-import { listDms, sendDm, vaultHistory } from './dm.js';
+import { listDms, sendDm, sendDms, vaultHistory } from './dm.js';
 import { CliError } from './errors.js';
 import { turnConfig } from './commands/turn.js';
 import { siteStatus } from './commands/status.js';
 import { relayAllow, relayDeny, relayList, relayHops, relayMutuals, relayUnuse, relayUse } from './commands/relay.js';
 import { serviceAdd, serviceTurn, serviceQuota, serviceAdmin, serviceSettings, serviceSystemd, serviceBackup, serviceBackups, serviceDelete, servicePurge, serviceRestore, serviceCaddyfile, serviceInit, serviceList, serviceSetStatus, serviceStart } from './commands/service.js';
 import { vaultCode, vaultExport, vaultImport, vaultMessages, vaultPair, vaultStart } from './commands/vault.js';
+
+/** All of standard input, as text (for commands that take their input piped in). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 function onShutdown(close: () => Promise<void>): void {
   let stopping = false;
@@ -175,11 +182,22 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
     .description('send a direct message')
     .requiredOption('--profile <dir>', 'profile folder of this device')
     .argument('<address>', 'recipient, like bob@example.com')
-    .argument('<text>', 'the message')
-    .action(async (address: string, text: string, opts: { profile: string }) => {
+    .argument('[text]', 'the message; without it, each line of standard input is a message')
+    .action(async (address: string, text: string | undefined, opts: { profile: string }) => {
       const profile = loadProfile(opts.profile);
-      const sent = await sendDm(opts.profile, profile, address, text);
-      out(`Sent ${sent.id}, encrypted to ${sent.devices} device(s).`);
+      if (text !== undefined) {
+        const sent = await sendDm(opts.profile, profile, address, text);
+        out(`Sent ${sent.id}, encrypted to ${sent.devices} device(s).`);
+        return;
+      }
+      if (process.stdin.isTTY) throw new CliError('give the message after the address, or pipe messages in, one per line (hearth dm send ADDRESS < messages.txt)', 2);
+      const lines = (await readStdin()).split(/\r?\n/).filter((line) => line.trim() !== '');
+      if (lines.length === 0) throw new CliError('standard input held no message: give one message per line', 2);
+      const sent = await sendDms(opts.profile, profile, address, lines, (done, total) => process.stderr.write(`Sent ${done} of ${total}...\n`));
+      const refused = sent.results.filter((r) => 'error' in r);
+      out(`Sent ${sent.results.length - refused.length} of ${lines.length} message(s), each encrypted to ${sent.devices} device(s).`);
+      for (const r of refused) if ('error' in r) process.stderr.write(`refused: ${JSON.stringify(r.text.slice(0, 60))}: ${r.error.message}\n`);
+      if (refused.length > 0) throw new CliError(`${refused.length} message(s) were refused by your site (see above); the others were sent`);
     });
   dm.command('list')
     .description('print the decrypted conversation(s)')

@@ -364,6 +364,26 @@ export const API = {
   keyBackup: route({ method: 'GET', path: '/api/key-backup', status: 200, response: z.object({ backup: KeyBackupSchema, identityKey: z.string().nullable() }) }),
   lookup: route({ method: 'GET', path: '/api/lookup', query: z.object({ address }), status: 200, response: ProfileSchema }),
   sendDm: route({ method: 'POST', path: '/api/dms', body: z.strictObject({ to: address, message: DmCiphertextSchema }), status: 202, response: z.object({ id: z.string(), to: z.string(), status: z.literal('sending') }) }),
+  // Many sealed DMs in one request, each sent or refused on its own: `items[i]` answers `messages[i]`.
+  sendDms: route({
+    method: 'POST',
+    path: '/api/dms/batch',
+    body: z.strictObject({
+      messages: z
+        .array(z.strictObject({ to: address, message: DmCiphertextSchema }))
+        .min(1, 'send at least one message')
+        .max(LIMITS.dmBatch, `a batch may carry at most ${LIMITS.dmBatch} messages`),
+    }),
+    status: 202,
+    response: z.object({
+      items: z.array(
+        z.union([
+          z.object({ id: z.string(), to: z.string(), status: z.literal('sending') }),
+          z.object({ to: z.string(), status: z.literal('refused'), error: z.object({ code: z.string(), message: z.string() }) }),
+        ]),
+      ),
+    }),
+  }),
   dms: route({
     method: 'GET',
     path: '/api/dms',

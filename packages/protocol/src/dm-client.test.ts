@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { listDms, type DmApi, type MyDevice, type PinStore } from './dm-client.js';
+import { dmBatches, listDms, type DmApi, type MyDevice, type PinStore } from './dm-client.js';
+import { LIMITS } from './limits.js';
 import { certifyDevice, encryptDm, signDmPlaintext } from './e2e.js';
 import { newEnvelopeId } from './envelope.js';
 import { generateAgreementKeyPair, generateSigningKeyPair } from './keys.js';
@@ -31,5 +32,26 @@ describe('listing DMs on a device', () => {
     const result = await listDms(api, pinStore, bob);
     expect(result.messages.map((m) => m.text)).toEqual(['only once']);
     expect(result.messages[0]!.id).toBe(plain.id);
+  });
+});
+
+describe('splitting sealed DMs into batch requests', () => {
+  const sealed = (bytes: number) => ({ message: { alg: 'x25519-hkdf-sha256-xchacha20poly1305' as const, ephemeralKey: 'k', nonce: 'n', ciphertext: 'c'.repeat(bytes), recipients: [] } });
+
+  it('keeps the order, and puts at most LIMITS.dmBatch messages in a request', () => {
+    const messages = Array.from({ length: 250 }, (_, i) => ({ ...sealed(10), i }));
+    const batches = dmBatches(messages);
+    expect(batches.map((b) => b.length)).toEqual([LIMITS.dmBatch, LIMITS.dmBatch, 50]);
+    expect(batches.flat().map((m) => m.i)).toEqual(messages.map((m) => m.i));
+  });
+
+  it('keeps each request under LIMITS.dmBatchBytes, and still sends a message that fills a request alone', () => {
+    const big = Array.from({ length: 40 }, () => sealed(60_000));
+    const batches = dmBatches(big);
+    expect(batches.length).toBeGreaterThan(1);
+    for (const batch of batches) expect(JSON.stringify({ messages: batch.map((m) => ({ to: 'bob@example.com', message: m.message })) }).length).toBeLessThanOrEqual(LIMITS.dmBatchBytes);
+    expect(batches.flat()).toHaveLength(40);
+    expect(dmBatches([sealed(LIMITS.dmBatchBytes)])).toHaveLength(1);
+    expect(dmBatches([])).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ import {
 } from './e2e.js';
 import { newEnvelopeId } from './envelope.js';
 import { HearthError } from './errors.js';
+import { LIMITS } from './limits.js';
 import { fromBase64url, toBase64url } from './encoding.js';
 import { generateAgreementKeyPair, generateSigningKeyPair, isAcceptableSigningKey, signingPublicKey, type SigningKeyPair } from './keys.js';
 import type { DmCiphertext } from './messages.js';
@@ -87,17 +88,72 @@ export async function safetyNumberWith(api: DmApi, pins: PinStore, me: MyDevice,
 }
 
 export async function sendDm(api: DmApi, pins: PinStore, me: MyDevice, toText: string, text: string): Promise<{ id: string; devices: number }> {
+  const { to, targets } = await sealingFor(api, pins, me, toText, [text]);
+  const sent = await api.post<ApiResponse<'sendDm'>>('/api/dms', { to, message: sealDm(me, to, targets, text) });
+  return { id: sent.id, devices: targets.length };
+}
+
+/** One message of `sendDms`: sent (with its id) or refused by my site (with why). */
+export type BatchSendResult = { text: string; id: string } | { text: string; error: { code: string; message: string } };
+
+/**
+ * Sends several messages to one person, in as few requests as the batch limits allow
+ * (`POST /api/dms/batch`): what a script or a device with messages waiting would send. Each is
+ * sealed and signed on its own, as `sendDm` seals one; `onProgress` is told after each request.
+ */
+export async function sendDms(
+  api: DmApi,
+  pins: PinStore,
+  me: MyDevice,
+  toText: string,
+  texts: string[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ devices: number; results: BatchSendResult[] }> {
+  const { to, targets } = await sealingFor(api, pins, me, toText, texts);
+  const results: BatchSendResult[] = [];
+  for (const batch of dmBatches(texts.map((text) => ({ text, message: sealDm(me, to, targets, text) })))) {
+    const answer = await api.post<ApiResponse<'sendDms'>>('/api/dms/batch', { messages: batch.map((m) => ({ to, message: m.message })) });
+    answer.items.forEach((item, i) => results.push('id' in item ? { text: batch[i]!.text, id: item.id } : { text: batch[i]!.text, error: item.error }));
+    onProgress?.(results.length, texts.length);
+  }
+  return { devices: targets.length, results };
+}
+
+/** Splits sealed messages into requests within LIMITS.dmBatch messages and LIMITS.dmBatchBytes bytes. */
+export function dmBatches<T extends { message: DmCiphertext }>(messages: T[]): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  // Room for the request's own JSON around the messages (the address, brackets, commas).
+  const budget = LIMITS.dmBatchBytes - 4096;
+  for (const m of messages) {
+    const size = JSON.stringify(m.message).length + 400;
+    if (current.length > 0 && (current.length === LIMITS.dmBatch || bytes + size > budget)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** Checks a send before anything is sealed, and finds the devices to seal for: the recipient's and my own. */
+async function sealingFor(api: DmApi, pins: PinStore, me: MyDevice, toText: string, texts: string[]): Promise<{ to: string; targets: Array<{ id: string; dhKey: string }> }> {
   const to = formatAddress(parseAddress(toText));
   if (to === me.address) throw new DmError('dm_to_self', 'you cannot send a direct message to yourself');
-  if (!text.trim()) throw new DmError('empty_message', 'the message is empty');
+  if (texts.length === 0 || texts.some((text) => !text.trim())) throw new DmError('empty_message', 'the message is empty');
   const recipient = await peerKeys(api, pins, me, to);
   const mine = await peerKeys(api, pins, me, me.address);
   const recipientDevices = certifiedDevices(recipient);
   if (recipientDevices.length === 0) throw new DmError('no_devices', `${to} has no verified device to receive messages`);
-  const targets = [...recipientDevices, ...certifiedDevices(mine).filter((d) => d.id !== me.device.id), { id: me.device.id, dhKey: me.device.dh.publicKey }];
-  const plain = signDmPlaintext(me.device, { id: newEnvelopeId(), from: me.address, to, sentAt: new Date().toISOString(), text });
-  const sent = await api.post<ApiResponse<'sendDm'>>('/api/dms', { to, message: encryptDm(plain, targets) });
-  return { id: sent.id, devices: targets.length };
+  return { to, targets: [...recipientDevices, ...certifiedDevices(mine).filter((d) => d.id !== me.device.id), { id: me.device.id, dhKey: me.device.dh.publicKey }] };
+}
+
+function sealDm(me: MyDevice, to: string, targets: Array<{ id: string; dhKey: string }>, text: string): DmCiphertext {
+  return encryptDm(signDmPlaintext(me.device, { id: newEnvelopeId(), from: me.address, to, sentAt: new Date().toISOString(), text }), targets);
 }
 
 export interface ListedDm {

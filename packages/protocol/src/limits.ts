@@ -36,4 +36,10 @@ export const LIMITS = {
   uploadBytes: 10 * 1024 * 1024,
   /** Devices one DM may be encrypted to (recipient's plus sender's own). */
   dmRecipients: 50,
+  /**
+   * Sealed DMs one `POST /api/dms/batch` may carry, and that request's bytes: a device with
+   * messages waiting (a script, a device back online) sends them in a few requests, not one each.
+   */
+  dmBatch: 100,
+  dmBatchBytes: 1024 * 1024,
 } as const;

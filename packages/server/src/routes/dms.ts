@@ -1,5 +1,5 @@
 import { contractRoute } from '../http-contract.js';
-import { formatAddress, TYPES, type DmCiphertext, type KeyBackup } from '@hearth/protocol';
+import { formatAddress, HearthError, LIMITS, TYPES, type DmCiphertext, type KeyBackup } from '@hearth/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Context } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
@@ -13,6 +13,12 @@ import { DM_ONCE, recordDm } from '../storage/dms.js';
 import { isUniqueViolation } from '../storage/storage-errors.js';
 import { addDevice } from '../storage/devices.js';
 
+
+/**
+ * A batch carries up to LIMITS.dmBatch messages, so it has a budget of its own, apart from the
+ * site's requests per minute: 60 batches, up to 6,000 DMs a minute from one client.
+ */
+const DM_BATCHES_PER_MINUTE = 60;
 
 export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   /**
@@ -101,19 +107,17 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
   });
 
   /**
-   * Sends a DM the device has already encrypted. The backend only wraps the ciphertext in an
+   * Queues one DM the device has already encrypted: the backend only wraps the ciphertext in an
    * envelope, keeps a copy for my other devices, and queues it for the recipient's site.
+   * Group commit: DMs sent at the same moment (a busy site, a batch, a device catching up) share
+   * one transaction; one that fails (a replay) is run again alone and fails alone.
    */
-  contractRoute(app, 'sendDm', async (request, reply) => {
-    const username = await requireUser(ctx, request);
-    const body = request.body;
-    const to = parseAddressInput(body.to);
-    // Group commit: DMs sent at the same moment (a busy site, a device catching up) share one
-    // transaction; one that fails (a replay) is run again alone and fails alone.
+  const queueDm = async (username: string, toText: string, message: DmCiphertext) => {
+    const to = parseAddressInput(toText);
     const env = await ctx.batcher
       .submit(async (trx) => {
-        const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message: body.message } });
-        await recordDm(trx, { username, envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message: body.message, now: ctx.now() });
+        const sent = await queueEnvelope(ctx, trx, { type: TYPES.dm, from: username, to, data: { message } });
+        await recordDm(trx, { username, envelopeId: sent.id, direction: 'out', peer: formatAddress(to), message, now: ctx.now() });
         return sent;
       })
       .catch((error: unknown) => {
@@ -122,11 +126,44 @@ export const dmRoutes = (ctx: Context): FastifyPluginAsync => async (app) => {
         if (isUniqueViolation(error, DM_ONCE)) throw new ApiError('duplicate_message', 'this sealed message was already sent', { status: 409 });
         throw error;
       });
+    return { id: env.id, to: formatAddress(to), status: 'sending' as const };
+  };
+
+  contractRoute(app, 'sendDm', async (request, reply) => {
+    const username = await requireUser(ctx, request);
+    const sent = await queueDm(username, request.body.to, request.body.message);
     ctx.outbox.wake();
     ctx.vaults.wake(username);
     void reply.status(202);
-    return { id: env.id, to: formatAddress(to), status: 'sending' };
+    return sent;
   });
+
+  /**
+   * Many sealed DMs in one request (a device sending what waited while it was offline, a script):
+   * each is queued as `POST /api/dms` would queue it, in the same group commit, and each is
+   * answered on its own. A refusal (a replay, a bad address) refuses that message only; an error
+   * of the site's own (a full disk) fails the request, and sending the batch again is safe: what
+   * was already sent comes back refused as `duplicate_message`.
+   */
+  contractRoute(
+    app,
+    'sendDms',
+    async (request, reply) => {
+      const username = await requireUser(ctx, request);
+      const outcomes = await Promise.allSettled(request.body.messages.map((m) => queueDm(username, m.to, m.message)));
+      ctx.outbox.wake();
+      ctx.vaults.wake(username);
+      const items = outcomes.map((outcome, i) => {
+        if (outcome.status === 'fulfilled') return outcome.value;
+        const error = outcome.reason;
+        if (!(error instanceof HearthError) || error.status >= 500) throw error;
+        return { to: request.body.messages[i]!.to, status: 'refused' as const, error: { code: error.code, message: error.message } };
+      });
+      void reply.status(202);
+      return { items };
+    },
+    { bodyLimit: LIMITS.dmBatchBytes, config: { rateLimit: { max: DM_BATCHES_PER_MINUTE, timeWindow: 60_000 } } },
+  );
 
   contractRoute(app, 'dms', async (request) => {
     const username = await requireUser(ctx, request);
