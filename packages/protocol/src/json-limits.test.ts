@@ -28,6 +28,24 @@ describe('strict JSON', () => {
     );
   });
 
+  it('counts the keys and the depth of any JSON text, however its strings mix quotes and backslashes', () => {
+    const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);
+    const keysOf = (v: unknown): number => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? 0 : Object.keys(v).length) + Object.values(v).reduce<number>((n, x) => n + keysOf(x), 0) : 0);
+    // Strings made mostly of the characters a string's end is found by: quotes and backslashes.
+    const tricky = fc.string({ unit: fc.constantFrom('"', '\\', 'a', '{', ':', ','), maxLength: 12 });
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, tricky, fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(tricky, tie('node'), { maxKeys: 3 })),
+    })).node;
+    fc.assert(
+      fc.property(fc.oneof(value, wellFormed), (v) => {
+        const text = JSON.stringify(v);
+        const scan = scanJson(text);
+        expect(scan).toEqual({ depth: depthOf(v), keys: keysOf(v), duplicateKey: null });
+        expect(scanJson(text, false).keys).toBe(keysOf(v));
+      }),
+    );
+  });
+
   it('refuses an object that repeats a key, at any depth and however the key is escaped', () => {
     expect(codeOf('{"a":1,"a":2}')).toBe('invalid_json');
     expect(codeOf('{"a":1,"\\u0061":2}')).toBe('invalid_json');

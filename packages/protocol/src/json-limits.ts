@@ -27,23 +27,20 @@ export function scanJson(text: string, findDuplicate = true): { depth: number; k
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // A string: find its end, skipping escapes.
+      // A string: its end is the next quote that no backslash escapes. indexOf jumps over long
+      // runs natively (a DM's base64 ciphertext is most of its envelope), not a character at a time.
       const start = i;
-      let escaped = false;
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c) {
-          escaped = true;
-          i++;
-        } else if (d === 0x22) break;
-      }
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && escapesQuote(text, start, end)) end = text.indexOf('"', end + 1);
+      i = end === -1 ? text.length : end;
       const top = open[open.length - 1];
       if (expectKey && top) {
         expectKey = false;
         count++;
         if (top === true) continue;
         let key = text.slice(start + 1, i);
-        if (escaped) {
+        const slash = text.indexOf('\\', start + 1);
+        if (slash !== -1 && slash < i) {
           try {
             key = JSON.parse(text.slice(start, i + 1)) as string;
           } catch {
@@ -67,6 +64,13 @@ export function scanJson(text: string, findDuplicate = true): { depth: number; k
     }
   }
   return { depth: max, keys: count, duplicateKey: null };
+}
+
+/** Whether the quote at `quote` is escaped: an odd run of backslashes before it, inside the string opened at `start`. */
+function escapesQuote(text: string, start: number, quote: number): boolean {
+  let at = quote - 1;
+  while (at > start && text.charCodeAt(at) === 0x5c) at--;
+  return (quote - 1 - at) % 2 === 1;
 }
 
 /**
