@@ -2,10 +2,13 @@ import { HearthError, type Signer } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { nodeSigner } from '../crypto/node-signing.js';
 import { compiledOnce } from '../storage/compiled.js';
+import { perTransaction } from '../storage/per-transaction.js';
 import type { Database } from '../storage/schema.js';
 import { findUser } from '../storage/users.js';
 
-const currentSiteKey = compiledOnce((db, v: { username: string }) => db.selectFrom('users').select('site_public_key').where('username', '=', v.username));
+const selectSiteKey = compiledOnce((db, v: { username: string }) => db.selectFrom('users').select('site_public_key').where('username', '=', v.username));
+/** Read once per transaction: a batch of DMs signs a hundred envelopes in one. */
+const currentSiteKey = perTransaction((v: { username: string }) => v.username, async (db, v: { username: string }) => (await selectSiteKey(db, v)).rows[0]);
 
 /** The site keys of this site's users, as signers, kept once made. */
 export class SiteSigners {
@@ -18,9 +21,10 @@ export class SiteSigners {
    * connection, and a query on `db` would wait for the transaction forever.
    */
   async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
-    // The current public key is read each time (a primary-key lookup): a rotation by another
-    // process (`hearth user rotate-key`, another instance) takes effect here at the next envelope.
-    const current = (await currentSiteKey(executor, { username })).rows[0];
+    // The current public key is read each time (a primary-key lookup; once per transaction): a
+    // rotation by another process (`hearth user rotate-key`, another instance) takes effect here
+    // at the next envelope.
+    const current = await currentSiteKey(executor, { username });
     if (!current) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
     let signer = this.signers.get(username);
     if (!signer || signer.publicKey !== current.site_public_key) {

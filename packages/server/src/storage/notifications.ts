@@ -2,18 +2,20 @@ import type { NotificationView, SiteName } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { peopleByAddress } from './feed.js';
 import { compiledOnce } from './compiled.js';
+import { perTransaction } from './per-transaction.js';
 import type { Database } from './schema.js';
 
 export type NotificationKind = 'follower' | 'comment' | 'like' | 'mention' | 'repost' | 'message' | 'delivery_failed' | 'clock_skew';
 
 export async function addNotification(db: Kysely<Database>, username: string, kind: NotificationKind, data: Record<string, unknown>, now: number): Promise<void> {
   // Someone I muted does not reach my notifications (and is not told).
-  if (typeof data.from === 'string' && (await muted(db, { username, address: data.from })).rows.length > 0) return;
+  if (typeof data.from === 'string' && (await muted(db, { username, address: data.from }))) return;
   await insertNotification(db, { username, kind, data: JSON.stringify(data), now });
 }
 
 // Both run for every DM, comment and like that arrives.
-const muted = compiledOnce((db, v: { username: string; address: string }) => db.selectFrom('mutes').select('address').where('username', '=', v.username).where('address', '=', v.address));
+const selectMuted = compiledOnce((db, v: { username: string; address: string }) => db.selectFrom('mutes').select('address').where('username', '=', v.username).where('address', '=', v.address));
+const muted = perTransaction((v: { username: string; address: string }) => `${v.username} ${v.address}`, async (db, v: { username: string; address: string }) => (await selectMuted(db, v)).rows.length > 0);
 const insertNotification = compiledOnce((db, v: { username: string; kind: NotificationKind; data: string; now: number }) =>
   db.insertInto('notifications').values({ username: v.username, kind: v.kind, data: v.data, created_at: v.now, read_at: null }),
 );

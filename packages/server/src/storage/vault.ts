@@ -3,6 +3,7 @@ import { forDevice, type DmCiphertext } from '@hearth/protocol';
 import type { Kysely } from 'kysely';
 import { sha256Hex } from '../crypto/node-signing.js';
 import { compiledOnce } from './compiled.js';
+import { perTransaction } from './per-transaction.js';
 import type { Database } from './schema.js';
 
 /** A pairing code is good for 15 minutes and one pairing. */
@@ -84,7 +85,7 @@ export async function enqueueForVault(
   username: string,
   dm: { envelopeId: string; direction: 'in' | 'out'; peer: string; message: DmCiphertext; now: number },
 ): Promise<boolean> {
-  const vault = (await pairedVault(trx, { username })).rows[0];
+  const vault = await pairedVault(trx, { username });
   if (!vault) return false;
   const copy = forDevice(dm.message, vault.device_id);
   if (!copy) return false;
@@ -93,7 +94,8 @@ export async function enqueueForVault(
 }
 
 // Both run for every DM a site stores, sent or received.
-const pairedVault = compiledOnce((db, v: { username: string }) => db.selectFrom('vaults').select('device_id').where('username', '=', v.username));
+const selectPairedVault = compiledOnce((db, v: { username: string }) => db.selectFrom('vaults').select('device_id').where('username', '=', v.username));
+const pairedVault = perTransaction((v: { username: string }) => v.username, async (db, v: { username: string }) => (await selectPairedVault(db, v)).rows[0]);
 const queueForVault = compiledOnce((db, v: { username: string; envelopeId: string; direction: 'in' | 'out'; peer: string; ciphertext: string; now: number }) =>
   db
     .insertInto('vault_queue')
