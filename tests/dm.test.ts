@@ -120,10 +120,11 @@ describe('direct messages between CLI devices', () => {
     const seal = (text: string) => encryptDm(signDmPlaintext(device, { id: newEnvelopeId(), from: alice.address('alice'), to: bob.address('bob'), sentAt: new Date().toISOString(), text }), bobKeys);
     const [first, second] = [seal('batched one'), seal('batched two')];
     const to = bob.address('bob');
-    const sent = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: [{ to, message: first }, { to, message: second }, { to, message: first }] } });
+    const sent = await alice.api('POST', '/api/dms/batch', { as: 'alice', body: { messages: [{ to, message: first }, { to, message: second }, { to, message: first }, { to: 'not-an-address', message: seal('to nowhere') }] } });
     expect(sent.status).toBe(202);
-    expect(sent.body.items.map((item: { status: string }) => item.status)).toEqual(['sending', 'sending', 'refused']);
+    expect(sent.body.items.map((item: { status: string }) => item.status)).toEqual(['sending', 'sending', 'refused', 'refused']);
     expect(sent.body.items[2]).toMatchObject({ to, error: { code: 'duplicate_message' } });
+    expect(sent.body.items[3]).toMatchObject({ to: 'not-an-address', error: { code: 'invalid_address' } });
     for (const m of [first, second]) expect(alice.count('select count(*) n from dm_messages where message_key = ?', m.ephemeralKey)).toBe(1);
     // Both reach bob's site, each in an envelope of its own.
     await waitFor('the batch at bob', () => [first, second].every((m) => bob.count("select count(*) n from dm_messages where direction = 'in' and message_key = ?", m.ephemeralKey) === 1));
