@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HearthError } from './errors.js';
-import { parseLimitedJson, scanJson } from './json-limits.js';
+import { parseLimitedJson, scanJson, utf8Length } from './json-limits.js';
 import { isExactTime } from './time.js';
 
 const limits = { maxBytes: 1 << 20, maxDepth: 64 };
@@ -42,6 +42,16 @@ describe('strict JSON', () => {
         const scan = scanJson(text);
         expect(scan).toEqual({ depth: depthOf(v), keys: keysOf(v), duplicateKey: null });
         expect(scanJson(text, false).keys).toBe(keysOf(v));
+      }),
+    );
+  });
+
+  it('counts the UTF-8 bytes of any well-formed text, ASCII or not', () => {
+    const encoder = new TextEncoder();
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string(), fc.string({ unit: fc.constantFrom('a', '\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '\u{10000}', '\u{10ffff}') }));
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(utf8Length(s)).toBe(encoder.encode(s).length);
       }),
     );
   });
