@@ -21,9 +21,9 @@ export class SiteSigners {
    * connection, and a query on `db` would wait for the transaction forever.
    */
   async signerFor(username: string, executor: Kysely<Database> = this.db): Promise<Signer> {
-    // The current public key is read each time (a primary-key lookup; once per transaction): a
-    // rotation by another process (`hearth user rotate-key`, another instance) takes effect here
-    // at the next envelope.
+    // The current public key is read each time (a primary-key lookup), or once per transaction
+    // inside one: a rotation by another process (`hearth user rotate-key`, another instance) takes
+    // effect here at the next envelope outside a transaction, and at the next transaction.
     const current = await currentSiteKey(executor, { username });
     if (!current) throw new HearthError('unknown_user', `no user ${username} here`, { status: 404 });
     let signer = this.signers.get(username);
