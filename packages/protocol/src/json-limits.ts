@@ -39,8 +39,9 @@ export function scanJson(text: string, findDuplicate = true): { depth: number; k
         count++;
         if (top === true) continue;
         let key = text.slice(start + 1, i);
-        const slash = text.indexOf('\\', start + 1);
-        if (slash !== -1 && slash < i) {
+        // Only the key itself is searched for an escape: a search of the text past it would cost
+        // up to the whole body for every key (quadratic on a body of many keys).
+        if (key.includes('\\')) {
           try {
             key = JSON.parse(text.slice(start, i + 1)) as string;
           } catch {
