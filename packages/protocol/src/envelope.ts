@@ -5,6 +5,7 @@ import { canonicalize } from './canonical-json.js';
 import { fromBase64url, toBase64url, utf8 } from './encoding.js';
 import { EnvelopeError } from './errors.js';
 import { parseLimitedJson, utf8Length } from './json-limits.js';
+import { fastSafeParse } from './schema-guard.js';
 import { nobleVerify, type Signer, type VerifyFn } from './keys.js';
 import { LIMITS } from './limits.js';
 import { CREATED_AT_SLACK_MS, ExactTimeSchema } from './time.js';
@@ -125,7 +126,7 @@ export function parseEnvelopeText(text: string | Uint8Array): Envelope {
  * signature: that needs the sender's key, which the caller looks up (verifyEnvelopeSignature).
  */
 export function validateEnvelope(value: unknown): Envelope {
-  const shape = EnvelopeShape.safeParse(value);
+  const shape = fastSafeParse(EnvelopeShape, value);
   if (!shape.success) {
     throw new EnvelopeError('invalid_envelope', `envelope is malformed: ${describeIssues(shape.error)}`);
   }
@@ -143,7 +144,7 @@ export function validateEnvelope(value: unknown): Envelope {
   } catch (error) {
     throw new EnvelopeError('invalid_address', `envelope address: ${(error as Error).message}`);
   }
-  const data = MESSAGE_SCHEMAS[env.type].safeParse(env.data);
+  const data = fastSafeParse(MESSAGE_SCHEMAS[env.type] as z.ZodType<MessageData[EnvelopeType]>, env.data);
   if (!data.success) {
     throw new EnvelopeError('invalid_data', `"${env.type}" data is malformed: ${describeIssues(data.error)}`);
   }

@@ -6,6 +6,7 @@ export * from './encoding.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './json-limits.js';
+export * from './schema-guard.js';
 export * from './keys.js';
 export * from './limits.js';
 export * from './link.js';

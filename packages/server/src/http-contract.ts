@@ -1,4 +1,4 @@
-import { API, type ApiRouteName, type RouteContract } from '@hearth/protocol';
+import { API, fastSafeParse, type ApiRouteName, type RouteContract } from '@hearth/protocol';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler, FastifySerializerCompiler, FastifyServerOptions, RouteShorthandOptions } from 'fastify';
 import type { z } from 'zod';
 import { ApiError } from './errors.js';
@@ -38,13 +38,13 @@ export function contractSchemaController(log: FastifyBaseLogger): NonNullable<Fa
   const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
     const what = PART_NAMES[httpPart ?? 'body'] ?? 'request';
     return (data: unknown) => {
-      const result = (schema as z.ZodType).safeParse(data ?? {});
+      const result = fastSafeParse(schema as z.ZodType, data ?? {});
       if (result.success) return { value: result.data };
       return { error: new ApiError('invalid_request', `${what} is not valid: ${describeIssues(result.error, what)}`, { status: 400 }) };
     };
   };
   const serializerCompiler: FastifySerializerCompiler<unknown> = ({ schema, url, method }) => (data: unknown) => {
-    const result = (schema as z.ZodType).safeParse(data);
+    const result = fastSafeParse(schema as z.ZodType, data);
     if (!result.success) {
       log.error({ route: `${method} ${url}`, issues: result.error.issues.slice(0, 5) }, 'an answer does not match the API contract');
       throw new Error(`answer of ${method} ${url} does not match the API contract`);

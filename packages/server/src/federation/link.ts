@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { formatSite, HearthError, LIMITS, LinkFrameSchema, parseLimitedJson, type LinkFrame, type RelayResult, type SiteName } from '@hearth/protocol';
+import { fastSafeParse, formatSite, HearthError, LIMITS, LinkFrameSchema, parseLimitedJson, type LinkFrame, type RelayResult, type SiteName } from '@hearth/protocol';
 import type WebSocket from 'ws';
 import { corkableSocket } from '../net/cork.js';
 
@@ -155,7 +155,7 @@ export class Link extends EventEmitter {
     let frame: LinkFrame;
     try {
       // Strict JSON (no repeated keys, no lone surrogates); the frame adds one level around the envelope.
-      const parsed = LinkFrameSchema.safeParse(parseLimitedJson(data, { maxBytes: MAX_FRAME_BYTES, maxDepth: LIMITS.envelopeDepth + 1 }));
+      const parsed = fastSafeParse(LinkFrameSchema, parseLimitedJson(data, { maxBytes: MAX_FRAME_BYTES, maxDepth: LIMITS.envelopeDepth + 1 }));
       if (!parsed.success) return this.protocolError('frame_invalid', 'unknown or malformed frame');
       frame = parsed.data;
     } catch (error) {

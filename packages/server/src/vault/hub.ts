@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import {
+  fastSafeParse,
   fromBase64url,
   parseAddress,
   parseLimitedJson,
@@ -330,7 +331,7 @@ function send(socket: WebSocket, frame: VaultServerFrame): void {
 
 function parseFrame(data: Buffer): VaultClientFrame | undefined {
   try {
-    const parsed = VaultClientFrameSchema.safeParse(parseLimitedJson(data.toString('utf8'), { maxBytes: VAULT_FRAME_MAX_BYTES, maxDepth: 16 }));
+    const parsed = fastSafeParse(VaultClientFrameSchema, parseLimitedJson(data.toString('utf8'), { maxBytes: VAULT_FRAME_MAX_BYTES, maxDepth: 16 }));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
