@@ -7,6 +7,7 @@ import { mayCall } from '../storage/calls.js';
 import type { Database } from '../storage/schema.js';
 import type { LocalUserCache } from '../storage/local-users.js';
 import { compiledOnce } from '../storage/compiled.js';
+import { firstInTransaction } from '../storage/per-transaction.js';
 
 /**
  * One handler per envelope type. Each runs inside the inbox transaction that also records the
@@ -27,6 +28,13 @@ async function ownPost(trx: Kysely<Database>, postId: string, author: string): P
   const row = await trx.selectFrom('posts').select('id').where('id', '=', postId).where('author', '=', author).executeTakeFirst();
   return row !== undefined;
 }
+
+/**
+ * DMs from one person that arrive together (one group commit: a device catching up, a batch) make
+ * one "new message" notification, as a chat counts a conversation with news once, not each
+ * message: a hundred at once were a hundred notifications, and a hundred on the unread count.
+ */
+const firstMessageFrom = firstInTransaction();
 
 export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
   [TYPES.follow]: async (trx, env, now) => {
@@ -136,7 +144,7 @@ export const HANDLERS: { [T in EnvelopeType]: Handler<T> } = {
     // The backend keeps ciphertext only; it cannot read or check what is inside. It can still tell
     // one sealed message from another by its ephemeral key, so a replay in a new envelope is refused.
     await recordDm(trx, { username: env.to.username, envelopeId: env.id, direction: 'in', peer, message: env.data.message, now });
-    await addNotification(trx, env.to.username, 'message', { from: peer }, now);
+    if (firstMessageFrom(trx, `${env.to.username} ${peer}`)) await addNotification(trx, env.to.username, 'message', { from: peer }, now);
   },
   // Relay envelopes never reach a handler: the inbox passes them to the relay service (PROTOCOL.md §9).
   [TYPES.relay]: async () => {

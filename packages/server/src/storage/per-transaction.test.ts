@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { perTransaction } from './per-transaction.js';
+import { firstInTransaction, perTransaction } from './per-transaction.js';
 import type { Database } from './schema.js';
 
 // Stand-ins for Kysely executors: perTransaction only asks whether one is a transaction.
@@ -35,5 +35,13 @@ describe('an answer kept for the rest of a transaction', () => {
     await expect(lookUp(trx, { user: 'alice' })).rejects.toThrow('disk I/O error');
     expect(await lookUp(trx, { user: 'alice' })).toBe('ok');
     expect(calls).toBe(2);
+  });
+
+  it('says first once per transaction and key, and always outside a transaction', () => {
+    const first = firstInTransaction();
+    const [one, two, plain] = [executor(true), executor(true), executor(false)];
+    expect([first(one, 'bob'), first(one, 'bob'), first(one, 'carol'), first(one, 'bob')]).toEqual([true, false, true, false]);
+    expect([first(two, 'bob'), first(two, 'bob')]).toEqual([true, false]);
+    expect([first(plain, 'bob'), first(plain, 'bob')]).toEqual([true, true]);
   });
 });

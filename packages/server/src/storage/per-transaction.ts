@@ -27,3 +27,20 @@ export function perTransaction<A, V>(key: (args: A) => string, read: (executor: 
     return answer;
   };
 }
+
+/**
+ * Whether a key comes up for the first time in this transaction: true once per transaction and
+ * key, and every time outside a transaction. For what a burst should do once (one notification
+ * for the DMs that arrive together).
+ */
+export function firstInTransaction(): (executor: Kysely<Database>, key: string) => boolean {
+  const seen = new WeakMap<Kysely<Database>, Set<string>>();
+  return (executor, key) => {
+    if (!executor.isTransaction) return true;
+    let keys = seen.get(executor);
+    if (!keys) seen.set(executor, (keys = new Set()));
+    if (keys.has(key)) return false;
+    keys.add(key);
+    return true;
+  };
+}
