@@ -191,8 +191,9 @@ export const FRESHNESS = {
 /** null when `ts` is acceptable at `now`, else the reason. */
 export function checkFreshness(ts: string, now: number): { code: 'clock_skew' | 'expired'; message: string } | null {
   const at = Date.parse(ts);
-  const clock = new Date(now).toISOString();
-  if (at - now > FRESHNESS.maxFutureMs) return { code: 'clock_skew', message: `envelope time ${ts} is more than 10 minutes ahead of this site's clock, which reads ${clock}` };
-  if (now - at > FRESHNESS.maxAgeMs) return { code: 'expired', message: `envelope time ${ts} is more than 14 days before this site's clock, which reads ${clock}` };
+  // The clock's text only for a refusal: writing it for every envelope cost 2-3 µs each.
+  const clock = () => new Date(now).toISOString();
+  if (at - now > FRESHNESS.maxFutureMs) return { code: 'clock_skew', message: `envelope time ${ts} is more than 10 minutes ahead of this site's clock, which reads ${clock()}` };
+  if (now - at > FRESHNESS.maxAgeMs) return { code: 'expired', message: `envelope time ${ts} is more than 14 days before this site's clock, which reads ${clock()}` };
   return null;
 }
