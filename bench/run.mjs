@@ -230,8 +230,9 @@ const stall = await (await import('./stall.mjs')).stallBench({ log });
 log(`Stalled follower: ${stall.posts} posts of about 15 KB with one follower that stopped reading: highest RSS ${stall.peakRss.toFixed(1)} MB = ${(stall.peakRss / stall.idleRss).toFixed(2)} x the same site idle (${stall.idleRss.toFixed(1)} MB; aim < 150 MB); longest event-loop stall ${stall.pauseMs} ms (idle: ${stall.idlePauseMs} ms; aim < 200 ms)`);
 const vault = await (await import('./vault.mjs')).vaultBench();
 const [batched, single] = [vault.batched, vault.single];
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const cpuLine = (cpu) => `sender ${cpu.sender.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}, the bench's own client ${cpu.client.toFixed(2)}`;
-log(`Backend DM ingest: ${vault.count} DMs sent through one site in batches of ${vault.batch} (POST /api/dms/batch), verified and stored by another in ${batched.seconds.toFixed(2)} s = ${batched.rate.toFixed(0)} DMs/s = ${(batched.rate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5); CPU ms per DM: ${cpuLine(batched.cpuMsPerDm)}`);
+log(`Backend DM ingest: ${vault.count} DMs sent through one site in batches of ${vault.batch} (POST /api/dms/batch), verified and stored by another in ${batched.seconds.toFixed(2)} s (best of ${batched.rounds.length} rounds: ${batched.rounds.map((r) => r.toFixed(0)).join(', ')} DMs/s) = ${batched.rate.toFixed(0)} DMs/s = ${(batched.rate / delivery.rate).toFixed(2)} x the envelope rate above (aim >= 0.5; the mean of the rounds against the mean of the delivery rounds: ${(mean(batched.rounds) / mean(delivery.rounds)).toFixed(2)} x); CPU ms per DM: ${cpuLine(batched.cpuMsPerDm)}`);
 log(`        with one request per DM (POST /api/dms, 32 clients): ${single.rate.toFixed(0)} DMs/s = ${(single.rate / delivery.rate).toFixed(2)} x the envelope rate; CPU ms per DM: ${cpuLine(single.cpuMsPerDm)}`);
 log(`Home vault sync of the ${vault.count} queued DMs: ${vault.syncSeconds.toFixed(2)} s from start (${vault.openSeconds.toFixed(2)} s to unlock and connect), ${vault.syncRate.toFixed(0)} DMs/s (aim > 5000) = ${(vault.syncRate / batched.rate).toFixed(2)} x the backend's batched ingest; CPU ms per DM: vault ${vault.syncCpuMsPerDm.vault.toFixed(2)}, site ${vault.syncCpuMsPerDm.site.toFixed(2)}`);
 const liveModule = await import('./live.mjs');
@@ -285,6 +286,8 @@ const result = {
   dmBatchSize: vault.batch,
   dmBatchIngestPerSec: Math.round(batched.rate),
   dmBatchIngestRatioToEnvelopes: Number((batched.rate / delivery.rate).toFixed(2)),
+  dmBatchIngestRoundsPerSec: batched.rounds.map((r) => Math.round(r)),
+  dmBatchIngestMeanRatioToEnvelopes: Number((mean(batched.rounds) / mean(delivery.rounds)).toFixed(2)),
   dmBatchSenderCpuMs: Number(batched.cpuMsPerDm.sender.toFixed(3)),
   dmBatchReceiverCpuMs: Number(batched.cpuMsPerDm.receiver.toFixed(3)),
   dmBatchClientCpuMs: Number(batched.cpuMsPerDm.client.toFixed(3)),

@@ -1,7 +1,8 @@
 // The home vault's figures for `npm run bench`: how long a vault that was offline takes to sync
 // 10,000 queued DMs (and its messages per second), beside the backend's own DM ingest rate in the
 // same run: 10,000 DMs sent by bob's device through bob's site and stored by alice's, in batches of
-// 100 (POST /api/dms/batch), and then 10,000 more with one request each (POST /api/dms).
+// 100 (POST /api/dms/batch), three times (the best round is the rate, the rule the envelope rate it
+// is compared with follows), and then 10,000 more with one request each (POST /api/dms).
 // Every DM is genuine: encrypted for alice's vault and bob's device, signed by bob's device.
 // The DMs are posted over kept-alive node:http connections (bench/lib.mjs postJson), so the bench's own
 // client costs the shared cores little; its CPU per DM is reported beside the sites'.
@@ -22,6 +23,8 @@ const PASSPHRASE = 'bench vault passphrase';
 const COUNT = Number(process.env.BENCH_VAULT_DMS ?? 10_000);
 /** DMs per request in the batched ingest: the most one `POST /api/dms/batch` may carry. */
 const BATCH = 100;
+/** Rounds of the batched ingest, each of COUNT DMs: this shared VM's speed wanders by 10-20% from one second to the next. */
+const ROUNDS = 3;
 
 const cli = (args, env = {}) => execFileSync(process.execPath, [HEARTH, ...args], { cwd: root, stdio: 'pipe', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...env } }).toString();
 
@@ -53,13 +56,17 @@ export async function vaultBench() {
     const seal = (text) => encryptDm(signDmPlaintext(bob.device, { id: newEnvelopeId(), from, to: alice, sentAt: new Date().toISOString(), text }), targets, undefined, nodeX25519);
     // Made before the clock starts, down to the request bodies' bytes: the device's work is not the backend's.
     const sealAll = (label) => Array.from({ length: COUNT }, (_, i) => seal(`${label} message ${i}: ${'lorem ipsum '.repeat(6)}`));
-    const batched = sealAll('batched');
-    const batchBodies = [];
-    for (let i = 0; i < batched.length; i += BATCH) batchBodies.push(Buffer.from(JSON.stringify({ messages: batched.slice(i, i + BATCH).map((message) => ({ to: alice, message })) })));
+    const batchRounds = Array.from({ length: ROUNDS }, (_, round) => {
+      const batched = sealAll(`batched ${round}`);
+      const bodies = [];
+      for (let i = 0; i < batched.length; i += BATCH) bodies.push(Buffer.from(JSON.stringify({ messages: batched.slice(i, i + BATCH).map((message) => ({ to: alice, message })) })));
+      return bodies;
+    });
     const singleBodies = sealAll('single').map((message) => Buffer.from(JSON.stringify({ to: alice, message })));
     const stored = new Database(path.join(dirA, 'hearth.db'), { readonly: true });
     const countStored = () => stored.prepare("select count(*) n from dm_messages where username = 'alice'").get().n;
     const countQueued = () => stored.prepare("select count(*) n from vault_queue where username = 'alice'").get().n;
+    const lastQueued = () => stored.prepare("select coalesce(max(seq), 0) seq from vault_queue where username = 'alice'").get().seq;
     await postJson(urlB, '/api/dms', { token: bob.token, body: { to: alice, message: seal('warm-up: the link comes up and keys are cached') } });
     await waitFor(() => countStored() === 1);
 
@@ -77,23 +84,41 @@ export async function vaultBench() {
       await Promise.all(Array.from({ length: clients }, async () => {
         while (next < bodies.length) check(await postJson(urlB, urlPath, { token: bob.token, payload: bodies[next++] }));
       }));
-      await waitFor(() => countStored() === storedBefore + COUNT && countQueued() === queuedBefore + COUNT, 300_000);
+      await waitFor(() => countStored() === storedBefore + COUNT && countQueued() === queuedBefore + COUNT, 300_000, 10);
       const seconds = (performance.now() - started) / 1000;
       const clientUsage = process.cpuUsage(clientCpu);
       const [receiver, sender] = sites.map((p, i) => ((cpuSeconds(p.pid) - siteCpu[i]) * 1000) / COUNT);
       return { seconds, rate: COUNT / seconds, cpuMsPerDm: { client: (clientUsage.user + clientUsage.system) / 1000 / COUNT, sender, receiver } };
     };
     // Batches of 100, as a device sends what waited while it was offline (POST /api/dms/batch),
-    // from four clients at once; every message must be accepted.
-    const batchIngest = await ingest({
-      urlPath: '/api/dms/batch',
-      bodies: batchBodies,
-      clients: 4,
-      check: (answer) => {
-        const refused = answer.items.find((item) => item.status !== 'sending');
-        if (refused) throw new Error(`a batched DM was refused: ${JSON.stringify(refused)}`);
-      },
-    });
+    // from four clients at once; every message must be accepted. The best of the rounds is the
+    // rate; CPU per DM is over all of them.
+    const firstBatchSeq = lastQueued();
+    const rounds = [];
+    let lastRoundSeq = 0;
+    for (const bodies of batchRounds) {
+      lastRoundSeq = lastQueued();
+      rounds.push(
+        await ingest({
+          urlPath: '/api/dms/batch',
+          bodies,
+          clients: 4,
+          check: (answer) => {
+            const refused = answer.items.find((item) => item.status !== 'sending');
+            if (refused) throw new Error(`a batched DM was refused: ${JSON.stringify(refused)}`);
+          },
+        }),
+      );
+    }
+    const best = rounds.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const meanCpu = (who) => rounds.reduce((sum, r) => sum + r.cpuMsPerDm[who], 0) / rounds.length;
+    const batchIngest = { ...best, rounds: rounds.map((r) => r.rate), cpuMsPerDm: { client: meanCpu('client'), sender: meanCpu('sender'), receiver: meanCpu('receiver') } };
+    // The vault syncs COUNT queued DMs (and the warm-up): the last round's. The earlier rounds'
+    // are taken out of its queue here, as setup, not as part of what is measured.
+    const site = new Database(path.join(dirA, 'hearth.db'));
+    site.prepare("delete from vault_queue where username = 'alice' and seq > ? and seq <= ?").run(firstBatchSeq, lastRoundSeq);
+    site.close();
+    if (countQueued() !== COUNT + 1) throw new Error(`the vault's queue holds ${countQueued()} DMs, expected ${COUNT + 1}`);
 
     // The vault: started after everything is queued; the clock runs from its start to an empty queue.
     const vaultStarted = performance.now();
