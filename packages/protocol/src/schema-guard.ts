@@ -200,8 +200,9 @@ function namedByLiterals(def: Def): boolean {
 }
 
 /**
- * An object as zod reads it: every field of the shape (an absent one only if optional), and no key outside the shape, whether zod refuses such keys (a
- * strict object) or drops them from its copy (the default; zod then answers).
+ * An object as zod reads it: every field of the shape (an absent one only if optional), and no
+ * key outside the shape, whether zod refuses such keys (a strict object) or drops them from its
+ * copy (the default; zod then answers).
  */
 function objectGuard(def: Def): Guard | undefined {
   const shape = def.shape;
