@@ -366,7 +366,7 @@ export class OutboxWorker {
       return Promise.all(rows.map(async (row) => ({ row, ack: await this.localDelivery(row) })));
     }
     const router = this.deps.router;
-    // A relay in use for this site, and no probe of the direct path due: through the relay.
+    // The direct path to this site failed and no probe of it is due: through a relay.
     if (router && (await router.avoidDirect(dest))) {
       const relayed = await this.viaRelay(router, dest, rows);
       if (relayed) return relayed;

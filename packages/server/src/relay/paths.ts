@@ -42,11 +42,16 @@ export class RelayPaths {
     return this.memory;
   }
 
-  /** A relay is in use and the direct path is not due for a probe: go through the relay first. */
-  async relayFirst(dest: SiteName): Promise<string | null> {
+  /**
+   * The direct path failed and is not due for a probe: relays first. True as soon as the direct
+   * path fails, before any relay has worked: each delivery in that window would otherwise dial
+   * the blocked site again and wait out its timeout (10 s) before trying a relay. A relay that
+   * passes envelopes on had thus answered "queued" to every retry of its sender, and the sender's
+   * backoff grew past a minute for an envelope the destination already had.
+   */
+  async relayFirst(dest: SiteName): Promise<boolean> {
     const state = await this.get(dest);
-    if (!state?.via || this.deps.clock() >= state.nextProbeAt) return null;
-    return state.via;
+    return state !== undefined && state.directFailures > 0 && this.deps.clock() < state.nextProbeAt;
   }
 
   /** The direct path failed (a network failure): its next probe waits longer. */

@@ -104,9 +104,9 @@ export class RelayRouter {
 
   constructor(private readonly deps: RelayRouterDeps) {}
 
-  /** Whether the direct path to this site is skipped for now: a relay is in use and no probe is due. */
+  /** Whether the direct path to this site is skipped for now: it failed, and no probe is due. */
   async avoidDirect(dest: SiteName): Promise<boolean> {
-    return (await this.deps.paths.relayFirst(dest)) !== null;
+    return this.deps.paths.relayFirst(dest);
   }
 
   /** Whether any relay path to `dest` is known at all: someone here uses a relay, `dest` advertises one, or an envelope may pass one more relay. */
