@@ -8,7 +8,7 @@ import { nobleSigner } from './keys.js';
 import { LinkFrameSchema } from './link.js';
 import { MESSAGE_SCHEMAS } from './messages.js';
 import { fastSafeParse, schemaGuard } from './schema-guard.js';
-import { VaultClientFrameSchema } from './vault.js';
+import { VaultClientFrameSchema, VaultServerFrameSchema } from './vault.js';
 import dmVector from '../test-vectors/dm.json' with { type: 'json' };
 import signatureVector from '../test-vectors/envelope-signature.json' with { type: 'json' };
 
@@ -110,6 +110,7 @@ function guardedSchemas(): Array<[string, Schema]> {
     ...Object.entries(MESSAGE_SCHEMAS).map(([type, schema]) => [`message ${type}`, schema] as [string, Schema]),
     ['link frame', LinkFrameSchema],
     ['vault client frame', VaultClientFrameSchema],
+    ['vault server frame', VaultServerFrameSchema],
   ];
   for (const [name, route] of Object.entries(API)) {
     for (const part of ['body', 'query', 'params', 'response'] as const) {
@@ -128,7 +129,7 @@ describe('schema guards', () => {
     const schemas = guardedSchemas();
     // The hot paths must keep their guards: a schema change that loses one is slower, not wrong, and shows here.
     const names = schemas.map(([name]) => name);
-    for (const name of ['message dm', 'message call.signal', 'message follow', 'message comment.create', 'message relay', 'link frame', 'vault client frame', 'sendDm body', 'sendDms body', 'sendDms response']) expect(names).toContain(name);
+    for (const name of ['message dm', 'message call.signal', 'message follow', 'message comment.create', 'message relay', 'link frame', 'vault client frame', 'vault server frame', 'sendDm body', 'sendDms body', 'sendDms response']) expect(names).toContain(name);
     let accepted = 0;
     let total = 0;
     for (const [name, schema] of schemas) {

@@ -9,6 +9,7 @@ import {
   VaultServerFrameSchema,
   vaultLinkProofBytes,
   CryptoError,
+  fastSafeParse,
   type VaultClientFrame,
   type VaultServerFrame,
 } from '@hearth/protocol';
@@ -344,7 +345,9 @@ export class VaultLink extends EventEmitter {
         const { plain } = result;
         messages.push({ id: plain.id, from, to, sentAt: plain.sentAt, text: plain.text });
       }
-      acks.set(socket, [...(acks.get(socket) ?? []), frame.seq]);
+      const seqs = acks.get(socket);
+      if (seqs) seqs.push(frame.seq);
+      else acks.set(socket, [frame.seq]);
     }
     if (acks.size === 0) return; // nothing from a live link in this batch
     const added = this.store.add(me, messages);
@@ -401,7 +404,8 @@ function send(socket: WebSocket, frame: VaultClientFrame): void {
 
 function parseFrame(data: Buffer): VaultServerFrame | undefined {
   try {
-    const parsed = VaultServerFrameSchema.safeParse(JSON.parse(data.toString('utf8')));
+    // The schema's guard: a frame zod would pass through unchanged (every well-formed one) is used as it came, without zod's copy.
+    const parsed = fastSafeParse(VaultServerFrameSchema, JSON.parse(data.toString('utf8')));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
