@@ -81,7 +81,6 @@ export class CallSession {
   stats: CallStats = { path: null, audioBytes: 0, videoFrames: 0 };
   /** From "call" (or "answer") to the first media from the other side, in milliseconds. */
   setupMs: number | undefined;
-  private startedAt = performance.now();
   localStream: MediaStream | undefined;
   readonly remoteStream = new MediaStream();
   private pc: RTCPeerConnection | undefined;
@@ -114,6 +113,8 @@ export class CallSession {
     readonly direction: 'out' | 'in',
     readonly video: boolean,
     private readonly onChange: () => void,
+    /** When the call was started (performance.now()): the caller's click; "Answer" for the callee (accept()). */
+    private startedAt = performance.now(),
   ) {
     this.state = direction === 'out' ? 'calling' : 'ringing';
   }

@@ -94,10 +94,11 @@ class CallController {
     return this.session !== undefined && this.session.state !== 'ended';
   }
 
-  async start(peer: string, video: boolean): Promise<void> {
+  /** `clickedAt`: when the person clicked "Call" (performance.now()), where the setup time starts. */
+  async start(peer: string, video: boolean, clickedAt = performance.now()): Promise<void> {
     this.error = undefined;
     if (this.busy) throw new Error('You are already in a call.');
-    const session = new CallSession(await this.context(), peer, newCallId(), 'out', video, this.notify);
+    const session = new CallSession(await this.context(), peer, newCallId(), 'out', video, this.notify, clickedAt);
     this.session = session;
     this.notify();
     await session.start();
