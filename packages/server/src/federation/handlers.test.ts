@@ -1,15 +1,13 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createEnvelope, generateSigningKeyPair, nobleSigner, TYPES, type DmCiphertext, type Envelope } from '@hearth/protocol';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../../../tests/helpers/scratch.js';
 import dmVector from '../../../protocol/test-vectors/dm.json' with { type: 'json' };
 import { migrateToLatest, openSqlite } from '../storage/db.js';
 import { HANDLERS, type HandlerContext } from './handlers.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-handlers-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('handlers');
 
 describe('a DM that arrives', () => {
   it('makes one "new message" notification per sender for the DMs that arrive together, and one each when they come apart', async () => {

@@ -1,12 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../../../tests/helpers/scratch.js';
 import { migrateToLatest, openSqlite } from '../storage/db.js';
 import { RelayPaths } from './paths.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-paths-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('paths');
 
 describe('the path to a site', () => {
   it('goes to the relays first from the first failure of the direct path until its probe is due, and direct again once it works', async () => {

@@ -1,12 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../../../tests/helpers/scratch.js';
 import { openSqlite } from './db.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-sqlite-settings-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('sqlite-settings');
 
 describe("a site's SQLite connection", () => {
   it('keeps 4,000 pages of WAL between checkpoints and cuts the file back to 24 MB', async () => {
