@@ -32,6 +32,8 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
     return res.body as { id: string };
   };
   const pathFromAlice = async () => (await a.api('GET', '/api/relay/paths', { as: 'alice' })).body.paths.find((p: { site: string }) => p.site === b.host) as { via: string | null } | undefined;
+  /** What an outbox still holds, for a failure message: how often each row was tried, why, and when next. */
+  const pendingRows = (site: SiteProcess) => site.query("select dest_port, attempts, next_attempt_at, last_error from outbox where status = 'pending'");
   const relayedFor = async (relay: SiteProcess, user: string, friend: string) =>
     (await relay.api('GET', '/api/relay/friends', { as: user })).body.friends.find((f: { address: string }) => f.address === friend)?.total.envelopes as number;
 
@@ -207,7 +209,9 @@ describe('friends relay across a blocked path', { timeout: 600_000 }, () => {
       const atBob = () => b.count('select count(*) as n from remote_posts where text = ?', words);
       await waitFor('the post at bob through C and then D', () => atBob() === 1, 240_000, 500);
       expect(await relayedFor(d, 'dave', c.address('carol'))).toBeGreaterThan(0);
-      await waitFor('alice\'s outbox settled', () => a.count("select count(*) as n from outbox where status = 'pending'") === 0, 120_000, 500);
+      await waitFor('alice\'s outbox settled', () => a.count("select count(*) as n from outbox where status = 'pending'") === 0, 120_000, 500).catch((error: Error) => {
+        throw new Error(`${error.message}; pending: ${JSON.stringify({ a: pendingRows(a), c: pendingRows(c), d: pendingRows(d) })}`);
+      });
       expect(atBob()).toBe(1);
     } finally {
       for (const lift of undo) lift();

@@ -1,4 +1,4 @@
-import { CLOCK_CODES, formatSite, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
+import { CLOCK_CODES, custodyRecheckDelay, formatSite, nextRetryDelay, sameSite, type SiteName, type RetryPolicy, DEFAULT_RETRY_POLICY } from '@hearth/protocol';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
@@ -537,7 +537,9 @@ export class OutboxWorker {
           // Clocks that disagree are a reason to wait, not to give up: the envelope is sent again
           // until the receiver's clock and its ts agree (for as long as receivers accept a ts).
           const policy = clockTrouble ? CLOCK_RETRY_POLICY : (this.deps.policy ?? DEFAULT_RETRY_POLICY);
-          const delay = ack.retryable || clockTrouble ? nextRetryDelay(row.attempts, age, this.deps.random ?? Math.random, policy) : null;
+          const random = this.deps.random ?? Math.random;
+          // A relay holds it and passes it on by itself: asked again soon, whatever came before.
+          const delay = ack.code === 'relay_queued' ? custodyRecheckDelay(row.attempts, age, random, policy) : ack.retryable || clockTrouble ? nextRetryDelay(row.attempts, age, random, policy) : null;
           const sender = row.sender.split('@')[0]!;
           const dest = `${row.dest_host}:${row.dest_port}`;
           let error = `${ack.code ?? 'error'}: ${ack.message ?? ''}`;
@@ -593,7 +595,9 @@ export class OutboxWorker {
       if (ack.code === 'link_closed') continue;
       const key = `${row.dest_host}:${row.dest_port}`;
       const state = bySite.get(key) ?? { ok: false, retryable: true };
-      if (isDelivered(ack) || !ack.retryable) state.ok = true; // the site answered with a verdict
+      // The site answered with a verdict, or a relay took the envelope to pass on: either way the
+      // path works, and the site's other envelopes need not wait.
+      if (isDelivered(ack) || !ack.retryable || ack.code === 'relay_queued') state.ok = true;
       bySite.set(key, state);
     }
     for (const [key, state] of bySite) {
