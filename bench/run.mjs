@@ -2,7 +2,7 @@
 // measured in the same run on the same machine: (a) raw `ws` messages per second with the same
 // payload and the same acknowledged, windowed pattern, (b) bare Ed25519 sign+verify on one core,
 // with OpenSSL (node:crypto, the issue's baseline) and with libsodium (the library sites use).
-// Also the idle RSS of one site process, a site with one stalled follower (bench/stall.mjs), the home vault's sync of 10,000 queued DMs beside the
+// Also the idle RSS of one site process beside the same libraries with nothing of Hearth's (bench/bare-stack.mjs), a site with one stalled follower (bench/stall.mjs), the home vault's sync of 10,000 queued DMs beside the
 // backend's DM ingest (bench/vault.mjs), the website's figures (bench/web.mjs), and call setup
 // and data channel figures, direct and relayed, beside a plain RTCPeerConnection pair (bench/calls.mjs),
 // and the friends relay: delivery through a relay beside direct delivery (bench/relay.mjs), and a
@@ -21,6 +21,7 @@ import { WebSocket } from 'ws';
 import { createEnvelope, generateSigningKeyPair, newEnvelopeId } from '@hearth/protocol';
 import { nativeCrypto } from '@hearth/protocol/node';
 import { NODE_ENV, NODE_FLAGS } from '../scripts/runtime.mjs';
+import { bareStackRss } from './bare-stack.mjs';
 import { freePort, waitFor } from './lib.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -212,6 +213,8 @@ const delivery = await deliveryRate();
 log(`Hearth: ${delivery.total} envelopes signed, sent, verified, stored and acked between two sites in ${delivery.seconds.toFixed(2)} s (best of ${delivery.rounds.length} rounds: ${delivery.rounds.map((r) => r.toFixed(0)).join(', ')} envelopes/s)`);
 log(`        ${delivery.rate.toFixed(0)} envelopes/s = ${(delivery.rate / signVerify).toFixed(2)} x bare sign+verify with OpenSSL (aim >= 1.0)${sodiumSignVerify ? `, ${(delivery.rate / sodiumSignVerify).toFixed(2)} x with libsodium` : ''}, ${(delivery.rate / rawWs).toFixed(3)} x raw ws`);
 log(`Idle RSS of one site process: ${delivery.idleRss.toFixed(1)} MB (aim < 60 MB); after the delivery runs: ${delivery.peakRss.toFixed(1)} MB (aim < 120 MB)`);
+const bare = await bareStackRss();
+log(`        the libraries alone, at rest with the same flags and nothing of Hearth's (bench/bare-stack.mjs): node:http with Ed25519 ${bare.node.toFixed(1)} MB, + better-sqlite3 ${bare.sqlite.toFixed(1)} MB, + fastify ${bare.fastify.toFixed(1)} MB, + WebSocket, Kysely, zod and pino ${bare.stack.toFixed(1)} MB; the site = ${(delivery.idleRss / bare.stack).toFixed(2)} x that stack`);
 const relayModule = await import('./relay.mjs');
 const relay = relayModule.relayBenchPossible()
   ? await relayModule.relayBench({})
@@ -266,6 +269,8 @@ const result = {
   ratioToRawWs: Number((delivery.rate / rawWs).toFixed(4)),
   idleRssMB: Number(delivery.idleRss.toFixed(1)),
   rssAfterRunMB: Number(delivery.peakRss.toFixed(1)),
+  bareStackRssMB: Object.fromEntries(Object.entries(bare).map(([step, mb]) => [step, Number(mb.toFixed(1))])),
+  idleRssRatioToBareStack: Number((delivery.idleRss / bare.stack).toFixed(2)),
   envelopes: delivery.total,
   deliveryRoundsPerSec: delivery.rounds.map((r) => Math.round(r)),
   stallPosts: stall.posts,
